@@ -1,0 +1,523 @@
+//go:build js && wasm
+
+// These tests run in a real browser against the SSE server of
+// browser_test.go. Run them with `go test ./wasm/eventsource` (natively):
+// TestBrowser starts the server and runs them through wasmbrowsertest with
+// the server's URL in SSEWASM_TEST_SSE_URL. Run alone, they skip.
+
+package eventsource_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+)
+
+// waitTimeout bounds every wait for the browser; the server sends ticks every
+// 20 ms and asks for reconnection after 200 ms, so this is generous.
+const waitTimeout = 5 * time.Second
+
+// quiet is how long a test watches for events that must not arrive: at least
+// a dozen ticks would arrive in that time on a live stream.
+const quiet = 400 * time.Millisecond
+
+func serverURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv(envSSEURL)
+	if u == "" {
+		t.Skipf("%s is unset: these tests need the SSE server that TestBrowser (browser_test.go) starts; run them with `go test ./wasm/eventsource`", envSSEURL)
+	}
+	return u
+}
+
+// streamURL returns the /stream URL for this test, with its stats key and
+// the given query parameters.
+func streamURL(t *testing.T, params ...string) (u, key string) {
+	t.Helper()
+	key = t.Name()
+	q := url.Values{"key": {key}}
+	for i := 0; i+1 < len(params); i += 2 {
+		q.Set(params[i], params[i+1])
+	}
+	return serverURL(t) + "/stream?" + q.Encode(), key
+}
+
+func open(t *testing.T, u string, opts eventsource.Options) *eventsource.Source {
+	t.Helper()
+	src, err := eventsource.Open(u, opts)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", u, err)
+	}
+	t.Cleanup(src.Close)
+	return src
+}
+
+// recorder collects what handlers receive. Its channel is buffered because
+// handlers run on the browser's event loop and must never block; if it ever
+// fills, the test fails rather than the page hanging.
+type recorder[T any] struct {
+	ch       chan T
+	overflow chan struct{} // closed once, on the first dropped value
+}
+
+func newRecorder[T any]() *recorder[T] {
+	return &recorder[T]{ch: make(chan T, 4096), overflow: make(chan struct{})}
+}
+
+func (r *recorder[T]) add(v T) {
+	select {
+	case r.ch <- v:
+	default:
+		select {
+		case <-r.overflow:
+		default:
+			close(r.overflow)
+		}
+	}
+}
+
+// next waits for the next value.
+func (r *recorder[T]) next(t *testing.T, what string) T {
+	t.Helper()
+	select {
+	case v := <-r.ch:
+		return v
+	case <-r.overflow:
+		t.Fatalf("recorder overflowed waiting for %s", what)
+	case <-time.After(waitTimeout):
+		t.Fatalf("no %s within %v", what, waitTimeout)
+	}
+	panic("unreachable")
+}
+
+// none fails if a value arrives within d.
+func (r *recorder[T]) none(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case v := <-r.ch:
+		t.Fatalf("unexpected %s: %+v", what, v)
+	case <-time.After(d):
+	}
+}
+
+// drain discards the values already received.
+func (r *recorder[T]) drain() {
+	for {
+		select {
+		case <-r.ch:
+		default:
+			return
+		}
+	}
+}
+
+func TestEventsArrive(t *testing.T) {
+	base := serverURL(t)
+	for _, tc := range []struct {
+		name string
+		opts eventsource.Options
+	}{
+		{"default", eventsource.Options{}},
+		{"withCredentials", eventsource.Options{WithCredentials: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, _ := streamURL(t)
+			src := open(t, u, tc.opts)
+			if got := src.ReadyState(); got != eventsource.StateConnecting {
+				t.Errorf("ReadyState() right after Open = %v, want %v", got, eventsource.StateConnecting)
+			}
+			if got := src.URL(); got != u {
+				t.Errorf("URL() = %q, want %q", got, u)
+			}
+			opened := newRecorder[eventsource.State]()
+			src.OnOpen(func() { opened.add(src.ReadyState()) })
+			greets := newRecorder[eventsource.Message]()
+			src.On("greet", greets.add)
+			msgs := newRecorder[eventsource.Message]()
+			src.OnMessage(msgs.add)
+			errs := newRecorder[eventsource.State]()
+			src.OnError(errs.add)
+
+			if got := opened.next(t, "open event"); got != eventsource.StateOpen {
+				t.Errorf("ReadyState() in OnOpen = %v, want %v", got, eventsource.StateOpen)
+			}
+			if got := src.ReadyState(); got != eventsource.StateOpen {
+				t.Errorf("ReadyState() after open = %v, want %v", got, eventsource.StateOpen)
+			}
+			for _, want := range []struct {
+				rec *recorder[eventsource.Message]
+				msg eventsource.Message
+			}{
+				{greets, eventsource.Message{Type: "greet", Data: "hello\nworld", LastEventID: "1", Origin: base}},
+				{msgs, eventsource.Message{Type: "message", Data: "plain", LastEventID: "2", Origin: base}},
+				// An event without id keeps the last one.
+				{msgs, eventsource.Message{Type: "message", Data: "tick 0", LastEventID: "2", Origin: base}},
+				{msgs, eventsource.Message{Type: "message", Data: "tick 1", LastEventID: "2", Origin: base}},
+			} {
+				if got := want.rec.next(t, "event "+want.msg.Data); got != want.msg {
+					t.Errorf("got %+v, want %+v", got, want.msg)
+				}
+			}
+			greets.none(t, 0, "second greet event")
+			errs.none(t, 0, "error event")
+		})
+	}
+}
+
+func TestCloseStopsDelivery(t *testing.T) {
+	u, key := streamURL(t)
+	src := open(t, u, eventsource.Options{})
+	msgs := newRecorder[eventsource.Message]()
+	src.OnMessage(msgs.add)
+	errs := newRecorder[eventsource.State]()
+	src.OnError(errs.add)
+	for _, want := range []string{"plain", "tick 0", "tick 1"} {
+		if got := msgs.next(t, want).Data; got != want {
+			t.Fatalf("got event %q, want %q", got, want)
+		}
+	}
+
+	src.Close()
+	if got := src.ReadyState(); got != eventsource.StateClosed {
+		t.Errorf("ReadyState() after Close = %v, want %v", got, eventsource.StateClosed)
+	}
+	// The server sends a tick every 20 ms until it sees the hang-up.
+	msgs.drain() // received before Close
+	msgs.none(t, quiet, "event after Close")
+	errs.none(t, 0, "error event after Close")
+
+	// Close hung up the connection, and the browser did not reconnect.
+	st := waitStats(t, key, func(st streamStats) bool { return st.Disconnects >= 1 })
+	if st.Connects != 1 || st.Disconnects != 1 {
+		t.Errorf("server saw %d connections and %d disconnections, want 1 and 1", st.Connects, st.Disconnects)
+	}
+}
+
+func TestCloseRemovesListeners(t *testing.T) {
+	tr := trackListeners(t)
+	u, _ := streamURL(t)
+	src := open(t, u, eventsource.Options{})
+
+	opened := newRecorder[struct{}]()
+	src.OnOpen(func() { opened.add(struct{}{}) })
+	src.OnError(func(eventsource.State) {})
+	a := newRecorder[eventsource.Message]()
+	subA := src.OnMessage(a.add)
+	b := newRecorder[eventsource.Message]()
+	src.OnMessage(b.add)
+	once := newRecorder[eventsource.Message]()
+	var subOnce *eventsource.Subscription
+	subOnce = src.OnMessage(func(m eventsource.Message) {
+		once.add(m)
+		subOnce.Close() // from inside its own handler
+		subOnce.Close()
+	})
+	src.On("greet", func(eventsource.Message) {})
+	es := tr.Call("last")
+	if es.IsUndefined() {
+		t.Fatal("no addEventListener call went through the patched EventSource.prototype")
+	}
+	if got, want := tr.Call("live", es).String(), "error,greet,message,message,message,open"; got != want {
+		t.Fatalf("listeners on the EventSource after subscribing: %s, want %s", got, want)
+	}
+
+	opened.next(t, "open event")
+	a.next(t, "first event on A")
+	b.next(t, "first event on B")
+	if got := once.next(t, "first event on the self-closing subscription").Data; got != "plain" {
+		t.Errorf("self-closing subscription got %q, want \"plain\"", got)
+	}
+
+	// Closing one subscription removes exactly its listener.
+	subA.Close()
+	subA.Close()
+	if got, want := tr.Call("live", es).String(), "error,greet,message,open"; got != want {
+		t.Fatalf("listeners after closing two message subscriptions: %s, want %s", got, want)
+	}
+	a.drain() // received before subA.Close
+	for range 3 {
+		b.next(t, "event on B after A closed")
+	}
+	a.none(t, 0, "event on A after its Close")
+	once.none(t, 0, "second event on the self-closed subscription")
+
+	src.Close()
+	if got := tr.Call("live", es).String(); got != "" {
+		t.Fatalf("listeners left on the EventSource after Close: %s", got)
+	}
+	if got := src.ReadyState(); got != eventsource.StateClosed {
+		t.Errorf("ReadyState() after Close = %v, want %v", got, eventsource.StateClosed)
+	}
+	// Subscribing to a closed source adds nothing.
+	late := src.OnMessage(b.add)
+	late.Close()
+	if got := tr.Call("live", es).String(); got != "" {
+		t.Fatalf("listeners after subscribing to a closed source: %s", got)
+	}
+
+	// Every js.Func was released: calling a listener now reaches a released
+	// function, which syscall/js reports with console.error instead of
+	// running it.
+	all := tr.Call("all", es)
+	if n := all.Length(); n != 6 {
+		t.Fatalf("%d listeners were ever added, want 6", n)
+	}
+	ev := js.Global().Get("MessageEvent").New("message", map[string]any{"data": "late"})
+	released := countReleasedCalls(t, func() {
+		for i := range all.Length() {
+			all.Index(i).Invoke(ev)
+		}
+	})
+	if released != all.Length() {
+		t.Errorf("%d of %d listeners were released functions", released, all.Length())
+	}
+	b.drain() // received before Close
+	b.none(t, 0, "event after Close")
+}
+
+func TestCloseInsideHandler(t *testing.T) {
+	// burst=50 puts 50 more events in the same chunk as the first message,
+	// so the browser has them queued when the handler closes the source.
+	u, _ := streamURL(t, "burst", "50")
+	src := open(t, u, eventsource.Options{})
+	first := newRecorder[eventsource.Message]()
+	subFirst := src.OnMessage(func(m eventsource.Message) {
+		first.add(m)
+		src.Close()
+		src.Close()
+	})
+	// Added second, so the browser dispatches to it after the first handler
+	// has closed the source, for the same event.
+	second := newRecorder[eventsource.Message]()
+	subSecond := src.OnMessage(second.add)
+
+	if got := first.next(t, "first event").Data; got != "plain" {
+		t.Errorf("first event = %q, want \"plain\"", got)
+	}
+	first.none(t, quiet, "event after Close in a handler")
+	second.none(t, 0, "event on the second listener")
+	if got := src.ReadyState(); got != eventsource.StateClosed {
+		t.Errorf("ReadyState() = %v, want %v", got, eventsource.StateClosed)
+	}
+	src.Close()
+	subFirst.Close()
+	subSecond.Close()
+}
+
+func TestErrorWhileReconnecting(t *testing.T) {
+	// end=1: the server ends every response after the first events; the
+	// browser reconnects after the stream's retry of 200 ms.
+	u, key := streamURL(t, "end", "1")
+	src := open(t, u, eventsource.Options{})
+	opened := newRecorder[struct{}]()
+	src.OnOpen(func() { opened.add(struct{}{}) })
+	errs := newRecorder[eventsource.State]()
+	src.OnError(errs.add)
+
+	opened.next(t, "open event")
+	if got := errs.next(t, "error event when the stream ends"); got != eventsource.StateConnecting {
+		t.Errorf("OnError state when the server ends the stream = %v, want %v", got, eventsource.StateConnecting)
+	}
+	opened.next(t, "open event after reconnecting")
+	src.Close()
+
+	st := fetchStats(t, key)
+	if len(st.LastEventIDs) < 2 || st.LastEventIDs[0] != "" || st.LastEventIDs[1] != "2" {
+		t.Errorf("Last-Event-ID of each connection = %q, want \"\", \"2\", ...", st.LastEventIDs)
+	}
+}
+
+func TestErrorWhenRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		params []string
+		opts   eventsource.Options
+	}{
+		{"500", []string{"status", "500"}, eventsource.Options{}},
+		{"204", []string{"status", "204"}, eventsource.Options{}},
+		{"404", []string{"status", "404"}, eventsource.Options{}},
+		// A credentialed request needs Access-Control-Allow-Credentials: this
+		// case fails only if Open passed withCredentials to the browser.
+		{"credentialsNotAllowed", []string{"creds", "0"}, eventsource.Options{WithCredentials: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, key := streamURL(t, tc.params...)
+			src := open(t, u, tc.opts)
+			opened := newRecorder[struct{}]()
+			src.OnOpen(func() { opened.add(struct{}{}) })
+			errs := newRecorder[eventsource.State]()
+			src.OnError(errs.add)
+
+			if got := errs.next(t, "error event"); got != eventsource.StateClosed {
+				t.Errorf("OnError state = %v, want %v (the browser gives up)", got, eventsource.StateClosed)
+			}
+			if got := src.ReadyState(); got != eventsource.StateClosed {
+				t.Errorf("ReadyState() = %v, want %v", got, eventsource.StateClosed)
+			}
+			opened.none(t, quiet, "open event")
+			errs.none(t, 0, "second error event")
+			if st := fetchStats(t, key); st.Connects != 1 {
+				t.Errorf("server saw %d connections, want 1 (no reconnection)", st.Connects)
+			}
+		})
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	src, err := eventsource.Open("http://[::1", eventsource.Options{})
+	if err == nil {
+		src.Close()
+		t.Fatal("Open of an invalid URL succeeded")
+	}
+	if src != nil {
+		t.Errorf("Open returned a non-nil *Source with an error")
+	}
+	var jsErr js.Error
+	if !errors.As(err, &jsErr) || !strings.HasPrefix(err.Error(), "eventsource: open ") {
+		t.Errorf("err = %v, want an eventsource error wrapping the browser's js.Error", err)
+	}
+}
+
+func TestNilHandlerPanics(t *testing.T) {
+	u, _ := streamURL(t)
+	src := open(t, u, eventsource.Options{})
+	defer func() {
+		if r := recover(); r != "eventsource: nil handler" {
+			t.Errorf("recover() = %v, want the nil handler panic", r)
+		}
+	}()
+	src.OnMessage(nil)
+}
+
+// trackListeners patches EventSource.prototype.addEventListener and
+// removeEventListener, for the rest of the test, to keep each instance's
+// live listeners the way the browser does (by type and function) and every
+// function ever added. The returned object has last() (the instance that
+// most recently got its first listener), live(es) (the sorted types of its live listeners, comma
+// separated) and all(es) (every function added to es).
+func trackListeners(t *testing.T) js.Value {
+	tr := jsFunc(`
+const P = EventSource.prototype;
+const add = P.addEventListener, remove = P.removeEventListener;
+const live = new Map(), all = new Map(), instances = [];
+P.addEventListener = function (type, fn, opts) {
+	if (!live.has(this)) { live.set(this, []); all.set(this, []); instances.push(this); }
+	const l = live.get(this);
+	if (!l.some(e => e.type === type && e.fn === fn)) l.push({type, fn});
+	all.get(this).push(fn);
+	return add.call(this, type, fn, opts);
+};
+P.removeEventListener = function (type, fn, opts) {
+	const l = live.get(this) || [];
+	const i = l.findIndex(e => e.type === type && e.fn === fn);
+	if (i >= 0) l.splice(i, 1);
+	return remove.call(this, type, fn, opts);
+};
+return {
+	restore() { P.addEventListener = add; P.removeEventListener = remove; },
+	last() { return instances[instances.length - 1]; },
+	live(es) { return (live.get(es) || []).map(e => e.type).sort().join(","); },
+	all(es) { return all.get(es) || []; },
+};`).Invoke()
+	t.Cleanup(func() { tr.Call("restore") })
+	return tr
+}
+
+// countReleasedCalls runs fn and counts the calls to released js.Funcs it
+// made, which syscall/js reports with console.error("call to released
+// function").
+func countReleasedCalls(t *testing.T, fn func()) int {
+	t.Helper()
+	c := jsFunc(`
+const orig = console.error;
+const c = { n: 0, restore() { console.error = orig; } };
+console.error = function (...args) {
+	if (args[0] === "call to released function") { c.n++; return; }
+	return orig.apply(console, args);
+};
+return c;`).Invoke()
+	defer c.Call("restore")
+	fn()
+	return c.Get("n").Int()
+}
+
+// jsFunc compiles a JavaScript function body.
+func jsFunc(body string, params ...string) js.Value {
+	args := make([]any, 0, len(params)+1)
+	for _, p := range params {
+		args = append(args, p)
+	}
+	return js.Global().Get("Function").New(append(args, body)...)
+}
+
+// streamStats mirrors the JSON of the server's /stats (browser_test.go).
+type streamStats struct {
+	Connects     int      `json:"connects"`
+	Disconnects  int      `json:"disconnects"`
+	LastEventIDs []string `json:"lastEventIDs"`
+}
+
+func fetchStats(t *testing.T, key string) streamStats {
+	t.Helper()
+	text := await(t, jsFunc(`return fetch(url).then(r => r.ok ? r.text() : Promise.reject(new Error("HTTP " + r.status)));`, "url").
+		Invoke(serverURL(t)+"/stats?key="+url.QueryEscape(key)), "GET /stats")
+	var st streamStats
+	if err := json.Unmarshal([]byte(text.String()), &st); err != nil {
+		t.Fatalf("GET /stats: %v", err)
+	}
+	return st
+}
+
+// waitStats polls /stats until ok holds.
+func waitStats(t *testing.T, key string, ok func(streamStats) bool) streamStats {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		st := fetchStats(t, key)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server stats still %+v after %v", st, waitTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// await waits for a JavaScript promise.
+func await(t *testing.T, promise js.Value, what string) js.Value {
+	t.Helper()
+	type result struct {
+		v   js.Value
+		err error
+	}
+	done := make(chan result, 1) // buffered: the callbacks must not block
+	onOK := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{v: args[0]}
+		return nil
+	})
+	defer onOK.Release()
+	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{err: errors.New(args[0].Call("toString").String())}
+		return nil
+	})
+	defer onErr.Release()
+	promise.Call("then", onOK, onErr)
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("%s: %v", what, r.err)
+		}
+		return r.v
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s: no answer within %v", what, waitTimeout)
+	}
+	panic("unreachable")
+}

@@ -1,0 +1,50 @@
+//go:build !(js && wasm)
+
+package eventsource
+
+import (
+	"errors"
+	"fmt"
+)
+
+// errNoBrowser is what Open returns outside the browser.
+var errNoBrowser = fmt.Errorf("eventsource: EventSource needs a browser (GOOS=js GOARCH=wasm): %w", errors.ErrUnsupported)
+
+// Source is an open browser EventSource. Outside js/wasm no Source can be
+// opened: [Open] always fails, and the methods of the nil *Source it
+// returns do nothing.
+type Source struct{}
+
+// Subscription is one listener added to a [Source]. Outside js/wasm its
+// Close does nothing.
+type Subscription struct{}
+
+// Open creates a browser EventSource. Outside js/wasm it always returns a
+// nil *Source and an error that wraps [errors.ErrUnsupported].
+func Open(url string, opts Options) (*Source, error) {
+	return nil, errNoBrowser
+}
+
+// OnOpen adds no listener outside js/wasm.
+func (s *Source) OnOpen(fn func()) *Subscription { return nil }
+
+// OnError adds no listener outside js/wasm.
+func (s *Source) OnError(fn func(State)) *Subscription { return nil }
+
+// OnMessage adds no listener outside js/wasm.
+func (s *Source) OnMessage(fn func(Message)) *Subscription { return nil }
+
+// On adds no listener outside js/wasm.
+func (s *Source) On(event string, fn func(Message)) *Subscription { return nil }
+
+// ReadyState reports [StateClosed] outside js/wasm.
+func (s *Source) ReadyState() State { return StateClosed }
+
+// URL returns "" outside js/wasm.
+func (s *Source) URL() string { return "" }
+
+// Close does nothing outside js/wasm.
+func (s *Source) Close() {}
+
+// Close does nothing outside js/wasm.
+func (sub *Subscription) Close() {}
