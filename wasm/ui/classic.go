@@ -1,0 +1,123 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+)
+
+// maxLines bounds the log the classic page keeps, so a tab left open for
+// days does not grow without end.
+const maxLines = 500
+
+// Line is one entry of the classic demo's log.
+type Line struct {
+	Kind string // "open", "start", "ping", "close" or "error": the CSS class
+	Text string
+}
+
+// Classic is the classic EventSource demo: it logs "Connection open ..."
+// when the stream opens, "Start time: ..." for the named connecttime event,
+// "Ping: ..." for every unnamed event and "Connection close." when the
+// stream errors. The browser reconnects on its own after the server's retry
+// delay, and the lines resume.
+type Classic struct {
+	app.Compo
+
+	// URL of the stream; StreamPath when empty.
+	URL string
+
+	src   *eventsource.Source
+	lines []Line
+	state eventsource.State
+}
+
+// OnMount opens the stream. Handlers run on the browser's event loop, so
+// they only hand the work to the component through ctx.Dispatch.
+func (c *Classic) OnMount(ctx app.Context) {
+	url := c.URL
+	if url == "" {
+		url = StreamPath
+	}
+	src, err := eventsource.Open(url, eventsource.Options{})
+	if err != nil {
+		c.add(Line{"error", "Cannot open the stream: " + err.Error()})
+		return
+	}
+	c.src = src
+	c.state = src.ReadyState()
+
+	src.OnOpen(func() {
+		ctx.Dispatch(func(app.Context) {
+			c.state = eventsource.StateOpen
+			c.add(Line{"open", "Connection open ..."})
+		})
+	})
+	_, connectTime := event.NameOf[event.ConnectTime]()
+	src.On(connectTime, func(m eventsource.Message) {
+		text := "Start time: " + formatTime[event.ConnectTime](m.Data, func(v event.ConnectTime) time.Time { return v.Time })
+		ctx.Dispatch(func(app.Context) { c.add(Line{"start", text}) })
+	})
+	src.OnMessage(func(m eventsource.Message) {
+		text := "Ping: " + formatTime[event.Ping](m.Data, func(v event.Ping) time.Time { return v.Time })
+		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", text}) })
+	})
+	src.OnError(func(s eventsource.State) {
+		ctx.Dispatch(func(app.Context) {
+			c.state = s
+			c.add(Line{"close", "Connection close."})
+		})
+	})
+}
+
+// OnDismount closes the stream: go-app never cancels a component's context
+// on removal, so without this the stream would outlive the page.
+func (c *Classic) OnDismount() {
+	if c.src != nil {
+		c.src.Close()
+		c.src = nil
+	}
+}
+
+func (c *Classic) add(l Line) {
+	c.lines = append(c.lines, l)
+	if n := len(c.lines) - maxLines; n > 0 {
+		c.lines = append(c.lines[:0], c.lines[n:]...)
+	}
+}
+
+// formatTime decodes a shared time event and formats it for people; data
+// that does not decode is shown raw, marked as such, rather than dropped.
+func formatTime[T any, PT interface {
+	*T
+	event.Named
+}](data string, at func(T) time.Time) string {
+	v, err := event.Decode[T, PT](data)
+	if err != nil {
+		return data + " (undecodable)"
+	}
+	return at(v).Local().Format("15:04:05 Mon 2 Jan 2006 MST")
+}
+
+// Render draws the page.
+func (c *Classic) Render() app.UI {
+	return app.Main().Class("page").Body(
+		app.Header().Body(
+			app.H1().Text("Server-Sent Events, in Go on both ends"),
+			app.P().Class("lead").Body(
+				app.Text("A Go server streams "),
+				app.A().Href(StreamPath).Text(StreamPath),
+				app.Text("; this page, a go-app WebAssembly app, listens through the browser's EventSource."),
+			),
+			app.Span().ID("state").Class("badge", "state-"+c.state.String()).Text(c.state.String()),
+		),
+		app.Ul().ID("log").Class("log").Body(
+			app.Range(c.lines).Slice(func(i int) app.UI {
+				l := c.lines[i]
+				return app.Li().Class("line", l.Kind).Text(l.Text)
+			}),
+		),
+	)
+}

@@ -1,0 +1,46 @@
+// Package ui holds the go-app components of the ssewasm demo and the one
+// function, [Routes], that registers their pages.
+//
+// Both binaries call Routes: the wasm binary so the app can render a page,
+// the server binary so that go-app's handler answers the page's path
+// instead of 404.
+//
+//	// wasm/main.go
+//	ui.Routes()
+//	app.RunWhenOnBrowser()
+//
+//	// server/main.go
+//	ui.Routes()
+//	http.Handle("/", &app.Handler{...})
+//
+// The package compiles natively too (go-app renders components on the
+// server), but it never imports server code: the wasm binary must stay free of
+// it.
+package ui
+
+import "github.com/maxence-charriere/go-app/v10/pkg/app"
+
+// Page describes one page of the app.
+type Page struct {
+	Path  string
+	Title string
+	New   func() app.Composer
+}
+
+// Pages lists every page of the app, in menu order.
+func Pages() []Page {
+	return []Page{
+		{Path: "/", Title: "Classic demo", New: func() app.Composer { return &Classic{} }},
+	}
+}
+
+// Routes registers every page of Pages with go-app. Call it once from each
+// binary's main, before app.RunWhenOnBrowser or serving app.Handler.
+func Routes() {
+	for _, p := range Pages() {
+		app.Route(p.Path, p.New)
+	}
+}
+
+// StreamPath is where the server serves the classic demo stream.
+const StreamPath = "/stream"
