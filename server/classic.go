@@ -1,0 +1,60 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/event"
+)
+
+// classicRetry is the reconnection delay the classic demo asks browsers for.
+const classicRetry = 10 * time.Second
+
+// classicStream serves the classic EventSource demo, wire-compatible with
+// the Node original: `retry: 10000`, a named connecttime event with the
+// server's time, then an unnamed event with the time every interval.
+// It ends when the client leaves or stop is closed.
+func classicStream(stop <-chan struct{}, interval time.Duration, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := sse.NewStream(w, r)
+		if err != nil {
+			log.Error("cannot stream", "err", err)
+			http.Error(w, "this server cannot stream responses: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.SetWriteTimeout(10 * time.Second)
+		if err := s.Retry(classicRetry); err != nil {
+			return
+		}
+		if err := send(s, event.ConnectTime{Time: time.Now()}); err != nil {
+			log.Debug("stream ended", "err", err)
+			return
+		}
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			case now := <-tick.C:
+				if err := send(s, event.Ping{Time: now}); err != nil {
+					log.Debug("stream ended", "err", err)
+					return
+				}
+			}
+		}
+	})
+}
+
+// send writes a shared event to the stream.
+func send(s *sse.Stream, v event.Named) error {
+	name, data, err := event.Encode(v)
+	if err != nil {
+		return err
+	}
+	return s.Send(sse.Event{Event: name, Data: data})
+}

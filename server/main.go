@@ -1,0 +1,118 @@
+// Command server is the server side of the ssewasm demo: it serves the
+// go-app pages (the browser side, built into web/app.wasm) and the classic
+// demo's event stream at /stream.
+//
+//	go run ./server -addr 127.0.0.1:8844
+//
+// Run it from the repository root, or point -web at the web directory.
+// SIGINT or SIGTERM shut it down gracefully: open streams end at once, and
+// the process exits within 5 seconds.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags set.
+type config struct {
+	addr          string
+	web           string
+	shutdownGrace time.Duration
+	logLevel      slog.Level
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8844", "address to listen on (host:port; port 0 picks a free port)")
+	fs.StringVar(&c.web, "web", "web", "directory holding app.wasm, the icons and the CSS (served at /web/)")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a graceful shutdown may take before connections are cut")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q: every option is a flag (see -h)", fs.Args())
+	}
+	return c, nil
+}
+
+// run starts the server and blocks until ctx is done, then shuts down
+// gracefully. It prints the URL to open on stdout once it is listening.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	web, err := openWebDir(cfg.web)
+	if err != nil {
+		return err
+	}
+
+	stopStreams := make(chan struct{})
+	mux := newMux(web, stopStreams, log)
+	srv := &http.Server{
+		Handler:           logRequests(mux, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: it would cut every stream; streams set a
+		// deadline per write instead.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// http.Server.Shutdown waits for handlers to return, and stream
+	// handlers only return when told: tell them first.
+	srv.RegisterOnShutdown(func() { close(stopStreams) })
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running? choose another port with -addr)", cfg.addr, err)
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	log.Info("listening", "url", url, "web", cfg.web, "version", web.version)
+	fmt.Fprintf(stdout, "ssewasm is serving on %s\n", url)
+
+	serveErr := make(chan error, 1) // buffered: Serve's result is read at most once
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("graceful shutdown timed out; closing connections", "err", err)
+		srv.Close()
+	}
+	<-serveErr // Serve has returned http.ErrServerClosed
+	log.Info("stopped")
+	return nil
+}

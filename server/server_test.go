@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/event"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fakeWeb makes a web directory with a stand-in app.wasm.
+func fakeWeb(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"app.wasm": "\x00asm-test", "app.css": "body{}"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan struct{}) {
+	t.Helper()
+	web, err := openWebDir(fakeWeb(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	mux := newMux(web, stop, quiet)
+	if interval != time.Second {
+		mux = http.NewServeMux()
+		mux.Handle("GET /stream", classicStream(stop, interval, quiet))
+	}
+	ts := httptest.NewServer(logRequests(mux, quiet))
+	t.Cleanup(ts.Close)
+	return ts, stop
+}
+
+// TestStreamWire checks /stream against the classic Node demo's wire format:
+// `retry: 10000`, a named connecttime event, then unnamed pings, each ended
+// by a blank line, with the streaming headers.
+func TestStreamWire(t *testing.T) {
+	ts, _ := newTestServer(t, 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":      "text/event-stream; charset=utf-8",
+		"Cache-Control":     "no-cache",
+		"X-Accel-Buffering": "no",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+
+	// The raw text, line by line, as curl -N shows it.
+	r := bufio.NewReader(resp.Body)
+	readLine := func() string {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		return l
+	}
+	if l := readLine(); l != "retry: 10000\n" {
+		t.Fatalf("first line %q, want retry: 10000", l)
+	}
+	// Then, per the classic demo, events; the retry may be followed by
+	// the blank line that ends its block.
+	l := readLine()
+	if l == "\n" {
+		l = readLine()
+	}
+	if l != "event: connecttime\n" {
+		t.Fatalf("want the connecttime event, got %q", l)
+	}
+	data := readLine()
+	if !strings.HasPrefix(data, "data: ") {
+		t.Fatalf("connecttime without data: %q", data)
+	}
+	if _, err := event.Decode[event.ConnectTime](strings.TrimSuffix(strings.TrimPrefix(data, "data: "), "\n")); err != nil {
+		t.Errorf("connecttime data: %v", err)
+	}
+	if l := readLine(); l != "\n" {
+		t.Fatalf("connecttime not ended by a blank line: %q", l)
+	}
+	for i := 0; i < 3; i++ {
+		if l := readLine(); !strings.HasPrefix(l, "data: ") {
+			t.Fatalf("ping %d: %q, want a data: line", i, l)
+		}
+		if l := readLine(); l != "\n" {
+			t.Fatalf("ping %d not ended by a blank line: %q", i, l)
+		}
+	}
+}
+
+// TestStreamDecodes reads /stream with our decoder, as a browser would.
+func TestStreamDecodes(t *testing.T) {
+	ts, _ := newTestServer(t, 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	d := sse.NewDecoder(resp.Body)
+	first, err := d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Event != "connecttime" {
+		t.Fatalf("first event %q, want connecttime", first.Event)
+	}
+	if d.Retry() != 10*time.Second {
+		t.Errorf("retry = %v, want 10s", d.Retry())
+	}
+	var last time.Time
+	for i := 0; i < 5; i++ {
+		e, err := d.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Event != "" {
+			t.Fatalf("ping %d is named %q, want unnamed", i, e.Event)
+		}
+		p, err := event.Decode[event.Ping](e.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Time.Before(last) {
+			t.Errorf("ping times go backwards: %v after %v", p.Time, last)
+		}
+		last = p.Time
+	}
+}
+
+// TestStreamEndsOnStop: closing stop (what http.Server.Shutdown does through
+// RegisterOnShutdown) ends open streams, so shutdown does not wait forever.
+func TestStreamEndsOnStop(t *testing.T) {
+	ts, stop := newTestServer(t, time.Hour)
+	resp, err := http.Get(ts.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	close(stop)
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open 5s after stop")
+	}
+}
+
+// TestPagesAreRouted: the server registers the same routes as the wasm
+// binary, so go-app serves the page instead of 404, with our own assets.
+func TestPagesAreRouted(t *testing.T) {
+	ts, _ := newTestServer(t, time.Second)
+	tests := []struct {
+		path     string
+		status   int
+		contains string
+	}{
+		{"/", 200, `<title>ssewasm`},
+		{"/web/app.css", 200, "body{}"},
+		{"/web/app.wasm", 200, "asm-test"},
+		{"/app-worker.js", 200, `text/event-stream`},
+		{"/manifest.webmanifest", 200, `/web/icon-512.png`},
+		{"/web/missing.png", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(ts.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if !strings.Contains(string(body), tt.contains) {
+				t.Errorf("body does not contain %q:\n%.400s", tt.contains, body)
+			}
+			if strings.Contains(string(body), "raw.githubusercontent.com") {
+				t.Errorf("%s refers to the internet", tt.path)
+			}
+		})
+	}
+}
+
+// TestRunShutsDownWithOpenStreams runs the real main loop, opens streams,
+// and cancels: run must return within the 5 s grace.
+func TestRunShutsDownWithOpenStreams(t *testing.T) {
+	web := fakeWeb(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-web", web}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("run printed no URL: %v", err)
+	}
+	_, url, ok := strings.Cut(strings.TrimSpace(line), "serving on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("printed %q, want the URL", line)
+	}
+	go io.Copy(io.Discard, pr)
+
+	var bodies []io.Closer
+	for i := 0; i < 5; i++ {
+		resp, err := http.Get(url + "stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+	}
+	defer func() {
+		for _, b := range bodies {
+			b.Close()
+		}
+	}()
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("shutdown took %v, want within 5s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return within 10s of the signal")
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestRunErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no app.wasm", []string{"-web", t.TempDir()}, "make build"},
+		{"stray argument", []string{"extra"}, "unexpected arguments"},
+		{"bad flag", []string{"-addr"}, "flag needs an argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("run(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
