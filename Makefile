@@ -1,0 +1,61 @@
+# ssewasm: `make run` builds and starts the demo; `make test` runs every test.
+# Both install what they need when it is missing (Chromium through apt-get,
+# wasmbrowsertest through the Go module proxy).
+
+GO        ?= go
+ADDR      ?= 127.0.0.1:8844
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
+WASMBROWSERTEST_VERSION := v0.11.0
+CHROMIUM  := /usr/bin/chromium
+
+.PHONY: all build wasm server run test check test-go deps deps-browser screenshots clean
+
+all: build
+
+## build: the wasm app into web/, the server into bin/
+build: wasm server
+
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o web/app.wasm ./wasm
+	@ls -l web/app.wasm | awk '{print "web/app.wasm: " $$5 " bytes"}'
+
+server:
+	$(GO) build -trimpath -o bin/server ./server
+
+## run: build, then serve on http://$(ADDR)/ (Ctrl-C stops it)
+run: build
+	./bin/server -addr $(ADDR)
+
+## test: install what the tests need, check formatting and vet, run every test
+test: deps check test-go
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./shared/...
+
+# SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
+test-go:
+	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -timeout 25m ./...
+
+deps: deps-browser $(WASMBROWSERTEST)
+
+deps-browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	echo "Chromium is missing: installing it with apt-get (needed for the browser tests)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "cannot install Chromium: run 'apt-get install -y chromium' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null && \
+	test -x $(CHROMIUM) || { echo "Chromium did not install at $(CHROMIUM)"; exit 1; }
+
+$(WASMBROWSERTEST):
+	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)
+
+## screenshots: refresh the README's screenshots from the browser tests
+screenshots: deps
+	$(GO) test ./e2e -count=1 -run 'TestClassicDemo' -screenshots $(CURDIR)/docs
+
+clean:
+	rm -rf bin web/app.wasm web/app.wasm.gz web/app.wasm.br
