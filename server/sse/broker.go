@@ -1,0 +1,300 @@
+package sse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Broker fans published events out to event streams, by topic. It is an
+// http.Handler: each request to it is one client's stream (see
+// [Broker.ServeHTTP]). Create it with [New]; its methods are safe for
+// concurrent use.
+//
+// Ownership: the engine owns IDs and history; the broker's mutex owns the
+// registry (which clients listen to which topic, the per-IP counts); each
+// client's mutex owns its queue; the goroutine serving the request owns
+// the response and is the only one writing to it. The broker starts one
+// goroutine of its own, for heartbeats, when its first client connects;
+// Shutdown ends it.
+type Broker struct {
+	opts      Options
+	engine    Engine
+	ownEngine *MemoryEngine // the default engine, which Shutdown closes
+	unsub     func()        // ends the engine subscription
+
+	closed   atomic.Bool   // set by Shutdown, read by Publish without the lock
+	done     chan struct{} // closed by Shutdown: ends the heartbeat goroutine
+	shutdown sync.Once
+	wg       sync.WaitGroup // open streams and the heartbeat goroutine
+
+	retryLine []byte // "retry: N\n" or nil, sent when a stream opens
+
+	heartbeat atomic.Pointer[[]byte] // the current heartbeat event frame, renewed each tick
+
+	nextID atomic.Uint64 // last ClientInfo.ID given
+
+	mu      sync.RWMutex
+	topics  map[string]*topicSubs // guarded by mu
+	clients map[*client]struct{}  // guarded by mu; every registered client
+	perIP   map[string]int        // guarded by mu
+	ticking bool                  // guarded by mu; the heartbeat goroutine runs
+
+	stats struct {
+		clients                                                 atomic.Int64
+		published, delivered, replayed, evicted, rejected, gaps atomic.Uint64
+	}
+}
+
+// topicSubs lists a topic's clients. A slice, not a map, because fan-out
+// iterates it on every publish; each client remembers its index.
+type topicSubs struct {
+	clients []*client
+}
+
+// Stats are the broker's counters since New. Reading them is cheap.
+type Stats struct {
+	Clients   int    // open streams
+	Published uint64 // events published through this broker
+	Delivered uint64 // live events written to clients
+	Replayed  uint64 // events written to clients from history
+	Evicted   uint64 // clients disconnected for reading too slowly
+	Rejected  uint64 // requests refused before their stream opened
+	Gaps      uint64 // gap events sent
+}
+
+// New returns a Broker with opts, after checking them: the error says
+// which option is wrong.
+func New(opts Options) (*Broker, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		opts:    opts,
+		engine:  opts.Engine,
+		done:    make(chan struct{}),
+		topics:  make(map[string]*topicSubs),
+		clients: make(map[*client]struct{}),
+		perIP:   make(map[string]int),
+	}
+	if b.engine == nil {
+		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge})
+		b.engine = b.ownEngine
+	}
+	if opts.Retry > 0 {
+		b.retryLine = AppendRetry(nil, opts.Retry)
+	}
+	b.renewHeartbeat(time.Now())
+	b.unsub, err = b.engine.Subscribe(b.fanOut)
+	if err != nil {
+		return nil, fmt.Errorf("sse: subscribing to the engine: %w", err)
+	}
+	return b, nil
+}
+
+// Publish publishes e on topic ("" means Options.DefaultTopic) and
+// returns the ID the engine gave it. e.ID must be empty, its name must
+// not start with [ReservedPrefix], and its Data must fit
+// Options.MaxEventSize. The event is encoded once; every client on the
+// topic gets the same bytes. Publish never waits for clients: one that
+// cannot take the event is evicted.
+func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string, err error) {
+	if b.closed.Load() {
+		return "", fmt.Errorf("sse: publish: %w", ErrClosed)
+	}
+	if topic == "" {
+		topic = b.opts.DefaultTopic
+	}
+	switch {
+	case !ValidTopic(topic):
+		return "", topicError(topic)
+	case e.ID != "":
+		return "", fmt.Errorf("%w, but it is %s: the broker assigns IDs", ErrIDAssigned, clip(e.ID))
+	case strings.HasPrefix(e.Event, ReservedPrefix):
+		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Event), ReservedPrefix)
+	case len(e.Data) > b.opts.MaxEventSize:
+		return "", fmt.Errorf("%w: %d bytes of data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Data), b.opts.MaxEventSize)
+	}
+	if err := e.Validate(); err != nil {
+		return "", err
+	}
+	m, err := b.engine.Publish(ctx, topic, e)
+	if err != nil {
+		return "", err
+	}
+	b.stats.published.Add(1)
+	return m.ID, nil
+}
+
+// fanOut is the engine's deliver function: it queues m for every client
+// on its topic, without blocking. A client whose queue is full is evicted.
+func (b *Broker) fanOut(m *Message) {
+	b.mu.RLock()
+	if s := b.topics[m.Topic]; s != nil {
+		for _, c := range s.clients {
+			c.enqueue(m)
+		}
+	}
+	b.mu.RUnlock()
+}
+
+// register adds c to the registry, or says why it may not.
+func (b *Broker) register(c *client) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed.Load():
+		return ErrClosed
+	case b.opts.MaxClients >= 0 && len(b.clients) >= b.opts.MaxClients:
+		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients))
+	case b.opts.MaxClientsPerIP >= 0 && b.perIP[c.info.IP] >= b.opts.MaxClientsPerIP:
+		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, c.info.IP, b.perIP[c.info.IP])
+	}
+	b.clients[c] = struct{}{}
+	b.perIP[c.info.IP]++
+	c.slots = make([]int, len(c.info.Topics))
+	for i, t := range c.info.Topics {
+		s := b.topics[t]
+		if s == nil {
+			s = &topicSubs{}
+			b.topics[t] = s
+		}
+		c.slots[i] = len(s.clients)
+		s.clients = append(s.clients, c)
+	}
+	b.stats.clients.Add(1)
+	b.wg.Add(1) // before Shutdown's Wait: both happen under mu, and closed is checked above
+	if !b.ticking && b.opts.Heartbeat > 0 {
+		b.ticking = true
+		b.wg.Add(1)
+		go b.heartbeats()
+	}
+	return nil
+}
+
+// unregister removes c from the registry: no one enqueues to it or ends
+// it afterwards.
+func (b *Broker) unregister(c *client) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.clients, c)
+	if n := b.perIP[c.info.IP] - 1; n > 0 {
+		b.perIP[c.info.IP] = n
+	} else {
+		delete(b.perIP, c.info.IP)
+	}
+	for i, t := range c.info.Topics {
+		s := b.topics[t]
+		j, last := c.slots[i], len(s.clients)-1
+		moved := s.clients[last]
+		s.clients[j] = moved
+		s.clients[last] = nil
+		s.clients = s.clients[:last]
+		if moved != c {
+			moved.slots[indexOf(moved.info.Topics, t)] = j
+		}
+		if len(s.clients) == 0 {
+			delete(b.topics, t)
+		}
+	}
+	b.stats.clients.Add(-1)
+}
+
+func indexOf(topics []string, t string) int {
+	for i, x := range topics {
+		if x == t {
+			return i
+		}
+	}
+	panic("sse: internal error: client not subscribed to " + t)
+}
+
+// heartbeats runs from the first connect until Shutdown. Every half
+// heartbeat interval it renews the heartbeat frame and marks each client
+// that wrote nothing during the last interval: so a stream is silent for
+// at most one Heartbeat, and no client needs a timer of its own.
+func (b *Broker) heartbeats() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.opts.Heartbeat / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.done:
+			return
+		case now := <-t.C:
+			b.renewHeartbeat(now)
+			b.mu.RLock()
+			for c := range b.clients {
+				if !c.wrote.Swap(false) {
+					c.heartbeatDue()
+				}
+			}
+			b.mu.RUnlock()
+		}
+	}
+}
+
+// renewHeartbeat encodes the heartbeat event for now, once for everyone.
+func (b *Broker) renewHeartbeat(now time.Time) {
+	frame := make([]byte, 0, 64)
+	frame = append(frame, "event: "+HeartbeatEvent+"\ndata: "...)
+	frame = now.UTC().AppendFormat(frame, time.RFC3339)
+	frame = append(frame, "\n\n"...)
+	b.heartbeat.Store(&frame)
+}
+
+// Shutdown ends every stream promptly, refuses new ones with 503, stops
+// the heartbeat goroutine and, for the default engine, closes it; then it
+// waits for the streams' handlers to return, or for ctx. Publish returns
+// ErrClosed afterwards. Shutdown is idempotent.
+//
+// http.Server.Shutdown waits for open streams, which never end on their
+// own: call Broker.Shutdown from http.Server.RegisterOnShutdown, or before
+// http.Server.Shutdown.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutdown.Do(func() {
+		b.mu.Lock()
+		b.closed.Store(true)
+		close(b.done)
+		for c := range b.clients {
+			c.end(ErrClosed, shutdownGrace)
+		}
+		b.mu.Unlock()
+		b.unsub()
+		if b.ownEngine != nil {
+			b.ownEngine.Close()
+		}
+	})
+	idle := make(chan struct{})
+	go func() { // ends when the last handler returns, even if ctx is done first
+		b.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sse: shutdown: %d streams still open: %w", b.stats.clients.Load(), context.Cause(ctx))
+	}
+}
+
+// shutdownGrace is how long Shutdown lets a write in progress finish, so
+// healthy streams end cleanly; a stalled client's write fails after it.
+const shutdownGrace = 100 * time.Millisecond
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		Clients:   int(b.stats.clients.Load()),
+		Published: b.stats.published.Load(),
+		Delivered: b.stats.delivered.Load(),
+		Replayed:  b.stats.replayed.Load(),
+		Evicted:   b.stats.evicted.Load(),
+		Rejected:  b.stats.rejected.Load(),
+		Gaps:      b.stats.gaps.Load(),
+	}
+}

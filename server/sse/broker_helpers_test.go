@@ -1,0 +1,232 @@
+package sse
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// newTestBroker returns a broker serving on a real httptest server; both
+// stop when the test ends (broker first, as a server binary must).
+func newTestBroker(t testing.TB, opts Options) (*Broker, *httptest.Server) {
+	t.Helper()
+	b, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return b, srv
+}
+
+// item is what a test client reads: an event, or a comment (Comment set).
+type item struct {
+	Event
+	Comment string
+	IsComm  bool
+}
+
+// testClient reads one stream in a goroutine that ends with the body.
+type testClient struct {
+	t      testing.TB
+	resp   *http.Response
+	items  chan item // buffered: the reader runs ahead of the test
+	done   chan struct{}
+	err    error // after done: why the stream ended
+	cancel context.CancelFunc
+}
+
+// connect opens a stream; query is added to the URL, header to the
+// request. It fails the test unless the answer is 200.
+func connect(t testing.TB, srv *httptest.Server, query string, header http.Header) *testClient {
+	t.Helper()
+	c, status := tryConnect(t, srv, query, header)
+	if status != http.StatusOK {
+		t.Fatalf("GET ?%s: status %d", query, status)
+	}
+	return c
+}
+
+func tryConnect(t testing.TB, srv *httptest.Server, query string, header http.Header) (*testClient, int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, resp.StatusCode
+	}
+	c := &testClient{t: t, resp: resp, items: make(chan item, 100000), done: make(chan struct{}), cancel: cancel}
+	d := NewDecoder(bufio.NewReader(resp.Body))
+	d.OnComment = func(text string) { c.items <- item{Comment: text, IsComm: true} }
+	go func() {
+		defer close(c.done)
+		for {
+			e, err := d.Next()
+			if err != nil {
+				c.err = err
+				return
+			}
+			c.items <- item{Event: e}
+		}
+	}()
+	t.Cleanup(c.Close)
+	return c, resp.StatusCode
+}
+
+// Close ends the stream and waits for the reader.
+func (c *testClient) Close() {
+	c.cancel()
+	c.resp.Body.Close()
+	<-c.done
+}
+
+// next returns the next item, failing the test after wait.
+func (c *testClient) next() item {
+	c.t.Helper()
+	select {
+	case it := <-c.items:
+		return it
+	case <-time.After(wait):
+		c.t.Fatal("no event within", wait)
+		return item{}
+	}
+}
+
+// nextEvent skips comments and heartbeat events.
+func (c *testClient) nextEvent() Event {
+	c.t.Helper()
+	for {
+		it := c.next()
+		if !it.IsComm && it.Event.Event != HeartbeatEvent {
+			return it.Event
+		}
+	}
+}
+
+// events reads n events, skipping heartbeats.
+func (c *testClient) events(n int) []Event {
+	c.t.Helper()
+	out := make([]Event, n)
+	for i := range out {
+		out[i] = c.nextEvent()
+	}
+	return out
+}
+
+// expectNothing checks that no event arrives within d.
+func (c *testClient) expectNothing(d time.Duration) {
+	c.t.Helper()
+	select {
+	case it := <-c.items:
+		if !it.IsComm && it.Event.Event != HeartbeatEvent {
+			c.t.Fatalf("unexpected event %+v", it)
+		}
+	case <-time.After(d):
+	}
+}
+
+// waitEnd waits until the server ends the stream.
+func (c *testClient) waitEnd() {
+	c.t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(wait):
+		c.t.Fatal("stream still open")
+	}
+}
+
+func topicsQuery(topics ...string) string {
+	v := url.Values{}
+	for _, t := range topics {
+		v.Add(TopicParam, t)
+	}
+	return v.Encode()
+}
+
+func publish(t testing.TB, b *Broker, topic, data string) string {
+	t.Helper()
+	id, err := b.Publish(context.Background(), topic, Event{Event: "msg", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// waitFor polls cond until it holds, failing the test after wait.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// seqOf returns the seq of an ID, failing the test if it is malformed.
+func seqOf(t testing.TB, id string) uint64 {
+	t.Helper()
+	_, seq, err := ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+func datas(es []Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Data
+	}
+	return out
+}
+
+// fakeClock is a settable clock for MemoryOptions.Now.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var _ = strconv.Itoa
+var _ = strings.Repeat
+var _ = fmt.Sprint

@@ -1,0 +1,212 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// client is one open stream. The goroutine serving its request is its
+// only writer: it waits on wake, takes the whole queue at once, and
+// writes it as one batch with one deadline and one flush. Fan-out only
+// appends to the queue, never blocks, and evicts the client when the
+// queue is full.
+type client struct {
+	b      *Broker
+	info   ClientInfo
+	ctx    context.Context // the request's
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	hbEvt  bool  // heartbeats as HeartbeatEvent, not comments
+	slots  []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
+	spare  []*Message
+	killed atomic.Bool // end was called: a write must not start
+	wrote  atomic.Bool // wrote since the last heartbeat tick
+	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
+
+	// wake is buffered (1) so that fan-out and the heartbeat goroutine
+	// never block on it: one pending signal is enough, since the writer
+	// takes everything queued when it wakes.
+	wake chan struct{}
+
+	mu      sync.Mutex
+	pending []*Message // guarded by mu; in Seq order
+	reason  error      // guarded by mu; set by end: why the stream must stop
+}
+
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues m, or evicts c if its queue is full. Called by fan-out
+// with b.mu read-locked, so c is registered.
+func (c *client) enqueue(m *Message) {
+	c.mu.Lock()
+	if c.reason != nil {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.pending) >= c.b.opts.QueueSize {
+		c.mu.Unlock()
+		c.b.stats.evicted.Add(1)
+		c.end(ErrEvicted, 0)
+		return
+	}
+	c.pending = append(c.pending, m)
+	first := len(c.pending) == 1
+	c.mu.Unlock()
+	if first { // otherwise a wake-up is already pending
+		c.signal()
+	}
+}
+
+// heartbeatDue asks the writer for a heartbeat.
+func (c *client) heartbeatDue() {
+	c.hbDue.Store(true)
+	c.signal()
+}
+
+// end makes the stream stop, for reason. The write deadline moves to
+// grace from now, so a write blocked on a stalled client fails then.
+// Callers hold b.mu (read or write), so c is registered and its response
+// is live.
+func (c *client) end(reason error, grace time.Duration) {
+	c.mu.Lock()
+	if c.reason != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.reason = reason
+	c.mu.Unlock()
+	c.killed.Store(true)
+	// Concurrent with the writer's own SetWriteDeadline: see send.
+	c.rc.SetWriteDeadline(time.Now().Add(grace)) //nolint:errcheck // unsupported: the write times out on its own
+	c.signal()
+}
+
+// take returns the queued messages, leaving an empty queue, or the
+// reason to stop.
+func (c *client) take() ([]*Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason != nil {
+		return nil, c.reason
+	}
+	q := c.pending
+	c.pending = c.spare[:0]
+	return q, nil
+}
+
+// release hands a written batch back for reuse, dropping its references.
+func (c *client) release(q []*Message) {
+	clear(q)
+	c.spare = q[:0]
+}
+
+// serve writes live events until the stream must stop, and returns why.
+// Messages with Seq <= through were replayed already and are skipped.
+func (c *client) serve(through uint64) error {
+	done := c.b.done
+	ctx := c.ctx
+	for {
+		select {
+		case <-c.wake:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-done:
+			// end(ErrClosed) comes with it; take returns that.
+		}
+		q, err := c.take()
+		if err != nil {
+			return err
+		}
+		due := c.hbDue.Swap(false)
+		var extra []byte
+		if due {
+			extra = c.heartbeatFrame()
+		}
+		n, err := c.send(nil, q, through, extra)
+		c.release(q)
+		if err != nil {
+			return err
+		}
+		c.b.stats.delivered.Add(uint64(n))
+	}
+}
+
+// heartbeatFrame returns what to write as a heartbeat.
+func (c *client) heartbeatFrame() []byte {
+	if c.hbEvt {
+		return *c.b.heartbeat.Load()
+	}
+	return heartbeatComment
+}
+
+var heartbeatComment = []byte(": heartbeat\n")
+
+// send writes pre, the frames of msgs with Seq > after, and post, then
+// flushes, all under one write deadline; it returns how many messages it
+// wrote. It writes nothing when there is nothing to write.
+//
+// end may set the deadline concurrently. The order (set the deadline,
+// then check killed; end: set killed, then the deadline) means that
+// either send sees killed, or end's deadline is the one in force.
+func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (int, error) {
+	if len(pre) == 0 && len(post) == 0 && (len(msgs) == 0 || msgs[len(msgs)-1].Seq <= after) {
+		return 0, nil
+	}
+	if t := c.b.opts.WriteTimeout; t > 0 {
+		if err := c.rc.SetWriteDeadline(time.Now().Add(t)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return 0, err
+		}
+	}
+	if c.killed.Load() {
+		return 0, c.stopReason()
+	}
+	if len(pre) > 0 {
+		if _, err := c.w.Write(pre); err != nil {
+			return 0, c.writeErr(err)
+		}
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Seq <= after {
+			continue
+		}
+		if _, err := c.w.Write(m.Frame); err != nil {
+			return n, c.writeErr(err)
+		}
+		n++
+	}
+	if len(post) > 0 && n == 0 { // a heartbeat only when no event went out
+		if _, err := c.w.Write(post); err != nil {
+			return n, c.writeErr(err)
+		}
+	}
+	if err := c.rc.Flush(); err != nil {
+		return n, c.writeErr(err)
+	}
+	c.wrote.Store(true)
+	return n, nil
+}
+
+func (c *client) stopReason() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// writeErr returns the reason the stream was ended if there is one (the
+// write failed because of it), else the write error.
+func (c *client) writeErr(err error) error {
+	if r := c.stopReason(); r != nil {
+		return r
+	}
+	return err
+}

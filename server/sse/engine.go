@@ -1,0 +1,109 @@
+package sse
+
+import "context"
+
+// Engine carries events between publishers and brokers and keeps their
+// history. The [Broker] does everything HTTP (queues, writers, limits,
+// heartbeats); the engine decides what an event's ID is, what history
+// holds, and who hears about a publish. [MemoryEngine] serves one process;
+// a distributed engine (planned: NATS JetStream, one stream for all
+// topics, one subject per topic, Seq = the stream sequence) lets brokers
+// on several servers share topics and history without changing the
+// handler or the client.
+//
+// An engine's methods are safe for concurrent use. Its contract:
+//
+//   - IDs: every message has a Seq that increases (by one or more) in the
+//     order of publication, across all topics, and the ID
+//     [FormatID](epoch, Seq). The epoch names one history: if history is
+//     ever lost or restarted, the epoch changes, so that an old ID is
+//     reported as GapUnknown rather than taken for a position.
+//   - Delivery: each subscription's deliver function is called with every
+//     message published after Subscribe returned, from any instance,
+//     exactly once, in increasing Seq order, one call at a time. deliver
+//     does not block (the broker only enqueues) and must not be called
+//     after the cancel function has returned.
+//   - Handoff: a message whose deliver call (to any subscription) returned
+//     before Replay was called has Seq <= the Replay's Through. The broker
+//     registers a new client for live messages, then calls Replay, then
+//     writes the replayed messages followed by the live ones with
+//     Seq > Through: with this rule nothing is lost and nothing doubled.
+type Engine interface {
+	// Publish assigns e the next Seq and ID, encodes it once, stores it
+	// in history, and delivers it to every subscription. e is valid and
+	// its ID is empty (the broker checks). It returns the stored message,
+	// or an error wrapping ErrClosed once the engine is closed.
+	Publish(ctx context.Context, topic string, e Event) (*Message, error)
+
+	// Subscribe starts delivering every message published from now on
+	// to deliver, as the contract above says. Calling cancel ends the
+	// subscription; it is idempotent.
+	Subscribe(deliver func(*Message)) (cancel func(), err error)
+
+	// Replay reads the history for a client that last saw the event
+	// lastEventID (not empty) and subscribes to topics. When lastEventID
+	// is a position in the history, Messages holds every message on
+	// topics with a greater Seq, up to and including Through, in Seq
+	// order. Otherwise Gap says why (and Messages is empty). Through and
+	// Head are always set to the newest message in the history when
+	// Replay read it. An error means the history could not be read at all.
+	Replay(ctx context.Context, topics []string, lastEventID string) (Replay, error)
+}
+
+// Message is a published event as engines store and deliver it. A
+// Message and its Frame are shared by every client and the history:
+// never modify them.
+type Message struct {
+	Topic string
+	Seq   uint64 // position in the history, increasing across topics
+	ID    string // FormatID(epoch, Seq); the id: field in Frame
+	Frame []byte // the event's wire form, with its ID, encoded once
+}
+
+// NewMessage encodes e with the ID FormatID(epoch, seq): engines call it
+// to build the messages they store and deliver.
+func NewMessage(topic, epoch string, seq uint64, e Event) (*Message, error) {
+	e.ID = FormatID(epoch, seq)
+	frame, err := AppendEvent(make([]byte, 0, frameSize(e)), e)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Topic: topic, Seq: seq, ID: e.ID, Frame: frame}, nil
+}
+
+// frameSize is a close guess at an event's wire size, for one allocation.
+func frameSize(e Event) int {
+	return 32 + len(e.ID) + len(e.Event) + len(e.Data) + len(e.Data)/16
+}
+
+// Replay is what [Engine.Replay] found.
+type Replay struct {
+	// Messages are the missed messages on the requested topics, in Seq
+	// order; empty when Gap is set.
+	Messages []*Message
+	// Through is the Seq of the newest message in the history when it
+	// was read (0 if none was ever published). The broker skips live
+	// messages with Seq <= Through: Replay covered them.
+	Through uint64
+	// Head is the ID of that newest message, "" if none: the gap event
+	// carries it, so a client that reconnects after a gap resumes there.
+	Head string
+	// Gap is "" when the replay is exact, or why it could not be.
+	Gap GapReason
+}
+
+// GapReason says why a Last-Event-ID could not be replayed. It is the
+// "reason" in the data of the [GapEvent].
+type GapReason string
+
+// The gap reasons of docs/protocol.md.
+const (
+	// GapExpired: the ID is from this history, but events after it have
+	// already left the history (by count or by age).
+	GapExpired GapReason = "expired"
+	// GapUnknown: the ID is well formed but from another epoch (a
+	// previous run, another engine) or ahead of the history.
+	GapUnknown GapReason = "unknown"
+	// GapMalformed: the ID is not of the form <epoch>-<seq>.
+	GapMalformed GapReason = "malformed"
+)

@@ -1,0 +1,243 @@
+package sse
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults of [MemoryOptions].
+const (
+	DefaultHistorySize = 10000
+	DefaultHistoryAge  = time.Hour
+)
+
+// MemoryOptions configure a [MemoryEngine]. The zero value is ready.
+type MemoryOptions struct {
+	// HistorySize is how many events the history keeps, across all
+	// topics. 0 means DefaultHistorySize (10,000).
+	HistorySize int
+	// HistoryAge is how long an event stays in the history. 0 means
+	// DefaultHistoryAge (1 hour).
+	HistoryAge time.Duration
+	// Epoch names this history in event IDs (see [ValidEpoch]). "" means
+	// 8 random characters: IDs from another run never match.
+	Epoch string
+	// Now is the clock for HistoryAge; nil means time.Now. Tests inject
+	// one to expire events without sleeping.
+	Now func() time.Time
+}
+
+// MemoryEngine is the in-process [Engine]: a ring buffer of the last
+// HistorySize events, younger than HistoryAge, and synchronous delivery to
+// its subscriptions, in the publishing goroutine, while it holds a lock
+// that makes Seq order and delivery order the same. It starts no
+// goroutines. An expired event is dropped at the next Publish or Replay.
+type MemoryEngine struct {
+	epoch string
+	size  int
+	age   time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	seq    uint64  // Seq of the newest message, 0 before the first
+	ring   []entry // circular, allocated on first use
+	start  int     // index of the oldest entry
+	n      int     // entries in use
+	subs   []*sub  // subscriptions, in the order they started
+	closed bool
+}
+
+type entry struct {
+	msg *Message
+	at  int64 // publish time, Unix nanoseconds
+}
+
+type sub struct{ deliver func(*Message) }
+
+// NewMemoryEngine returns an engine with opts. It panics if a size or
+// age is negative or the epoch is invalid: those are programming errors.
+func NewMemoryEngine(opts MemoryOptions) *MemoryEngine {
+	if err := opts.check(); err != nil {
+		panic(err)
+	}
+	e := &MemoryEngine{epoch: opts.Epoch, size: opts.HistorySize, age: opts.HistoryAge, now: opts.Now}
+	if e.size == 0 {
+		e.size = DefaultHistorySize
+	}
+	if e.age == 0 {
+		e.age = DefaultHistoryAge
+	}
+	if e.epoch == "" {
+		e.epoch = newEpoch()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+func (o MemoryOptions) check() error {
+	switch {
+	case o.HistorySize < 0:
+		return fmt.Errorf("sse: MemoryOptions.HistorySize is %d; use a positive count, or 0 for the default %d", o.HistorySize, DefaultHistorySize)
+	case o.HistoryAge < 0:
+		return fmt.Errorf("sse: MemoryOptions.HistoryAge is %v; use a positive duration, or 0 for the default %v", o.HistoryAge, DefaultHistoryAge)
+	case o.Epoch != "" && !ValidEpoch(o.Epoch):
+		return fmt.Errorf("sse: MemoryOptions.Epoch %s is invalid; use 1 to 64 ASCII letters, digits or '_', or \"\" for a random one", clip(o.Epoch))
+	}
+	return nil
+}
+
+// Epoch returns the engine's epoch, the first part of its IDs.
+func (m *MemoryEngine) Epoch() string { return m.epoch }
+
+// Publish implements [Engine]. The event is encoded before the lock is
+// taken; under it, only the ID line is added.
+func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sse: publish: %w", err)
+	}
+	e.ID = ""
+	body, err := AppendEvent(nil, e)
+	if err != nil {
+		return nil, err
+	}
+	// A retry line comes before the id line (see AppendEvent).
+	split := 0
+	if e.Retry > 0 {
+		split = bytes.IndexByte(body, '\n') + 1
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("sse: publish: memory engine: %w", ErrClosed)
+	}
+	seq := m.seq + 1
+	id := FormatID(m.epoch, seq)
+	frame := make([]byte, 0, len(body)+len(id)+5)
+	frame = append(frame, body[:split]...)
+	frame = append(frame, "id: "...)
+	frame = append(frame, id...)
+	frame = append(frame, '\n')
+	frame = append(frame, body[split:]...)
+	msg := &Message{Topic: topic, Seq: seq, ID: id, Frame: frame}
+
+	now := m.now().UnixNano()
+	m.trim(now)
+	if m.ring == nil {
+		m.ring = make([]entry, m.size)
+	}
+	if m.n == m.size { // full: overwrite the oldest
+		m.ring[m.start] = entry{}
+		m.start = (m.start + 1) % m.size
+		m.n--
+	}
+	m.ring[(m.start+m.n)%m.size] = entry{msg: msg, at: now}
+	m.n++
+	m.seq = seq
+	for _, s := range m.subs {
+		s.deliver(msg)
+	}
+	return msg, nil
+}
+
+// trim drops the entries older than the age bound. m.mu is held.
+func (m *MemoryEngine) trim(now int64) {
+	cutoff := now - int64(m.age)
+	for m.n > 0 && m.ring[m.start].at < cutoff {
+		m.ring[m.start] = entry{}
+		m.start = (m.start + 1) % m.size
+		m.n--
+	}
+}
+
+// Subscribe implements [Engine]. deliver runs in Publish's goroutine,
+// under the engine's lock: it must be quick and must not call the engine.
+func (m *MemoryEngine) Subscribe(deliver func(*Message)) (cancel func(), err error) {
+	s := &sub{deliver: deliver}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("sse: subscribe: memory engine: %w", ErrClosed)
+	}
+	m.subs = append(m.subs, s)
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for i, x := range m.subs {
+			if x == s {
+				m.subs = append(m.subs[:i:i], m.subs[i+1:]...)
+				return
+			}
+		}
+	}, nil
+}
+
+// Replay implements [Engine].
+func (m *MemoryEngine) Replay(ctx context.Context, topics []string, lastEventID string) (Replay, error) {
+	if err := ctx.Err(); err != nil {
+		return Replay{}, fmt.Errorf("sse: replay: %w", err)
+	}
+	epoch, after, perr := ParseID(lastEventID)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.trim(m.now().UnixNano())
+	r := Replay{Through: m.seq}
+	if m.seq > 0 {
+		r.Head = FormatID(m.epoch, m.seq)
+	}
+	first := m.seq - uint64(m.n) + 1 // Seq of the oldest entry kept
+	switch {
+	case perr != nil:
+		r.Gap = GapMalformed
+	case epoch != m.epoch || after > m.seq:
+		r.Gap = GapUnknown
+	case after+1 < first:
+		r.Gap = GapExpired
+	}
+	if r.Gap != "" || after == m.seq {
+		return r, nil
+	}
+	// The entries after `after` are the last m.seq-after ones.
+	k := int(m.seq - after)
+	for i := m.n - k; i < m.n; i++ {
+		msg := m.ring[(m.start+i)%m.size].msg
+		if hasTopic(topics, msg.Topic) {
+			r.Messages = append(r.Messages, msg)
+		}
+	}
+	return r, nil
+}
+
+func hasTopic(topics []string, t string) bool {
+	for _, x := range topics {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Close ends every subscription; later Publish and Subscribe calls return
+// ErrClosed. Replay still reads the history. Close is idempotent and
+// always returns nil.
+func (m *MemoryEngine) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.subs = nil
+	return nil
+}
+
+// String describes the engine for logs.
+func (m *MemoryEngine) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return "memory engine " + m.epoch + ", " + strconv.Itoa(m.n) + " of " + strconv.Itoa(m.size) + " events"
+}

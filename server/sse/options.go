@@ -1,0 +1,194 @@
+package sse
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Reserved names of docs/protocol.md. The browser client defines the same
+// strings; a test in e2e checks that both sides agree.
+const (
+	// ReservedPrefix starts every event name the broker sends itself;
+	// Publish refuses such names.
+	ReservedPrefix = "sse."
+	// GapEvent tells a client that its Last-Event-ID could not be replayed
+	// exactly, so it should reload its state. Its data is
+	// {"lastEventId":"<as sent>","reason":"expired|unknown|malformed"}.
+	GapEvent = "sse.gap"
+	// HeartbeatEvent is the heartbeat sent, without an ID, to clients that
+	// asked with heartbeat=event. Its data is the server time, RFC 3339.
+	HeartbeatEvent = "sse.heartbeat"
+
+	// TopicParam is the repeatable query parameter naming topics.
+	TopicParam = "topic"
+	// LastEventIDParam is the query parameter that stands in for the
+	// Last-Event-ID header, which a fresh EventSource cannot set. The
+	// header wins when both are present.
+	LastEventIDParam = "lastEventId"
+	// HeartbeatParam selects the heartbeat form: "event" for
+	// HeartbeatEvent, "comment" (the default) for a comment line.
+	HeartbeatParam = "heartbeat"
+)
+
+// Defaults of [Options].
+const (
+	DefaultQueueSize       = 256
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultHeartbeat       = 15 * time.Second
+	DefaultMaxClients      = 10000
+	DefaultMaxClientsPerIP = 100
+	DefaultMaxEventSize    = 1 << 20
+	DefaultTopic           = "default"
+	DefaultRetryAfter      = 5 * time.Second
+)
+
+// Options configure a [Broker]. The zero value gives the defaults.
+type Options struct {
+	// Engine stores history and carries events; nil means
+	// NewMemoryEngine(MemoryOptions{HistorySize: HistorySize, HistoryAge:
+	// HistoryAge}), which Shutdown closes. An Engine you pass is yours to
+	// close, after Shutdown.
+	Engine Engine
+	// HistorySize is how many events the default engine keeps; 0 means
+	// 10,000. Set it only when Engine is nil.
+	HistorySize int
+	// HistoryAge is how long the default engine keeps an event; 0 means
+	// 1 hour. Set it only when Engine is nil.
+	HistoryAge time.Duration
+
+	// QueueSize is how many events may wait for a client while its
+	// previous batch is being written; one more evicts the client (its
+	// stream ends, and it resumes from history when it reconnects).
+	// 0 means 256.
+	QueueSize int
+	// WriteTimeout bounds each write to a client: a client that does not
+	// take a batch within it is disconnected. 0 means 10 s; negative
+	// means no bound.
+	WriteTimeout time.Duration
+	// Heartbeat is the most silence a stream has before the broker writes
+	// a heartbeat, which keeps proxies from closing the connection and
+	// finds dead clients. 0 means 15 s; negative means no heartbeats.
+	Heartbeat time.Duration
+	// Retry, when positive, is sent as the retry field when a stream
+	// opens: the browser's reconnection delay. 0 sends none.
+	Retry time.Duration
+	// RetryAfter is the Retry-After of a 503 answer (limits, shutdown),
+	// in whole seconds. 0 means 5 s.
+	RetryAfter time.Duration
+
+	// MaxClients bounds the open streams; 0 means 10,000, -1 unlimited.
+	MaxClients int
+	// MaxClientsPerIP bounds the open streams per ClientIP; 0 means 100,
+	// -1 unlimited.
+	MaxClientsPerIP int
+	// MaxEventSize bounds an event's Data, in bytes; 0 means 1 MiB.
+	MaxEventSize int
+	// DefaultTopic is the topic of a request that names none, and of a
+	// Publish with topic ""; "" means "default".
+	DefaultTopic string
+
+	// ClientIP returns the client address the per-IP limit counts; nil
+	// means the host of r.RemoteAddr. Behind a proxy, return the address
+	// it forwards, but only from a proxy you trust.
+	ClientIP func(r *http.Request) string
+	// Authorize decides whether the request may subscribe to topics; nil
+	// lets everyone subscribe to anything. An error refuses the request
+	// with 403 Forbidden and the error's message, or the status of a
+	// [*StatusError].
+	Authorize func(r *http.Request, topics []string) error
+	// Hooks observe clients; see [Hooks].
+	Hooks Hooks
+	// Logger receives debug logs of connects and disconnects and warnings
+	// of evictions; nil discards them.
+	Logger *slog.Logger
+}
+
+// Hooks observe the broker. Each is optional, is called without any of
+// the broker's locks held, from the goroutine serving the request, and
+// must not block: it delays that client.
+type Hooks struct {
+	// OnConnect is called when a stream has opened, before any replay.
+	OnConnect func(ClientInfo)
+	// OnDisconnect is called when a stream has ended, with the reason:
+	// ErrEvicted, ErrClosed (Shutdown), the request context's cause
+	// (the client left), or a write error.
+	OnDisconnect func(c ClientInfo, reason error)
+	// OnEvict is called when a client is disconnected because it read too
+	// slowly, before OnDisconnect.
+	OnEvict func(ClientInfo)
+	// OnReject is called for every request refused before its stream
+	// opens (400, 403, 405, 503, 500), with the reason.
+	OnReject func(r *http.Request, reason error)
+}
+
+// ClientInfo describes one stream, for Hooks.
+type ClientInfo struct {
+	ID          uint64   // unique within the broker
+	IP          string   // from Options.ClientIP
+	Topics      []string // as subscribed; do not modify
+	LastEventID string   // as sent, "" if none
+	Heartbeat   string   // "comment" or "event"
+	Connected   time.Time
+}
+
+// withDefaults checks o and fills in the defaults.
+func (o Options) withDefaults() (Options, error) {
+	type check struct {
+		bad bool
+		msg string
+	}
+	for _, c := range []check{
+		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0), "Options.HistorySize and HistoryAge configure the default engine only; with Options.Engine set, configure the engine itself"},
+		{o.HistorySize < 0, fmt.Sprintf("Options.HistorySize is %d; use a positive count, or 0 for the default", o.HistorySize)},
+		{o.HistoryAge < 0, fmt.Sprintf("Options.HistoryAge is %v; use a positive duration, or 0 for the default", o.HistoryAge)},
+		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for the default", o.QueueSize)},
+		{o.Retry < 0, fmt.Sprintf("Options.Retry is %v; use a positive duration, or 0 to send none", o.Retry)},
+		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
+		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
+		{o.MaxClientsPerIP < -1, fmt.Sprintf("Options.MaxClientsPerIP is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClientsPerIP)},
+		{o.MaxEventSize < 0, fmt.Sprintf("Options.MaxEventSize is %d; use a positive size in bytes, or 0 for the default", o.MaxEventSize)},
+		{o.DefaultTopic != "" && !ValidTopic(o.DefaultTopic), fmt.Sprintf("Options.DefaultTopic %s is not a valid topic: use 1 to %d bytes of ASCII letters, digits and -_.:/@~", clip(o.DefaultTopic), MaxTopicLen)},
+	} {
+		if c.bad {
+			return o, fmt.Errorf("sse: %s", c.msg)
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.QueueSize, DefaultQueueSize)
+	def(&o.MaxClients, DefaultMaxClients)
+	def(&o.MaxClientsPerIP, DefaultMaxClientsPerIP)
+	def(&o.MaxEventSize, DefaultMaxEventSize)
+	defDur(&o.WriteTimeout, DefaultWriteTimeout)
+	defDur(&o.Heartbeat, DefaultHeartbeat)
+	defDur(&o.RetryAfter, DefaultRetryAfter)
+	if o.DefaultTopic == "" {
+		o.DefaultTopic = DefaultTopic
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = remoteHost
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// remoteHost is the default ClientIP: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
