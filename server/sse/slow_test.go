@@ -1,0 +1,190 @@
+package sse
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// smallBufListener gives each accepted connection a small send buffer,
+// so that a client that stops reading blocks the server's writes soon.
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// stalledConn opens a stream on a raw connection with a small receive
+// buffer, and does not read it until told.
+func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *http.Request) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events?"+query, nil)
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	return conn, req
+}
+
+// A client that stops reading does not delay delivery to 100 others, is
+// evicted, and after reconnecting with its Last-Event-ID has every event,
+// in order, exactly once.
+func TestStalledClient(t *testing.T) {
+	const (
+		healthy = 100
+		events  = 400
+		window  = 32 // the publisher runs at most this far ahead of the slowest healthy reader
+	)
+	var evicted atomic.Uint64
+	b, err := New(Options{
+		QueueSize:       2 * window,
+		MaxClientsPerIP: -1,
+		WriteTimeout:    time.Minute, // if the stalled client held anyone up, the test would time out
+		Hooks:           Hooks{OnEvict: func(c ClientInfo) { evicted.Store(c.ID) }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(b)
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+	defer b.Shutdown(t.Context())
+
+	conn, req := stalledConn(t, srv, topicsQuery("t"))
+	waitFor(t, "the stalled client", func() bool { return b.Stats().Clients == 1 })
+	stalledID := b.nextID.Load()
+
+	// The healthy clients count what they receive.
+	var received [healthy]atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, healthy) // buffered: readers never block on it
+	for i := range healthy {
+		c := connect(t, srv, topicsQuery("t"), nil)
+		wg.Go(func() {
+			for n := range events {
+				e := c.nextEvent()
+				if want := fmt.Sprint(n); e.Data[:len(want)] != want || e.Data[len(want)] != ' ' {
+					errs <- fmt.Errorf("client %d: event %d has data %.10q", i, n, e.Data)
+					return
+				}
+				received[i].Add(1)
+			}
+		})
+	}
+	waitFor(t, "all clients", func() bool { return b.Stats().Clients == healthy+1 })
+
+	pad := strings.Repeat("x", 2000)
+	start := time.Now()
+	var slowest time.Duration
+	ids := make([]string, events)
+	for n := range events {
+		waitFor(t, "healthy readers", func() bool {
+			for i := range received {
+				if received[i].Load() < int64(n-window) {
+					return false
+				}
+			}
+			return true
+		})
+		t0 := time.Now()
+		ids[n] = publish(t, b, "t", fmt.Sprint(n, " ", pad))
+		slowest = max(slowest, time.Since(t0))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d events to %d healthy clients in %v; slowest Publish %v", events, healthy, time.Since(start), slowest)
+
+	s := b.Stats()
+	if s.Evicted != 1 || evicted.Load() != stalledID {
+		t.Fatalf("Stats.Evicted = %d, OnEvict got client %d; want 1 and the stalled client %d", s.Evicted, evicted.Load(), stalledID)
+	}
+	waitFor(t, "the stalled stream to end", func() bool { return b.Stats().Clients == healthy })
+
+	// The stalled client now reads what reached it before the eviction,
+	// then reconnects as a browser would, with the last event it got.
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	d := NewDecoder(resp.Body)
+	for {
+		e, err := d.Next()
+		if err != nil {
+			break // the stream was cut: io.ErrUnexpectedEOF or EOF
+		}
+		got = append(got, e)
+	}
+	resp.Body.Close()
+	first := len(got)
+	if first == 0 || first >= events {
+		t.Fatalf("stalled client got %d events before eviction, want some but not all %d", first, events)
+	}
+	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {got[first-1].ID}})
+	got = append(got, c.events(events-first)...)
+	for n, e := range got {
+		if e.ID != ids[n] || !strings.HasPrefix(e.Data, fmt.Sprint(n, " ")) {
+			t.Fatalf("stalled client's event %d is %s %.10q, want %s", n, e.ID, e.Data, ids[n])
+		}
+	}
+	c.expectNothing(20 * time.Millisecond)
+	t.Logf("stalled client: %d events before eviction, %d replayed", first, events-first)
+}
+
+// A client that takes longer than WriteTimeout to take one batch is
+// disconnected, even if its queue never fills.
+func TestWriteTimeout(t *testing.T) {
+	reasons := make(chan error, 1) // buffered: the hook must not block
+	b, err := New(Options{
+		WriteTimeout: 100 * time.Millisecond,
+		QueueSize:    1 << 20,
+		Hooks:        Hooks{OnDisconnect: func(_ ClientInfo, err error) { reasons <- err }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(b)
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+	defer b.Shutdown(t.Context())
+	stalledConn(t, srv, "")
+	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
+	big := strings.Repeat("x", 64<<10)
+	for range 100 { // 6.4 MB, far more than the socket buffers
+		publish(t, b, "", big)
+	}
+	select {
+	case err := <-reasons:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("disconnected with %v, want the write deadline", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("stalled client still connected")
+	}
+	if s := b.Stats(); s.Evicted != 0 || s.Clients != 0 {
+		t.Errorf("stats %+v, want no eviction and no client", s)
+	}
+}
