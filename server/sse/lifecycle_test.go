@@ -1,0 +1,254 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// openedWriter is a nullWriter that reports the first flush: the stream
+// has opened.
+type openedWriter struct {
+	nullWriter
+	once   sync.Once
+	opened chan struct{}
+}
+
+func (w *openedWriter) Flush() { w.once.Do(func() { close(w.opened) }) }
+
+// 10,000 connects and disconnects, with events flowing, leave no client,
+// no registry entry and no goroutine behind.
+func TestConnectDisconnectCycles(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	b, err := New(Options{Heartbeat: time.Millisecond, MaxClientsPerIP: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var pub sync.WaitGroup
+	pub.Go(func() { // events flow to the clients as they come and go
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				b.Publish(context.Background(), "t", Event{Data: "x"})
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+	})
+	const workers, cycles = 50, 200
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			for j := range cycles {
+				ctx, cancel := context.WithCancel(context.Background())
+				w := &openedWriter{opened: make(chan struct{})}
+				q := topicsQuery("t", fmt.Sprint("w", i))
+				if j%3 == 0 {
+					q += "&" + LastEventIDParam + "=x-1" // a gap, too
+				}
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					b.ServeHTTP(w, newRequest(ctx, q))
+				}()
+				select {
+				case <-w.opened:
+				case <-done:
+					t.Error("stream did not open")
+				}
+				cancel()
+				<-done
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	pub.Wait()
+
+	if s := b.Stats(); s.Clients != 0 {
+		t.Errorf("Stats.Clients = %d after all left", s.Clients)
+	}
+	b.mu.RLock()
+	if len(b.clients)+len(b.topics)+len(b.perIP) != 0 {
+		t.Errorf("registry not empty: %d clients, %d topics, %d IPs", len(b.clients), len(b.topics), len(b.perIP))
+	}
+	b.mu.RUnlock()
+	if err := b.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The same over real connections, fewer times.
+func TestConnectDisconnectHTTP(t *testing.T) {
+	b, srv := newTestBroker(t, Options{MaxClientsPerIP: -1})
+	srv.Client().Transport.(*http.Transport).DisableKeepAlives = true
+	for range 300 {
+		c := connect(t, srv, topicsQuery("t"), nil)
+		c.Close()
+	}
+	waitFor(t, "all clients gone", func() bool { return b.Stats().Clients == 0 })
+}
+
+// Shutdown with 1,000 open streams, some of them stalled, through
+// http.Server.Shutdown and RegisterOnShutdown, finishes within 2 s.
+func TestShutdown1000Streams(t *testing.T) {
+	const streams, stalled = 1000, 10
+	var disconnects atomic.Int64
+	var closedReasons atomic.Int64
+	b, err := New(Options{
+		MaxClientsPerIP: -1,
+		WriteTimeout:    time.Minute,
+		QueueSize:       1 << 20,
+		Hooks: Hooks{OnDisconnect: func(_ ClientInfo, err error) {
+			disconnects.Add(1)
+			if errors.Is(err, ErrClosed) {
+				closedReasons.Add(1)
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(b)
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Config.RegisterOnShutdown(func() { b.Shutdown(context.Background()) })
+	srv.Start()
+	defer srv.Close()
+
+	tr := &http.Transport{MaxConnsPerHost: 0}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var readers sync.WaitGroup
+	for range streams - stalled {
+		resp, err := client.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers.Go(func() {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	for range stalled {
+		stalledConn(t, srv, "")
+	}
+	waitFor(t, "all streams", func() bool { return b.Stats().Clients == streams })
+	big := strings.Repeat("x", 64<<10)
+	for range 20 { // fills the stalled clients' buffers: their writes block
+		publish(t, b, "default", big)
+	}
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("http.Server.Shutdown after %v: %v", time.Since(start), err)
+	}
+	if err := b.Shutdown(ctx); err != nil { // returns once every handler has
+		t.Fatalf("Broker.Shutdown: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("shut down %d streams in %v", streams, took)
+	if took > 2*time.Second {
+		t.Errorf("shutdown took %v, want under 2 s", took)
+	}
+	readers.Wait()
+	if disconnects.Load() != streams || closedReasons.Load() != streams {
+		t.Errorf("OnDisconnect: %d calls, %d with ErrClosed; want %d", disconnects.Load(), closedReasons.Load(), streams)
+	}
+	// New streams are refused.
+	rec := httptest.NewRecorder()
+	b.ServeHTTP(rec, newRequest(context.Background(), ""))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Errorf("after Shutdown: %d, Retry-After %q; want 503 and 5", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if _, err := net.Dial("tcp", srv.Listener.Addr().String()); err == nil {
+		t.Error("server still accepts connections")
+	}
+}
+
+func TestHooks(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	add := func(s string) {
+		mu.Lock()
+		log = append(log, s)
+		mu.Unlock()
+	}
+	b, srv := newTestBroker(t, Options{Hooks: Hooks{
+		OnConnect:    func(c ClientInfo) { add(fmt.Sprintf("connect %d %v %s %s", c.ID, c.Topics, c.LastEventID, c.Heartbeat)) },
+		OnDisconnect: func(c ClientInfo, err error) { add(fmt.Sprintf("disconnect %d %v", c.ID, errors.Is(err, context.Canceled))) },
+		OnEvict:      func(c ClientInfo) { add("evict") },
+		OnReject:     func(r *http.Request, err error) { add("reject " + r.URL.RawQuery) },
+	}})
+	c := connect(t, srv, topicsQuery("a", "b")+"&heartbeat=event", http.Header{"Last-Event-ID": {"x-1"}})
+	c.nextEvent()
+	c.Close()
+	waitFor(t, "disconnect", func() bool { return b.Stats().Clients == 0 })
+	tryConnect(t, srv, "topic=%20", nil)
+	waitFor(t, "hooks", func() bool { mu.Lock(); defer mu.Unlock(); return len(log) == 3 })
+	want := []string{"connect 1 [a b] x-1 event", "disconnect 1 true", "reject topic=%20"}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(log) != fmt.Sprint(want) {
+		t.Errorf("hooks called:\n%q\nwant\n%q", log, want)
+	}
+}
+
+// Clients that reconnect while events are published see every event
+// exactly once, in order: the replay-to-live handoff loses and doubles
+// nothing.
+func TestReconnectUnderLoad(t *testing.T) {
+	b, srv := newTestBroker(t, Options{MaxClientsPerIP: -1, QueueSize: 1 << 16})
+	stop := make(chan struct{})
+	var pub sync.WaitGroup
+	pub.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				publish(t, b, "h", fmt.Sprint(i))
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	})
+	const clients, reconnects, perConn = 10, 15, 20
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			last := ""
+			for range reconnects {
+				h := http.Header{}
+				if last != "" {
+					h.Set("Last-Event-ID", last)
+				}
+				c := connect(t, srv, topicsQuery("h"), h)
+				for _, e := range c.events(perConn) {
+					if last != "" && seqOf(t, e.ID) != seqOf(t, last)+1 {
+						t.Errorf("after %s got %s", last, e.ID)
+						return
+					}
+					last = e.ID
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	pub.Wait()
+}
