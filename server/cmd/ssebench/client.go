@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+// dialer opens event streams: a raw TCP connection, a minimal HTTP/1.1
+// GET, and the response read with a small buffer. This keeps each client
+// to a goroutine, a socket and a few KB, so one process holds 10,000s.
+type dialer struct {
+	addr        string // host:port to dial
+	request     string // the GET request up to the blank line, without it
+	dialTimeout time.Duration
+	readBuf     int
+}
+
+func newDialer(u urlParts, dialTimeout time.Duration) *dialer {
+	var b strings.Builder
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n", u.eventsPath, u.host)
+	return &dialer{addr: u.dialAddr, request: b.String(), dialTimeout: dialTimeout, readBuf: 2048}
+}
+
+// dial connects from src (if valid) and sends the GET request.
+func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string) (net.Conn, error) {
+	nd := net.Dialer{Timeout: d.dialTimeout}
+	if src.IsValid() {
+		nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
+	conn, err := nd.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, err
+	}
+	req := d.request
+	if lastID != "" && !strings.ContainsAny(lastID, "\r\n\x00") {
+		req += "Last-Event-ID: " + lastID + "\r\n"
+	}
+	req += "\r\n"
+	conn.SetWriteDeadline(time.Now().Add(d.dialTimeout))
+	if _, err := io.WriteString(conn, req); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("send GET: %w", err)
+	}
+	conn.SetWriteDeadline(time.Time{})
+	return conn, nil
+}
+
+// handshake reads the response headers and returns the event stream body
+// if the server answered 200 text/event-stream. It has no deadline: some
+// servers (go-sse) send the headers only with the first event.
+func (d *dialer) handshake(conn net.Conn) (io.Reader, error) {
+	br := bufio.NewReaderSize(conn, d.readBuf)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read response headers: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return nil, fmt.Errorf("GET answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return nil, fmt.Errorf("GET answered Content-Type %q, want text/event-stream", resp.Header.Get("Content-Type"))
+	}
+	return resp.Body, nil
+}
+
+// client is one SSE subscriber. Its goroutine owns the tally.
+type client struct {
+	src         netip.Addr
+	tally       tally
+	lastID      string
+	disconnects int64 // times the server ended the stream
+	warmed      atomic.Bool
+	// connectedOnce is set when the first stream opened: only such
+	// clients are expected to receive the events.
+	connectedOnce atomic.Bool
+}
+
+func (c *client) everConnected() bool { return c.connectedOnce.Load() }
+
+// run connects, reports the first attempt through opened (once the
+// request is sent), then reads events until ctx is done, reconnecting
+// with Last-Event-ID after the server ends the stream.
+func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
+	conn, err := r.dialer.dial(ctx, c.src, "")
+	opened(err)
+	if err != nil {
+		return
+	}
+	first := true
+	for {
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		body, err := r.dialer.handshake(conn)
+		if first {
+			first = false
+			if err != nil {
+				stop()
+				conn.Close()
+				r.connected.Add(-1)
+				if ctx.Err() == nil {
+					r.handshakeFailed(err)
+				}
+				return
+			}
+			c.connectedOnce.Store(true)
+		}
+		if err == nil {
+			c.read(r, body)
+		}
+		stop()
+		conn.Close()
+		r.connected.Add(-1)
+		if ctx.Err() != nil {
+			return
+		}
+		c.disconnects++
+		r.disconnects.Add(1)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.cfg.reconnectDelay):
+			}
+			conn, err = r.dialer.dial(ctx, c.src, c.lastID)
+			if err == nil {
+				break
+			}
+			r.reconnectFailures.Add(1)
+		}
+		r.reconnects.Add(1)
+		r.connected.Add(1)
+	}
+}
+
+// read decodes events until the stream ends.
+func (c *client) read(r *runner, body io.Reader) {
+	dec := sse.NewDecoder(body)
+	for {
+		ev, err := dec.Next()
+		if err != nil {
+			return
+		}
+		c.lastID = ev.ID
+		if strings.HasPrefix(ev.Data, warmPrefix) {
+			c.warmed.Store(true)
+		}
+		c.tally.observe(ev.Event, ev.Data, r.now(), r.table, r.cfg.event)
+	}
+}
