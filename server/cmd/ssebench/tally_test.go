@@ -22,11 +22,11 @@ func TestTally(t *testing.T) {
 	tl.observe("sse.gap", `{"reason":"expired"}`, now, table, "")
 	tl.observe("", data(0), now, table, "")
 	tl.observe("", data(1), now, table, "")
-	tl.observe("", data(1), now, table, "")         // duplicate
-	tl.observe("", data(2)+"x", now, table, "")     // corrupt
-	tl.observe("other", data(3), now, table, "")    // wrong event name: corrupt
-	tl.observe("", data(4), now, table, "")         // delivered, but not acked
-	tl.observe("", "seq=7 t=1 pad", now, table, "") // never published
+	tl.observe("", data(1), now, table, "")          // duplicate
+	tl.observe("", data(2)+"x", now, table, "")      // corrupt
+	tl.observe("other", data(3), now, table, "")     // wrong event name: corrupt
+	tl.observe("", data(4), now, table, "")          // delivered, but not acked
+	tl.observe("", "seq=7 t=1 pad", now, table, "")  // never published
 	tl.observe("", "seq=99 t=1 pad", now, table, "") // beyond the table
 	tl.observe("", "seq=zz", now, table, "")         // malformed
 
@@ -63,7 +63,7 @@ func TestBitset(t *testing.T) {
 			t.Errorf("set(%d) on empty: had = true", n)
 		}
 	}
-	if !a.set(63) || !a.has(1000) || a.has(999) || a.has(1 << 40) {
+	if !a.set(63) || !a.has(1000) || a.has(999) || a.has(1<<40) {
 		t.Error("bitset membership wrong")
 	}
 	b.set(63)
