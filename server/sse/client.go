@@ -15,17 +15,20 @@ import (
 // appends to the queue, never blocks, and evicts the client when the
 // queue is full.
 type client struct {
-	b      *Broker
-	info   ClientInfo
-	ctx    context.Context // the request's
-	w      http.ResponseWriter
-	rc     *http.ResponseController
-	hbEvt  bool  // heartbeats as HeartbeatEvent, not comments
-	slots  []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
-	spare  []*Message
-	killed atomic.Bool // end was called: a write must not start
-	wrote  atomic.Bool // wrote since the last heartbeat tick
-	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
+	b     *Broker
+	info  ClientInfo
+	ctx   context.Context // the request's
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	hbEvt bool  // heartbeats as HeartbeatEvent, not comments
+	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
+	spare []*Message
+	// noDeadline: w does not support write deadlines (a test double or
+	// an odd middleware). Owned by the writer.
+	noDeadline bool
+	killed     atomic.Bool // end was called: a write must not start
+	wrote      atomic.Bool // wrote since the last heartbeat tick
+	hbDue      atomic.Bool // the heartbeat goroutine asks for a heartbeat
 
 	// wake is buffered (1) so that fan-out and the heartbeat goroutine
 	// never block on it: one pending signal is enough, since the writer
@@ -161,9 +164,11 @@ func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (i
 	if len(pre) == 0 && len(post) == 0 && (len(msgs) == 0 || msgs[len(msgs)-1].Seq <= after) {
 		return 0, nil
 	}
-	if t := c.b.opts.WriteTimeout; t > 0 {
-		if err := c.rc.SetWriteDeadline(time.Now().Add(t)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return 0, err
+	if t := c.b.opts.WriteTimeout; t > 0 && !c.noDeadline {
+		if err := c.rc.SetWriteDeadline(time.Now().Add(t)); errors.Is(err, http.ErrNotSupported) {
+			c.noDeadline = true // and do not ask again: the error allocates
+		} else if err != nil {
+			return 0, c.writeErr(err)
 		}
 	}
 	if c.killed.Load() {

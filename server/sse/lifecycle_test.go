@@ -189,10 +189,14 @@ func TestHooks(t *testing.T) {
 		mu.Unlock()
 	}
 	b, srv := newTestBroker(t, Options{Hooks: Hooks{
-		OnConnect:    func(c ClientInfo) { add(fmt.Sprintf("connect %d %v %s %s", c.ID, c.Topics, c.LastEventID, c.Heartbeat)) },
-		OnDisconnect: func(c ClientInfo, err error) { add(fmt.Sprintf("disconnect %d %v", c.ID, errors.Is(err, context.Canceled))) },
-		OnEvict:      func(c ClientInfo) { add("evict") },
-		OnReject:     func(r *http.Request, err error) { add("reject " + r.URL.RawQuery) },
+		OnConnect: func(c ClientInfo) {
+			add(fmt.Sprintf("connect %d %v %s %s", c.ID, c.Topics, c.LastEventID, c.Heartbeat))
+		},
+		OnDisconnect: func(c ClientInfo, err error) {
+			add(fmt.Sprintf("disconnect %d %v", c.ID, errors.Is(err, context.Canceled)))
+		},
+		OnEvict:  func(c ClientInfo) { add("evict") },
+		OnReject: func(r *http.Request, err error) { add("reject " + r.URL.RawQuery) },
 	}})
 	c := connect(t, srv, topicsQuery("a", "b")+"&heartbeat=event", http.Header{"Last-Event-ID": {"x-1"}})
 	c.nextEvent()

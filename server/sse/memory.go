@@ -102,7 +102,7 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 		return nil, fmt.Errorf("sse: publish: %w", err)
 	}
 	e.ID = ""
-	body, err := AppendEvent(nil, e)
+	body, err := AppendEvent(make([]byte, 0, frameSize(e)), e)
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +118,14 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 		return nil, fmt.Errorf("sse: publish: memory engine: %w", ErrClosed)
 	}
 	seq := m.seq + 1
-	id := FormatID(m.epoch, seq)
-	frame := make([]byte, 0, len(body)+len(id)+5)
+	frame := make([]byte, 0, len(body)+len(m.epoch)+26)
 	frame = append(frame, body[:split]...)
 	frame = append(frame, "id: "...)
-	frame = append(frame, id...)
+	idStart := len(frame)
+	frame = append(frame, m.epoch...)
+	frame = append(frame, '-')
+	frame = strconv.AppendUint(frame, seq, 10)
+	id := string(frame[idStart:]) // == FormatID(m.epoch, seq)
 	frame = append(frame, '\n')
 	frame = append(frame, body[split:]...)
 	msg := &Message{Topic: topic, Seq: seq, ID: id, Frame: frame}

@@ -1,0 +1,92 @@
+package sse_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+func ExampleBroker() {
+	// A fixed epoch makes the IDs printable; leave it empty in real use.
+	b, err := sse.New(sse.Options{Engine: sse.NewMemoryEngine(sse.MemoryOptions{Epoch: "demo"})})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	defer b.Shutdown(context.Background()) // before srv.Close, which waits for streams
+
+	ctx := context.Background()
+	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "first"})
+	b.Publish(ctx, "sport", sse.Event{Event: "score", Data: "1-0"})
+	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "second"})
+
+	// A client that saw demo-1 reconnects: it gets the news it missed.
+	req, _ := http.NewRequest("GET", srv.URL+"/events?topic=news", nil)
+	req.Header.Set("Last-Event-ID", "demo-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	d := sse.NewDecoder(bufio.NewReader(resp.Body))
+	e, _ := d.Next()
+	fmt.Printf("replayed %s %s: %s\n", e.ID, e.Event, e.Data)
+
+	// Then live events follow.
+	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "third"})
+	e, _ = d.Next()
+	fmt.Printf("live %s %s: %s\n", e.ID, e.Event, e.Data)
+
+	// A client with an ID from another run learns that it missed events.
+	req, _ = http.NewRequest("GET", srv.URL+"/events?topic=news&lastEventId=old-7", nil)
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp2.Body.Close()
+	e, _ = sse.NewDecoder(resp2.Body).Next()
+	fmt.Printf("%s %s: %s\n", e.Event, e.ID, e.Data)
+	// Output:
+	// replayed demo-3 headline: second
+	// live demo-4 headline: third
+	// sse.gap demo-4: {"lastEventId":"old-7","reason":"unknown"}
+}
+
+// Run a broker in an http.Server: stop it from RegisterOnShutdown, since
+// http.Server.Shutdown waits for open streams, which never end by
+// themselves.
+func ExampleBroker_Shutdown() {
+	b, err := sse.New(sse.Options{
+		Retry: 3 * time.Second,
+		Authorize: func(r *http.Request, topics []string) error {
+			for _, t := range topics {
+				if t == "admin" && r.Header.Get("Authorization") != "Bearer secret" {
+					return &sse.StatusError{Code: http.StatusUnauthorized, Err: fmt.Errorf("topic %s: log in first", t)}
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /events", b)
+	srv := &http.Server{Addr: "localhost:0", Handler: mux} // no WriteTimeout: the broker bounds each write
+	srv.RegisterOnShutdown(func() { b.Shutdown(context.Background()) })
+
+	// ... srv.ListenAndServe() in a goroutine, then on a signal:
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println(srv.Shutdown(ctx))
+	fmt.Println(b.Shutdown(ctx)) // waits for the streams' handlers
+	// Output:
+	// <nil>
+	// <nil>
+}
