@@ -3,7 +3,7 @@
 // HTML standard:
 // https://html.spec.whatwg.org/multipage/server-sent-events.html
 //
-// The package has three parts, one file each:
+// The package has two layers. The wire format, one file each:
 //
 //   - event.go, the encoder: [Event] is one event; [AppendEvent],
 //     [WriteEvent], [AppendComment] and [AppendRetry] produce its wire
@@ -15,7 +15,52 @@
 //     flush, sends the headers, and returns a [Stream] that writes and
 //     flushes one event per call. It starts no goroutines.
 //
-// A handler sends events in a loop until the client goes away:
+// And the broker, which serves many clients many topics:
+//
+//   - broker.go: [Broker] publishes to topics ([Broker.Publish]) and
+//     keeps the registry of clients; [Broker.Shutdown] ends every stream.
+//   - handler.go: [Broker.ServeHTTP], the /events handler: topics, limits,
+//     authorisation, replay from Last-Event-ID, then live events.
+//   - client.go: one stream's bounded queue and its writer.
+//   - engine.go: [Engine], which assigns IDs, keeps history and delivers
+//     events; memory.go: [MemoryEngine], the in-process one.
+//   - options.go: [Options], [Hooks] and the reserved names of
+//     docs/protocol.md; id.go and topic.go: ID and topic syntax.
+//
+// Serving topics takes a Broker and an http.Server:
+//
+//	b, err := sse.New(sse.Options{Retry: 3 * time.Second})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	srv := &http.Server{Addr: ":8080", Handler: b} // WriteTimeout 0: see below
+//	srv.RegisterOnShutdown(func() { b.Shutdown(context.Background()) })
+//	go srv.ListenAndServe()
+//	...
+//	id, err := b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "..."})
+//
+// A browser subscribes with new EventSource("/events?topic=news&topic=sport").
+// Every event gets an ID "<epoch>-<seq>" from the engine, and is encoded
+// once, at publish; each client's queue holds a pointer to the shared
+// frame. A client that reconnects sends the last ID it saw (the
+// Last-Event-ID header, or the lastEventId query parameter from a fresh
+// EventSource) and gets every event it missed on its topics, in order,
+// exactly once; if the history no longer holds them, or the ID is from
+// another run, it gets the [GapEvent] first, and should reload its state.
+//
+// A client that reads too slowly never holds up the publisher or other
+// clients: fan-out only appends to its queue, and when the queue holds
+// Options.QueueSize events the client is evicted. Its stream ends; the
+// browser reconnects with its Last-Event-ID and catches up from history.
+// Each write has a deadline (Options.WriteTimeout). After Options.Heartbeat
+// of silence a stream gets a heartbeat, a comment or, with
+// heartbeat=event, a [HeartbeatEvent]. The protocol is in docs/protocol.md.
+//
+// Goroutines: the request's own goroutine writes its stream, so a client
+// costs no goroutine of ours; the broker runs one more, for heartbeats.
+//
+// Without a broker, a handler sends events with a [Stream] in a loop until
+// the client goes away:
 //
 //	func ticks(w http.ResponseWriter, r *http.Request) {
 //		s, err := sse.NewStream(w, r)

@@ -96,20 +96,26 @@ func TestStalledClient(t *testing.T) {
 	start := time.Now()
 	var slowest time.Duration
 	ids := make([]string, events)
-	for n := range events {
-		waitFor(t, "healthy readers", func() bool {
+	published := make(chan struct{})
+	go func() { // so that a blocked Publish fails the test instead of hanging it
+		defer close(published)
+		for n := range events {
 			for i := range received {
-				if received[i].Load() < int64(n-window) {
-					return false
+				for received[i].Load() < int64(n-window) {
+					time.Sleep(100 * time.Microsecond)
 				}
 			}
-			return true
-		})
-		t0 := time.Now()
-		ids[n] = publish(t, b, "t", fmt.Sprint(n, " ", pad))
-		slowest = max(slowest, time.Since(t0))
+			t0 := time.Now()
+			ids[n] = publish(t, b, "t", fmt.Sprint(n, " ", pad))
+			slowest = max(slowest, time.Since(t0))
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-published:
+	case <-time.After(4 * wait):
+		t.Fatal("the stalled client holds up the publisher or the others")
 	}
-	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
