@@ -237,10 +237,3 @@ func (m *MemoryEngine) Close() error {
 	m.subs = nil
 	return nil
 }
-
-// String describes the engine for logs.
-func (m *MemoryEngine) String() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return "memory engine " + m.epoch + ", " + strconv.Itoa(m.n) + " of " + strconv.Itoa(m.size) + " events"
-}

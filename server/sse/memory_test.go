@@ -1,0 +1,94 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMemoryEngine(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	m := NewMemoryEngine(MemoryOptions{HistorySize: 4, HistoryAge: time.Minute, Epoch: "e1", Now: clock.Now})
+	var delivered []string
+	cancel, err := m.Subscribe(func(msg *Message) { delivered = append(delivered, msg.ID) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 11 { // the ring wraps more than twice
+		topic := []string{"a", "b"}[i%2]
+		msg, err := m.Publish(ctx, topic, Event{Event: "n", Data: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("id: e1-%d\nevent: n\ndata: %d\n\n", i+1, i)
+		if msg.ID != FormatID("e1", uint64(i+1)) || msg.Seq != uint64(i+1) || string(msg.Frame) != want || msg.Topic != topic {
+			t.Fatalf("message %d: %+v %q", i, msg, msg.Frame)
+		}
+	}
+	if len(delivered) != 11 || delivered[10] != "e1-11" {
+		t.Errorf("delivered %v", delivered)
+	}
+
+	// History holds e1-8..e1-11; from e1-7 on, nothing is missing.
+	r, err := m.Replay(ctx, []string{"a", "b"}, "e1-7")
+	if err != nil || r.Gap != "" || r.Through != 11 || r.Head != "e1-11" || len(r.Messages) != 4 || r.Messages[0].ID != "e1-8" {
+		t.Errorf("Replay from e1-7 = %+v, %v", r, err)
+	}
+	r, _ = m.Replay(ctx, []string{"b"}, "e1-9")
+	if len(r.Messages) != 1 || r.Messages[0].ID != "e1-10" {
+		t.Errorf("Replay b from e1-9 = %+v", r)
+	}
+	r, _ = m.Replay(ctx, []string{"a"}, "e1-6")
+	if r.Gap != GapExpired || len(r.Messages) != 0 || r.Head != "e1-11" {
+		t.Errorf("Replay from e1-6 = %+v, want expired", r)
+	}
+
+	// Age: the retry field comes before the id.
+	clock.Advance(30 * time.Second)
+	msg, _ := m.Publish(ctx, "a", Event{Data: "r", Retry: time.Second})
+	if string(msg.Frame) != "retry: 1000\nid: e1-12\ndata: r\n\n" {
+		t.Errorf("frame with retry %q", msg.Frame)
+	}
+	clock.Advance(31 * time.Second) // e1-9..11 are now older than a minute
+	if r, _ = m.Replay(ctx, []string{"a"}, "e1-10"); r.Gap != GapExpired {
+		t.Errorf("after a minute: %+v, want expired", r)
+	}
+	if r, _ = m.Replay(ctx, []string{"a"}, "e1-11"); r.Gap != "" || len(r.Messages) != 1 {
+		t.Errorf("the young one: %+v", r)
+	}
+
+	cancel()
+	cancel() // idempotent
+	m.Publish(ctx, "a", Event{})
+	if len(delivered) != 12 {
+		t.Errorf("delivered after cancel: %d", len(delivered))
+	}
+	m.Close()
+	if _, err := m.Publish(ctx, "a", Event{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+	if _, err := m.Subscribe(func(*Message) {}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Subscribe after Close: %v", err)
+	}
+}
+
+func TestMemoryEngineEpochs(t *testing.T) {
+	a, b := NewMemoryEngine(MemoryOptions{}), NewMemoryEngine(MemoryOptions{})
+	if a.Epoch() == b.Epoch() || !ValidEpoch(a.Epoch()) || len(a.Epoch()) != 8 {
+		t.Errorf("epochs %q and %q: want two different random ones", a.Epoch(), b.Epoch())
+	}
+	for _, opts := range []MemoryOptions{{HistorySize: -1}, {HistoryAge: -1}, {Epoch: "a-b"}} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.HasPrefix(fmt.Sprint(r), "sse: MemoryOptions.") {
+					t.Errorf("NewMemoryEngine(%+v) panicked with %v", opts, r)
+				}
+			}()
+			NewMemoryEngine(opts)
+		}()
+	}
+}
