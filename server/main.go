@@ -36,31 +36,6 @@ func main() {
 	}
 }
 
-// config is what the flags set.
-type config struct {
-	addr          string
-	web           string
-	shutdownGrace time.Duration
-	logLevel      slog.Level
-}
-
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var c config
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8844", "address to listen on (host:port; port 0 picks a free port)")
-	fs.StringVar(&c.web, "web", "web", "directory holding app.wasm, the icons and the CSS (served at /web/)")
-	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a graceful shutdown may take before connections are cut")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q: every option is a flag (see -h)", fs.Args())
-	}
-	return c, nil
-}
-
 // run starts the server and blocks until ctx is done, then shuts down
 // gracefully. It prints the URL to open on stdout once it is listening.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,10 +50,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	stopStreams := make(chan struct{})
-	mux := newMux(web, stopStreams, log)
+	svc, err := newService(cfg, web, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           logRequests(mux, log),
+		Handler:           svc.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: it would cut every stream; streams set a
@@ -87,18 +64,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// http.Server.Shutdown waits for handlers to return, and stream
 	// handlers only return when told: tell them first.
-	srv.RegisterOnShutdown(func() { close(stopStreams) })
+	srv.RegisterOnShutdown(func() { svc.beginShutdown(cfg.shutdownGrace, log) })
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running? choose another port with -addr)", cfg.addr, err)
 	}
-	url := "http://" + ln.Addr().String() + "/"
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String() + "/"
 	log.Info("listening", "url", url, "web", cfg.web, "version", web.version)
 	fmt.Fprintf(stdout, "ssewasm is serving on %s\n", url)
 
 	serveErr := make(chan error, 1) // buffered: Serve's result is read at most once
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if cfg.tlsCert != "" {
+			// ServeTLS offers HTTP/2, which lifts the browsers' limit of
+			// six HTTP/1.1 connections per origin.
+			serveErr <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-serveErr:

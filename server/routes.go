@@ -1,25 +1,87 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/wasm/ui"
 )
 
-// newMux routes the demo's stream and every go-app page. Stream handlers
-// end when stopStreams is closed.
-func newMux(web *webDir, stopStreams <-chan struct{}, log *slog.Logger) *http.ServeMux {
+// defaultTopic is the topic of /events and /publish requests that name none.
+const defaultTopic = "default"
+
+// service is everything the server serves.
+type service struct {
+	broker      *sse.Broker
+	handler     http.Handler
+	stopStreams chan struct{} // closed on shutdown: ends the classic streams
+	stopping    atomic.Bool   // set on shutdown: /healthz answers 503
+}
+
+// newService builds the broker and routes every endpoint:
+//
+//	GET  /stream    the classic demo stream
+//	GET  /events    topic streams (the broker)
+//	POST /publish   publish to a topic
+//	GET  /metrics   Prometheus
+//	GET  /healthz   liveness
+//	     /          the go-app pages and /web/ files
+func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
+	broker, err := sse.New(sse.Options{
+		HistorySize:     cfg.historySize,
+		HistoryAge:      cfg.historyAge,
+		QueueSize:       cfg.queueSize,
+		WriteTimeout:    cfg.writeTimeout,
+		Heartbeat:       cfg.heartbeat,
+		Retry:           cfg.retry,
+		MaxClients:      cfg.maxClients,
+		MaxClientsPerIP: cfg.maxClientsPerIP,
+		MaxEventSize:    cfg.maxEventSize,
+		DefaultTopic:    defaultTopic,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &service{broker: broker, stopStreams: make(chan struct{})}
+
 	// The same routes as the wasm binary: without them go-app's handler
 	// answers 404 for the pages.
 	ui.Routes()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET "+ui.StreamPath, classicStream(stopStreams, time.Second, log))
+	mux.Handle("GET "+ui.StreamPath, classicStream(s.stopStreams, time.Second, log))
+	mux.Handle("GET /events", broker)
+	mux.Handle("/publish", &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken})
+	mux.Handle("GET /metrics", metricsHandler(broker))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
 	mux.Handle("/", newAppHandler(web))
-	return mux
+	s.handler = logRequests(cors(mux, cfg.allowOrigins), log)
+	return s, nil
+}
+
+// beginShutdown ends every stream, so that http.Server.Shutdown, which
+// waits for handlers to return, does not wait forever. It is registered
+// with RegisterOnShutdown.
+func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
+	s.stopping.Store(true)
+	close(s.stopStreams)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.broker.Shutdown(ctx); err != nil {
+		log.Warn("broker shutdown", "err", err)
+	}
 }
 
 // newAppHandler configures go-app's handler: our own name, icons and CSS (no

@@ -34,18 +34,41 @@ func fakeWeb(t *testing.T) string {
 	return dir
 }
 
-func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan struct{}) {
+// defaults returns the configuration the flags give with no arguments.
+func defaults(t testing.TB, args ...string) config {
+	t.Helper()
+	cfg, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// newTestService serves the whole service from an httptest server.
+func newTestService(t *testing.T, cfg config) (*httptest.Server, *service) {
 	t.Helper()
 	web, err := openWebDir(fakeWeb(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	mux := newMux(web, stop, quiet)
-	if interval != time.Second {
-		mux = http.NewServeMux()
-		mux.Handle("GET /stream", classicStream(stop, interval, quiet))
+	svc, err := newService(cfg, web, quiet)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ts := httptest.NewServer(svc.handler)
+	t.Cleanup(func() {
+		svc.beginShutdown(time.Second, quiet)
+		ts.Close()
+	})
+	return ts, svc
+}
+
+// newTestServer serves the classic stream alone, with its own interval.
+func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan struct{}) {
+	t.Helper()
+	stop := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /stream", classicStream(stop, interval, quiet))
 	ts := httptest.NewServer(logRequests(mux, quiet))
 	t.Cleanup(ts.Close)
 	return ts, stop
@@ -186,7 +209,7 @@ func TestStreamEndsOnStop(t *testing.T) {
 // TestPagesAreRouted: the server registers the same routes as the wasm
 // binary, so go-app serves the page instead of 404, with our own assets.
 func TestPagesAreRouted(t *testing.T) {
-	ts, _ := newTestServer(t, time.Second)
+	ts, _ := newTestService(t, defaults(t))
 	tests := []struct {
 		path     string
 		status   int
@@ -198,6 +221,8 @@ func TestPagesAreRouted(t *testing.T) {
 		{"/app-worker.js", 200, `text/event-stream`},
 		{"/manifest.webmanifest", 200, `/web/icon-512.png`},
 		{"/web/missing.png", 404, ""},
+		{"/healthz", 200, "ok"},
+		{"/metrics", 200, "ssewasm_clients 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

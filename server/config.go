@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is what the flags set. Every limit has a sane default.
+type config struct {
+	addr          string
+	web           string
+	shutdownGrace time.Duration
+	logLevel      slog.Level
+
+	// The broker (see server/sse.Options for what each means).
+	historySize     int
+	historyAge      time.Duration
+	queueSize       int
+	writeTimeout    time.Duration
+	heartbeat       time.Duration
+	retry           time.Duration
+	maxClients      int
+	maxClientsPerIP int
+	maxEventSize    int
+
+	publishToken string
+	allowOrigins []string
+	tlsCert      string
+	tlsKey       string
+}
+
+// tokenEnv is read when -publish-token is not given, so the token need
+// not appear in the process list.
+const tokenEnv = "SSEWASM_PUBLISH_TOKEN"
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8844", "address to listen on (host:port; port 0 picks a free port)")
+	fs.StringVar(&c.web, "web", "web", "directory holding app.wasm, the icons and the CSS (served at /web/)")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a graceful shutdown may take before connections are cut")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+
+	fs.IntVar(&c.historySize, "history-size", 10000, "events kept for Last-Event-ID replay (all topics together)")
+	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
+	fs.IntVar(&c.queueSize, "queue-size", 256, "events queued per client before a client that cannot keep up is disconnected (it replays on reconnect)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
+	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
+	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events (0: browser default)")
+	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
+	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
+	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event data accepted by /publish, in bytes (over it: 413)")
+
+	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token required by POST /publish (default: $"+tokenEnv+"; empty: no token)")
+	fs.Func("allow-origin", "an origin allowed to use the API from a browser, with credentials (repeatable; \"*\": any origin, without credentials)", func(s string) error {
+		if s != "*" && (!strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") || strings.HasSuffix(s, "/")) {
+			return fmt.Errorf("want an origin like https://example.com (scheme, host, optional port, no path), or *")
+		}
+		c.allowOrigins = append(c.allowOrigins, s)
+		return nil
+	})
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS, and HTTP/2 to browsers)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q: every option is a flag (see -h)", fs.Args())
+	}
+	if c.publishToken == "" {
+		c.publishToken = os.Getenv(tokenEnv)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key go together: give both or neither")
+	}
+	if c.maxEventSize <= 0 {
+		return c, errors.New("-max-event-size must be positive")
+	}
+	return c, nil
+}

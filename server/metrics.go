@@ -1,0 +1,37 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+// metricsHandler serves the broker's figures, with the Go runtime's and
+// the process's, in the Prometheus text format. The figures are read from
+// Broker.Stats when scraped, so the hot path keeps only its own counters.
+func metricsHandler(b *sse.Broker) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	gauge := func(name, help string, f func(sse.Stats) float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "ssewasm", Name: name, Help: help},
+			func() float64 { return f(b.Stats()) }))
+	}
+	counter := func(name, help string, f func(sse.Stats) float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: name, Help: help},
+			func() float64 { return f(b.Stats()) }))
+	}
+	gauge("clients", "Event streams open now.", func(s sse.Stats) float64 { return float64(s.Clients) })
+	counter("events_published_total", "Events published.", func(s sse.Stats) float64 { return float64(s.Published) })
+	counter("events_delivered_total", "Events queued for delivery to clients, replayed ones included.", func(s sse.Stats) float64 { return float64(s.Delivered) })
+	counter("events_replayed_total", "Events replayed to reconnecting clients from history.", func(s sse.Stats) float64 { return float64(s.Replayed) })
+	counter("clients_evicted_total", "Clients disconnected because they could not keep up (they replay on reconnect).", func(s sse.Stats) float64 { return float64(s.Evicted) })
+	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
+	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+// publishTimeout bounds one publish: the engine may be remote.
+const publishTimeout = 10 * time.Second
+
+// publishHandler serves POST /publish?topic=T&event=NAME: the body becomes
+// the event's data verbatim. It answers {"id": "<id>"}; bad input gets a
+// JSON error and publishes nothing.
+type publishHandler struct {
+	broker       *sse.Broker
+	defaultTopic string
+	maxEventSize int
+	token        string // empty: no token needed
+}
+
+// publishParams are the query parameters of POST /publish.
+type publishParams struct {
+	Topic string
+	Event string
+}
+
+// parsePublishParams reads and checks the query of a publish request.
+// Absent topic means the default topic; absent event means an unnamed
+// ("message") event.
+func parsePublishParams(rawQuery, defaultTopic string) (publishParams, error) {
+	q, err := parseQuery(rawQuery)
+	if err != nil {
+		return publishParams{}, err
+	}
+	p := publishParams{Topic: defaultTopic}
+	for k, vs := range q {
+		switch k {
+		case "topic", "event":
+			if len(vs) > 1 {
+				return p, fmt.Errorf("%s is given %d times: give it once", k, len(vs))
+			}
+		default:
+			return p, fmt.Errorf("unknown parameter %q: /publish takes topic and event", k)
+		}
+	}
+	if vs, ok := q["topic"]; ok {
+		p.Topic = vs[0]
+		if p.Topic == "" {
+			return p, errors.New("topic is empty: leave it out for the default topic")
+		}
+	}
+	if vs, ok := q["event"]; ok {
+		p.Event = vs[0]
+		if p.Event == "" {
+			return p, errors.New("event is empty: leave it out for an unnamed event")
+		}
+	}
+	// The name would break the stream's framing: refuse, never rewrite.
+	if err := (sse.Event{Event: p.Event}).Validate(); err != nil {
+		return p, err
+	}
+	if strings.HasPrefix(p.Event, sse.ReservedPrefix) {
+		return p, fmt.Errorf("event names starting with %q are reserved for the server", sse.ReservedPrefix)
+	}
+	return p, nil
+}
+
+func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST, with the event's data as the body")
+		return
+	}
+	if h.token != "" && !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="publish"`)
+		writeError(w, http.StatusUnauthorized, "a valid token is needed: send Authorization: Bearer <token>")
+		return
+	}
+	p, err := parsePublishParams(r.URL.RawQuery, h.defaultTopic)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// Read one byte more than allowed, to tell "at the limit" from "over".
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.maxEventSize)+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	if len(body) > h.maxEventSize {
+		writeError(w, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the body is over the limit of %d bytes: send smaller events", h.maxEventSize))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
+	defer cancel()
+	id, err := h.broker.Publish(ctx, p.Topic, sse.Event{Event: p.Event, Data: string(body)})
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	case errors.Is(err, sse.ErrEventTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, sse.ErrClosed):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down: publish again elsewhere")
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "publishing failed: "+err.Error())
+	}
+}
+
+// authorized checks the bearer token in constant time.
+func (h *publishHandler) authorized(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	got, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(h.token)) == 1
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+// post publishes body with the given query and token, and decodes the
+// JSON answer.
+func post(t *testing.T, base, query, token, body string) (int, map[string]string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+"/publish?"+query, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("the answer is not JSON: %v", err)
+	}
+	return resp.StatusCode, m, resp.Header
+}
+
+// TestPublishBadInput: every bad request gets a clear 4xx with a JSON
+// error, and nothing is published.
+func TestPublishBadInput(t *testing.T) {
+	cfg := defaults(t, "-max-event-size", "64", "-publish-token", "s3cret")
+	ts, svc := newTestService(t, cfg)
+	tests := []struct {
+		name   string
+		query  string
+		token  string
+		body   string
+		status int
+		msg    string
+	}{
+		{"no token", "", "", "x", 401, "token"},
+		{"wrong token", "", "guess", "x", 401, "token"},
+		{"CR in event", "event=a%0Db", "s3cret", "x", 400, "event"},
+		{"LF in event", "event=a%0Ab", "s3cret", "x", 400, "event"},
+		{"CRLF in event", "event=a%0D%0Adata:+evil", "s3cret", "x", 400, "event"},
+		{"NUL in event", "event=a%00b", "s3cret", "x", 400, "event"},
+		{"reserved event", "event=sse.gap", "s3cret", "x", 400, "reserved"},
+		{"empty event", "event=", "s3cret", "x", 400, "event is empty"},
+		{"empty topic", "topic=", "s3cret", "x", 400, "topic is empty"},
+		{"two topics", "topic=a&topic=b", "s3cret", "x", 400, "once"},
+		{"unknown parameter", "id=5", "s3cret", "x", 400, "unknown parameter"},
+		{"malformed query", "topic=%zz", "s3cret", "x", 400, "malformed"},
+		{"body over the limit", "", "s3cret", strings.Repeat("x", 65), 413, "limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, m, _ := post(t, ts.URL, tt.query, tt.token, tt.body)
+			if status != tt.status {
+				t.Errorf("status %d, want %d (%v)", status, tt.status, m)
+			}
+			if !strings.Contains(m["error"], tt.msg) {
+				t.Errorf("error %q does not mention %q", m["error"], tt.msg)
+			}
+		})
+	}
+	if n := svc.broker.Stats().Published; n != 0 {
+		t.Fatalf("%d events were published by bad requests", n)
+	}
+
+	// A body exactly at the limit, with the right token, is published.
+	status, m, _ := post(t, ts.URL, "topic=news&event=update", "s3cret", strings.Repeat("x", 64))
+	if status != 200 || m["id"] == "" {
+		t.Fatalf("good publish: %d %v", status, m)
+	}
+	if n := svc.broker.Stats().Published; n != 1 {
+		t.Fatalf("Published = %d, want 1", n)
+	}
+
+	resp, err := http.Get(ts.URL + "/publish")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /publish: %d Allow=%q, want 405 POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestPublishReachesStream: a published body arrives on the topic's
+// stream verbatim (line ends as LF), named as asked, with the answered ID.
+func TestPublishReachesStream(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events?topic=news", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /events: %d", resp.StatusCode)
+	}
+
+	body := "line one\r\nline two\rline three\n\n: not a comment\nünïcödé ✓"
+	status, m, _ := post(t, ts.URL, "topic=news&event=update", "", body)
+	if status != 200 {
+		t.Fatalf("publish: %d %v", status, m)
+	}
+	post(t, ts.URL, "topic=other", "", "not for us")
+	status, m2, _ := post(t, ts.URL, "topic=news", "", "second")
+	if status != 200 {
+		t.Fatalf("publish: %d %v", status, m2)
+	}
+
+	d := sse.NewDecoder(resp.Body)
+	e, err := d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "line one\nline two\nline three\n\n: not a comment\nünïcödé ✓"
+	if e.Data != want || e.Event != "update" || e.ID != m["id"] {
+		t.Fatalf("got %+v\nwant data %q, event update, id %q", e, want, m["id"])
+	}
+	e, err = d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Data != "second" || e.Event != "" || e.ID != m2["id"] {
+		t.Fatalf("second event %+v, want unnamed \"second\" with id %q", e, m2["id"])
+	}
+}
+
+func TestCORS(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t, "-allow-origin", "https://app.example"))
+	tests := []struct {
+		origin, wantOrigin, wantCreds string
+	}{
+		{"https://app.example", "https://app.example", "true"},
+		{"https://evil.example", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.wantOrigin {
+			t.Errorf("origin %q: Allow-Origin %q, want %q", tt.origin, got, tt.wantOrigin)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tt.wantCreds {
+			t.Errorf("origin %q: Allow-Credentials %q, want %q", tt.origin, got, tt.wantCreds)
+		}
+	}
+	// Preflight for a publish with a token.
+	req, _ := http.NewRequest("OPTIONS", ts.URL+"/publish", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// "*" never goes with credentials.
+	ts2, _ := newTestService(t, defaults(t, "-allow-origin", "*"))
+	req, _ = http.NewRequest("GET", ts2.URL+"/healthz", nil)
+	req.Header.Set("Origin", "https://any.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("wildcard: %v", resp.Header)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Setenv(tokenEnv, "from-env")
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, ""},
+		{[]string{"-allow-origin", "https://a.example/"}, "want an origin"},
+		{[]string{"-allow-origin", "a.example"}, "want an origin"},
+		{[]string{"-tls-cert", "c.pem"}, "go together"},
+		{[]string{"-max-event-size", "0"}, "positive"},
+	}
+	for _, tt := range tests {
+		cfg, err := parseFlags(tt.args, io.Discard)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tt.args, err)
+			}
+			if cfg.publishToken != "from-env" {
+				t.Errorf("token %q, want it from $%s", cfg.publishToken, tokenEnv)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%q: err %v, want %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+// FuzzPublishParams: any query either parses to a name that cannot break
+// the stream, or is refused; it never panics.
+func FuzzPublishParams(f *testing.F) {
+	for _, s := range []string{"", "topic=a", "event=x", "event=a%0Db", "topic=a&event=b", "event=sse.gap", "a=%zz", "event=%00", "topic=" + url.QueryEscape("ü ✓")} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		p, err := parsePublishParams(raw, "default")
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(p.Event, "\r\n\x00") || strings.HasPrefix(p.Event, "sse.") {
+			t.Fatalf("accepted event name %q", p.Event)
+		}
+		if p.Topic == "" {
+			t.Fatal("accepted an empty topic")
+		}
+	})
+}
