@@ -33,6 +33,8 @@ type config struct {
 	allowOrigins []string
 	tlsCert      string
 	tlsKey       string
+
+	engine engineConfig
 }
 
 // tokenEnv is read when -publish-token is not given, so the token need
@@ -68,6 +70,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS, and HTTP/2 to browsers)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+
+	addEngineFlags(fs, &c.engine)
 
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -18,6 +18,7 @@ const defaultTopic = "default"
 // service is everything the server serves.
 type service struct {
 	broker      *sse.Broker
+	closeEngine func() // after the broker has shut down
 	handler     http.Handler
 	stopStreams chan struct{} // closed on shutdown: ends the classic streams
 	stopping    atomic.Bool   // set on shutdown: /healthz answers 503
@@ -32,9 +33,12 @@ type service struct {
 //	GET  /healthz   liveness
 //	     /          the go-app pages and /web/ files
 func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
-	broker, err := sse.New(sse.Options{
-		HistorySize:     cfg.historySize,
-		HistoryAge:      cfg.historyAge,
+	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, log)
+	if err != nil {
+		return nil, err
+	}
+	opts := sse.Options{
+		Engine:          engine,
 		QueueSize:       cfg.queueSize,
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,
@@ -44,11 +48,16 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		MaxEventSize:    cfg.maxEventSize,
 		DefaultTopic:    defaultTopic,
 		Logger:          log,
-	})
+	}
+	if engine == nil {
+		opts.HistorySize, opts.HistoryAge = cfg.historySize, cfg.historyAge
+	}
+	broker, err := sse.New(opts)
 	if err != nil {
+		closeEngine()
 		return nil, err
 	}
-	s := &service{broker: broker, stopStreams: make(chan struct{})}
+	s := &service{broker: broker, closeEngine: closeEngine, stopStreams: make(chan struct{})}
 
 	// The same routes as the wasm binary: without them go-app's handler
 	// answers 404 for the pages.
@@ -82,6 +91,7 @@ func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
 	if err := s.broker.Shutdown(ctx); err != nil {
 		log.Warn("broker shutdown", "err", err)
 	}
+	s.closeEngine()
 }
 
 // newAppHandler configures go-app's handler: our own name, icons and CSS (no
