@@ -102,12 +102,40 @@ func TestConnectDisconnectHTTP(t *testing.T) {
 	waitFor(t, "all clients gone", func() bool { return b.Stats().Clients == 0 })
 }
 
-// Shutdown with 1,000 open streams, some of them stalled, through
-// http.Server.Shutdown and RegisterOnShutdown, finishes within 2 s.
+// openStreams opens n streams to srv that read until the end, and
+// stalled streams that never read; wait for readers with the WaitGroup.
+func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) *sync.WaitGroup {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	var readers sync.WaitGroup
+	for range n - stalled {
+		resp, err := client.Get(srv.URL + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers.Go(func() {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	for range stalled {
+		stalledConn(t, srv, "")
+	}
+	waitFor(t, "all streams", func() bool { return b.Stats().Clients == n })
+	big := strings.Repeat("x", 64<<10)
+	for range 20 { // fills the stalled clients' buffers: their writes block
+		publish(t, b, "default", big)
+	}
+	return &readers
+}
+
+// Shutdown with 1,000 open streams, some of them stalled, finishes
+// within 2 s; then http.Server.Shutdown finds no stream left.
 func TestShutdown1000Streams(t *testing.T) {
 	const streams, stalled = 1000, 10
-	var disconnects atomic.Int64
-	var closedReasons atomic.Int64
+	var disconnects, closedReasons atomic.Int64
 	b, err := New(Options{
 		MaxClientsPerIP: -1,
 		WriteTimeout:    time.Minute,
@@ -124,32 +152,48 @@ func TestShutdown1000Streams(t *testing.T) {
 	}
 	srv := httptest.NewUnstartedServer(b)
 	srv.Listener = smallBufListener{srv.Listener}
+	srv.Start()
+	defer srv.Close()
+	readers := openStreams(t, b, srv, streams, stalled)
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil { // returns once every handler has
+		t.Fatalf("Broker.Shutdown after %v: %v", time.Since(start), err)
+	}
+	t.Logf("shut down %d streams in %v", streams, time.Since(start))
+	if disconnects.Load() != streams || closedReasons.Load() != streams {
+		t.Errorf("OnDisconnect: %d calls, %d with ErrClosed; want %d", disconnects.Load(), closedReasons.Load(), streams)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), wait)
+	defer cancel2()
+	if err := srv.Config.Shutdown(ctx2); err != nil {
+		t.Fatalf("http.Server.Shutdown after the broker's: %v", err)
+	}
+	readers.Wait()
+
+	// New streams are refused.
+	rec := httptest.NewRecorder()
+	b.ServeHTTP(rec, newRequest(context.Background(), ""))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Errorf("after Shutdown: %d, Retry-After %q; want 503 and 5", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// http.Server.Shutdown, which waits for open streams, returns promptly
+// when the broker is stopped from RegisterOnShutdown.
+func TestShutdownFromHTTPServer(t *testing.T) {
+	b, err := New(Options{MaxClientsPerIP: -1, WriteTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(b)
+	srv.Listener = smallBufListener{srv.Listener}
 	srv.Config.RegisterOnShutdown(func() { b.Shutdown(context.Background()) })
 	srv.Start()
 	defer srv.Close()
-
-	tr := &http.Transport{MaxConnsPerHost: 0}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	var readers sync.WaitGroup
-	for range streams - stalled {
-		resp, err := client.Get(srv.URL + "/events")
-		if err != nil {
-			t.Fatal(err)
-		}
-		readers.Go(func() {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		})
-	}
-	for range stalled {
-		stalledConn(t, srv, "")
-	}
-	waitFor(t, "all streams", func() bool { return b.Stats().Clients == streams })
-	big := strings.Repeat("x", 64<<10)
-	for range 20 { // fills the stalled clients' buffers: their writes block
-		publish(t, b, "default", big)
-	}
+	readers := openStreams(t, b, srv, 100, 5)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -157,24 +201,7 @@ func TestShutdown1000Streams(t *testing.T) {
 	if err := srv.Config.Shutdown(ctx); err != nil {
 		t.Fatalf("http.Server.Shutdown after %v: %v", time.Since(start), err)
 	}
-	if err := b.Shutdown(ctx); err != nil { // returns once every handler has
-		t.Fatalf("Broker.Shutdown: %v", err)
-	}
-	took := time.Since(start)
-	t.Logf("shut down %d streams in %v", streams, took)
-	if took > 2*time.Second {
-		t.Errorf("shutdown took %v, want under 2 s", took)
-	}
 	readers.Wait()
-	if disconnects.Load() != streams || closedReasons.Load() != streams {
-		t.Errorf("OnDisconnect: %d calls, %d with ErrClosed; want %d", disconnects.Load(), closedReasons.Load(), streams)
-	}
-	// New streams are refused.
-	rec := httptest.NewRecorder()
-	b.ServeHTTP(rec, newRequest(context.Background(), ""))
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
-		t.Errorf("after Shutdown: %d, Retry-After %q; want 503 and 5", rec.Code, rec.Header().Get("Retry-After"))
-	}
 	if _, err := net.Dial("tcp", srv.Listener.Addr().String()); err == nil {
 		t.Error("server still accepts connections")
 	}
