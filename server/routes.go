@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +117,7 @@ func newAppHandler(web *webDir) *app.Handler {
 		Styles:                []string{"/web/app.css"},
 		Resources:             web,
 		Version:               web.version,
+		WasmContentLength:     strconv.FormatInt(web.wasmSize, 10),
 		ServiceWorkerTemplate: serviceWorker,
 	}
 }

@@ -18,9 +18,17 @@ import (
 // app.LocalDir, the directory's path never leaks into page URLs, so the
 // server can run from any working directory.
 type webDir struct {
-	dir     string
-	files   http.Handler
-	version string // content hash of app.wasm: a new build is a new version
+	dir       string
+	files     http.Handler
+	version   string     // content hash of app.wasm: a new build is a new version
+	wasmSize  int64      // bytes of the uncompressed app.wasm, for go-app's progress bar
+	encodings []encoding // precompressed app.wasm copies found, in order of preference
+}
+
+// encoding is a precompressed copy of app.wasm.
+type encoding struct {
+	token string // Accept-Encoding / Content-Encoding token
+	path  string
 }
 
 // openWebDir checks that dir holds a built app and derives the app's
@@ -36,14 +44,25 @@ func openWebDir(dir string) (*webDir, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	size, err := io.Copy(h, f)
+	if err != nil {
 		return nil, fmt.Errorf("reading app.wasm: %w", err)
 	}
-	return &webDir{
-		dir:     abs,
-		files:   http.StripPrefix("/web", http.FileServer(http.Dir(abs))),
-		version: hex.EncodeToString(h.Sum(nil))[:16],
-	}, nil
+	w := &webDir{
+		dir:      abs,
+		files:    http.StripPrefix("/web", http.FileServer(http.Dir(abs))),
+		version:  hex.EncodeToString(h.Sum(nil))[:16],
+		wasmSize: size,
+	}
+	st, _ := f.Stat()
+	for _, e := range []encoding{{"br", "app.wasm.br"}, {"gzip", "app.wasm.gz"}} {
+		p := filepath.Join(abs, e.path)
+		// A compressed copy older than app.wasm is stale: never serve it.
+		if ci, err := os.Stat(p); err == nil && st != nil && !ci.ModTime().Before(st.ModTime()) {
+			w.encodings = append(w.encodings, encoding{e.token, p})
+		}
+	}
+	return w, nil
 }
 
 // Resolve maps a /web/ path to the URL the page uses: the path itself.
@@ -57,9 +76,45 @@ func (w *webDir) Resolve(location string) string {
 	return "/" + strings.Trim(location, "/")
 }
 
-// ServeHTTP serves files under /web/.
+// ServeHTTP serves files under /web/, and app.wasm precompressed when the
+// client accepts it.
 func (w *webDir) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/web/app.wasm" {
+		rw.Header().Add("Vary", "Accept-Encoding")
+		for _, e := range w.encodings {
+			if !acceptsEncoding(r.Header.Get("Accept-Encoding"), e.token) {
+				continue
+			}
+			f, err := os.Open(e.path)
+			if err != nil {
+				break // fall back to the raw file
+			}
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				break
+			}
+			rw.Header().Set("Content-Type", "application/wasm")
+			rw.Header().Set("Content-Encoding", e.token)
+			http.ServeContent(rw, r, "app.wasm", st.ModTime(), f)
+			return
+		}
+	}
 	w.files.ServeHTTP(rw, r)
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header accepts token
+// (with a q-value above zero).
+func acceptsEncoding(header, token string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), token) {
+			continue
+		}
+		params = strings.ReplaceAll(params, " ", "")
+		return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
+	}
+	return false
 }
 
 var _ app.ResourceResolver = (*webDir)(nil)
