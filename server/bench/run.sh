@@ -7,7 +7,9 @@
 # PID, and stops it; finally writes BENCHMARKS.md from the JSON results.
 #
 # Environment:
-#   BENCH_QUICK=1      fewer clients and shorter phases (a check, ~3 min)
+#   BENCH_QUICK=1      fewer clients and shorter phases, one run (a check, ~1.5 min)
+#   BENCH_RUNS         runs of each publishing scenario (default 3; 1 with BENCH_QUICK);
+#                      the implementations take turns, and the report shows the median run
 #   BENCH_IMPLS        implementations (default: ours gosse r3labs launchdarkly)
 #   BENCH_SCENARIOS    scenarios (default: fanout steady idle-10k idle-100k burst)
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
@@ -23,16 +25,21 @@ IMPLS=${BENCH_IMPLS:-"ours gosse r3labs launchdarkly"}
 SCENARIOS=${BENCH_SCENARIOS:-"fanout steady idle-10k idle-100k burst"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
+if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
+# Our server would require this token on /publish; the load tool sends none.
+unset SSEWASM_PUBLISH_TOKEN
 BIN=$DIR/bin
 RESULTS=$DIR/results
 LOGS=$DIR/logs
 mkdir -p "$BIN" "$RESULTS" "$LOGS"
 rm -f "$RESULTS"/*.json
 
-if [ "$QUICK" = 1 ]; then
-	COMMAND="BENCH_QUICK=1 make bench"
-else
-	COMMAND="make bench"
+COMMAND="make bench"
+[ "$QUICK" = 1 ] && COMMAND="BENCH_QUICK=1 $COMMAND"
+[ -n "${BENCH_RUNS:-}" ] && COMMAND="BENCH_RUNS=$BENCH_RUNS $COMMAND"
+REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+	REVISION="$REVISION plus uncommitted changes in the working tree"
 fi
 
 # Scenario flags for ssebench.
@@ -49,7 +56,7 @@ scenario_flags() {
 	else
 		case $1 in
 		fanout) echo "-clients 1000 -inflight 8 -duration 10s" ;;
-		steady) echo "-clients 1000 -rate 50 -duration 20s" ;;
+		steady) echo "-clients 1000 -rate 50 -duration 15s" ;;
 		idle-10k) echo "-clients 10000 -idle -duration 5s -settle 3s" ;;
 		idle-100k) echo "-clients 100000 -idle -duration 5s -settle 3s" ;;
 		burst) echo "-clients 50 -inflight 32 -duration 10s" ;;
@@ -84,42 +91,60 @@ stop_server() { # pid
 SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && stop_server "$SERVER_PID"' EXIT
 
+# run_one SCENARIO IMPL RUN: one server, one ssebench run.
+run_one() {
+	local s=$1 impl=$2 run=$3 flags out log rc port cmd
+	flags=$(scenario_flags "$s")
+	out=$RESULTS/$s-$impl-$run.json
+	log=$LOGS/$s-$impl-$run.log
+	echo "== $s / $impl (run $run of $RUNS)"
+	if [ "$impl" = ours ] && [ -n "$OURS_BUILD_ERR" ]; then
+		"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
+		return
+	fi
+	port=$("$BIN/ssebench" freeport)
+	if [ "$impl" = ours ]; then
+		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN)
+	else
+		cmd=("$BIN/$impl" -addr "127.0.0.1:$port")
+	fi
+	"${cmd[@]}" >"$log" 2>&1 &
+	SERVER_PID=$!
+	rc=0
+	# Progress lines go to the terminal and to a file; the table to a file.
+	# shellcheck disable=SC2086
+	timeout 300 "$BIN/ssebench" -url "http://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
+		-impl "$impl" -scenario "$s" -json "$out" $flags \
+		>"$LOGS/$s-$impl-$run.table" 2> >(tee "$LOGS/$s-$impl-$run.progress" | sed 's/^/   /' >&2) || rc=$?
+	stop_server "$SERVER_PID"
+	SERVER_PID=
+	case $rc in
+	0 | 3) ;;
+	*)
+		echo "   failed (exit $rc): $(grep '^reason' "$LOGS/$s-$impl-$run.table" | head -1)" >&2
+		[ -f "$out" ] || "$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "ssebench exited with status $rc"
+		;;
+	esac
+}
+
 for s in $SCENARIOS; do
-	flags=$(scenario_flags "$s") || { echo "unknown scenario $s (known: fanout steady idle-10k idle-100k burst)" >&2; exit 2; }
-	for impl in $IMPLS; do
-		out=$RESULTS/$s-$impl.json
-		log=$LOGS/$s-$impl.log
-		echo "== $s / $impl"
-		if [ "$impl" = ours ] && [ -n "$OURS_BUILD_ERR" ]; then
-			"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
-			continue
-		fi
-		if [ "$impl" != ours ] && [ ! -x "$BIN/$impl" ]; then
-			echo "unknown implementation $impl (known: ours gosse r3labs launchdarkly)" >&2
-			exit 2
-		fi
-		port=$("$BIN/ssebench" freeport)
-		if [ "$impl" = ours ]; then
-			cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN)
-		else
-			cmd=("$BIN/$impl" -addr "127.0.0.1:$port")
-		fi
-		"${cmd[@]}" >"$log" 2>&1 &
-		SERVER_PID=$!
-		rc=0
-		# shellcheck disable=SC2086
-		timeout 300 "$BIN/ssebench" -url "http://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
-			-impl "$impl" -scenario "$s" -json "$out" $flags >"$LOGS/$s-$impl.table" 2>"$LOGS/$s-$impl.progress" || rc=$?
-		stop_server "$SERVER_PID"
-		SERVER_PID=
-		case $rc in
-		0) tail -n +3 "$LOGS/$s-$impl.table" | sed 's/^/   /' | head -12 ;;
-		3) echo "   $(tail -1 "$LOGS/$s-$impl.progress")" ;;
-		*) echo "   failed (exit $rc): $(tail -1 "$LOGS/$s-$impl.progress")" >&2
-		   [ -f "$out" ] || "$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "ssebench exited with status $rc" ;;
-		esac
+	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady idle-10k idle-100k burst)" >&2; exit 2; }
+done
+for impl in $IMPLS; do
+	if [ "$impl" != ours ] && [ ! -x "$BIN/$impl" ]; then
+		echo "unknown implementation $impl (known: ours gosse r3labs launchdarkly)" >&2
+		exit 2
+	fi
+done
+for s in $SCENARIOS; do
+	runs=$RUNS
+	case $s in idle-*) runs=1 ;; esac # memory is steady; one run is enough
+	for run in $(seq "$runs"); do
+		for impl in $IMPLS; do
+			run_one "$s" "$impl" "$run"
+		done
 	done
 done
 
-"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" "$RESULTS"/*.json
+"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" -revision "$REVISION" "$RESULTS"/*.json
 echo "== wrote $REPORT (results in $RESULTS)"

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,7 +180,6 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 
 	var s0 procSample
 	if cfg.pid > 0 {
-		runtime.GC()
 		if s0, err = sampleProc(cfg.pid); err != nil {
 			return err
 		}

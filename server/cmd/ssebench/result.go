@@ -66,6 +66,10 @@ type result struct {
 
 	LoadgenCPUSeconds float64 `json:"loadgen_cpu_s"`
 	GoVersion         string  `json:"go_version"`
+
+	// Set by the report when it picks the median of several runs.
+	runs, failedRuns int
+	keyMin, keyMax   float64
 }
 
 type latency struct {

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReport(t *testing.T) {
+	ok := func(impl, scenario string, f func(r *result)) *result {
+		r := &result{Impl: impl, Scenario: scenario, Status: "ok", Clients: 1000, Connected: 1000}
+		f(r)
+		return r
+	}
+	results := []*result{
+		ok("ours", "fanout", func(r *result) { r.DeliveredPerSec = 300_000; r.Server.CPUPerEventUS = 2 }),
+		ok("ours", "fanout", func(r *result) { r.DeliveredPerSec = 100_000; r.Server.CPUPerEventUS = 9 }),
+		ok("ours", "fanout", func(r *result) { r.DeliveredPerSec = 310_000; r.Server.CPUPerEventUS = 2 }),
+		ok("peer", "fanout", func(r *result) { r.DeliveredPerSec = 150_000; r.Server.CPUPerEventUS = 5 }),
+		ok("ours", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 30 }),
+		ok("peer", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 40 }),
+		ok("ours", "idle-10k", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
+		{Impl: "peer", Scenario: "idle-100k", Idle: true, Status: "not possible", Reason: "not possible on this machine: fd hard limit 20000"},
+		{Impl: "ours", Scenario: "burst", Status: "failed", Reason: "the server does not serve POST /publish | 404"},
+	}
+	var b strings.Builder
+	writeReport(&b, results, reportInfo{command: "make bench", ours: "ours", revision: "abc123", machine: []string{"CPU: test"}, date: time.Unix(0, 0)})
+	md := b.String()
+	for _, want := range []string{
+		"| idle-10k: RSS/conn ≤ 4 KB | 2.93 KB |  | PASS |",
+		"| fanout: delivered/s ≥ 1.5× best peer | 300000 | 150000 (peer) | PASS |",
+		"| fanout: CPU/event ≤ ½ best peer's | 2.00 µs | 5.00 µs (peer) | PASS |",
+		"| steady: p99 ≤ ½ best peer's | 30.00 ms | 40.00 ms (peer) | FAIL |",
+		"3, delivered/s 100000–310000", // the median of three runs, with the range
+		"| peer | delivered/s 2.00x, CPU/event 0.40x, p99 n/a |",
+		"not possible on this machine: fd hard limit 20000",
+		`failed: the server does not serve POST /publish \| 404`,
+		"Revision measured: abc123.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// Scenarios appear in the issue's order.
+	if strings.Index(md, "## fanout") > strings.Index(md, "## steady") || strings.Index(md, "## idle-100k") > strings.Index(md, "## burst") {
+		t.Errorf("scenarios out of order:\n%s", md)
+	}
+}
