@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,11 +19,14 @@ const defaultTopic = "default"
 
 // service is everything the server serves.
 type service struct {
-	broker      *sse.Broker
-	closeEngine func() // after the broker has shut down
-	handler     http.Handler
-	stopStreams chan struct{} // closed on shutdown: ends the classic streams
-	stopping    atomic.Bool   // set on shutdown: /healthz answers 503
+	broker       *sse.Broker
+	closeEngine  func() // after the broker has shut down
+	handler      http.Handler
+	stopStreams  chan struct{} // closed on shutdown: ends the classic streams
+	stopping     atomic.Bool   // set on shutdown: /healthz answers 503
+	shutdownOnce sync.Once
+	stopStats    func()        // ends the stats publisher
+	statsDone    chan struct{} // closed when the stats publisher has returned
 }
 
 // newService builds the broker and routes every endpoint:
@@ -59,6 +63,13 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		return nil, err
 	}
 	s := &service{broker: broker, closeEngine: closeEngine, stopStreams: make(chan struct{})}
+	statsCtx, stopStats := context.WithCancel(context.Background())
+	s.statsDone = make(chan struct{})
+	s.stopStats = stopStats
+	go func() {
+		defer close(s.statsDone)
+		publishStats(statsCtx, broker, time.Second, log)
+	}()
 
 	// The same routes as the wasm binary: without them go-app's handler
 	// answers 404 for the pages.
@@ -85,8 +96,14 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 // waits for handlers to return, does not wait forever. It is registered
 // with RegisterOnShutdown.
 func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
+	s.shutdownOnce.Do(func() { s.shutdown(grace, log) })
+}
+
+func (s *service) shutdown(grace time.Duration, log *slog.Logger) {
 	s.stopping.Store(true)
 	close(s.stopStreams)
+	s.stopStats()
+	<-s.statsDone
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := s.broker.Shutdown(ctx); err != nil {

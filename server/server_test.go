@@ -315,3 +315,36 @@ func TestRunErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsPublished: the /live page's chart gets the server's figures
+// once a second on the stats topic.
+func TestStatsPublished(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events?topic="+event.TopicStats, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	d := sse.NewDecoder(resp.Body)
+	var prev event.Stats
+	for i := 0; i < 2; i++ {
+		e, err := d.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Event != "stats" {
+			t.Fatalf("event %q, want stats", e.Event)
+		}
+		s, err := event.Decode[event.Stats](e.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Clients < 1 || s.Goroutines < 1 || s.MemoryBytes < 1<<20 || s.At <= prev.At {
+			t.Errorf("implausible stats %+v after %+v", s, prev)
+		}
+		prev = s
+	}
+}

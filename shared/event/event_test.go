@@ -19,6 +19,9 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"connecttime", event.ConnectTime{Time: at}, "connecttime", "2026-11-26T06:43:11Z"},
 		{"ping", event.Ping{Time: at}, "", "2026-11-26T06:43:11Z"},
+		{"stats", event.Stats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}, "stats",
+			`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`},
+		{"board", event.BoardMessage{Text: "<b>hi</b>\nthere"}, "board", "<b>hi</b>\nthere"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,10 +42,22 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || !p.Time.Equal(at) {
 		t.Fatalf("Decode Ping = %v, %v", p, err)
 	}
+	st, err := event.Decode[event.Stats](`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`)
+	if err != nil || st != (event.Stats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}) {
+		t.Fatalf("Decode Stats = %+v, %v", st, err)
+	}
+	b, err := event.Decode[event.BoardMessage]("line\nline")
+	if err != nil || b.Text != "line\nline" {
+		t.Fatalf("Decode BoardMessage = %+v, %v", b, err)
+	}
 }
 
 func TestDecodeBadPayload(t *testing.T) {
 	_, err := event.Decode[event.Ping]("not a time")
+	if !errors.Is(err, event.ErrDecode) {
+		t.Fatalf("err = %v, want ErrDecode", err)
+	}
+	_, err = event.Decode[event.Stats]("{not json")
 	if !errors.Is(err, event.ErrDecode) {
 		t.Fatalf("err = %v, want ErrDecode", err)
 	}

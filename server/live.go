@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"runtime/metrics"
+	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/event"
+)
+
+// publishStats publishes the server's figures on event.TopicStats every
+// interval, for the /live page's chart, until ctx is done.
+func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	prev, prevAt := b.Stats().Delivered, time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			st := b.Stats()
+			metrics.Read(samples)
+			s := event.Stats{
+				At:              now.UnixMilli(),
+				Clients:         st.Clients,
+				EventsPerSecond: float64(st.Delivered-prev) / now.Sub(prevAt).Seconds(),
+				MemoryBytes:     samples[0].Value.Uint64() - samples[1].Value.Uint64(),
+				Goroutines:      runtime.NumGoroutine(),
+			}
+			prev, prevAt = st.Delivered, now
+			name, data, err := event.Encode(s)
+			if err != nil {
+				log.Error("encoding stats", "err", err)
+				return
+			}
+			pctx, cancel := context.WithTimeout(ctx, interval)
+			_, err = b.Publish(pctx, event.TopicStats, sse.Event{Event: name, Data: data})
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				log.Warn("publishing stats", "err", err)
+			}
+		}
+	}
+}
