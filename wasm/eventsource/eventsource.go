@@ -1,52 +1,35 @@
-// Package eventsource is a small Go wrapper over the browser's EventSource,
-// for programs compiled with GOOS=js GOARCH=wasm.
-//
-// A [Source] is one EventSource: [Open] starts it, the browser connects,
-// parses the text/event-stream and reconnects by itself after a dropped
-// stream. Handlers are attached with [Source.OnOpen], [Source.OnError],
-// [Source.OnMessage] (unnamed events) and [Source.On] (named events); each
-// returns a [Subscription] whose Close removes exactly that listener and
-// releases its js.Func. [Source.Close] closes the EventSource and removes
-// every listener it added, so nothing leaks on the JavaScript side.
-//
-// Handlers run on the browser's event loop, inside a js.FuncOf callback.
-// They must not block: no channel sends that may wait, no network calls, no
-// locks held by code that waits for the event loop. Hand the work off
-// instead; go-app components should call ctx.Dispatch (or ctx.Async) from the
-// handler. After [Source.Close] returns, no handler of that Source is ever
-// called again, not even for events the browser had already queued.
-//
-// The package builds on every platform so that code sharing it still builds
-// and vets natively, but only the js/wasm build works: elsewhere [Open]
-// returns an error that wraps [errors.ErrUnsupported].
-//
-// Usage, in a go-app component:
-//
-//	func (c *feed) OnMount(ctx app.Context) {
-//		src, err := eventsource.Open("/events", eventsource.Options{})
-//		if err != nil {
-//			c.err = err
-//			return
-//		}
-//		c.src = src
-//		src.On("price", func(m eventsource.Message) {
-//			ctx.Dispatch(func(ctx app.Context) { c.last = m.Data })
-//		})
-//		src.OnError(func(s eventsource.State) {
-//			if s == eventsource.StateClosed { // the browser gave up
-//				ctx.Dispatch(func(ctx app.Context) { c.down = true })
-//			}
-//		})
-//	}
-//
-//	func (c *feed) OnDismount() {
-//		c.src.Close() // go-app never cancels the component's context
-//	}
 package eventsource
 
-import "strconv"
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
 
-// Options configure [Open].
+	"github.com/ssewasm/ssewasm/shared/event"
+)
+
+// Names of docs/protocol.md that the client uses. The browser client must
+// not import server code, so it defines them itself.
+const (
+	// GapEvent is the reserved event the server sends first on a stream
+	// whose requested last event ID cannot be replayed exactly.
+	GapEvent = "sse.gap"
+	// HeartbeatEvent is the reserved event the server sends after a silence
+	// to clients that asked with heartbeat=event.
+	HeartbeatEvent = "sse.heartbeat"
+	// LastEventIDParam is the query parameter a fresh EventSource uses to
+	// resume after an ID, since it cannot set the Last-Event-ID header.
+	LastEventIDParam = "lastEventId"
+	// HeartbeatParam=HeartbeatEventValue asks for heartbeats as HeartbeatEvent
+	// instead of comment lines, which browsers never surface.
+	HeartbeatParam      = "heartbeat"
+	HeartbeatEventValue = "event"
+)
+
+// Options configure [Open]. The zero value is ready to use: reopen with the
+// default backoff, no watchdog.
 type Options struct {
 	// WithCredentials sets the EventSource's withCredentials: cookies and
 	// HTTP authentication go with a cross-origin request, and the server must
@@ -54,21 +37,101 @@ type Options struct {
 	// Access-Control-Allow-Origin. Default false: credentials are sent only
 	// to the page's own origin.
 	WithCredentials bool
+
+	// Reopen says when to open a new EventSource after the browser gave up.
+	// Default: reopen, after 1 s, doubling up to 30 s, with jitter.
+	Reopen ReopenPolicy
+
+	// Watchdog, when positive, reopens the stream when nothing arrived on an
+	// open stream for that long: no event the Source listens to, no
+	// heartbeat. It adds heartbeat=event to the URL so that the server's
+	// heartbeats reach the page; set it to a few heartbeat intervals (the
+	// server's default interval is 15 s). Events of a name nobody subscribed
+	// to are invisible to the page and do not count. Default 0: no watchdog.
+	Watchdog time.Duration
+
+	// OnStateChange, if set, is called with the Source's new state each time
+	// it changes, including to [StateClosed] by [Source.Close]. It runs on the
+	// browser's event loop or on a timer goroutine, and must not block.
+	// Default nil.
+	OnStateChange func(State)
 }
 
-// State is the connection state of a [Source]; its values mirror
-// EventSource.readyState.
+// ReopenPolicy is the backoff between the EventSources a [Source] opens
+// after the browser gave up. The n-th consecutive reopen (n from 0) waits
+// min(Initial·Multiplierⁿ, Max), minus a random part of up to Jitter of it.
+// A stream that opens resets n to 0.
+type ReopenPolicy struct {
+	// Disabled turns reopening off: once the browser gives up, the Source
+	// stays in StateClosed until the caller closes it. Default false.
+	Disabled bool
+	// Initial is the first delay. Default (0) 1 s.
+	Initial time.Duration
+	// Max caps the delay. Default (0) 30 s.
+	Max time.Duration
+	// Multiplier grows the delay after each failed reopen. Default (any
+	// value below 1) 2.
+	Multiplier float64
+	// Jitter is the fraction of each delay that is random, up to 1: the
+	// delay is drawn from [d·(1−Jitter), d], so that clients a server
+	// dropped together do not come back together. Default (0) 0.5;
+	// negative: no jitter.
+	Jitter float64
+}
+
+// Defaults of [ReopenPolicy].
+const (
+	DefaultReopenInitial    = time.Second
+	DefaultReopenMax        = 30 * time.Second
+	DefaultReopenMultiplier = 2.0
+	DefaultReopenJitter     = 0.5
+)
+
+// Delay returns the wait before the reopen numbered attempt (from 0), with
+// rnd, in [0, 1), as the random draw.
+func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
+	initial, maxDelay, mult, jitter := p.Initial, p.Max, p.Multiplier, p.Jitter
+	if initial <= 0 {
+		initial = DefaultReopenInitial
+	}
+	if maxDelay <= 0 {
+		maxDelay = DefaultReopenMax
+	}
+	if mult < 1 {
+		mult = DefaultReopenMultiplier
+	}
+	switch {
+	case jitter == 0:
+		jitter = DefaultReopenJitter
+	case jitter < 0:
+		jitter = 0
+	case jitter > 1:
+		jitter = 1
+	}
+	d := float64(initial)
+	for range attempt {
+		d *= mult
+		if d >= float64(maxDelay) {
+			break
+		}
+	}
+	d = min(d, float64(maxDelay))
+	return time.Duration(d - d*jitter*rnd)
+}
+
+// State is the connection state of a [Source].
 type State int
 
 const (
-	// StateConnecting means the browser is connecting or, after an error,
-	// reconnecting (readyState 0).
+	// StateConnecting means the stream is connecting: the first time, when
+	// the browser reconnects after an error, or while the Source waits to
+	// reopen after the browser gave up.
 	StateConnecting State = 0
-	// StateOpen means the stream is open and events are delivered
-	// (readyState 1).
+	// StateOpen means the stream is open and events are delivered.
 	StateOpen State = 1
 	// StateClosed means the source is closed for good, either by
-	// [Source.Close] or because the browser gave up (readyState 2).
+	// [Source.Close] or because the browser gave up and reopening is
+	// disabled.
 	StateClosed State = 2
 )
 
@@ -100,4 +163,120 @@ type Message struct {
 	// Origin is the origin of the stream's final URL, such as
 	// "https://example.com".
 	Origin string
+}
+
+// Stats are the counters of a [Source].
+type Stats struct {
+	// Received counts the events delivered to the Source's listeners, once
+	// each however many subscriptions got it. Heartbeats are not counted.
+	Received uint64
+	// Reconnects counts the times the stream opened again after its first
+	// open: the browser's own reconnections and the Source's reopens.
+	Reconnects uint64
+	// Reopens counts the EventSources the Source created after the first:
+	// after the browser gave up, or when the watchdog fired.
+	Reopens uint64
+	// LastEventID is the last event ID seen, which a reopen resumes from.
+	LastEventID string
+}
+
+// Gap is the server's "sse.gap" event: the events after the ID the client
+// sent cannot be replayed, so the app should reload its state. Live events
+// follow it.
+type Gap struct {
+	// LastEventID is the ID the client sent.
+	LastEventID string `json:"lastEventId"`
+	// Reason is "expired" (older than the server's history), "unknown"
+	// (another history, or never sent) or "malformed" (not an ID at all);
+	// "" if the event's data does not parse.
+	Reason string `json:"reason"`
+	// ID is the gap event's own ID, the latest in the server's history, from
+	// which a later reconnection resumes; "" when the history is empty.
+	ID string `json:"-"`
+}
+
+func parseGap(m Message) Gap {
+	var g Gap
+	if err := json.Unmarshal([]byte(m.Data), &g); err != nil {
+		g = Gap{}
+	}
+	g.ID = m.LastEventID
+	return g
+}
+
+// DecodeError is what [Subscribe] passes to its error callback when an
+// event's data does not decode into the subscribed type.
+type DecodeError struct {
+	Event       string // the listener's event name ("message" for unnamed events)
+	LastEventID string // the stream's last event ID at that event
+	Data        string // the raw data
+	Err         error  // from event.Decode (wraps event.ErrDecode), or a recovered panic
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("eventsource: %q event (last ID %q) does not decode; the server and this client disagree on its shared/event type: %v",
+		e.Event, e.LastEventID, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// decode decodes data into a T and turns both a decode error and a panic in
+// the type's decoder into a *DecodeError.
+func decode[T any, PT interface {
+	*T
+	event.Named
+}](listener string, m Message) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data,
+				Err: fmt.Errorf("%w: %T panicked: %v", event.ErrDecode, v, r)}
+		}
+	}()
+	v, err = event.Decode[T, PT](m.Data)
+	if err != nil {
+		return v, &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data, Err: err}
+	}
+	return v, nil
+}
+
+// Subscribe calls fn with each event of type T, decoded from its data with
+// event.Decode. It listens on T's SSE event name, or on "message" when
+// T's EventName is "". An event that does not decode goes to onErr with its
+// raw data and a [*DecodeError] (onErr may be nil: such events are then
+// dropped). fn and onErr must not block.
+func Subscribe[T any, PT interface {
+	*T
+	event.Named
+}](s *Source, fn func(T), onErr func(raw string, err error)) *Subscription {
+	mustHandler(fn == nil)
+	_, listener := event.NameOf[T, PT]()
+	return s.subscribe(listener, func(m Message) {
+		v, err := decode[T, PT](listener, m)
+		if err != nil {
+			if onErr != nil {
+				onErr(m.Data, err)
+			}
+			return
+		}
+		fn(v)
+	})
+}
+
+// withParam returns rawURL with the query parameter name set to value, or
+// rawURL unchanged if it does not parse.
+func withParam(rawURL, name, value string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func mustHandler(isNil bool) {
+	if isNil {
+		panic("eventsource: nil handler")
+	}
 }

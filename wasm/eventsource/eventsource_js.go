@@ -5,43 +5,179 @@ package eventsource
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
+	"time"
 )
 
-// Source is an open browser EventSource. Create it with [Open]; its methods
-// may be called from any goroutine, and from inside its own handlers.
-type Source struct {
-	v   js.Value // the EventSource object
-	url string
+// How events reach Go. The browser dispatches every event of a network
+// read in one task: with a Go callback per event, a flood of 20,000 events
+// froze the page for seconds. Instead, each listener is a small JavaScript
+// function (made by jsQueue) that appends the event to the Source's queue
+// and, once per burst, posts a message to itself; the Source's one js.Func,
+// drain, then takes the whole queue as one string and runs the handlers in
+// order, in slices of sliceBudget, each in its own task, so the page stays
+// responsive. The queue also counts events, keeps the last event ID and the
+// time of the last sign of life, all at arrival.
 
-	mu     sync.Mutex
-	closed bool                       // Close has run; no handler runs again
-	subs   map[*Subscription]struct{} // live listeners, removed by Close
+// sliceBudget is how long one drain runs handlers before it yields the
+// event loop to the browser.
+const sliceBudget = 8 * time.Millisecond
+
+// takeMax is the most events drain takes from the queue at once: moving
+// them into Go is one string copy, which should not itself be a long task.
+const takeMax = 512
+
+// sep separates the fields of queued events: a CR can never occur in an
+// event's data, type or ID, since the stream's parser splits lines on it.
+const sep = "\r"
+
+// Listener kinds of jsQueue's listener(id, kind).
+const (
+	kindOpen    = "open"    // queue an open event
+	kindError   = "error"   // queue an error event with the readyState at that moment
+	kindMessage = "message" // count, track its ID, queue it
+	kindTrack   = "track"   // count and track its ID only
+	kindBeat    = "beat"    // a sign of life only
+)
+
+// readyState values of the browser's EventSource.
+const jsClosed = 2
+
+// jsQueue makes a Source's queue. Compiled once.
+var jsQueue = sync.OnceValue(func() js.Value {
+	return js.Global().Get("Function").New("drain", `
+const ch = new MessageChannel();
+const q = { buf: [], posted: false, closed: false, received: 0, lastEventId: "", lastAt: performance.now(), origin: "", lastEv: null };
+ch.port1.onmessage = () => { q.posted = false; if (!q.closed) drain(); };
+q.post = () => { if (!q.posted && !q.closed) { q.posted = true; ch.port2.postMessage(0); } };
+q.take = max => {
+	if (q.buf.length <= 4 * max) { const s = q.buf.join("\r"); q.buf = []; return s; }
+	const s = q.buf.slice(0, 4 * max).join("\r");
+	q.buf = q.buf.slice(4 * max);
+	return s;
+};
+q.idle = () => q.buf.length > 0 ? 0 : performance.now() - q.lastAt;
+q.close = () => {
+	q.closed = true; q.buf = []; q.lastEv = null;
+	ch.port1.onmessage = null; ch.port1.close(); ch.port2.close();
+};
+const track = ev => {
+	q.lastAt = performance.now();
+	if (ev !== q.lastEv) { q.lastEv = ev; q.received++; q.lastEventId = ev.lastEventId ?? ""; }
+};
+q.listener = (id, kind) => {
+	switch (kind) {
+	case "open": return function (ev) { if (q.closed) return; q.lastAt = performance.now(); q.buf.push(id, "", "", ""); q.post(); };
+	case "error": return function (ev) { if (q.closed) return; q.buf.push(id, "", "", String(this.readyState)); q.post(); };
+	case "track": return function (ev) { if (!q.closed) track(ev); };
+	case "beat": return function (ev) { if (!q.closed) q.lastAt = performance.now(); };
+	}
+	return function (ev) {
+		if (q.closed) return;
+		track(ev);
+		let o = ev.origin ?? "";
+		if (o === q.origin) o = ""; else q.origin = o;
+		q.buf.push(id, ev.lastEventId ?? "", o, ev.data ?? "");
+		q.post();
+	};
+};
+return q;`)
+})
+
+// Source is one logical stream over successive browser EventSources.
+// Create it with [Open]; its methods may be called from any goroutine, and
+// from inside its own handlers.
+type Source struct {
+	opts   Options
+	q      js.Value // the queue jsQueue made
+	drain  js.Func  // the only js.Func of the Source
+	closed atomic.Bool
+
+	// The drain's own state: only drain touches it, and drain never runs
+	// twice at once (the browser calls it from its event loop).
+	backlog string // queued events taken from q and not yet handled
+	origin  string
+
+	mu       sync.Mutex
+	es       js.Value // the current EventSource
+	url      string   // its absolute URL, as the browser resolved it
+	state    State
+	subs     map[int]*Subscription // every live listener, Open's own included
+	nextID   int
+	opened   bool        // some EventSource of this Source has opened
+	attempt  int         // consecutive reopens without an open
+	stats    Stats       // Reconnects and Reopens; the queue has the rest
+	reopen   *time.Timer // pending reopen after the browser gave up; nil if none
+	watchdog *time.Timer // nil without Options.Watchdog
 }
 
 // Subscription is one listener added to a [Source]. Its Close removes the
 // listener; [Source.Close] closes every subscription of the source.
 type Subscription struct {
 	src    *Source
+	id     int
 	event  string
-	fn     js.Func
-	closed bool // guarded by src.mu; once true, fn is never called through
+	fn     js.Value       // the JavaScript listener, moved along on reopen
+	handle func(*message) // nil for Open's listeners that only track
+	closed bool           // guarded by src.mu; once true, handle is never called
+}
+
+// message is one queued event as drain reads it.
+type message struct {
+	lastEventID, data string
 }
 
 // Open creates a browser EventSource for url (resolved against the page's
 // URL), like new EventSource(url, {withCredentials}). The browser starts
 // connecting at once, so the source is in [StateConnecting] until the
 // stream opens; add handlers right after Open, before returning to the
-// event loop, to see every event.
+// event loop, to see every event. With a watchdog, Open adds
+// heartbeat=event to url.
 //
 // Open fails if the JavaScript environment has no EventSource (the error
 // wraps [errors.ErrUnsupported]) or if the browser rejects url.
-func Open(url string, opts Options) (src *Source, err error) {
-	ctor := js.Global().Get("EventSource")
-	if ctor.Type() != js.TypeFunction {
-		return nil, fmt.Errorf("eventsource: this JavaScript environment has no EventSource: %w", errors.ErrUnsupported)
+func Open(url string, opts Options) (*Source, error) {
+	if ctor := js.Global().Get("EventSource"); ctor.Type() != js.TypeFunction {
+		return nil, fmt.Errorf("eventsource: this JavaScript environment has no EventSource; run in a browser or load a polyfill: %w", errors.ErrUnsupported)
 	}
+	if opts.Watchdog > 0 {
+		url = withParam(url, HeartbeatParam, HeartbeatEventValue)
+	}
+	es, err := newEventSource(url, opts.WithCredentials)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{
+		opts:  opts,
+		es:    es,
+		url:   es.Get("url").String(),
+		state: StateConnecting,
+		subs:  make(map[int]*Subscription),
+	}
+	s.drain = js.FuncOf(func(js.Value, []js.Value) any { s.drainSlice(); return nil })
+	s.q = jsQueue().Invoke(s.drain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.add("open", kindOpen, func(*message) { s.onOpen() })
+	s.add("error", kindError, func(m *message) { s.onError(m.data) })
+	// Always tracked, so that a reopen resumes from the gap's ID even when
+	// nobody subscribed to gaps.
+	s.add(GapEvent, kindTrack, nil)
+	if opts.Watchdog > 0 {
+		s.add(HeartbeatEvent, kindBeat, nil)
+		s.watchdog = time.AfterFunc(opts.Watchdog, s.checkWatchdog)
+		s.watchdog.Stop() // armed when the stream opens
+	}
+	return s, nil
+}
+
+// newEventSource runs new EventSource(url, {withCredentials}).
+func newEventSource(url string, withCredentials bool) (es js.Value, err error) {
 	defer func() {
 		// new EventSource throws a SyntaxError for a URL it cannot parse;
 		// syscall/js turns that into a panic with a js.Error.
@@ -50,33 +186,28 @@ func Open(url string, opts Options) (src *Source, err error) {
 			if !ok {
 				panic(r)
 			}
-			src, err = nil, fmt.Errorf("eventsource: open %q: %w", url, jsErr)
+			err = fmt.Errorf("eventsource: open %q: pass an absolute URL or a path: %w", url, jsErr)
 		}
 	}()
-	v := ctor.New(url, map[string]any{"withCredentials": opts.WithCredentials})
-	return &Source{
-		v:    v,
-		url:  v.Get("url").String(),
-		subs: make(map[*Subscription]struct{}),
-	}, nil
+	return js.Global().Get("EventSource").New(url, map[string]any{"withCredentials": withCredentials}), nil
 }
 
-// OnOpen calls fn each time the stream opens, after every reconnection too.
-// fn must not block.
+// OnOpen calls fn each time the stream opens: after every reconnection and
+// reopen too. fn must not block.
 func (s *Source) OnOpen(fn func()) *Subscription {
 	mustHandler(fn == nil)
-	return s.listen("open", func(js.Value) { fn() })
+	return s.listen("open", kindOpen, func(*message) { fn() })
 }
 
-// OnError calls fn on each error event with the state at that moment:
-// [StateConnecting] means the stream failed or ended and the browser is
-// reconnecting; [StateClosed] means the browser gave up (an HTTP status
-// other than 200, a wrong Content-Type) and will not reconnect, so the
-// caller must Close this source and Open a new one to try again.
-// fn must not block.
+// OnError calls fn on each error event of the underlying EventSource with
+// the Source's state at that moment: [StateConnecting] means the stream
+// failed or ended and the browser is reconnecting, or that the browser gave
+// up and the Source will reopen; [StateClosed] means the browser gave up and
+// reopening is disabled ([ReopenPolicy.Disabled]), so the caller must Close
+// this source and Open a new one to try again. fn must not block.
 func (s *Source) OnError(fn func(State)) *Subscription {
 	mustHandler(fn == nil)
-	return s.listen("error", func(js.Value) { fn(s.ReadyState()) })
+	return s.listen("error", kindError, func(*message) { fn(s.ReadyState()) })
 }
 
 // OnMessage calls fn for each unnamed event: one without an "event:"
@@ -89,127 +220,296 @@ func (s *Source) OnMessage(fn func(Message)) *Subscription {
 // fn must not block.
 func (s *Source) On(event string, fn func(Message)) *Subscription {
 	mustHandler(fn == nil)
-	return s.listen(event, func(ev js.Value) { fn(messageOf(ev)) })
+	return s.subscribe(event, fn)
 }
 
-// ReadyState reports the EventSource's current state.
+// OnGap calls fn for each "sse.gap" event: the server could not replay the
+// events after the ID the client sent, and the app should reload its state.
+// fn must not block.
+func (s *Source) OnGap(fn func(Gap)) *Subscription {
+	mustHandler(fn == nil)
+	return s.subscribe(GapEvent, func(m Message) { fn(parseGap(m)) })
+}
+
+func (s *Source) subscribe(event string, fn func(Message)) *Subscription {
+	return s.listen(event, kindMessage, func(m *message) {
+		fn(Message{Type: event, Data: m.data, LastEventID: m.lastEventID, Origin: s.origin})
+	})
+}
+
+// ReadyState reports the Source's state. It is [StateConnecting], not
+// [StateClosed], while the Source waits to reopen after the browser gave up.
 func (s *Source) ReadyState() State {
-	return State(s.v.Get("readyState").Int())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
 }
 
-// URL returns the absolute URL of the stream, as the browser resolved it.
+// URL returns the absolute URL of the current EventSource, as the browser
+// resolved it. After a reopen it carries the lastEventId query parameter.
 func (s *Source) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.url
 }
 
-// Close closes the EventSource, removes every listener the source added and
-// releases their js.Funcs. No handler is called after Close, even for events
-// already queued. Close is idempotent, may be called from a handler, and does
-// nothing on a nil *Source.
+// LastEventID returns the last event ID the stream has received: the one a
+// reopen resumes after.
+func (s *Source) LastEventID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastEventID()
+}
+
+// lastEventID reads the queue's last event ID. s.mu is held.
+func (s *Source) lastEventID() string {
+	return s.q.Get("lastEventId").String()
+}
+
+// Stats returns the Source's counters.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Received = uint64(s.q.Get("received").Int())
+	st.LastEventID = s.lastEventID()
+	return st
+}
+
+// Close closes the EventSource, cancels a pending reopen, removes every
+// listener the source added and releases its js.Func. No handler is called
+// after Close, even for events already received. Close is idempotent, may
+// be called from a handler, and does nothing on a nil *Source.
 func (s *Source) Close() {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Swap(true) {
 		s.mu.Unlock()
 		return
 	}
-	s.closed = true
-	subs := s.subs
-	s.subs = nil
-	for sub := range subs {
+	if s.reopen != nil {
+		s.reopen.Stop()
+		s.reopen = nil
+	}
+	if s.watchdog != nil {
+		s.watchdog.Stop()
+	}
+	// No JavaScript call below dispatches synchronously, so holding s.mu
+	// cannot deadlock with a handler.
+	s.es.Call("close")
+	for _, sub := range s.subs {
 		sub.closed = true
+		s.es.Call("removeEventListener", sub.event, sub.fn)
 	}
+	s.subs = nil
+	s.q.Call("close")
+	// Releasing drain while it runs (Close from a handler) is allowed by
+	// syscall/js; the queue no longer calls it.
+	s.drain.Release()
+	changed := s.setState(StateClosed)
 	s.mu.Unlock()
-
-	// The JavaScript calls run without s.mu held, so that nothing the
-	// browser might call back synchronously can deadlock on it. The closed
-	// flags set above make each subscription ours alone to detach.
-	s.v.Call("close")
-	for sub := range subs {
-		sub.detach()
-	}
+	s.notify(changed, StateClosed)
 }
 
-// Close removes the listener from its source and releases its js.Func.
-// It is idempotent, may be called from inside the handler, and is a no-op on
-// a subscription whose source is closed.
+// Close removes the listener from its source. It is idempotent, may be
+// called from inside the handler, and is a no-op on a subscription whose
+// source is closed. Events already received for it are dropped.
 func (sub *Subscription) Close() {
 	if sub == nil || sub.src == nil {
 		return
 	}
 	s := sub.src
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if sub.closed {
-		s.mu.Unlock()
 		return
 	}
 	sub.closed = true
-	delete(s.subs, sub)
-	s.mu.Unlock()
-	sub.detach()
+	delete(s.subs, sub.id)
+	s.es.Call("removeEventListener", sub.event, sub.fn)
 }
 
-// detach removes the listener, then releases its function: in that order,
-// so the browser never calls a released js.Func. Releasing while the
-// function runs (Close from inside the handler) is allowed by syscall/js.
-// Only the goroutine that set sub.closed calls detach.
-func (sub *Subscription) detach() {
-	sub.src.v.Call("removeEventListener", sub.event, sub.fn)
-	sub.fn.Release()
-}
-
-// listen adds a listener for event that calls handle, unless the source is
-// closed, in which case it returns an already closed subscription.
-func (s *Source) listen(event string, handle func(ev js.Value)) *Subscription {
-	sub := &Subscription{src: s, event: event}
+// listen adds a listener for event, unless the source is closed, in which
+// case it returns an already closed subscription.
+func (s *Source) listen(event, kind string, handle func(*message)) *Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		sub.closed = true
-		return sub
+	if s.closed.Load() {
+		return &Subscription{src: s, event: event, closed: true}
 	}
-	sub.fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		// Drop events dispatched after Close: the browser may already have
-		// queued them, or be dispatching the same event to this listener
-		// right after another handler closed the source.
-		s.mu.Lock()
-		live := !sub.closed
-		s.mu.Unlock()
-		if live && len(args) > 0 {
-			handle(args[0])
-		}
-		return nil
-	})
-	s.subs[sub] = struct{}{}
-	// addEventListener never dispatches synchronously, so holding s.mu
-	// across it cannot deadlock, and Close cannot run between the add and
-	// the bookkeeping.
-	s.v.Call("addEventListener", event, sub.fn)
+	return s.add(event, kind, handle)
+}
+
+// add adds a listener to the current EventSource. s.mu is held; no event
+// can be dispatched meanwhile, since addEventListener never dispatches
+// synchronously.
+func (s *Source) add(event, kind string, handle func(*message)) *Subscription {
+	sub := &Subscription{src: s, id: s.nextID, event: event, handle: handle}
+	s.nextID++
+	sub.fn = s.q.Call("listener", sub.id, kind)
+	s.subs[sub.id] = sub
+	s.es.Call("addEventListener", event, sub.fn)
 	return sub
 }
 
-// messageOf copies the fields of a MessageEvent. Fields missing on the event
-// (an Event dispatched by script rather than by the browser) stay empty.
-func messageOf(ev js.Value) Message {
-	return Message{
-		Type:        stringField(ev, "type"),
-		Data:        stringField(ev, "data"),
-		LastEventID: stringField(ev, "lastEventId"),
-		Origin:      stringField(ev, "origin"),
+// drainSlice handles queued events, in order, for up to sliceBudget, then
+// posts itself again if some may be left. The browser calls it from its
+// event loop, never twice at once.
+func (s *Source) drainSlice() {
+	start := time.Now()
+	var m message
+	for n := 1; ; n++ {
+		if s.closed.Load() { // a handler closed the source
+			s.backlog = ""
+			return
+		}
+		if s.backlog == "" {
+			if s.backlog = s.q.Call("take", takeMax).String(); s.backlog == "" {
+				return
+			}
+		}
+		var id, origin string
+		id, s.backlog, _ = strings.Cut(s.backlog, sep)
+		m.lastEventID, s.backlog, _ = strings.Cut(s.backlog, sep)
+		origin, s.backlog, _ = strings.Cut(s.backlog, sep)
+		m.data, s.backlog, _ = strings.Cut(s.backlog, sep)
+		if origin != "" {
+			s.origin = origin
+		}
+		i, _ := strconv.Atoi(id)
+		s.mu.Lock()
+		sub := s.subs[i]
+		s.mu.Unlock()
+		if sub != nil && sub.handle != nil {
+			sub.handle(&m)
+		}
+		if n%4 == 0 && time.Since(start) >= sliceBudget {
+			s.q.Call("post") // the rest in a later task
+			return
+		}
 	}
 }
 
-func stringField(v js.Value, name string) string {
-	if f := v.Get(name); f.Type() == js.TypeString {
-		return f.String()
+func (s *Source) onOpen() {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
 	}
-	return ""
+	if s.opened {
+		s.stats.Reconnects++
+	}
+	s.opened = true
+	s.attempt = 0
+	if s.watchdog != nil {
+		s.watchdog.Reset(s.opts.Watchdog)
+	}
+	changed := s.setState(StateOpen)
+	s.mu.Unlock()
+	s.notify(changed, StateOpen)
 }
 
-func mustHandler(isNil bool) {
-	if isNil {
-		panic("eventsource: nil handler")
+// onError handles an error event; readyState is the EventSource's at that
+// moment.
+func (s *Source) onError(readyState string) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	if s.watchdog != nil {
+		// The browser reconnects after the stream's retry delay, which the
+		// watchdog must not cut short; it is armed again on open.
+		s.watchdog.Stop()
+	}
+	next := StateConnecting
+	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && s.es.Get("readyState").Int() == jsClosed {
+		// The browser gave up. The listeners stay on the dead EventSource
+		// until the reopen moves them.
+		if s.opts.Reopen.Disabled {
+			next = StateClosed
+		} else {
+			d := s.opts.Reopen.Delay(s.attempt, rand.Float64())
+			s.attempt++
+			s.reopen = time.AfterFunc(d, s.reopenNow)
+		}
+	}
+	changed := s.setState(next)
+	s.mu.Unlock()
+	s.notify(changed, next)
+}
+
+// checkWatchdog runs when the watchdog timer fires: it reopens the stream
+// if nothing arrived for Options.Watchdog, or re-arms for the rest.
+func (s *Source) checkWatchdog() {
+	s.mu.Lock()
+	if s.closed.Load() || s.reopen != nil || s.state != StateOpen {
+		s.mu.Unlock()
+		return
+	}
+	// Queued events count as life: the queue may lag behind the stream.
+	idle := time.Duration(s.q.Call("idle").Float() * float64(time.Millisecond))
+	if idle < s.opts.Watchdog {
+		s.watchdog.Reset(s.opts.Watchdog - idle)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.reopenNow()
+}
+
+// reopenNow replaces the EventSource with a new one that resumes after the
+// last event ID, and moves every listener to it.
+func (s *Source) reopenNow() {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	s.reopen = nil
+	if s.watchdog != nil {
+		s.watchdog.Stop()
+	}
+	url := s.url
+	if id := s.lastEventID(); id != "" {
+		url = withParam(url, LastEventIDParam, id)
+	}
+	es, err := newEventSource(url, s.opts.WithCredentials)
+	if err != nil {
+		// The URL opened before; only an odd browser fails now. Stay closed
+		// rather than loop.
+		s.mu.Unlock()
+		s.Close()
+		return
+	}
+	old := s.es
+	old.Call("close") // a watchdog reopen closes a live stream
+	for _, sub := range s.subs {
+		old.Call("removeEventListener", sub.event, sub.fn)
+		es.Call("addEventListener", sub.event, sub.fn)
+	}
+	s.es = es
+	s.url = es.Get("url").String()
+	s.stats.Reopens++
+	changed := s.setState(StateConnecting)
+	s.mu.Unlock()
+	s.notify(changed, StateConnecting)
+}
+
+// setState records st and reports whether it changed. s.mu is held.
+func (s *Source) setState(st State) bool {
+	if s.state == st {
+		return false
+	}
+	s.state = st
+	return true
+}
+
+// notify calls OnStateChange, without s.mu held so that it may call Close.
+func (s *Source) notify(changed bool, st State) {
+	if changed && s.opts.OnStateChange != nil {
+		s.opts.OnStateChange(st)
 	}
 }

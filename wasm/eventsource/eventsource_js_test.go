@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
 )
 
 // waitTimeout bounds every wait for the browser; the server sends ticks every
@@ -224,7 +225,8 @@ func TestCloseRemovesListeners(t *testing.T) {
 	if es.IsUndefined() {
 		t.Fatal("no addEventListener call went through the patched EventSource.prototype")
 	}
-	if got, want := tr.Call("live", es).String(), "error,greet,message,message,message,open"; got != want {
+	if got, want := tr.Call("live", es).String(), "error,error,greet,message,message,message,open,open,sse.gap"; got != want {
+		// Open adds its own open, error and sse.gap listeners.
 		t.Fatalf("listeners on the EventSource after subscribing: %s, want %s", got, want)
 	}
 
@@ -238,7 +240,7 @@ func TestCloseRemovesListeners(t *testing.T) {
 	// Closing one subscription removes exactly its listener.
 	subA.Close()
 	subA.Close()
-	if got, want := tr.Call("live", es).String(), "error,greet,message,open"; got != want {
+	if got, want := tr.Call("live", es).String(), "error,error,greet,message,open,open,sse.gap"; got != want {
 		t.Fatalf("listeners after closing two message subscriptions: %s, want %s", got, want)
 	}
 	a.drain() // received before subA.Close
@@ -262,24 +264,25 @@ func TestCloseRemovesListeners(t *testing.T) {
 		t.Fatalf("listeners after subscribing to a closed source: %s", got)
 	}
 
-	// Every js.Func was released: calling a listener now reaches a released
-	// function, which syscall/js reports with console.error instead of
-	// running it.
+	// Calling a listener after Close delivers nothing, and the Source's
+	// only js.Func is released: calling it reaches a released function,
+	// which syscall/js reports with console.error instead of running it.
 	all := tr.Call("all", es)
-	if n := all.Length(); n != 6 {
-		t.Fatalf("%d listeners were ever added, want 6", n)
+	if n := all.Length(); n != 9 {
+		t.Fatalf("%d listeners were ever added, want 9 (6 subscriptions, 3 of Open's own)", n)
 	}
 	ev := js.Global().Get("MessageEvent").New("message", map[string]any{"data": "late"})
 	released := countReleasedCalls(t, func() {
 		for i := range all.Length() {
 			all.Index(i).Invoke(ev)
 		}
+		eventsource.DrainFunc(src).Invoke()
 	})
-	if released != all.Length() {
-		t.Errorf("%d of %d listeners were released functions", released, all.Length())
+	if released != 1 {
+		t.Errorf("%d calls reached a released function, want 1 (the drain; listeners do nothing after Close)", released)
 	}
 	b.drain() // received before Close
-	b.none(t, 0, "event after Close")
+	b.none(t, quiet, "event after Close")
 }
 
 func TestCloseInsideHandler(t *testing.T) {
@@ -335,17 +338,19 @@ func TestErrorWhileReconnecting(t *testing.T) {
 }
 
 func TestErrorWhenRefused(t *testing.T) {
+	// With reopening off, the browser's verdict is final.
+	noReopen := eventsource.Options{Reopen: eventsource.ReopenPolicy{Disabled: true}}
 	for _, tc := range []struct {
 		name   string
 		params []string
 		opts   eventsource.Options
 	}{
-		{"500", []string{"status", "500"}, eventsource.Options{}},
-		{"204", []string{"status", "204"}, eventsource.Options{}},
-		{"404", []string{"status", "404"}, eventsource.Options{}},
+		{"500", []string{"status", "500"}, noReopen},
+		{"204", []string{"status", "204"}, noReopen},
+		{"404", []string{"status", "404"}, noReopen},
 		// A credentialed request needs Access-Control-Allow-Credentials: this
 		// case fails only if Open passed withCredentials to the browser.
-		{"credentialsNotAllowed", []string{"creds", "0"}, eventsource.Options{WithCredentials: true}},
+		{"credentialsNotAllowed", []string{"creds", "0"}, eventsource.Options{WithCredentials: true, Reopen: eventsource.ReopenPolicy{Disabled: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, key := streamURL(t, tc.params...)
@@ -400,8 +405,10 @@ func TestNilHandlerPanics(t *testing.T) {
 // removeEventListener, for the rest of the test, to keep each instance's
 // live listeners the way the browser does (by type and function) and every
 // function ever added. The returned object has last() (the instance that
-// most recently got its first listener), live(es) (the sorted types of its live listeners, comma
-// separated) and all(es) (every function added to es).
+// most recently got its first listener), count() and at(i) (the instances,
+// in that order), live(es) (the sorted types of its live listeners, comma
+// separated), totalLive() (live listeners on all instances), all(es) (every
+// function added to es) and allFns() (every function added to any).
 func trackListeners(t *testing.T) js.Value {
 	tr := jsFunc(`
 const P = EventSource.prototype;
@@ -423,6 +430,10 @@ P.removeEventListener = function (type, fn, opts) {
 return {
 	restore() { P.addEventListener = add; P.removeEventListener = remove; },
 	last() { return instances[instances.length - 1]; },
+	count() { return instances.length; },
+	at(i) { return instances[i]; },
+	totalLive() { let n = 0; for (const l of live.values()) n += l.length; return n; },
+	allFns() { return [].concat(...all.values()); },
 	live(es) { return (live.get(es) || []).map(e => e.type).sort().join(","); },
 	all(es) { return all.get(es) || []; },
 };`).Invoke()
@@ -457,12 +468,8 @@ func jsFunc(body string, params ...string) js.Value {
 	return js.Global().Get("Function").New(append(args, body)...)
 }
 
-// streamStats mirrors the JSON of the server's /stats (browser_test.go).
-type streamStats struct {
-	Connects     int      `json:"connects"`
-	Disconnects  int      `json:"disconnects"`
-	LastEventIDs []string `json:"lastEventIDs"`
-}
+// streamStats is the JSON of the server's /stats.
+type streamStats = ssetest.Stats
 
 func fetchStats(t *testing.T, key string) streamStats {
 	t.Helper()

@@ -10,9 +10,9 @@ import (
 // errNoBrowser is what Open returns outside the browser.
 var errNoBrowser = fmt.Errorf("eventsource: EventSource needs a browser (GOOS=js GOARCH=wasm): %w", errors.ErrUnsupported)
 
-// Source is an open browser EventSource. Outside js/wasm no Source can be
-// opened: [Open] always fails, and the methods of the nil *Source it
-// returns do nothing.
+// Source is one logical stream over successive browser EventSources.
+// Outside js/wasm no Source can be opened: [Open] always fails, and the
+// methods of the nil *Source it returns do nothing.
 type Source struct{}
 
 // Subscription is one listener added to a [Source]. Outside js/wasm its
@@ -37,11 +37,22 @@ func (s *Source) OnMessage(fn func(Message)) *Subscription { return nil }
 // On adds no listener outside js/wasm.
 func (s *Source) On(event string, fn func(Message)) *Subscription { return nil }
 
+// OnGap adds no listener outside js/wasm.
+func (s *Source) OnGap(fn func(Gap)) *Subscription { return nil }
+
+func (s *Source) subscribe(event string, fn func(Message)) *Subscription { return nil }
+
 // ReadyState reports [StateClosed] outside js/wasm.
 func (s *Source) ReadyState() State { return StateClosed }
 
 // URL returns "" outside js/wasm.
 func (s *Source) URL() string { return "" }
+
+// LastEventID returns "" outside js/wasm.
+func (s *Source) LastEventID() string { return "" }
+
+// Stats returns zero counters outside js/wasm.
+func (s *Source) Stats() Stats { return Stats{} }
 
 // Close does nothing outside js/wasm.
 func (s *Source) Close() {}

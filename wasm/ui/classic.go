@@ -35,7 +35,11 @@ type Classic struct {
 }
 
 // OnMount opens the stream. Handlers run on the browser's event loop, so
-// they only hand the work to the component through ctx.Dispatch.
+// they only hand the work to the component through ctx.Dispatch: one
+// dispatch per event is fine at a ping a second (a busier stream should use
+// package appstream, which batches them per animation frame). Events decode
+// into the shared types; data that does not decode is shown raw, marked as
+// such, rather than dropped.
 func (c *Classic) OnMount(ctx app.Context) {
 	url := c.URL
 	if url == "" {
@@ -55,14 +59,17 @@ func (c *Classic) OnMount(ctx app.Context) {
 			c.add(Line{"open", "Connection open ..."})
 		})
 	})
-	_, connectTime := event.NameOf[event.ConnectTime]()
-	src.On(connectTime, func(m eventsource.Message) {
-		text := "Start time: " + formatTime[event.ConnectTime](m.Data, func(v event.ConnectTime) time.Time { return v.Time })
+	eventsource.Subscribe(src, func(v event.ConnectTime) {
+		text := "Start time: " + formatTime(v.Time)
 		ctx.Dispatch(func(app.Context) { c.add(Line{"start", text}) })
+	}, func(raw string, _ error) {
+		ctx.Dispatch(func(app.Context) { c.add(Line{"start", "Start time: " + raw + " (undecodable)"}) })
 	})
-	src.OnMessage(func(m eventsource.Message) {
-		text := "Ping: " + formatTime[event.Ping](m.Data, func(v event.Ping) time.Time { return v.Time })
+	eventsource.Subscribe(src, func(v event.Ping) {
+		text := "Ping: " + formatTime(v.Time)
 		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", text}) })
+	}, func(raw string, _ error) {
+		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", "Ping: " + raw + " (undecodable)"}) })
 	})
 	src.OnError(func(s eventsource.State) {
 		ctx.Dispatch(func(app.Context) {
@@ -88,17 +95,9 @@ func (c *Classic) add(l Line) {
 	}
 }
 
-// formatTime decodes a shared time event and formats it for people; data
-// that does not decode is shown raw, marked as such, rather than dropped.
-func formatTime[T any, PT interface {
-	*T
-	event.Named
-}](data string, at func(T) time.Time) string {
-	v, err := event.Decode[T, PT](data)
-	if err != nil {
-		return data + " (undecodable)"
-	}
-	return at(v).Local().Format("15:04:05 Mon 2 Jan 2006 MST")
+// formatTime formats a time of the shared events for people.
+func formatTime(t time.Time) string {
+	return t.Local().Format("15:04:05 Mon 2 Jan 2006 MST")
 }
 
 // Render draws the page.

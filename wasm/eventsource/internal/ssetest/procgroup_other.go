@@ -1,6 +1,6 @@
 //go:build !unix && !(js && wasm)
 
-package eventsource_test
+package ssetest
 
 import "os/exec"
 

@@ -1,0 +1,70 @@
+// Package eventsource is a typed Go client over the browser's EventSource,
+// for programs compiled with GOOS=js GOARCH=wasm, that survives real
+// networks.
+//
+// A [Source] is one logical stream. [Open] creates a browser EventSource;
+// the browser connects, parses the text/event-stream and reconnects by
+// itself after a dropped stream. When the browser gives up for good (an
+// HTTP status other than 200, a wrong Content-Type), the Source opens a new
+// EventSource after an exponential backoff with jitter ([ReopenPolicy]),
+// resuming after the last event ID it saw through the lastEventId query
+// parameter (docs/protocol.md). A watchdog ([Options.Watchdog]) reopens a
+// stream on which nothing arrived for too long; it asks the server for
+// heartbeats as the named event "sse.heartbeat" (heartbeat=event).
+//
+// Subscriptions keep working across reopens: each is added once and follows
+// the Source from one EventSource to the next.
+//
+//   - [Subscribe] decodes each event into a type of shared/event: the Go
+//     type knows its SSE event name (event.Named), so the listener needs no
+//     string. A payload that does not decode goes to an error callback with
+//     the raw data, as a [*DecodeError]; it never panics.
+//   - [Source.On] and [Source.OnMessage] deliver raw [Message]s.
+//   - [Source.OnGap] reports the server's "sse.gap" event: the events after
+//     the ID the client sent cannot be replayed, and the app should reload
+//     its state.
+//   - [Source.OnOpen] and [Source.OnError] report the underlying
+//     EventSource's open and error events; [Options.OnStateChange] reports
+//     the Source's [State].
+//
+// Every subscription returns a [Subscription] whose Close removes exactly
+// that listener and drops its handler. [Source.Close] closes the stream,
+// cancels a pending reopen, closes every subscription and releases the
+// Source's only js.Func, so nothing leaks on the JavaScript side. Both are
+// idempotent.
+//
+// Handlers run on the browser's event loop, in arrival order, in a task
+// after the events': each listener is a small JavaScript function that
+// queues the event, and the Source's one js.Func drains the queue in
+// slices of a few milliseconds, so that a flood of events never freezes
+// the page (the browser dispatches every event of a network read in one
+// task). Handlers must not block: no channel sends that may wait, no
+// network calls, no locks held by code that waits for the event loop. Hand
+// the work off instead. For go-app components, package
+// [github.com/ssewasm/ssewasm/wasm/eventsource/appstream] does that: it
+// opens the stream in OnMount, closes it in OnDismount and delivers events
+// through ctx.Dispatch, at most one batch per animation frame. After
+// [Source.Close] returns, no handler of that Source is ever called again,
+// not even for events the browser had already delivered.
+//
+// The package builds on every platform so that code sharing it still builds
+// and vets natively, but only the js/wasm build works: elsewhere [Open]
+// returns an error that wraps [errors.ErrUnsupported].
+//
+// Usage, with the shared event types:
+//
+//	src, err := eventsource.Open("/stream", eventsource.Options{
+//		Watchdog: 45 * time.Second, // three missed heartbeats
+//		OnStateChange: func(s eventsource.State) { log.Print("stream ", s) },
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer src.Close()
+//	eventsource.Subscribe(src, func(p event.Ping) {
+//		show(p.Time)
+//	}, func(raw string, err error) {
+//		log.Print(err) // *DecodeError: the server sent something else
+//	})
+//	src.OnGap(func(g eventsource.Gap) { reload() })
+package eventsource

@@ -1,0 +1,11 @@
+// Package ssetest runs a package's wasm tests in headless Chromium against
+// an SSE test server. It is for tests only: [RunBrowser] and [Server] exist
+// in native builds, where a package's browser driver (a native test) starts
+// the server and runs `go test` of the same package with GOOS=js through
+// wasmbrowsertest. The wasm tests find the server through the environment
+// variable [EnvURL].
+package ssetest
+
+// EnvURL carries the SSE test server's base URL from the native driver into
+// the wasm tests running in the browser.
+const EnvURL = "SSEWASM_TEST_SSE_URL"

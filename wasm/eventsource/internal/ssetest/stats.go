@@ -1,0 +1,21 @@
+package ssetest
+
+// Stats is the JSON answer of the server's /stats?key=K: what the server
+// saw of the connections made under key K. Both the server (native) and the
+// wasm tests (which fetch it) use this type.
+type Stats struct {
+	Connects     int      `json:"connects"`
+	Disconnects  int      `json:"disconnects"`
+	LastEventIDs []string `json:"lastEventIDs"` // the Last-Event-ID header of each connection
+	Conns        []Conn   `json:"conns"`
+}
+
+// Conn describes one connection.
+type Conn struct {
+	Header    string  `json:"header"`    // its Last-Event-ID header
+	Query     string  `json:"query"`     // its lastEventId query parameter
+	Heartbeat string  `json:"heartbeat"` // its heartbeat query parameter
+	Status    int     `json:"status"`    // the status answered
+	AtMS      float64 `json:"atMS"`      // when it arrived, in ms since the server started
+	Sent      int     `json:"sent"`      // events sent on it (not counting gaps and heartbeats); final once it is closed
+}

@@ -1,0 +1,367 @@
+//go:build js && wasm
+
+package eventsource_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+)
+
+// noJitter is a fast backoff without randomness, so delays can be checked.
+var noJitter = eventsource.ReopenPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: -1}
+
+// TestReopenAfterServerError: the stream drops, the server answers 500
+// three times (the browser gives up at the first), then recovers. The
+// Source reopens with growing delays, resumes from the last event ID, and
+// every event arrives exactly once, in order.
+func TestReopenAfterServerError(t *testing.T) {
+	tr := trackListeners(t)
+	var params []string
+	for i := 1; i <= 10; i++ {
+		params = append(params, "e", fmt.Sprintf(":d%d", i))
+	}
+	// Connection 1 sends 4 events and ends; 2 (the browser's reconnection)
+	// to 4 (our reopens) answer 500; 5 sends 4 more and ends; 6 (the
+	// browser's reconnection) sends the last 2.
+	u, key := eventsURL(t, append(params, "drop", "4", "fail", "2-4")...)
+	states := newRecorder[eventsource.State]()
+	src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
+	msgs := newRecorder[eventsource.Message]()
+	src.OnMessage(msgs.add)
+
+	for i := 1; i <= 10; i++ {
+		m := msgs.next(t, fmt.Sprintf("event d%d", i))
+		if want := fmt.Sprintf("d%d", i); m.Data != want || m.LastEventID != fmt.Sprintf("ep-%d", i) {
+			t.Fatalf("event %d = %q id %q, want %q id ep-%d (lost, duplicated or reordered)", i, m.Data, m.LastEventID, want, i)
+		}
+	}
+	msgs.none(t, quiet, "event after the last")
+
+	st := fetchStats(t, key)
+	var status []int
+	for _, c := range st.Conns {
+		status = append(status, c.Status)
+	}
+	if want := []int{200, 500, 500, 500, 200, 200}; !slices.Equal(status, want) {
+		t.Fatalf("statuses %v, want %v", status, want)
+	}
+	c := st.Conns
+	for i, want := range []struct{ header, query string }{
+		{"", ""},
+		{"ep-4", ""},     // the browser's reconnection sends the header
+		{"", "ep-4"},     // our reopens cannot: the query parameter
+		{"", "ep-4"},     //
+		{"", "ep-4"},     //
+		{"ep-8", "ep-4"}, // the browser's reconnection of the reopened source: the header wins
+	} {
+		if c[i].Header != want.header || c[i].Query != want.query {
+			t.Errorf("connection %d: Last-Event-ID %q, lastEventId %q; want %q, %q", i+1, c[i].Header, c[i].Query, want.header, want.query)
+		}
+	}
+	// Each reopen waits for its backoff after the 500 that preceded it.
+	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
+		gap := time.Duration((c[i+2].AtMS - c[i+1].AtMS) * float64(time.Millisecond))
+		if gap < want || gap > want+300*time.Millisecond {
+			t.Errorf("reopen %d came %v after the failure, want %v (+ up to 300ms)", i+1, gap, want)
+		}
+	}
+	got := src.Stats()
+	if want := (eventsource.Stats{Received: 10, Reconnects: 2, Reopens: 3, LastEventID: "ep-10"}); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+	var seq []eventsource.State
+	for range 5 {
+		seq = append(seq, states.next(t, "state change"))
+	}
+	o, c2 := eventsource.StateOpen, eventsource.StateConnecting
+	if want := []eventsource.State{o, c2, o, c2, o}; !slices.Equal(seq, want) {
+		t.Errorf("state changes %v, want %v", seq, want)
+	}
+	states.none(t, 0, "another state change")
+
+	// Only the current EventSource has listeners.
+	n := tr.Call("count").Int()
+	if n != 4 {
+		t.Errorf("%d EventSources, want 4", n)
+	}
+	for i := range n - 1 {
+		if got := tr.Call("live", tr.Call("at", i)).String(); got != "" {
+			t.Errorf("EventSource %d, replaced, still has listeners: %s", i, got)
+		}
+	}
+	src.Close()
+	if got := tr.Call("totalLive").Int(); got != 0 {
+		t.Errorf("%d listeners left after Close", got)
+	}
+}
+
+func TestReopenDelay(t *testing.T) {
+	// Already covered natively; here too, since it drives real timers.
+	p := eventsource.ReopenPolicy{Initial: 10 * time.Millisecond, Max: 35 * time.Millisecond, Jitter: -1}
+	var got []time.Duration
+	for i := range 4 {
+		got = append(got, p.Delay(i, 0.9))
+	}
+	if want := []time.Duration{10e6, 20e6, 35e6, 35e6}; !slices.Equal(got, want) {
+		t.Errorf("delays %v, want %v", got, want)
+	}
+}
+
+// TestCloseDuringReopen: a Source closed while it waits to reopen, or while
+// the browser reconnects, stays closed.
+func TestCloseDuringReopen(t *testing.T) {
+	t.Run("backoffPending", func(t *testing.T) {
+		u, key := eventsURL(t, "fail", "1-100")
+		states := newRecorder[eventsource.State]()
+		src := open(t, u, eventsource.Options{
+			Reopen:        eventsource.ReopenPolicy{Initial: 300 * time.Millisecond, Jitter: -1},
+			OnStateChange: states.add,
+		})
+		errs := newRecorder[eventsource.State]()
+		src.OnError(errs.add)
+		if got := errs.next(t, "error event"); got != eventsource.StateConnecting {
+			t.Errorf("OnError state = %v, want %v: the Source will reopen", got, eventsource.StateConnecting)
+		}
+		src.Close() // the reopen is pending
+		if got := states.next(t, "state change"); got != eventsource.StateClosed {
+			t.Errorf("state = %v, want closed", got)
+		}
+		time.Sleep(600 * time.Millisecond)
+		if st := fetchStats(t, key); st.Connects != 1 {
+			t.Errorf("%d connections, want 1: the source reopened after Close", st.Connects)
+		}
+		if st := src.Stats(); st.Reopens != 0 || src.ReadyState() != eventsource.StateClosed {
+			t.Errorf("after Close: %+v, %v; want no reopen, closed", st, src.ReadyState())
+		}
+		states.none(t, 0, "state change after Close")
+	})
+	t.Run("betweenReopens", func(t *testing.T) {
+		u, key := eventsURL(t, "fail", "1-100")
+		src := open(t, u, eventsource.Options{Reopen: eventsource.ReopenPolicy{Initial: 50 * time.Millisecond, Jitter: -1}})
+		waitStats(t, key, func(st streamStats) bool { return st.Connects >= 3 })
+		src.Close()
+		time.Sleep(100 * time.Millisecond) // a request already sent may still land
+		before := fetchStats(t, key).Connects
+		time.Sleep(500 * time.Millisecond) // 3 more reopens if it were not closed
+		if after := fetchStats(t, key).Connects; after != before {
+			t.Errorf("%d connections after Close, want none", after-before)
+		}
+	})
+	t.Run("fromStateChange", func(t *testing.T) {
+		u, key := eventsURL(t, "fail", "1-100")
+		var src *eventsource.Source
+		changes := 0
+		src = open(t, u, eventsource.Options{
+			Reopen: eventsource.ReopenPolicy{Initial: 50 * time.Millisecond, Jitter: -1},
+			// Never open: the state goes from connecting to closed, by Close.
+			OnStateChange: func(eventsource.State) { changes++ },
+		})
+		errs := newRecorder[eventsource.State]()
+		src.OnError(func(s eventsource.State) {
+			errs.add(s)
+			if src.Stats().Reopens == 1 {
+				src.Close() // from a handler, after the first reopen failed
+			}
+		})
+		errs.next(t, "first error")
+		errs.next(t, "error after the reopen")
+		time.Sleep(300 * time.Millisecond)
+		if st := fetchStats(t, key); st.Connects != 2 {
+			t.Errorf("%d connections, want 2", st.Connects)
+		}
+		if changes != 1 {
+			t.Errorf("%d state changes, want 1 (closed)", changes)
+		}
+	})
+	t.Run("browserReconnecting", func(t *testing.T) {
+		// The stream ends; the browser waits retry=300ms to reconnect.
+		u, key := eventsURL(t, "e", ":a", "end", "1", "retry", "300")
+		src := open(t, u, eventsource.Options{})
+		errs := newRecorder[eventsource.State]()
+		src.OnError(errs.add)
+		if got := errs.next(t, "error when the stream ends"); got != eventsource.StateConnecting {
+			t.Errorf("OnError state = %v, want connecting", got)
+		}
+		src.Close()
+		time.Sleep(600 * time.Millisecond)
+		if st := fetchStats(t, key); st.Connects != 1 {
+			t.Errorf("%d connections, want 1: the browser reconnected after Close", st.Connects)
+		}
+	})
+}
+
+// TestWatchdog: a stream that stays silent past the watchdog is reopened;
+// heartbeats keep it open.
+func TestWatchdog(t *testing.T) {
+	const watchdog = 300 * time.Millisecond
+	t.Run("reopensSilentStream", func(t *testing.T) {
+		u, key := eventsURL(t, "e", ":a", "e", ":b")
+		states := newRecorder[eventsource.State]()
+		src := open(t, u, eventsource.Options{Watchdog: watchdog, OnStateChange: states.add})
+		msgs := newRecorder[eventsource.Message]()
+		src.OnMessage(msgs.add)
+		st := waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 })
+		c := st.Conns
+		if c[0].Heartbeat != "event" || c[1].Heartbeat != "event" {
+			t.Errorf("heartbeat parameters %q, %q; want \"event\"", c[0].Heartbeat, c[1].Heartbeat)
+		}
+		if c[1].Query != "ep-2" {
+			t.Errorf("the reopen sent lastEventId=%q, want ep-2", c[1].Query)
+		}
+		if gap := time.Duration((c[1].AtMS - c[0].AtMS) * float64(time.Millisecond)); gap < watchdog {
+			t.Errorf("reopened after %v, before the watchdog's %v", gap, watchdog)
+		}
+		for _, want := range []string{"a", "b"} {
+			if got := msgs.next(t, want).Data; got != want {
+				t.Errorf("event %q, want %q", got, want)
+			}
+		}
+		msgs.none(t, 0, "event replayed twice")
+		var seq []eventsource.State
+		for range 3 {
+			seq = append(seq, states.next(t, "state change"))
+		}
+		if want := []eventsource.State{eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateOpen}; !slices.Equal(seq, want) {
+			t.Errorf("state changes %v, want %v", seq, want)
+		}
+		if got := src.Stats().Reopens; got < 1 {
+			t.Errorf("Stats().Reopens = %d, want at least 1", got)
+		}
+	})
+	t.Run("heartbeatsKeepItOpen", func(t *testing.T) {
+		u, key := eventsURL(t, "e", ":a", "hb", "100")
+		src := open(t, u, eventsource.Options{Watchdog: watchdog})
+		msgs := newRecorder[eventsource.Message]()
+		src.OnMessage(msgs.add)
+		msgs.next(t, "event a")
+		time.Sleep(4 * watchdog)
+		if st := fetchStats(t, key); st.Connects != 1 {
+			t.Errorf("%d connections, want 1: the watchdog ignored the heartbeats", st.Connects)
+		}
+		// Heartbeats are not events and carry no ID.
+		if got, want := src.Stats(), (eventsource.Stats{Received: 1, LastEventID: "ep-1"}); got != want {
+			t.Errorf("Stats() = %+v, want %+v", got, want)
+		}
+	})
+	t.Run("eventsKeepItOpen", func(t *testing.T) {
+		u, key := streamURL(t) // a tick every 20 ms
+		src := open(t, u, eventsource.Options{Watchdog: watchdog})
+		src.OnMessage(func(eventsource.Message) {})
+		time.Sleep(4 * watchdog)
+		if st := fetchStats(t, key); st.Connects != 1 {
+			t.Errorf("%d connections, want 1: the watchdog ignored the events", st.Connects)
+		}
+	})
+}
+
+// TestGap: the server's sse.gap reaches OnGap with the reason and the ID
+// the client sent, and the stream resumes from the gap's ID.
+func TestGap(t *testing.T) {
+	for _, tc := range []struct{ sent, reason string }{
+		{"zz-9", "unknown"},  // another epoch
+		{"ep-99", "unknown"}, // past the history
+		{"garbage", "malformed"},
+	} {
+		t.Run(tc.reason+"/"+tc.sent, func(t *testing.T) {
+			u, key := eventsURL(t, "e", ":a", "e", ":b", "e", ":c", "lastEventId", tc.sent)
+			src := open(t, u, eventsource.Options{Watchdog: 300 * time.Millisecond})
+			gaps := newRecorder[eventsource.Gap]()
+			src.OnGap(gaps.add)
+			msgs := newRecorder[eventsource.Message]()
+			src.OnMessage(msgs.add)
+			if got, want := gaps.next(t, "gap"), (eventsource.Gap{LastEventID: tc.sent, Reason: tc.reason, ID: "ep-3"}); got != want {
+				t.Errorf("gap = %+v, want %+v", got, want)
+			}
+			if got := src.LastEventID(); got != "ep-3" {
+				t.Errorf("LastEventID() = %q, want the gap's ep-3", got)
+			}
+			// The watchdog reopens the silent stream: it resumes from the gap's
+			// ID, so there is no second gap.
+			st := waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 })
+			if st.Conns[1].Query != "ep-3" {
+				t.Errorf("reopen sent lastEventId=%q, want ep-3", st.Conns[1].Query)
+			}
+			gaps.none(t, quiet, "second gap")
+			msgs.none(t, 0, "event: a gap replays nothing")
+		})
+	}
+	t.Run("withoutOnGap", func(t *testing.T) {
+		u, _ := eventsURL(t, "e", ":a", "lastEventId", "zz-1")
+		src := open(t, u, eventsource.Options{})
+		opened := newRecorder[struct{}]()
+		src.OnOpen(func() { opened.add(struct{}{}) })
+		opened.next(t, "open")
+		deadline := time.Now().Add(waitTimeout)
+		for src.LastEventID() != "ep-1" {
+			if time.Now().After(deadline) {
+				t.Fatalf("LastEventID() = %q, want the gap's ep-1 even with no OnGap", src.LastEventID())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// TestOpenCloseLeak opens 1,000 sources with every kind of listener, then
+// closes them: no listener stays on any EventSource, every js.Func is
+// released, and no goroutine is left.
+func TestOpenCloseLeak(t *testing.T) {
+	tr := trackListeners(t)
+	goroutines := runtime.NumGoroutine()
+	u, _ := eventsURL(t, "e", ":a")
+	opts := eventsource.Options{Watchdog: time.Minute, OnStateChange: func(eventsource.State) {}}
+	const n = 1000
+	srcs := make([]*eventsource.Source, 0, n)
+	for range n {
+		src, err := eventsource.Open(u, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, src)
+		subscribe[pingLike](src)
+		src.OnMessage(func(eventsource.Message) {})
+		src.OnGap(func(eventsource.Gap) {})
+		src.OnOpen(func() {})
+		src.OnError(func(eventsource.State) {}).Close() // closed early: one less
+	}
+	// Open's 4 (open, error, sse.gap, sse.heartbeat) and 4 of the test's.
+	if got := tr.Call("totalLive").Int(); got != 8*n {
+		t.Fatalf("%d live listeners on %d sources, want %d", got, n, 8*n)
+	}
+	time.Sleep(50 * time.Millisecond) // let a few connect
+	for _, src := range srcs {
+		src.Close()
+	}
+	if got := tr.Call("totalLive").Int(); got != 0 {
+		t.Errorf("%d listeners left after closing every source", got)
+	}
+	// Listeners called after Close do nothing; each Source's only js.Func
+	// is released.
+	fns := tr.Call("allFns")
+	ev := js.Global().Get("MessageEvent").New("message", map[string]any{"data": "x"})
+	released := countReleasedCalls(t, func() {
+		for i := range fns.Length() {
+			fns.Index(i).Invoke(ev)
+		}
+		for _, src := range srcs {
+			eventsource.DrainFunc(src).Invoke()
+		}
+	})
+	if fns.Length() != 9*n || released != n {
+		t.Errorf("%d listeners ever added, %d released js.Funcs; want %d, %d", fns.Length(), released, 9*n, n)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if got := runtime.NumGoroutine(); got > goroutines {
+		t.Errorf("%d goroutines after closing, %d before", got, goroutines)
+	}
+}
+
+// pingLike is a test-only unnamed event type.
+type pingLike struct{ Text string }
+
+func (pingLike) EventName() string { return "" }
