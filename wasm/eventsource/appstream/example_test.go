@@ -1,0 +1,64 @@
+package appstream_test
+
+import (
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
+)
+
+// clock shows the server's pings. Its handlers change its fields directly:
+// they run on the UI goroutine, and the component is rendered once per
+// batch of events.
+type clock struct {
+	app.Compo
+
+	stream *appstream.Stream
+	last   time.Time
+	pings  int
+	state  eventsource.State
+	note   string
+}
+
+func (c *clock) OnMount(ctx app.Context) {
+	var err error
+	c.stream, err = appstream.Open(ctx, "/stream", eventsource.Options{
+		Watchdog: 45 * time.Second, // reopen if three heartbeats are missed
+	},
+		appstream.Event(func(ctx app.Context, p event.Ping) {
+			c.last = p.Time
+			c.pings++
+		}),
+		appstream.State(func(ctx app.Context, s eventsource.State) { c.state = s }),
+		appstream.Gap(func(ctx app.Context, g eventsource.Gap) {
+			c.note = "missed events (" + g.Reason + "): reloading"
+			// fetch the current state here
+		}),
+		appstream.DecodeError(func(ctx app.Context, raw string, err error) { c.note = err.Error() }),
+	)
+	if err != nil {
+		c.note = err.Error()
+	}
+}
+
+// OnDismount closes the stream: go-app never cancels a component's context.
+func (c *clock) OnDismount() { c.stream.Close() }
+
+func (c *clock) Render() app.UI {
+	return app.Div().Body(
+		app.Span().Text(c.state.String()),
+		app.Span().Text(c.last.Format(time.TimeOnly)),
+		app.Span().Text(c.pings),
+		app.P().Text(c.note),
+	)
+}
+
+// A component that opens its stream in OnMount and closes it in
+// OnDismount. Streams open only in the browser, so this example is
+// compiled but not run.
+func Example() {
+	app.Route("/clock", func() app.Composer { return &clock{} })
+	app.RunWhenOnBrowser()
+}
