@@ -1,0 +1,178 @@
+package jetstream
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/ssewasm/ssewasm/server/sse"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// natsServer is a JetStream server in the test process, on a fixed
+// loopback port so that it can be stopped and started again in place.
+type natsServer struct {
+	t    *testing.T
+	dir  string
+	port int
+	srv  *server.Server
+}
+
+// startNATS runs a JetStream server storing in a new temporary directory;
+// the test's cleanup shuts it down.
+func startNATS(t *testing.T) *natsServer {
+	t.Helper()
+	n := &natsServer{t: t, dir: t.TempDir(), port: freePort(t)}
+	n.start()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (n *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
+
+// start (re)starts the server on its port and directory.
+func (n *natsServer) start() {
+	n.t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      n.port,
+		JetStream: true,
+		StoreDir:  n.dir,
+		NoSigs:    true,
+		NoLog:     true,
+	})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		n.t.Fatal("NATS was not ready within 10s")
+	}
+	n.srv = srv
+}
+
+// stop shuts the server down and waits for it; it may be called again.
+func (n *natsServer) stop() {
+	if n.srv == nil {
+		return
+	}
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+	n.srv = nil
+}
+
+// connect returns a connection that reconnects quickly and forever; the
+// test's cleanup closes it.
+func (n *natsServer) connect(t *testing.T) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(n.url(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// newEngine returns an engine on n; the test's cleanup closes it.
+func newEngine(t *testing.T, n *natsServer, opts Options) *Engine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := New(ctx, n.connect(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// recorder collects what a subscription delivers.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []*sse.Message
+	more chan struct{} // buffered (1): wakes a waiter after each delivery
+}
+
+func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
+
+func (r *recorder) deliver(m *sse.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	select {
+	case r.more <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) got() []*sse.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*sse.Message(nil), r.msgs...)
+}
+
+// wait returns the deliveries once there are n, or fails after d.
+func (r *recorder) wait(t *testing.T, n int, d time.Duration) []*sse.Message {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		if got := r.got(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-r.more:
+		case <-deadline:
+			t.Fatalf("got %d deliveries within %v, want %d", len(r.got()), d, n)
+		}
+	}
+}
+
+func publish(t *testing.T, e *Engine, topic, data string) *sse.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := e.Publish(ctx, topic, sse.Event{Event: "e", Data: data})
+	if err != nil {
+		t.Fatalf("publish %s on %s: %v", data, topic, err)
+	}
+	return m
+}
+
+func replay(t *testing.T, e *Engine, topics []string, last string) sse.Replay {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := e.Replay(ctx, topics, last)
+	if err != nil {
+		t.Fatalf("replay after %s: %v", last, err)
+	}
+	return r
+}
+
+func seqs(ms []*sse.Message) []uint64 {
+	out := make([]uint64, len(ms))
+	for i, m := range ms {
+		out[i] = m.Seq
+	}
+	return out
+}

@@ -1,0 +1,608 @@
+// Package jetstream is an [sse.Engine] backed by NATS JetStream: several
+// servers, each with its own [sse.Broker], share topics, event IDs and
+// history, and a server that dies loses nothing its clients cannot get
+// back from another.
+//
+// It lives in its own package so that programs using the in-memory
+// engine do not link the NATS client.
+//
+// One stream (Options.Stream) holds the events of every topic, one subject
+// per topic (Options.Subject + "." + the topic, with '.' written "%2E").
+// An event's Seq is its stream sequence, so an ID means the same on every
+// server; the epoch is derived from the stream's creation time, so it
+// survives restarts of NATS and of our servers, and changes only when the
+// stream is deleted and created again. The stream's own limits bound the
+// history: MaxMsgs is Options.HistorySize, MaxAge Options.HistoryAge.
+//
+// Delivery: each [Engine.Subscribe] reads the stream with an ordered
+// consumer that starts after the stream's last sequence, and checks that
+// sequences follow one another. When the connection to NATS is lost, the
+// consumer is recreated after reconnecting, from the sequence after the
+// last one delivered: events published meanwhile (by servers that could
+// still reach NATS) arrive late but exactly once, in order. Publish fails
+// at once, wrapping [ErrUnavailable], while the connection is down.
+//
+// If continuity cannot be kept (the stream was deleted or recreated, or
+// events expired from it before this server could deliver them), the
+// engine stops delivering, fails every later call with [ErrHistoryLost],
+// and calls Options.OnLost: the broker's clients must reconnect (and will
+// replay, or get sse.GapEvent) on a fresh engine. The server binary exits.
+//
+// Replay reads the stream from the client's last sequence to the stream's
+// last, with a short-lived consumer, and keeps the requested topics.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/ssewasm/ssewasm/server/sse"
+)
+
+// Defaults of [Options].
+const (
+	DefaultStream  = "SSEWASM"
+	DefaultSubject = "ssewasm"
+)
+
+// Headers of a stored event; its data is the message's body.
+const (
+	eventHeader = "Sse-Event" // the event name, absent for unnamed events
+	retryHeader = "Sse-Retry" // the retry field in milliseconds, absent for none
+)
+
+// opTimeout bounds a request to NATS made without a caller's context.
+const opTimeout = 10 * time.Second
+
+var (
+	// ErrUnavailable: NATS cannot be reached right now. Publishing
+	// again later, or through another server, may succeed.
+	ErrUnavailable = errors.New("jetstream: NATS is unavailable")
+	// ErrHistoryLost: the stream was deleted or recreated, or events
+	// expired from it before this engine delivered them. The engine
+	// cannot keep its promise of exactly-once, in-order delivery: close
+	// the broker and create a new engine.
+	ErrHistoryLost = errors.New("jetstream: continuity with the stream's history was lost")
+)
+
+// Options configure an [Engine]. The zero value gives the defaults.
+type Options struct {
+	// Stream is the JetStream stream's name; "" means DefaultStream.
+	// Every server sharing topics must use the same one.
+	Stream string
+	// Subject is the prefix of the stream's subjects; "" means
+	// DefaultSubject. Topic t travels on Subject + "." + t.
+	Subject string
+	// HistorySize is the stream's MaxMsgs; 0 means sse.DefaultHistorySize.
+	HistorySize int
+	// HistoryAge is the stream's MaxAge; 0 means sse.DefaultHistoryAge.
+	HistoryAge time.Duration
+	// Replicas is the stream's replica count in a NATS cluster; 0 means 1.
+	Replicas int
+	// MemoryStorage keeps the stream in NATS's memory instead of files:
+	// history is then lost when NATS restarts. false (the default) means
+	// file storage.
+	MemoryStorage bool
+	// OnLost is called once, from one of the engine's goroutines, when
+	// the engine loses continuity (see [ErrHistoryLost]); nil only logs.
+	OnLost func(err error)
+	// Logger receives warnings about the connection; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine is the JetStream [sse.Engine]. Create it with [New]; its methods
+// are safe for concurrent use.
+//
+// Goroutines: one of its own, which checks the stream whenever the
+// connection comes back; the NATS client runs one per subscription.
+type Engine struct {
+	nc     *nats.Conn
+	js     natsjs.JetStream
+	stream natsjs.Stream
+	opts   Options
+	all    string // the filter of every topic's subject: Subject + ".>"
+	epoch  string
+	log    *slog.Logger
+
+	lost atomic.Pointer[error] // set once continuity is lost
+
+	mu     sync.Mutex
+	subs   map[*subscription]struct{} // guarded by mu
+	closed bool                       // guarded by mu
+
+	status chan nats.Status // CONNECTED events from the connection
+	check  chan struct{}    // buffered (1): a request to check the stream, coalesced
+	ctx    context.Context  // cancelled by Close: ends watch and its requests
+	stop   context.CancelFunc
+	wg     sync.WaitGroup // watch
+}
+
+var _ sse.Engine = (*Engine)(nil)
+
+// New creates the stream, or updates its limits to opts, and returns an
+// engine on it. nc stays the caller's: close it after [Engine.Close].
+// Every server sharing the stream should use the same limits: the last
+// one to start sets them.
+func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
+	if opts.Stream == "" {
+		opts.Stream = DefaultStream
+	}
+	if opts.Subject == "" {
+		opts.Subject = DefaultSubject
+	}
+	if opts.HistorySize == 0 {
+		opts.HistorySize = sse.DefaultHistorySize
+	}
+	if opts.HistoryAge == 0 {
+		opts.HistoryAge = sse.DefaultHistoryAge
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	switch {
+	case opts.HistorySize < 0:
+		return nil, fmt.Errorf("jetstream: Options.HistorySize is %d; use a positive count, or 0 for the default", opts.HistorySize)
+	case opts.HistoryAge < 0:
+		return nil, fmt.Errorf("jetstream: Options.HistoryAge is %v; use a positive duration, or 0 for the default", opts.HistoryAge)
+	case opts.Replicas < 0:
+		return nil, fmt.Errorf("jetstream: Options.Replicas is %d; use 1 to 5, or 0 for 1", opts.Replicas)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	storage := natsjs.FileStorage
+	if opts.MemoryStorage {
+		storage = natsjs.MemoryStorage
+	}
+	all := opts.Subject + ".>"
+	stream, err := js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
+		Name:        opts.Stream,
+		Description: "ssewasm events: one subject per topic",
+		Subjects:    []string{all},
+		Retention:   natsjs.LimitsPolicy,
+		Discard:     natsjs.DiscardOld,
+		MaxMsgs:     int64(opts.HistorySize),
+		MaxAge:      opts.HistoryAge,
+		Storage:     storage,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		if errors.Is(err, natsjs.ErrJetStreamNotEnabled) || errors.Is(err, natsjs.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+			return nil, fmt.Errorf("jetstream: NATS at %s does not answer JetStream requests: start nats-server with -js (JetStream on): %w", nc.ConnectedUrlRedacted(), err)
+		}
+		return nil, fmt.Errorf("jetstream: creating or updating stream %s (subjects %s) on NATS at %s: %w", opts.Stream, all, nc.ConnectedUrlRedacted(), err)
+	}
+	e := &Engine{
+		nc:     nc,
+		js:     js,
+		stream: stream,
+		opts:   opts,
+		all:    all,
+		epoch:  epochOf(stream.CachedInfo().Created),
+		log:    log,
+		subs:   make(map[*subscription]struct{}),
+		status: nc.StatusChanged(nats.CONNECTED),
+		check:  make(chan struct{}, 1),
+	}
+	e.ctx, e.stop = context.WithCancel(context.Background())
+	e.wg.Add(1)
+	go e.watch()
+	return e, nil
+}
+
+// Epoch returns the epoch of the stream's history, the first part of IDs.
+func (e *Engine) Epoch() string { return e.epoch }
+
+// watch checks the stream after every reconnect, and when asked.
+func (e *Engine) watch() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.status:
+			e.log.Info("jetstream: reconnected to NATS", "url", e.nc.ConnectedUrlRedacted())
+			e.verify()
+		case <-e.check:
+			e.verify()
+		}
+	}
+}
+
+// requestCheck asks watch to check the stream, without waiting.
+func (e *Engine) requestCheck() {
+	select {
+	case e.check <- struct{}{}:
+	default: // a check is already pending
+	}
+}
+
+// verify checks that the stream is still the one the epoch names.
+func (e *Engine) verify() {
+	ctx, cancel := context.WithTimeout(e.ctx, opTimeout)
+	defer cancel()
+	info, err := e.stream.Info(ctx)
+	switch {
+	case errors.Is(err, natsjs.ErrStreamNotFound):
+		e.fail(fmt.Errorf("%w: stream %s no longer exists on NATS", ErrHistoryLost, e.opts.Stream))
+	case err != nil && e.ctx.Err() != nil: // closed
+	case err != nil:
+		e.log.Warn("jetstream: cannot check the stream; will check again after the next reconnect", "stream", e.opts.Stream, "err", err)
+	default:
+		e.checkEpoch(info)
+	}
+}
+
+// checkEpoch fails the engine if info is of another stream than the one
+// the engine started on, and reports whether it is the same.
+func (e *Engine) checkEpoch(info *natsjs.StreamInfo) bool {
+	if ep := epochOf(info.Created); ep != e.epoch {
+		e.fail(fmt.Errorf("%w: stream %s was recreated (epoch %s, now %s)", ErrHistoryLost, e.opts.Stream, e.epoch, ep))
+		return false
+	}
+	return true
+}
+
+// fail records that continuity is lost, once, and reports it.
+func (e *Engine) fail(err error) {
+	if !e.lost.CompareAndSwap(nil, &err) {
+		return
+	}
+	e.log.Error("jetstream: stopped delivering: clients must reconnect to a new engine", "err", err)
+	if e.opts.OnLost != nil {
+		e.opts.OnLost(err)
+	}
+}
+
+// usable returns ErrClosed or the lost error, if any.
+func (e *Engine) usable(op string) error {
+	if p := e.lost.Load(); p != nil {
+		return fmt.Errorf("jetstream: %s: %w", op, *p)
+	}
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return fmt.Errorf("jetstream: %s: %w", op, sse.ErrClosed)
+	}
+	return nil
+}
+
+// Publish implements [sse.Engine]: it stores e in the stream and returns
+// it with the stream sequence as Seq. Delivery, to this server's
+// subscriptions too, goes through the stream. While the connection to
+// NATS is down it fails at once with an error wrapping [ErrUnavailable];
+// an event too large for NATS's max_payload wraps sse.ErrEventTooLarge.
+func (e *Engine) Publish(ctx context.Context, topic string, ev sse.Event) (*sse.Message, error) {
+	if err := e.usable("publish"); err != nil {
+		return nil, err
+	}
+	if !sse.ValidTopic(topic) {
+		return nil, fmt.Errorf("jetstream: publish: %w: %q", sse.ErrInvalidTopic, topic)
+	}
+	if !e.nc.IsConnected() {
+		return nil, fmt.Errorf("jetstream: publish: %w: the connection to %s is down and reconnecting; retry later", ErrUnavailable, e.opts.Stream)
+	}
+	msg := nats.NewMsg(subject(e.opts.Subject, topic))
+	msg.Data = []byte(ev.Data)
+	if ev.Event != "" {
+		msg.Header.Set(eventHeader, ev.Event)
+	}
+	if ev.Retry > 0 {
+		msg.Header.Set(retryHeader, strconv.FormatInt(max(ev.Retry.Milliseconds(), 1), 10))
+	}
+	if limit := e.nc.MaxPayload(); int64(len(msg.Data)+len(ev.Event)+64) > limit {
+		return nil, fmt.Errorf("jetstream: publish: %w: %d bytes of data, and NATS accepts at most %d per message; raise max_payload in NATS or lower -max-event-size", sse.ErrEventTooLarge, len(msg.Data), limit)
+	}
+	ack, err := e.js.PublishMsg(ctx, msg, natsjs.WithExpectStream(e.opts.Stream))
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse) {
+			e.requestCheck()
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("jetstream: publish to %s: %w", msg.Subject, err)
+	}
+	ev.ID = ""
+	return sse.NewMessage(topic, e.epoch, ack.Sequence, ev)
+}
+
+// decode rebuilds the message that Publish stored.
+func (e *Engine) decode(m natsjs.Msg, seq uint64) (*sse.Message, error) {
+	topic, ok := topicOf(e.opts.Subject, m.Subject())
+	if !ok {
+		return nil, fmt.Errorf("jetstream: message %d has subject %q, which names no topic", seq, m.Subject())
+	}
+	ev := sse.Event{Data: string(m.Data())}
+	if h := m.Headers(); h != nil {
+		ev.Event = h.Get(eventHeader)
+		if r := h.Get(retryHeader); r != "" {
+			ms, err := strconv.ParseInt(r, 10, 64)
+			if err != nil || ms <= 0 {
+				return nil, fmt.Errorf("jetstream: message %d has a bad %s header %q", seq, retryHeader, r)
+			}
+			ev.Retry = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return sse.NewMessage(topic, e.epoch, seq, ev)
+}
+
+// subscription is one Subscribe: an ordered consumer and the sequence of
+// the last message delivered.
+type subscription struct {
+	e       *Engine
+	deliver func(*sse.Message)
+	cc      natsjs.ConsumeContext
+
+	mu      sync.Mutex // held while delivering: cancel waits for a delivery in progress
+	last    uint64     // guarded by mu; stream sequence of the last message delivered (or skipped)
+	stopped bool       // guarded by mu
+}
+
+// Subscribe implements [sse.Engine]. deliver runs in a goroutine of the
+// NATS client, one message at a time.
+func (e *Engine) Subscribe(deliver func(*sse.Message)) (cancel func(), err error) {
+	if err := e.usable("subscribe"); err != nil {
+		return nil, err
+	}
+	ctx, cancelCtx := context.WithTimeout(context.Background(), opTimeout)
+	defer cancelCtx()
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: subscribe: reading stream %s: %w", e.opts.Stream, err)
+	}
+	if !e.checkEpoch(info) {
+		return nil, e.usable("subscribe")
+	}
+	s := &subscription{e: e, deliver: deliver, last: info.State.LastSeq}
+	oc, err := e.stream.OrderedConsumer(ctx, natsjs.OrderedConsumerConfig{
+		FilterSubjects:    []string{e.all},
+		DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
+		OptStartSeq:       s.last + 1,
+		InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: subscribe: %w", err)
+	}
+	// Register before consuming, so that Close always finds s.
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("jetstream: subscribe: %w", sse.ErrClosed)
+	}
+	e.subs[s] = struct{}{}
+	e.mu.Unlock()
+	s.cc, err = oc.Consume(s.handle, natsjs.ConsumeErrHandler(s.consumeError),
+		// Heartbeats every 2 s: a deleted consumer or stream is noticed
+		// within seconds, at the cost of a few bytes.
+		natsjs.PullExpiry(10*time.Second), natsjs.PullHeartbeat(2*time.Second))
+	if err != nil {
+		e.mu.Lock()
+		delete(e.subs, s)
+		e.mu.Unlock()
+		return nil, fmt.Errorf("jetstream: subscribe: consuming stream %s: %w", e.opts.Stream, err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.stop()
+			e.mu.Lock()
+			delete(e.subs, s)
+			e.mu.Unlock()
+		})
+	}, nil
+}
+
+// handle is the consumer's callback: it delivers m if it is the next one.
+func (s *subscription) handle(m natsjs.Msg) {
+	meta, err := m.Metadata()
+	if err != nil {
+		s.e.log.Warn("jetstream: message without metadata", "subject", m.Subject(), "err", err)
+		return
+	}
+	seq := meta.Sequence.Stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.e.lost.Load() != nil || seq <= s.last {
+		return // cancelled, lost, or already delivered
+	}
+	if seq != s.last+1 && !s.e.deleted(s.last+1) {
+		s.e.fail(fmt.Errorf("%w: the next event this server had to deliver, %d, is no longer in stream %s (now at %d): it expired while this server could not read it",
+			ErrHistoryLost, s.last+1, s.e.opts.Stream, seq))
+		return
+	}
+	s.last = seq
+	msg, err := s.e.decode(m, seq)
+	if err != nil {
+		s.e.log.Warn("jetstream: skipping a message not written by this engine", "err", err)
+		return
+	}
+	s.deliver(msg)
+}
+
+// deleted reports whether the messages from seq on that are missing were
+// removed one by one (a gap inside the stream, which the history still
+// spans), rather than expired from its front.
+func (e *Engine) deleted(seq uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	info, err := e.stream.Info(ctx)
+	return err == nil && epochOf(info.Created) == e.epoch && info.State.FirstSeq <= seq
+}
+
+// consumeError sees the ordered consumer's errors; it recovers from most
+// by itself (after a reconnect, it resumes after the last message).
+func (s *subscription) consumeError(_ natsjs.ConsumeContext, err error) {
+	s.e.log.Debug("jetstream: consumer", "err", err)
+	s.e.requestCheck() // was the stream deleted?
+}
+
+// stop ends the subscription: no delivery starts after it returns (the
+// mutex waits for one in progress). The NATS client's goroutines for it
+// end shortly after, or when the connection closes; stop does not wait
+// for them (ConsumeContext.Closed is not always closed after a reset).
+func (s *subscription) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.cc.Stop()
+}
+
+// Replay implements [sse.Engine]: it reads the stream after lastEventID's
+// sequence, up to the stream's last sequence when Replay started.
+func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string) (sse.Replay, error) {
+	if p := e.lost.Load(); p != nil {
+		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *p)
+	}
+	epoch, after, perr := sse.ParseID(lastEventID)
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		return sse.Replay{}, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
+	}
+	if !e.checkEpoch(info) {
+		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *e.lost.Load())
+	}
+	last, first := info.State.LastSeq, info.State.FirstSeq
+	r := sse.Replay{Through: last}
+	if last > 0 {
+		r.Head = sse.FormatID(e.epoch, last)
+	}
+	switch {
+	case perr != nil:
+		r.Gap = sse.GapMalformed
+	case epoch != e.epoch || after > last:
+		r.Gap = sse.GapUnknown
+	case after+1 < first:
+		r.Gap = sse.GapExpired
+	}
+	if r.Gap != "" || after == last {
+		return r, nil
+	}
+	msgs, expired, err := e.read(ctx, after, last, topics)
+	if err != nil {
+		return sse.Replay{}, err
+	}
+	if expired {
+		r.Gap = sse.GapExpired
+		return r, nil
+	}
+	r.Messages = msgs
+	return r, nil
+}
+
+// replayBatch is how many messages one fetch asks for.
+const replayBatch = 1000
+
+// read returns the messages on topics with a sequence in (after, last],
+// or expired if some of them left the stream before they could be read.
+// It reads every topic's messages in order, so that it can tell a
+// message that expired from one on another topic.
+func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) (msgs []*sse.Message, expired bool, err error) {
+	cons, err := e.stream.CreateConsumer(ctx, natsjs.ConsumerConfig{
+		DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		AckPolicy:         natsjs.AckNonePolicy,
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: 10 * time.Second, // in case the delete below fails
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("jetstream: replay: creating a consumer on stream %s: %w", e.opts.Stream, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		defer cancel()
+		e.stream.DeleteConsumer(dctx, cons.CachedInfo().Name) //nolint:errcheck // InactiveThreshold cleans up
+	}()
+	next := after + 1 // the sequence expected next
+	for next <= last {
+		if err := ctx.Err(); err != nil {
+			return nil, false, fmt.Errorf("jetstream: replay: %w", err)
+		}
+		batch, err := cons.FetchNoWait(int(min(last-next+1, replayBatch)))
+		if err != nil {
+			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			meta, err := m.Metadata()
+			if err != nil {
+				return nil, false, fmt.Errorf("jetstream: replay: %w", err)
+			}
+			seq := meta.Sequence.Stream
+			if seq != next && !e.deleted(next) {
+				return nil, true, nil
+			}
+			if seq > last {
+				next = seq // past the end: done
+				break
+			}
+			next = seq + 1
+			topic, ok := topicOf(e.opts.Subject, m.Subject())
+			if !ok || !has(topics, topic) {
+				continue
+			}
+			msg, err := e.decode(m, seq)
+			if err != nil {
+				e.log.Warn("jetstream: skipping a message not written by this engine", "err", err)
+				continue
+			}
+			msgs = append(msgs, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) {
+			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
+		}
+		if got == 0 { // nothing more in the stream: the rest was removed
+			if next <= last && !e.deleted(next) {
+				return nil, true, nil
+			}
+			break
+		}
+	}
+	return msgs, false, nil
+}
+
+func has(topics []string, t string) bool {
+	for _, x := range topics {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Close ends every subscription and the engine's goroutine; later
+// Publish and Subscribe calls return an error wrapping sse.ErrClosed.
+// It leaves the stream and the connection alone. It is idempotent and
+// returns nil.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	subs := e.subs
+	e.subs = nil
+	e.mu.Unlock()
+	for s := range subs {
+		s.stop()
+	}
+	e.stop()
+	e.wg.Wait()
+	e.nc.RemoveStatusListener(e.status)
+	return nil
+}
