@@ -27,7 +27,7 @@ type Broker struct {
 	unsub     func()        // ends the engine subscription
 
 	closed   atomic.Bool   // set by Shutdown, read by Publish without the lock
-	done     chan struct{} // closed by Shutdown: ends the heartbeat goroutine
+	done     chan struct{} // closed by Shutdown: ends the heartbeat goroutine (only)
 	shutdown sync.Once
 	wg       sync.WaitGroup // open streams and the heartbeat goroutine
 
@@ -259,10 +259,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.shutdown.Do(func() {
 		b.mu.Lock()
 		b.closed.Store(true)
-		close(b.done)
 		for c := range b.clients {
 			c.end(ErrClosed, shutdownGrace)
 		}
+		close(b.done)
 		b.mu.Unlock()
 		b.unsub()
 		if b.ownEngine != nil {

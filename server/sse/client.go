@@ -115,15 +115,14 @@ func (c *client) release(q []*Message) {
 // serve writes live events until the stream must stop, and returns why.
 // Messages with Seq <= through were replayed already and are skipped.
 func (c *client) serve(through uint64) error {
-	done := c.b.done
 	ctx := c.ctx
 	for {
+		// Shutdown and eviction wake the client through end; take then
+		// returns their reason.
 		select {
 		case <-c.wake:
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case <-done:
-			// end(ErrClosed) comes with it; take returns that.
 		}
 		q, err := c.take()
 		if err != nil {

@@ -121,12 +121,13 @@ func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) 
 		})
 	}
 	for range stalled {
-		stalledConn(t, srv, "")
+		stalledConn(t, srv, topicsQuery("stall"))
 	}
 	waitFor(t, "all streams", func() bool { return b.Stats().Clients == n })
+	publish(t, b, "default", "to the readers")
 	big := strings.Repeat("x", 64<<10)
 	for range 20 { // fills the stalled clients' buffers: their writes block
-		publish(t, b, "default", big)
+		publish(t, b, "stall", big)
 	}
 	return &readers
 }
