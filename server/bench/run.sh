@@ -91,13 +91,13 @@ stop_server() { # pid
 SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && stop_server "$SERVER_PID"' EXIT
 
-# run_one SCENARIO IMPL RUN: one server, one ssebench run.
+# run_one SCENARIO IMPL RUN RUNS: one server, one ssebench run.
 run_one() {
-	local s=$1 impl=$2 run=$3 flags out log rc port cmd
+	local s=$1 impl=$2 run=$3 runs=$4 flags out log rc port cmd
 	flags=$(scenario_flags "$s")
 	out=$RESULTS/$s-$impl-$run.json
 	log=$LOGS/$s-$impl-$run.log
-	echo "== $s / $impl (run $run of $RUNS)"
+	echo "== $s / $impl (run $run of $runs)"
 	if [ "$impl" = ours ] && [ -n "$OURS_BUILD_ERR" ]; then
 		"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
 		return
@@ -141,7 +141,7 @@ for s in $SCENARIOS; do
 	case $s in idle-*) runs=1 ;; esac # memory is steady; one run is enough
 	for run in $(seq "$runs"); do
 		for impl in $IMPLS; do
-			run_one "$s" "$impl" "$run"
+			run_one "$s" "$impl" "$run" "$runs"
 		done
 	done
 done
