@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// countingWriter2 is a flushing ResponseWriter that counts frames and
+// countWriter is a flushing ResponseWriter that counts frames and
 // discards them.
 type countWriter struct {
 	nullWriter

@@ -25,6 +25,9 @@ func TestMemoryEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := fmt.Sprintf("id: e1-%d\nevent: n\ndata: %d\n\n", i+1, i)
+		if nm, err := NewMessage(topic, "e1", uint64(i+1), Event{Event: "n", Data: fmt.Sprint(i)}); err != nil || string(nm.Frame) != string(msg.Frame) || nm.ID != msg.ID {
+			t.Fatalf("NewMessage disagrees with the engine: %q, %v", nm.Frame, err)
+		}
 		if msg.ID != FormatID("e1", uint64(i+1)) || msg.Seq != uint64(i+1) || string(msg.Frame) != want || msg.Topic != topic {
 			t.Fatalf("message %d: %+v %q", i, msg, msg.Frame)
 		}
