@@ -9,12 +9,12 @@ WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
 
-.PHONY: all build wasm server run test check test-go deps deps-browser screenshots clean
+.PHONY: all build wasm server ssebench run test check test-go deps deps-browser screenshots bench clean
 
 all: build
 
 ## build: the wasm app into web/, the server into bin/
-build: wasm server
+build: wasm server ssebench
 
 # -s -w: no symbol table nor DWARF; browsers never read them.
 # precompress writes web/app.wasm.br and .gz, which the server sends to
@@ -25,6 +25,10 @@ wasm:
 
 server:
 	$(GO) build -trimpath -o bin/server ./server
+
+## ssebench: the SSE load tool, into bin/
+ssebench:
+	$(GO) build -trimpath -o bin/ssebench ./server/cmd/ssebench
 
 ## run: build, then serve on http://$(ADDR)/ (Ctrl-C stops it)
 run: build
@@ -38,6 +42,7 @@ check:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./shared/...
+	cd server/bench && $(GO) vet ./...
 
 # SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
 test-go:
@@ -59,6 +64,11 @@ $(WASMBROWSERTEST):
 ## screenshots: refresh the README's screenshots from the browser tests
 screenshots: deps
 	$(GO) test ./e2e -count=1 -run 'TestClassicDemo' -screenshots $(CURDIR)/docs
+
+## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource;
+## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)
+bench:
+	GO=$(GO) ./server/bench/run.sh
 
 clean:
 	rm -rf bin web/app.wasm web/app.wasm.gz web/app.wasm.br web/app.wasm.sha256
