@@ -44,8 +44,8 @@ type Broker struct {
 	ticking bool                  // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                 atomic.Int64
-		published, delivered, replayed, evicted, rejected, gaps atomic.Uint64
+		clients                                                        atomic.Int64
+		published, local, delivered, replayed, evicted, rejected, gaps atomic.Uint64
 	}
 }
 
@@ -58,8 +58,9 @@ type topicSubs struct {
 // Stats are the broker's counters since New. Reading them is cheap.
 type Stats struct {
 	Clients   int    // open streams
-	Published uint64 // events published through this broker
-	Delivered uint64 // live events written to clients
+	Published uint64 // events published through this broker's Publish (stored, with an ID)
+	Local     uint64 // events sent with PublishLocal (not in Published)
+	Delivered uint64 // live events written to clients, PublishLocal's included
 	Replayed  uint64 // events written to clients from history
 	Evicted   uint64 // clients disconnected for reading too slowly
 	Rejected  uint64 // requests refused before their stream opened
@@ -106,6 +107,47 @@ func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string,
 	if b.closed.Load() {
 		return "", fmt.Errorf("sse: publish: %w", ErrClosed)
 	}
+	topic, err = b.check(topic, e)
+	if err != nil {
+		return "", err
+	}
+	m, err := b.engine.Publish(ctx, topic, e)
+	if err != nil {
+		return "", err
+	}
+	b.stats.published.Add(1)
+	return m.ID, nil
+}
+
+// PublishLocal sends e to this broker's own clients on topic ("" means
+// Options.DefaultTopic) only: the engine never sees it, so it is not
+// stored, not replayed, not shared with other instances, and carries no
+// id: field (it does not move a browser's Last-Event-ID). Use it for
+// figures about this instance, such as its load. The checks are
+// Publish's. It is encoded once and queued like a live event, after the
+// events already queued: a client that is catching up from history gets
+// it after its replay. It counts in Stats.Local, and in Stats.Delivered
+// for each client it reaches; a client whose queue is full is evicted,
+// as for Publish.
+func (b *Broker) PublishLocal(topic string, e Event) error {
+	if b.closed.Load() {
+		return fmt.Errorf("sse: publish local: %w", ErrClosed)
+	}
+	topic, err := b.check(topic, e)
+	if err != nil {
+		return err
+	}
+	frame, err := AppendEvent(make([]byte, 0, frameSize(e)), e)
+	if err != nil {
+		return err
+	}
+	b.fanOut(&Message{Topic: topic, Frame: frame, local: true})
+	b.stats.local.Add(1)
+	return nil
+}
+
+// check validates a published event and returns its topic.
+func (b *Broker) check(topic string, e Event) (string, error) {
 	if topic == "" {
 		topic = b.opts.DefaultTopic
 	}
@@ -122,12 +164,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string,
 	if err := e.Validate(); err != nil {
 		return "", err
 	}
-	m, err := b.engine.Publish(ctx, topic, e)
-	if err != nil {
-		return "", err
-	}
-	b.stats.published.Add(1)
-	return m.ID, nil
+	return topic, nil
 }
 
 // fanOut is the engine's deliver function: it queues m for every client
@@ -291,6 +328,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		Clients:   int(b.stats.clients.Load()),
 		Published: b.stats.published.Load(),
+		Local:     b.stats.local.Load(),
 		Delivered: b.stats.delivered.Load(),
 		Replayed:  b.stats.replayed.Load(),
 		Evicted:   b.stats.evicted.Load(),

@@ -160,7 +160,7 @@ var heartbeatComment = []byte(": heartbeat\n")
 // then check killed; end: set killed, then the deadline) means that
 // either send sees killed, or end's deadline is the one in force.
 func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (int, error) {
-	if len(pre) == 0 && len(post) == 0 && (len(msgs) == 0 || msgs[len(msgs)-1].Seq <= after) {
+	if len(pre) == 0 && len(post) == 0 && !anyAfter(msgs, after) {
 		return 0, nil
 	}
 	if t := c.b.opts.WriteTimeout; t > 0 && !c.noDeadline {
@@ -180,7 +180,7 @@ func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (i
 	}
 	n := 0
 	for _, m := range msgs {
-		if m.Seq <= after {
+		if m.replayedBy(after) {
 			continue
 		}
 		if _, err := c.w.Write(m.Frame); err != nil {
@@ -198,6 +198,17 @@ func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (i
 	}
 	c.wrote.Store(true)
 	return n, nil
+}
+
+// anyAfter reports whether a message of msgs is not covered by a replay
+// through after.
+func anyAfter(msgs []*Message, after uint64) bool {
+	for _, m := range msgs {
+		if !m.replayedBy(after) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *client) stopReason() error {

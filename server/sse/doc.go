@@ -17,7 +17,8 @@
 //
 // And the broker, which serves many clients many topics:
 //
-//   - broker.go: [Broker] publishes to topics ([Broker.Publish]) and
+//   - broker.go: [Broker] publishes to topics ([Broker.Publish], or to
+//     this instance's clients only with [Broker.PublishLocal]) and
 //     keeps the registry of clients; [Broker.Shutdown] ends every stream.
 //   - handler.go: [Broker.ServeHTTP], the /events handler: topics, limits,
 //     authorisation, replay from Last-Event-ID, then live events.

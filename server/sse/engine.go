@@ -58,7 +58,15 @@ type Message struct {
 	Seq   uint64 // position in the history, increasing across topics
 	ID    string // FormatID(epoch, Seq); the id: field in Frame
 	Frame []byte // the event's wire form, with its ID, encoded once
+
+	// local marks an event of [Broker.PublishLocal]: no Seq, no ID, never
+	// stored, and never skipped at the replay-to-live handoff.
+	local bool
 }
+
+// replayedBy reports whether a replay through Seq `through` covered m, so
+// the live copy must be skipped. A local event is never replayed.
+func (m *Message) replayedBy(through uint64) bool { return !m.local && m.Seq <= through }
 
 // NewMessage encodes e with the ID FormatID(epoch, seq): engines call it
 // to build the messages they store and deliver.
