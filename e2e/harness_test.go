@@ -62,7 +62,9 @@ func buildApp(t *testing.T) string {
 			env  []string
 			args []string
 		}{
-			{[]string{"GOOS=js", "GOARCH=wasm"}, []string{"build", "-o", filepath.Join(web, "app.wasm"), "./wasm"}},
+			// As make build does it.
+			{[]string{"GOOS=js", "GOARCH=wasm"}, []string{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(web, "app.wasm"), "./wasm"}},
+			{nil, []string{"run", "./server/cmd/precompress", filepath.Join(web, "app.wasm")}},
 			{nil, []string{"build", "-o", filepath.Join(dir, "server"), "./server"}},
 		}
 		for _, s := range steps {
@@ -118,9 +120,9 @@ type server struct {
 
 // startServer runs the built server on addr ("127.0.0.1:0" for any free
 // port) and waits for it to print its URL.
-func startServer(t *testing.T, dir, addr string) *server {
+func startServer(t *testing.T, dir, addr string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(dir, "server"), "-addr", addr, "-web", filepath.Join(dir, "web"))
+	cmd := exec.Command(filepath.Join(dir, "server"), append([]string{"-addr", addr, "-web", filepath.Join(dir, "web")}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +182,7 @@ func (s *server) stop(t *testing.T) time.Duration {
 
 // newBrowser starts a headless Chromium with the flags this machine needs
 // and returns a tab's context.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("browser tests need Chromium at %s: run `make test` (it installs it) or `apt-get install -y chromium`", chromiumPath)
@@ -197,6 +199,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1000, 760),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })

@@ -95,6 +95,15 @@ func (c *Classic) add(l Line) {
 	}
 }
 
+// items lists the log's lines.
+func (c *Classic) items() []app.UI {
+	items := make([]app.UI, len(c.lines))
+	for i, l := range c.lines {
+		items[i] = el("li").Class("line", l.Kind).Text(l.Text)
+	}
+	return items
+}
+
 // formatTime formats a time of the shared events for people.
 func formatTime(t time.Time) string {
 	return t.Local().Format("15:04:05 Mon 2 Jan 2006 MST")
@@ -102,21 +111,19 @@ func formatTime(t time.Time) string {
 
 // Render draws the page.
 func (c *Classic) Render() app.UI {
-	return app.Main().Class("page").Body(
-		app.Header().Body(
-			app.H1().Text("Server-Sent Events, in Go on both ends"),
-			app.P().Class("lead").Body(
+	return el("main").Class("page").Body(
+		nav("/"),
+		el("header").Body(
+			el("h1").Text("Server-Sent Events, in Go on both ends"),
+			el("p").Class("lead").Body(
 				app.Text("A Go server streams "),
-				app.A().Href(StreamPath).Text(StreamPath),
+				el("a").Attr("href", StreamPath).Text(StreamPath),
 				app.Text("; this page, a go-app WebAssembly app, listens through the browser's EventSource."),
 			),
-			app.Span().ID("state").Class("badge", "state-"+c.state.String()).Text(c.state.String()),
+			el("span").ID("state").Class("badge", "state-"+c.state.String()).Text(c.state.String()),
 		),
-		app.Ul().ID("log").Class("log").Body(
-			app.Range(c.lines).Slice(func(i int) app.UI {
-				l := c.lines[i]
-				return app.Li().Class("line", l.Kind).Text(l.Text)
-			}),
+		el("ul").ID("log").Class("log").Body(
+			c.items()...,
 		),
 	)
 }

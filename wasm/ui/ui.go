@@ -31,6 +31,7 @@ type Page struct {
 func Pages() []Page {
 	return []Page{
 		{Path: "/", Title: "Classic demo", New: func() app.Composer { return &Classic{} }},
+		{Path: LivePath, Title: "Live", New: func() app.Composer { return &Live{} }},
 	}
 }
 
@@ -44,3 +45,9 @@ func Routes() {
 
 // StreamPath is where the server serves the classic demo stream.
 const StreamPath = "/stream"
+
+// el returns an element with the given tag. The pages build their markup
+// with app.Elem rather than go-app's typed builders (app.Ul, app.Button, …):
+// each typed builder links its whole method set into app.wasm, about 13 KB
+// a tag, and app.wasm has a size budget (1.45 MB in brotli).
+func el(tag string) app.HTMLElem { return app.Elem(tag) }

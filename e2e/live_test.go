@@ -1,0 +1,237 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// boardTexts is a JS expression listing the board's messages.
+const boardTexts = `[...document.querySelectorAll("#board .message")].map(e => e.textContent)`
+
+func hasMessage(text string) string {
+	return fmt.Sprintf(`%s.includes(%q)`, boardTexts, text)
+}
+
+func badge(ctx context.Context, t *testing.T) string {
+	s, err := within(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("#state")))
+	if err != nil {
+		t.Fatalf("reading the state badge: %v", err)
+	}
+	return s
+}
+
+func publish(t *testing.T, base, text string) {
+	t.Helper()
+	resp, err := http.Post(base+"publish?topic=board&event=board", "text/plain", strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("publish %q: %s", text, resp.Status)
+	}
+}
+
+// TestLivePage opens /live in two tabs: the chart fills, a message posted
+// from one tab appears on the other, and a stop and start of the server is
+// shown as closed then open again, with no message posted while the second
+// tab was reconnecting missing afterwards.
+func TestLivePage(t *testing.T) {
+	dir := buildApp(t)
+	begin := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
+	srv := startServer(t, dir, "127.0.0.1:0", "-retry", "1s")
+	tab1 := newBrowser(t)
+	tab2, cancel := chromedp.NewContext(tab1)
+	defer cancel()
+
+	for _, tab := range []context.Context{tab1, tab2} {
+		if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"live")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tab := range []context.Context{tab1, tab2} {
+		if _, err := within(t, tab, 30*time.Second, chromedp.Poll[bool](`document.querySelector("#state")?.textContent === "open"`)); err != nil {
+			t.Fatalf("tab %d: the stream did not open: %v", i+1, err)
+		}
+	}
+
+	step("both tabs open")
+	// The chart has data points after 3 seconds.
+	if err := chromedp.Do(tab1, chromedp.Sleep(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"clients", "eps", "mem", "goroutines"} {
+		n, err := within(t, tab1, 5*time.Second, chromedp.Evaluate[int](
+			fmt.Sprintf(`Number(document.querySelector("#chart-%s").dataset.points)`, id)))
+		if err != nil || n < 2 {
+			t.Errorf("chart %s has %d points after 3 s (%v), want at least 2", id, n, err)
+		}
+		pts, _ := within(t, tab1, 5*time.Second, chromedp.Evaluate[string](
+			fmt.Sprintf(`document.querySelector("#chart-%s polyline").getAttribute("points")`, id)))
+		if strings.Count(pts, ",") < 2 {
+			t.Errorf("chart %s draws %q", id, pts)
+		}
+	}
+	clients, _ := within(t, tab1, 5*time.Second, chromedp.Text(chromedp.CSS("#chart-clients .value")))
+	if clients != "2" {
+		t.Errorf("the chart says %q clients, want 2 (two tabs)", clients)
+	}
+
+	// A message typed in tab 1 appears in tab 2, as text.
+	msg := `<b>hello</b> from tab 1 & "friends"`
+	start := time.Now()
+	if err := chromedp.Do(tab1,
+		chromedp.SendKeys(chromedp.CSS("#message"), msg),
+		chromedp.Click(chromedp.CSS("#send")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := within(t, tab2, 5*time.Second, chromedp.Poll[bool](hasMessage(msg))); err != nil {
+		t.Fatalf("tab 2 did not show the message: %v", err)
+	}
+	t.Logf("typed in tab 1, shown in tab 2 after %v", time.Since(start).Round(time.Millisecond))
+	if n, _ := within(t, tab2, 5*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#board b").length`)); n != 0 {
+		t.Errorf("the message was rendered as HTML")
+	}
+	saveScreenshot(t, tab1, "live.png")
+
+	// Stop the server: both tabs show the stream closed.
+	step("message shown")
+	srv.stop(t)
+	step("server stopped")
+	for i, tab := range []context.Context{tab1, tab2} {
+		if _, err := within(t, tab, 10*time.Second, chromedp.Poll[bool](`document.querySelector("#state").textContent.startsWith("closed")`)); err != nil {
+			t.Fatalf("tab %d: still %q after the server stopped: %v", i+1, badge(tab, t), err)
+		}
+	}
+	// Start it again and publish at once, while the tabs are still
+	// waiting to reconnect.
+	step("both tabs show closed")
+	srv = startServer(t, dir, srv.Addr, "-retry", "1s")
+	var during []string
+	for i := range 3 {
+		text := fmt.Sprintf("posted while reconnecting %d", i)
+		publish(t, srv.URL, text)
+		during = append(during, text)
+	}
+	for i, tab := range []context.Context{tab1, tab2} {
+		if _, err := within(t, tab, 20*time.Second, chromedp.Poll[bool](`document.querySelector("#state").textContent === "open"`)); err != nil {
+			t.Fatalf("tab %d did not reopen: %q, %v", i+1, badge(tab, t), err)
+		}
+	}
+	step("both tabs open again")
+	for _, text := range during {
+		if _, err := within(t, tab2, 10*time.Second, chromedp.Poll[bool](hasMessage(text))); err != nil {
+			board, _ := within(t, tab2, 5*time.Second, chromedp.Evaluate[[]string](boardTexts))
+			t.Fatalf("tab 2 misses %q after reconnecting; board: %q", text, board)
+		}
+	}
+	board, err := within(t, tab2, 5*time.Second, chromedp.Evaluate[[]string](boardTexts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range append([]string{msg}, during...) {
+		if n := countOf(board, text); n != 1 {
+			t.Errorf("tab 2 shows %q %d times, want once; board: %q", text, n, board)
+		}
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLiveLoadsOffline loads /live with name resolution restricted to
+// loopback, and checks in the browser's request log that every request
+// went to the server.
+func TestLiveLoadsOffline(t *testing.T) {
+	dir := buildApp(t)
+	srv := startServer(t, dir, "127.0.0.1:0")
+	ctx := newBrowser(t, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
+
+	var mu sync.Mutex
+	var urls []string
+	chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			urls = append(urls, e.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`Number(document.querySelector("#chart-clients")?.dataset.points) > 0`)); err != nil {
+		t.Fatalf("the page did not come live: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(urls) < 3 {
+		t.Fatalf("the request log has %d entries: %q", len(urls), urls)
+	}
+	var hosts []string
+	for _, u := range urls {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "data" && p.Host != srv.Addr) {
+			t.Errorf("a request left the server: %s", u)
+		}
+		if err == nil && !slices.Contains(hosts, p.Host) {
+			hosts = append(hosts, p.Host)
+		}
+	}
+	t.Logf("%d requests, to %q", len(urls), hosts)
+}
+
+// TestLiveColdLoads measures, over 5 cold loads (a new browser profile
+// each), the wasm bytes transferred and the time from navigation to the
+// first event on /live.
+func TestLiveColdLoads(t *testing.T) {
+	dir := buildApp(t)
+	srv := startServer(t, dir, "127.0.0.1:0")
+	var firsts []float64
+	var transfer float64
+	for range 5 {
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
+			t.Fatal(err)
+		}
+		first, err := within(t, ctx, 30*time.Second, chromedp.Poll[float64](
+			`Number(document.querySelector("#chart-clients")?.dataset.points) > 0 ? performance.now() : 0`))
+		if err != nil {
+			t.Fatalf("no event on /live: %v", err)
+		}
+		transfer, err = within(t, ctx, 5*time.Second, chromedp.Evaluate[float64](
+			`performance.getEntriesByType("resource").filter(e => e.name.endsWith("/web/app.wasm")).map(e => e.transferSize)[0] || 0`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if transfer == 0 || transfer > 1_500_000 {
+			t.Errorf("the wasm transferred %.0f bytes, want its brotli size", transfer)
+		}
+		firsts = append(firsts, first)
+	}
+	sort.Float64s(firsts)
+	t.Logf("cold loads of /live: wasm transferSize %.0f bytes; navigation to first event: median %.0f ms (all: %.0f)",
+		transfer, firsts[len(firsts)/2], firsts)
+}

@@ -1,0 +1,324 @@
+package ui
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
+)
+
+// Paths the live page uses.
+const (
+	EventsPath  = "/events"
+	PublishPath = "/publish"
+	LivePath    = "/live"
+)
+
+// chartSpan is how many seconds of figures the chart keeps.
+const chartSpan = 60
+
+// maxBoard bounds the board's message list.
+const maxBoard = 50
+
+// Live is the /live page: the stream's state, a chart of the server's
+// figures, a broadcast board, and controls to close, reopen and replay the
+// stream from an earlier event ID.
+type Live struct {
+	app.Compo
+
+	stream *appstream.Stream
+	state  eventsource.State
+	opened bool // the stream was open once: a later "connecting" is a reconnect
+
+	points []event.Stats // the chart, oldest first, at most chartSpan
+	board  []boardLine   // newest last
+	seen   map[string]bool
+
+	received   uint64 // events received when the rate was last computed
+	receivedAt time.Time
+	rate       float64 // events per second received by this page
+
+	reloaded string // the history (epoch) last reloaded after a gap
+
+	draft    string
+	replayID string
+	notice   string
+}
+
+type boardLine struct {
+	ID   string
+	Text string
+	_    [0]func() // not comparable: spares app.wasm an equality function
+}
+
+// liveURL is the stream of the live page, resuming after lastEventID
+// when it is set.
+func liveURL(lastEventID string) string {
+	q := url.Values{"topic": {event.TopicStats, event.TopicBoard}}
+	if lastEventID != "" {
+		q.Set("lastEventId", lastEventID)
+	}
+	return EventsPath + "?" + q.Encode()
+}
+
+// OnMount opens the stream.
+func (c *Live) OnMount(ctx app.Context) {
+	c.seen = map[string]bool{}
+	c.open(ctx, "")
+}
+
+// OnDismount closes the stream: go-app never cancels a component's
+// context on removal.
+func (c *Live) OnDismount() { c.close() }
+
+func (c *Live) close() {
+	if c.stream != nil {
+		c.stream.Close()
+		c.stream = nil
+	}
+	c.state = eventsource.StateClosed
+}
+
+// open (re)opens the stream, resuming after lastEventID when it is set.
+func (c *Live) open(ctx app.Context, lastEventID string) {
+	c.close()
+	c.opened = false
+	st, err := appstream.Open(ctx, liveURL(lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
+		appstream.State(func(ctx app.Context, s eventsource.State) {
+			if s == eventsource.StateOpen {
+				c.opened = true
+			}
+			c.state = s
+		}),
+		appstream.Event(func(ctx app.Context, s event.Stats) { c.addPoint(s) }),
+		appstream.Message(event.TopicBoard, func(ctx app.Context, m eventsource.Message) { c.addBoard(m) }),
+		appstream.Gap(func(ctx app.Context, g eventsource.Gap) { c.onGap(ctx, g) }),
+		appstream.DecodeError(func(ctx app.Context, raw string, err error) {
+			c.notice = "An event did not decode: " + err.Error()
+		}),
+	)
+	if err != nil {
+		c.notice = "Cannot open the stream: " + err.Error()
+		return
+	}
+	c.stream = st
+	c.received, c.receivedAt = 0, time.Now()
+}
+
+// onGap: the server cannot replay from the ID we had (the server
+// restarted, or we asked for an ID it no longer has). Reload the board
+// from the start of the server's current history.
+func (c *Live) onGap(ctx app.Context, g eventsource.Gap) {
+	c.notice = "The server could not replay from " + `"` + g.LastEventID + `"` + " (" + g.Reason + ")."
+	// Expired: what the history holds is all there is. Malformed: the
+	// visitor typed a bad ID. Unknown, from another history: replay the
+	// server's whole current history, once per history.
+	i := strings.LastIndexByte(g.ID, '-')
+	if g.Reason != "unknown" || i <= 0 || c.reloaded == g.ID[:i] {
+		return
+	}
+	c.reloaded = g.ID[:i]
+	c.notice += " Reloading the board from the server's history."
+	c.open(ctx, g.ID[:i]+"-0")
+}
+
+func (c *Live) addPoint(s event.Stats) {
+	if n := len(c.points); n > 0 && s.At <= c.points[n-1].At {
+		return // replayed figures older than what the chart shows
+	}
+	c.points = append(c.points, s)
+	if n := len(c.points) - chartSpan; n > 0 {
+		c.points = append(c.points[:0], c.points[n:]...)
+	}
+	if c.stream != nil {
+		now, got := time.Now(), c.stream.Source().Stats().Received
+		if dt := now.Sub(c.receivedAt).Seconds(); dt > 0.5 {
+			c.rate = float64(got-c.received) / dt
+			c.received, c.receivedAt = got, now
+		}
+	}
+}
+
+func (c *Live) addBoard(m eventsource.Message) {
+	if m.LastEventID != "" {
+		if c.seen[m.LastEventID] {
+			return // replayed again after a reopen
+		}
+		c.seen[m.LastEventID] = true
+	}
+	var b event.BoardMessage
+	event.DecodeInto(&b, m.Data) // plain text always decodes
+	c.board = append(c.board, boardLine{ID: m.LastEventID, Text: b.Text})
+	if n := len(c.board) - maxBoard; n > 0 {
+		for _, l := range c.board[:n] {
+			delete(c.seen, l.ID)
+		}
+		c.board = append(c.board[:0], c.board[n:]...)
+	}
+}
+
+// post publishes the draft on the board with the browser's fetch (Go's
+// net/http client would add 5 MB to app.wasm).
+func (c *Live) post(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	text := strings.TrimSpace(c.draft)
+	if text == "" {
+		return
+	}
+	c.draft = ""
+	q := url.Values{"topic": {event.TopicBoard}, "event": {event.BoardMessage{}.EventName()}}
+	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
+		ctx.Dispatch(func(app.Context) {
+			switch {
+			case err != nil:
+				c.notice = "Posting failed: " + err.Error()
+			case status != 200:
+				c.notice = "Posting failed: the server answered " + strconv.Itoa(status)
+			default:
+				c.notice = ""
+			}
+		})
+	})
+}
+
+// fetch POSTs body to url and calls done with the status, or with the
+// error when the request failed. Both callbacks are released after the
+// first of them runs.
+func fetch(url, body string, done func(status int, err error)) {
+	var ok, fail app.Func
+	release := func() { ok.Release(); fail.Release() }
+	ok = app.FuncOf(func(this app.Value, args []app.Value) any {
+		defer release()
+		done(args[0].Get("status").Int(), nil)
+		return nil
+	})
+	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
+		defer release()
+		done(0, errors.New(args[0].Call("toString").String()))
+		return nil
+	})
+	app.Window().Call("fetch", url, map[string]any{
+		"method":  "POST",
+		"body":    body,
+		"headers": map[string]any{"Content-Type": "text/plain; charset=utf-8"},
+	}).Call("then", ok, fail)
+}
+
+// stateLabel says what the badge shows: after the stream was open, a
+// browser that is reconnecting is shown as closed (reconnecting).
+func (c *Live) stateLabel() (class, text string) {
+	switch {
+	case c.state == eventsource.StateOpen:
+		return "open", "open"
+	case c.state == eventsource.StateConnecting && c.opened:
+		return "closed", "closed, reconnecting"
+	default:
+		return c.state.String(), c.state.String()
+	}
+}
+
+// Render draws the page.
+func (c *Live) Render() app.UI {
+	class, label := c.stateLabel()
+	var stats eventsource.Stats
+	if c.stream != nil {
+		stats = c.stream.Source().Stats()
+	}
+	return el("main").Class("page").Body(
+		nav(LivePath),
+		el("h1").Text("Live"),
+		// Bodies of four are appended to a made slice: a list of four
+		// literal arguments makes the compiler emit an unrolled equality
+		// function for [4]app.UI, 8 KB of app.wasm.
+		el("div").Class("status").Body(append(make([]app.UI, 0, 4),
+			el("span").ID("state").Class("badge", "state-"+class).Text(label),
+			figure("reconnects", "Reconnects", strconv.FormatUint(stats.Reconnects, 10)),
+			figure("last-id", "Last event ID", orDash(stats.LastEventID)),
+			figure("rate", "Events/s", strconv.FormatFloat(c.rate, 'f', 1, 64)),
+		)...),
+		el("div").Class("controls").Body(
+			el("button").ID("close").Attr("type", "button").Attr("disabled", c.stream == nil).Text("Close stream").
+				On("click", func(ctx app.Context, e app.Event) { c.close() }),
+			el("button").ID("reopen").Attr("type", "button").Text("Reopen").
+				On("click", func(ctx app.Context, e app.Event) { c.open(ctx, stats.LastEventID) }),
+			el("form").Class("inline").On("submit", func(ctx app.Context, e app.Event) {
+				e.PreventDefault()
+				c.open(ctx, strings.TrimSpace(c.replayID))
+			}).Body(
+				el("input").ID("replay-id").Attr("placeholder", "event ID, e.g. "+orDefault(stats.LastEventID, "abc-1")).
+					Attr("value", c.replayID).On("input", inputTo(&c.replayID)),
+				el("button").ID("replay").Attr("type", "submit").Text("Replay from ID"),
+			),
+		),
+		el("p").ID("notice").Class("notice").Attr("hidden", c.notice == "").Text(c.notice),
+		el("h2").Text("Server"),
+		el("div").ID("chart").Class("charts").Body(append(make([]app.UI, 0, 4),
+			chart("clients", "Clients", c.points, 0, func(s event.Stats) float64 { return float64(s.Clients) }),
+			chart("eps", "Events/s delivered", c.points, 0, func(s event.Stats) float64 { return s.EventsPerSecond }),
+			chart("mem", "Memory (MiB)", c.points, 1, func(s event.Stats) float64 { return float64(s.MemoryBytes) / (1 << 20) }),
+			chart("goroutines", "Goroutines", c.points, 0, func(s event.Stats) float64 { return float64(s.Goroutines) }),
+		)...),
+		el("h2").Text("Broadcast board"),
+		el("form").ID("board-form").Class("inline").On("submit", c.post).Body(
+			el("input").ID("message").Attr("placeholder", "Say something to every open page").
+				Attr("maxlength", 500).Attr("value", c.draft).On("input", inputTo(&c.draft)),
+			el("button").ID("send").Attr("type", "submit").Text("Send"),
+		),
+		el("ul").ID("board").Class("log").Body(
+			c.boardItems()...,
+		),
+	)
+}
+
+// boardItems lists the board's messages, newest first.
+func (c *Live) boardItems() []app.UI {
+	items := make([]app.UI, len(c.board))
+	for i, l := range c.board {
+		items[len(c.board)-1-i] = el("li").Class("message").DataSet("id", l.ID).Text(l.Text)
+	}
+	return items
+}
+
+func figure(id, label, value string) app.UI {
+	return el("span").Class("figure").Body(
+		el("span").Class("label").Text(label+": "),
+		el("span").ID(id).Text(value),
+	)
+}
+
+// inputTo stores an input's value in *v as the visitor types. (go-app's
+// Compo.ValueTo does the same for any type, through reflection that costs
+// app.wasm size.)
+func inputTo(v *string) app.EventHandler {
+	return func(ctx app.Context, e app.Event) { *v = ctx.JSSrc().Get("value").String() }
+}
+
+func orDash(s string) string { return orDefault(s, "–") }
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// nav links the pages.
+func nav(current string) app.UI {
+	var links []app.UI
+	for _, p := range Pages() {
+		a := el("a").Attr("href", p.Path).Text(p.Title)
+		if p.Path == current {
+			a = a.Class("current")
+		}
+		links = append(links, a)
+	}
+	return el("nav").Class("nav").Body(
+		links...,
+	)
+}
