@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Message is the name the browser gives an event sent without an `event:`
@@ -65,16 +66,25 @@ func Decode[T any, PT interface {
 	Named
 }](data string) (T, error) {
 	var v T
+	err := DecodeInto(PT(&v), data)
+	return v, err
+}
+
+// DecodeInto is Decode for a value the caller allocated: p points to the
+// payload to fill in. Generic callers should keep their own bodies thin and
+// call it, since each instantiation of a generic function adds its own
+// copy of the code to app.wasm.
+func DecodeInto(p Named, data string) error {
 	var err error
-	if tu, ok := any(PT(&v)).(encoding.TextUnmarshaler); ok {
+	if tu, ok := p.(encoding.TextUnmarshaler); ok {
 		err = tu.UnmarshalText([]byte(data))
 	} else {
-		err = json.Unmarshal([]byte(data), PT(&v))
+		err = json.Unmarshal([]byte(data), p)
 	}
 	if err != nil {
-		return v, fmt.Errorf("%w: %T from %q: %v", ErrDecode, v, clip(data, 64), err)
+		return fmt.Errorf("%w: %s from %q: %v", ErrDecode, strings.TrimPrefix(fmt.Sprintf("%T", p), "*"), clip(data, 64), err)
 	}
-	return v, nil
+	return nil
 }
 
 // NameOf returns the SSE event name of T, and the name a browser listener

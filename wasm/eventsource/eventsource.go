@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ssewasm/ssewasm/shared/event"
@@ -220,23 +221,21 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// decode decodes data into a T and turns both a decode error and a panic in
-// the type's decoder into a *DecodeError.
-func decode[T any, PT interface {
-	*T
-	event.Named
-}](listener string, m Message) (v T, err error) {
+// decode decodes m's data into the payload p points to, and turns both a
+// decode error and a panic in the type's decoder into a *DecodeError. It
+// is the body of every Subscribe instantiation, kept out of the generic
+// code so that each event type adds little to app.wasm.
+func decode(listener string, m Message, p event.Named) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data,
-				Err: fmt.Errorf("%w: %T panicked: %v", event.ErrDecode, v, r)}
+				Err: fmt.Errorf("%w: %s panicked: %v", event.ErrDecode, strings.TrimPrefix(fmt.Sprintf("%T", p), "*"), r)}
 		}
 	}()
-	v, err = event.Decode[T, PT](m.Data)
-	if err != nil {
-		return v, &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data, Err: err}
+	if err := event.DecodeInto(p, m.Data); err != nil {
+		return &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data, Err: err}
 	}
-	return v, nil
+	return nil
 }
 
 // Subscribe calls fn with each event of type T, decoded from its data with
@@ -251,8 +250,8 @@ func Subscribe[T any, PT interface {
 	mustHandler(fn == nil)
 	_, listener := event.NameOf[T, PT]()
 	return s.subscribe(listener, func(m Message) {
-		v, err := decode[T, PT](listener, m)
-		if err != nil {
+		var v T
+		if err := decode(listener, m, PT(&v)); err != nil {
 			if onErr != nil {
 				onErr(m.Data, err)
 			}

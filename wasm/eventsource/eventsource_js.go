@@ -49,7 +49,18 @@ const (
 const jsClosed = 2
 
 // jsQueue makes a Source's queue. Compiled once.
-var jsQueue = sync.OnceValue(func() js.Value {
+var jsQueue = func() js.Value {
+	jsQueueOnce.Do(func() { jsQueueFn = makeJSQueue() })
+	return jsQueueFn
+}
+
+// (A plain sync.Once: sync.OnceValue's generic code costs app.wasm more.)
+var (
+	jsQueueOnce sync.Once
+	jsQueueFn   js.Value
+)
+
+func makeJSQueue() js.Value {
 	return js.Global().Get("Function").New("drain", `
 const ch = new MessageChannel();
 const q = { buf: [], posted: false, closed: false, received: 0, lastEventId: "", lastAt: performance.now(), origin: "", lastEv: null };
@@ -87,7 +98,7 @@ q.listener = (id, kind) => {
 	};
 };
 return q;`)
-})
+}
 
 // Source is one logical stream over successive browser EventSources.
 // Create it with [Open]; its methods may be called from any goroutine, and
@@ -130,6 +141,7 @@ type Subscription struct {
 // message is one queued event as drain reads it.
 type message struct {
 	lastEventID, data string
+	_                 [0]func() // not comparable: spares app.wasm an equality function
 }
 
 // Open creates a browser EventSource for url (resolved against the page's
