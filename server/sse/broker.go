@@ -37,6 +37,15 @@ type Broker struct {
 
 	nextID atomic.Uint64 // last ClientInfo.ID given
 
+	// Hijacked streams (hijack.go): their writers and epoll watcher,
+	// started with the first such stream, stopped by Shutdown once every
+	// stream has ended.
+	pool      runQueue
+	poolOnce  sync.Once
+	watchOnce sync.Once
+	watcher   *watcher       // set in watchOnce
+	poolWG    sync.WaitGroup // the writers and the watcher
+
 	mu      sync.RWMutex
 	topics  map[string]*topicSubs // guarded by mu
 	clients map[*client]struct{}  // guarded by mu; every registered client
@@ -307,8 +316,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 	})
 	idle := make(chan struct{})
-	go func() { // ends when the last handler returns, even if ctx is done first
+	go func() { // ends when the last stream ends, even if ctx is done first
 		b.wg.Wait()
+		b.stopWriters()
 		close(idle)
 	}()
 	select {

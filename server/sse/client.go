@@ -3,9 +3,11 @@ package sse
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +32,17 @@ type client struct {
 	wrote      atomic.Bool // wrote since the last heartbeat tick
 	hbDue      atomic.Bool // the heartbeat goroutine asks for a heartbeat
 
+	// Hijacked streams (see hijack.go). conn is set before hijacked, and
+	// neither changes after. sched says who owns the writing: the
+	// handler until the handover, then a writer of the pool or a slow
+	// write while it is set; a signal schedules the client only when it
+	// can set it.
+	conn     net.Conn
+	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine
+	through  uint64          // Seq the replay covered; set before the handover
+	hijacked atomic.Bool
+	sched    atomic.Bool
+
 	// wake is buffered (1) so that fan-out and the heartbeat goroutine
 	// never block on it: one pending signal is enough, since the writer
 	// takes everything queued when it wakes.
@@ -41,6 +54,12 @@ type client struct {
 }
 
 func (c *client) signal() {
+	if c.hijacked.Load() {
+		if c.sched.CompareAndSwap(false, true) {
+			c.b.pool.push(c)
+		}
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -89,8 +108,17 @@ func (c *client) end(reason error, grace time.Duration) {
 	c.mu.Unlock()
 	c.killed.Store(true)
 	// Concurrent with the writer's own SetWriteDeadline: see send.
-	c.rc.SetWriteDeadline(time.Now().Add(grace)) //nolint:errcheck // unsupported: the write times out on its own
+	c.setWriteDeadline(time.Now().Add(grace))
 	c.signal()
+}
+
+// setWriteDeadline bounds the write in progress or the next one.
+func (c *client) setWriteDeadline(t time.Time) {
+	if c.conn != nil {
+		c.conn.SetWriteDeadline(t) //nolint:errcheck // a closed conn fails the write anyway
+		return
+	}
+	c.rc.SetWriteDeadline(t) //nolint:errcheck // unsupported: the write times out on its own
 }
 
 // take returns the queued messages, leaving an empty queue, or the

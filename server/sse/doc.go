@@ -22,7 +22,8 @@
 //     keeps the registry of clients; [Broker.Shutdown] ends every stream.
 //   - handler.go: [Broker.ServeHTTP], the /events handler: topics, limits,
 //     authorisation, replay from Last-Event-ID, then live events.
-//   - client.go: one stream's bounded queue and its writer.
+//   - client.go: one stream's bounded queue and its writer; hijack.go:
+//     hijacked streams, their writer pool and the epoll watcher.
 //   - engine.go: [Engine], which assigns IDs, keeps history and delivers
 //     events; memory.go: [MemoryEngine], the in-process one.
 //   - options.go: [Options], [Hooks] and the reserved names of
@@ -57,8 +58,13 @@
 // of silence a stream gets a heartbeat, a comment or, with
 // heartbeat=event, a [HeartbeatEvent]. The protocol is in docs/protocol.md.
 //
-// Goroutines: the request's own goroutine writes its stream, so a client
-// costs no goroutine of ours; the broker runs one more, for heartbeats.
+// Goroutines: on Linux, a plain HTTP/1.x stream is hijacked once its
+// headers and replay are written (hijack.go): an idle stream then holds
+// no goroutine and no net/http buffers; a pool of GOMAXPROCS writers
+// writes queued events, and one goroutine watches the sockets for
+// clients that hang up. HTTP/2, TLS and writers that cannot be hijacked
+// keep the request's goroutine as their writer. The broker runs one more
+// goroutine, for heartbeats.
 //
 // Without a broker, a handler sends events with a [Stream] in a loop until
 // the client goes away:

@@ -74,9 +74,26 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
+	if conn := hijack(w, r); conn != nil {
+		// The writers own the stream from here on, and end it.
+		if err := b.streamHijacked(c, conn, w.Header()); err != nil {
+			b.endHijacked(c, err)
+		}
+		return
+	}
 	defer b.wg.Done()
 	reason := b.stream(c, w, r)
 	b.unregister(c)
+	b.streamEnded(c, reason)
+	// The response stays bounded for what net/http writes after us (the
+	// end of a chunked body): unless end set it, clear nothing.
+	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
+		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
+	}
+}
+
+// streamEnded logs a stream's end and calls the hooks.
+func (b *Broker) streamEnded(c *client, reason error) {
 	if errors.Is(reason, ErrEvicted) {
 		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "queue", b.opts.QueueSize)
 		if f := b.opts.Hooks.OnEvict; f != nil {
@@ -88,11 +105,6 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f := b.opts.Hooks.OnDisconnect; f != nil {
 			f(c.info, reason)
 		}
-	}
-	// The response stays bounded for what net/http writes after us (the
-	// end of a chunked body): unless end set it, clear nothing.
-	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
-		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
 	}
 }
 

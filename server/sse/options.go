@@ -107,8 +107,9 @@ type Options struct {
 }
 
 // Hooks observe the broker. Each is optional, is called without any of
-// the broker's locks held, from the goroutine serving the request, and
-// must not block: it delays that client.
+// the broker's locks held, from the goroutine serving the request (for
+// a hijacked stream, OnDisconnect and OnEvict from a writer of the pool),
+// and must not block: it delays that client, or others.
 type Hooks struct {
 	// OnConnect is called when a stream has opened, before any replay.
 	OnConnect func(ClientInfo)

@@ -1,0 +1,382 @@
+package sse
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Hijacked streams.
+//
+// A goroutine, net/http's buffers and its background reader cost about
+// 25 KB per open stream, nearly all of it idle. So on Linux, a plain
+// HTTP/1.x request (no TLS, a connection that can be hijacked) is taken
+// over after its headers: the handler writes the response headers, the
+// retry line and any replay itself, hands the connection to the broker
+// and returns. An idle stream then holds its client struct, its socket
+// and an entry in the broker's epoll set, and no goroutine.
+//
+// Writing: a signal (an event queued, a heartbeat due, the stream ended)
+// puts the client on a run queue served by a few writer goroutines
+// (GOMAXPROCS). A writer takes the client's whole queue, copies the
+// frames into one buffer and writes it with one non-blocking write. If
+// the socket cannot take it all (a slow reader), the rest is written by
+// a goroutine of its own with a deadline (Options.WriteTimeout), so a
+// stalled client never holds up a writer; its queue fills meanwhile and
+// the usual eviction applies.
+//
+// Dead peers: the socket is in an epoll set watched for a hang-up
+// (EPOLLRDHUP: the client closed), read by one goroutine; a failed write
+// (the next event or heartbeat) also ends the stream.
+//
+// The response is delimited by the connection's close ("Connection:
+// close", neither Content-Length nor Transfer-Encoding), the simplest
+// correct HTTP/1.1 framing for a body that never ends: browsers, curl -N
+// and Go's http.Client read it as a body that ends at EOF.
+//
+// HTTP/2, TLS and writers that cannot be hijacked (httptest.ResponseRecorder,
+// most middleware) keep the ordinary path: the handler's goroutine
+// writes through the http.ResponseWriter (client.serve).
+
+// errClientGone is the reason of a hijacked stream whose client closed
+// the connection: like a cancelled request context on the ordinary path.
+var errClientGone = fmt.Errorf("sse: client closed the connection: %w", context.Canceled)
+
+// hijack takes over r's connection, if it is plain HTTP/1.x and w can be
+// hijacked, and returns it with its deadlines cleared; nil otherwise,
+// and then nothing was written.
+func hijack(w http.ResponseWriter, r *http.Request) net.Conn {
+	if !canHijack || r.ProtoMajor != 1 || r.TLS != nil {
+		return nil
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil
+	}
+	// A GET has no body; anything buffered is a pipelined request,
+	// which a stream never answers.
+	_ = brw
+	conn.SetDeadline(time.Time{}) //nolint:errcheck // the server's ReadTimeout/WriteTimeout must not cut the stream
+	return conn
+}
+
+// appendHeader appends the response head of a hijacked stream: the
+// headers the handler (and middleware, such as CORS) set on w, and ours.
+func appendHeader(dst []byte, h http.Header) []byte {
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close")
+	h.Del("Content-Length")
+	h.Del("Transfer-Encoding")
+	if h.Get("Date") == "" {
+		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	dst = append(dst, "HTTP/1.1 200 OK\r\n"...)
+	var b headerBuf
+	h.Write(&b) //nolint:errcheck // writes to memory
+	dst = append(dst, b...)
+	return append(dst, "\r\n"...)
+}
+
+type headerBuf []byte
+
+func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// streamHijacked opens the stream of a registered client on its hijacked
+// connection, replays, and hands it to the writers. It returns nil once
+// the writers own the stream (they end it), or why it ended.
+func (b *Broker) streamHijacked(c *client, conn net.Conn, h http.Header) error {
+	var raw syscall.RawConn
+	if sc, ok := conn.(syscall.Conn); ok {
+		raw, _ = sc.SyscallConn()
+	}
+	b.mu.Lock() // end reads conn with b.mu held
+	c.conn, c.raw = conn, raw
+	// Drop the response: it holds net/http's connection and its 8 KB
+	// of buffers, which an idle stream must not keep.
+	c.w, c.rc = nil, nil
+	b.mu.Unlock()
+	b.startWriters(raw != nil)
+	if b.watcher != nil && raw != nil {
+		b.watcher.add(c) // a client that leaves during the replay is noticed too
+	}
+
+	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
+	if f := b.opts.Hooks.OnConnect; f != nil {
+		f(c.info)
+	}
+	pre := appendHeader(nil, h)
+	pre = append(pre, b.retryLine...)
+	if c.info.LastEventID != "" {
+		rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
+		if err != nil {
+			return err
+		}
+		c.through = rep.Through
+		if rep.Gap != "" {
+			pre = append(pre, gapFrame(c.info.LastEventID, rep)...)
+			b.stats.gaps.Add(1)
+		}
+		msgs := rep.Messages
+		for len(pre) > 0 || len(msgs) > 0 {
+			chunk := msgs[:min(len(msgs), replayChunk)]
+			n, err := c.sendConn(pre, chunk)
+			if err != nil {
+				return err
+			}
+			b.stats.replayed.Add(uint64(n))
+			pre, msgs = pre[:0], msgs[len(chunk):]
+		}
+	} else if _, err := c.sendConn(pre, nil); err != nil {
+		return err
+	}
+	// Hand over. From here on a signal schedules the client on the pool;
+	// anything queued meanwhile is written by the pool at once.
+	c.ctx = nil // the request's, cancelled when this handler returns
+	c.sched.Store(true)
+	c.hijacked.Store(true)
+	c.sched.Store(false)
+	c.reschedule()
+	return nil
+}
+
+// sendConn writes pre and msgs to a hijacked connection from the
+// handler, blocking, under one deadline; see send for the order of the
+// deadline and the killed check.
+func (c *client) sendConn(pre []byte, msgs []*Message) (int, error) {
+	buf := pre
+	for _, m := range msgs {
+		buf = append(buf, m.Frame...)
+	}
+	if t := c.b.opts.WriteTimeout; t > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
+	}
+	if c.killed.Load() {
+		return 0, c.stopReason()
+	}
+	if _, err := c.conn.Write(buf); err != nil {
+		return 0, c.writeErr(err)
+	}
+	c.wrote.Store(true)
+	return len(msgs), nil
+}
+
+// hasWork reports whether the writers have something to do for c.
+func (c *client) hasWork() bool {
+	if c.hbDue.Load() || c.killed.Load() {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) > 0 || c.reason != nil
+}
+
+// reschedule gives up c's turn and takes a new one if work arrived
+// while c was being written (its signal found sched set).
+func (c *client) reschedule() {
+	c.sched.Store(false)
+	if c.hasWork() && c.sched.CompareAndSwap(false, true) {
+		c.b.pool.push(c)
+	}
+}
+
+// runQueue holds the hijacked clients that have something to write. A
+// client is in it at most once (client.sched), so it holds at most one
+// entry per client.
+type runQueue struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	q      []*client
+	head   int
+	closed bool
+}
+
+func (q *runQueue) push(c *client) {
+	q.mu.Lock()
+	q.q = append(q.q, c)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop returns the next client, waiting for one; nil once closed and empty.
+func (q *runQueue) pop() *client {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.head == len(q.q) {
+		if q.closed {
+			return nil
+		}
+		q.cond.Wait()
+	}
+	c := q.q[q.head]
+	q.q[q.head] = nil
+	q.head++
+	if q.head == len(q.q) {
+		q.q, q.head = q.q[:0], 0
+	} else if q.head > 1024 && q.head > len(q.q)/2 {
+		n := copy(q.q, q.q[q.head:])
+		clear(q.q[n:])
+		q.q, q.head = q.q[:n], 0
+	}
+	return c
+}
+
+func (q *runQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// startWriters starts the writer pool, and the epoll watcher when a
+// connection has a descriptor to watch, once.
+func (b *Broker) startWriters(watch bool) {
+	b.poolOnce.Do(func() {
+		b.pool.cond.L = &b.pool.mu
+		n := runtime.GOMAXPROCS(0)
+		b.poolWG.Add(n)
+		for range n {
+			go b.writer()
+		}
+	})
+	if watch {
+		b.watchOnce.Do(func() {
+			w, err := newWatcher(b)
+			if err != nil {
+				b.opts.Logger.Warn("sse: no epoll watcher: dead clients are found by heartbeats only", "err", err)
+				return
+			}
+			b.watcher = w
+			b.poolWG.Add(1)
+			go func() {
+				defer b.poolWG.Done()
+				w.run()
+			}()
+		})
+	}
+}
+
+// stopWriters ends the pool and the watcher once every hijacked stream
+// has ended. Shutdown calls it.
+func (b *Broker) stopWriters() {
+	b.pool.mu.Lock()
+	started := b.pool.cond.L != nil
+	b.pool.mu.Unlock()
+	if started {
+		b.pool.close()
+	}
+	b.watchOnce.Do(func() {}) // no watcher starts after this
+	if b.watcher != nil {
+		b.watcher.close()
+	}
+	b.poolWG.Wait()
+}
+
+// writer is one goroutine of the pool.
+func (b *Broker) writer() {
+	defer b.poolWG.Done()
+	w := &rawWriter{}
+	for {
+		c := b.pool.pop()
+		if c == nil {
+			return
+		}
+		b.write(c, w)
+	}
+}
+
+// write does one turn of c: it writes everything queued (or a heartbeat)
+// in one non-blocking write, or ends the stream.
+func (b *Broker) write(c *client, w *rawWriter) {
+	q, err := c.take()
+	if err != nil {
+		b.endHijacked(c, err)
+		return
+	}
+	var post []byte
+	if c.hbDue.Swap(false) {
+		post = c.heartbeatFrame()
+	}
+	buf := w.buf[:0]
+	n := 0
+	for _, m := range q {
+		if m.replayedBy(c.through) {
+			continue
+		}
+		buf = append(buf, m.Frame...)
+		n++
+	}
+	if n == 0 {
+		buf = append(buf, post...) // a heartbeat only when no event goes out
+	}
+	c.release(q)
+	if cap(buf) <= 1<<20 { // do not keep huge buffers alive
+		w.buf = buf[:0]
+	} else {
+		w.buf = nil
+	}
+	if len(buf) == 0 {
+		c.reschedule()
+		return
+	}
+	if c.killed.Load() {
+		b.endHijacked(c, c.stopReason())
+		return
+	}
+	written := 0
+	if c.raw != nil {
+		written, err = w.write(c.raw, buf)
+		if err != nil {
+			b.endHijacked(c, c.writeErr(err))
+			return
+		}
+	}
+	if written < len(buf) { // the socket is full: finish in a goroutine of its own
+		rest := append([]byte(nil), buf[written:]...)
+		go b.writeSlow(c, rest, n)
+		return
+	}
+	b.stats.delivered.Add(uint64(n))
+	c.wrote.Store(true)
+	c.reschedule()
+}
+
+// writeSlow writes the rest of a batch that the socket could not take at
+// once, blocking, with the write deadline; then c goes back to the pool.
+func (b *Broker) writeSlow(c *client, rest []byte, n int) {
+	if t := b.opts.WriteTimeout; t > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
+	}
+	if c.killed.Load() {
+		b.endHijacked(c, c.stopReason())
+		return
+	}
+	if _, err := c.conn.Write(rest); err != nil {
+		b.endHijacked(c, c.writeErr(err))
+		return
+	}
+	// A deadline left in the past would fail the next non-blocking
+	// write. If end set one meanwhile, the next turn sees killed.
+	c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above
+	b.stats.delivered.Add(uint64(n))
+	c.wrote.Store(true)
+	c.reschedule()
+}
+
+// endHijacked ends a hijacked stream for reason: it leaves the registry
+// and the epoll set, its connection closes, and the hooks run.
+func (b *Broker) endHijacked(c *client, reason error) {
+	if b.watcher != nil && c.raw != nil {
+		b.watcher.remove(c)
+	}
+	b.unregister(c)
+	c.conn.Close()
+	b.streamEnded(c, reason)
+	b.wg.Done()
+}

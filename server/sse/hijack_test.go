@@ -1,0 +1,52 @@
+package sse
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// On Linux a plain HTTP/1.1 stream is hijacked: its body is delimited by
+// the connection's close, and an open stream holds no goroutine.
+func TestHijackedStream(t *testing.T) {
+	if !canHijack {
+		t.Skip("streams are hijacked on Linux only")
+	}
+	b, srv := newTestBroker(t, Options{})
+	first := connect(t, srv, topicsQuery("t"), nil)
+	if h := first.resp.Header; !first.resp.Close || len(first.resp.TransferEncoding) != 0 || first.resp.ContentLength != -1 {
+		t.Errorf("headers %v, transfer encoding %v: want Connection: close, no framing", h, first.resp.TransferEncoding)
+	}
+	publish(t, b, "t", "warm") // the writers and the watcher are running
+	first.nextEvent()
+
+	before := runtime.NumGoroutine()
+	const n = 50
+	clients := make([]*testClient, n)
+	for i := range clients {
+		clients[i] = connect(t, srv, topicsQuery("t"), nil)
+	}
+	waitFor(t, "the streams", func() bool { return b.Stats().Clients == n+1 })
+	publish(t, b, "t", "x")
+	for _, c := range clients {
+		if e := c.nextEvent(); e.Data != "x" {
+			t.Fatalf("got %+v", e)
+		}
+	}
+	// Each test client has a reader goroutine and its transport two;
+	// the server side must add none.
+	if extra := runtime.NumGoroutine() - before; extra > 3*n+5 {
+		t.Errorf("%d more goroutines for %d streams: the server keeps some per stream", extra, n)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	// A client that closes is noticed without a write (the epoll watcher).
+	deadline := time.Now().Add(wait)
+	for b.Stats().Clients != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := b.Stats().Clients; got != 1 {
+		t.Errorf("%d clients after %d closed, want 1", got, n)
+	}
+}
