@@ -14,6 +14,10 @@
 #   BENCH_SCENARIOS    scenarios (default: fanout steady idle-10k idle-100k burst)
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
+#   BENCH_PIN          1 (default when taskset exists and there are 2+ CPUs): run every
+#                      server on CPU 0 and the load tool on CPU 1, so that neither steals
+#                      the other's CPU and the 1000 reading goroutines of the tool do not
+#                      delay a server's writes; the same for every implementation. 0: share all CPUs.
 #   GO                 the go command
 set -euo pipefail
 
@@ -29,9 +33,24 @@ if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
 # Our server would require this token on /publish; the load tool sends none.
 unset SSEWASM_PUBLISH_TOKEN
 BIN=$DIR/bin
+WEB=$DIR/web # our server needs a directory with an app.wasm; any bytes do for benchmarks
+PIN=${BENCH_PIN:-auto}
+if [ "$PIN" = auto ]; then
+	PIN=0
+	if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=1; fi
+fi
+SERVER_CPU=()
+TOOL_CPU=()
+PLACEMENT=""
+if [ "$PIN" = 1 ]; then
+	SERVER_CPU=(taskset -c 0)
+	TOOL_CPU=(taskset -c 1)
+	PLACEMENT="every server is pinned to CPU 0 and the tool to CPU 1 (taskset), so each has one core of its own"
+fi
 RESULTS=$DIR/results
 LOGS=$DIR/logs
-mkdir -p "$BIN" "$RESULTS" "$LOGS"
+mkdir -p "$BIN" "$RESULTS" "$LOGS" "$WEB"
+[ -f "$WEB/app.wasm" ] || printf 'placeholder: the benchmarks never load the app\n' >"$WEB/app.wasm"
 rm -f "$RESULTS"/*.json
 
 COMMAND="make bench"
@@ -91,6 +110,18 @@ stop_server() { # pid
 SERVER_PID=
 trap '[ -n "$SERVER_PID" ] && stop_server "$SERVER_PID"' EXIT
 
+# wait_time_wait: the previous run's 10,000 closed connections sit in
+# TIME_WAIT for a minute and slow the next run's connects down to seconds:
+# let them go (up to 70 s) so every implementation connects alike.
+wait_time_wait() {
+	command -v ss >/dev/null || return 0
+	for _ in $(seq 70); do
+		n=$(ss -tan state time-wait 2>/dev/null | wc -l)
+		[ "$n" -lt 1000 ] && return 0
+		sleep 1
+	done
+}
+
 # run_one SCENARIO IMPL RUN RUNS: one server, one ssebench run.
 run_one() {
 	local s=$1 impl=$2 run=$3 runs=$4 flags out log rc port cmd
@@ -102,18 +133,19 @@ run_one() {
 		"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
 		return
 	fi
+	case $s in idle-*) wait_time_wait ;; esac
 	port=$("$BIN/ssebench" freeport)
 	if [ "$impl" = ours ]; then
-		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN)
+		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$WEB")
 	else
 		cmd=("$BIN/$impl" -addr "127.0.0.1:$port")
 	fi
-	"${cmd[@]}" >"$log" 2>&1 &
+	"${SERVER_CPU[@]}" "${cmd[@]}" >"$log" 2>&1 &
 	SERVER_PID=$!
 	rc=0
 	# Progress lines go to the terminal and to a file; the table to a file.
 	# shellcheck disable=SC2086
-	timeout 300 "$BIN/ssebench" -url "http://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
+	timeout 300 "${TOOL_CPU[@]}" "$BIN/ssebench" -url "http://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
 		-impl "$impl" -scenario "$s" -json "$out" $flags \
 		>"$LOGS/$s-$impl-$run.table" 2> >(tee "$LOGS/$s-$impl-$run.progress" | sed 's/^/   /' >&2) || rc=$?
 	stop_server "$SERVER_PID"
@@ -146,5 +178,5 @@ for s in $SCENARIOS; do
 	done
 done
 
-"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" -revision "$REVISION" "$RESULTS"/*.json
+"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" -revision "$REVISION" -placement "$PLACEMENT" "$RESULTS"/*.json
 echo "== wrote $REPORT (results in $RESULTS)"

@@ -26,6 +26,7 @@ func reportMain(args []string, stderr io.Writer) error {
 	ours := fs.String("ours", "ours", "the implementation the ratios are computed for")
 	notes := fs.String("notes", "", "file with extra Markdown to include (optional)")
 	revision := fs.String("revision", "", "the source revision measured, quoted in the report (optional)")
+	placement := fs.String("placement", "", "where the servers and the load tool ran, e.g. which CPUs (optional; default: they shared the machine's CPUs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func reportMain(args []string, stderr io.Writer) error {
 		extra = string(b)
 	}
 	var buf bytes.Buffer
-	writeReport(&buf, results, reportInfo{command: *command, ours: *ours, revision: *revision, machine: machineInfo(), notes: extra, date: time.Now()})
+	writeReport(&buf, results, reportInfo{command: *command, ours: *ours, revision: *revision, machine: machineInfo(), notes: extra, placement: *placement, date: time.Now()})
 	return os.WriteFile(*out, buf.Bytes(), 0o644)
 }
 
@@ -63,7 +64,10 @@ type reportInfo struct {
 	ours     string
 	machine  []string
 	notes    string
-	date     time.Time
+	// placement says where the servers and the tool ran; "" means they
+	// shared every CPU.
+	placement string
+	date      time.Time
 }
 
 // scenarioOrder lists the known scenarios in the order of the issue;
@@ -76,7 +80,7 @@ func writeReport(w io.Writer, results []*result, info reportInfo) {
 	if info.revision != "" {
 		fmt.Fprintf(w, "Revision measured: %s.\n\n", info.revision)
 	}
-	fmt.Fprintf(w, "Each implementation serves the same `GET /events` and `POST /publish` (docs/protocol.md) and runs alone, started fresh for each run; with several runs per scenario, the implementations take turns and each row is the run with the median key figure (delivered/s for unthrottled scenarios, p99 latency at a fixed rate), with that figure's range over the runs. The load tool (`server/cmd/ssebench`) runs on the same machine, so both share its CPUs. The peers' adapters are in `server/bench/adapters`.\n\n")
+	fmt.Fprintf(w, "Each implementation serves the same `GET /events` and `POST /publish` (docs/protocol.md) and runs alone, started fresh for each run; with several runs per scenario, the implementations take turns and each row is the run with the median key figure (delivered/s for unthrottled scenarios, p99 latency at a fixed rate), with that figure's range over the runs. The load tool (`server/cmd/ssebench`) runs on the same machine%s. The peers' adapters are in `server/bench/adapters`.\n\n", placementText(info.placement))
 	fmt.Fprintf(w, "## Machine\n\n")
 	for _, m := range info.machine {
 		fmt.Fprintf(w, "- %s\n", m)
@@ -400,4 +404,12 @@ func machineInfo() []string {
 	}
 	out = append(out, fmt.Sprintf("Ephemeral ports per source address: %d", ephemeralPorts()))
 	return out
+}
+
+// placementText completes the sentence about where the tool ran.
+func placementText(p string) string {
+	if p == "" {
+		return ", so both share its CPUs"
+	}
+	return ": " + p
 }
