@@ -58,19 +58,14 @@ func buildApp(t *testing.T) string {
 			built.err = err
 			return
 		}
-		steps := []struct {
-			env  []string
-			args []string
-		}{
-			// As make build does it.
-			{[]string{"GOOS=js", "GOARCH=wasm"}, []string{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(web, "app.wasm"), "./wasm"}},
-			{nil, []string{"run", "./server/cmd/precompress", filepath.Join(web, "app.wasm")}},
-			{nil, []string{"build", "-o", filepath.Join(dir, "server"), "./server"}},
+		steps := [][]string{
+			// The wasm app exactly as make build makes it.
+			{"make", "--no-print-directory", "wasm", "WASM_OUT=" + filepath.Join(web, "app.wasm")},
+			{"go", "build", "-o", filepath.Join(dir, "server"), "./server"},
 		}
 		for _, s := range steps {
-			cmd := exec.Command("go", s.args...)
+			cmd := exec.Command(s[0], s[1:]...)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), s.env...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				built.err = err
