@@ -11,8 +11,11 @@ import (
 	"github.com/ssewasm/ssewasm/shared/event"
 )
 
-// publishStats publishes the server's figures on event.TopicStats every
-// interval, for the /live page's chart, until ctx is done.
+// publishStats sends the server's figures on event.TopicStats every
+// interval, for the /live page's chart, until ctx is done. They go to this
+// instance's clients only (PublishLocal): never stored nor replayed, and
+// never mixed with other instances' figures when instances share an
+// engine.
 func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -41,9 +44,7 @@ func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, lo
 				log.Error("encoding stats", "err", err)
 				return
 			}
-			pctx, cancel := context.WithTimeout(ctx, interval)
-			_, err = b.Publish(pctx, event.TopicStats, sse.Event{Event: name, Data: data})
-			cancel()
+			err = b.PublishLocal(event.TopicStats, sse.Event{Event: name, Data: data})
 			if err != nil && ctx.Err() == nil {
 				log.Warn("publishing stats", "err", err)
 			}
