@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,44 +84,10 @@ func (n *testNATS) stop() {
 }
 
 // startInstance runs the built server with extra flags on any free
-// loopback port. (startServer with the same flags, kept apart so that
-// these tests do not depend on its signature.)
+// loopback port, asking browsers to reconnect quickly.
 func startInstance(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(dir, "server"),
-		append([]string{"-addr", "127.0.0.1:0", "-web", filepath.Join(dir, "web"), "-retry", "200ms"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, done: make(chan error, 1), log: logs}
-	urls := make(chan string, 1) // buffered: the reader never waits for us
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if _, url, ok := strings.Cut(sc.Text(), "serving on "); ok {
-				urls <- url
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t) })
-	select {
-	case s.URL = <-urls:
-		s.Addr = strings.TrimSuffix(strings.TrimPrefix(s.URL, "http://"), "/")
-	case err := <-s.done:
-		t.Fatalf("server %v exited before serving: %v\n%s", args, err, logs)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server %v printed no URL within 20s\n%s", args, logs)
-	}
-	return s
+	return startServer(t, dir, "127.0.0.1:0", append([]string{"-retry", "200ms"}, args...)...)
 }
 
 // kill ends the server with SIGKILL: no shutdown, no goodbye to clients.
