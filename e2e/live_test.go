@@ -102,6 +102,9 @@ func TestLivePage(t *testing.T) {
 		t.Fatalf("tab 2 did not show the message: %v", err)
 	}
 	t.Logf("typed in tab 1, shown in tab 2 after %v", time.Since(start).Round(time.Millisecond))
+	if v, _ := within(t, tab1, 5*time.Second, chromedp.Evaluate[string](`document.querySelector("#message").value`)); v != "" {
+		t.Errorf("the message field still holds %q after sending", v)
+	}
 	if n, _ := within(t, tab2, 5*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#board b").length`)); n != 0 {
 		t.Errorf("the message was rendered as HTML")
 	}

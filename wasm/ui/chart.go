@@ -38,8 +38,8 @@ func chart(id, title string, points []event.Stats, decimals int, value func(even
 	)
 }
 
-// polyline maps the points to "x,y x,y …": time runs left to right over
-// chartSpan slots, so the line grows from the left until the chart is full.
+// polyline maps the points to "x,y x,y …", oldest on the left, spread
+// over the whole width.
 func polyline(points []event.Stats, value func(event.Stats) float64) string {
 	if len(points) == 0 {
 		return ""
@@ -53,7 +53,7 @@ func polyline(points []event.Stats, value func(event.Stats) float64) string {
 	}
 	top *= 1.1
 	var b strings.Builder
-	step := float64(chartW) / float64(chartSpan-1)
+	step := float64(chartW) / float64(max(len(points)-1, 1))
 	for i, p := range points {
 		x := float64(i) * step
 		y := chartPad + (chartH-2*chartPad)*(1-value(p)/top)

@@ -172,6 +172,11 @@ func (c *Live) post(ctx app.Context, e app.Event) {
 		return
 	}
 	c.draft = ""
+	// go-app drops an empty value attribute instead of setting it, so
+	// clear the field directly.
+	if f := app.Window().GetElementByID("message"); f.Truthy() {
+		f.Set("value", "")
+	}
 	q := url.Values{"topic": {event.TopicBoard}, "event": {event.BoardMessage{}.EventName()}}
 	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
 		ctx.Dispatch(func(app.Context) {
