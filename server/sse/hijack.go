@@ -163,6 +163,9 @@ func (c *client) sendConn(pre []byte, msgs []*Message) (int, error) {
 	if _, err := c.conn.Write(buf); err != nil {
 		return 0, c.writeErr(err)
 	}
+	// The pool's non-blocking writes fail once a deadline has passed:
+	// clear it. If end set one meanwhile, the handover sees killed.
+	c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above
 	c.wrote.Store(true)
 	return len(msgs), nil
 }

@@ -50,3 +50,20 @@ func TestHijackedStream(t *testing.T) {
 		t.Errorf("%d clients after %d closed, want 1", got, n)
 	}
 }
+
+// A hijacked stream outlives its write deadline: the deadline bounds each
+// write, not the stream (the handler's writes once left it set, and every
+// stream died WriteTimeout after it opened).
+func TestHijackedStreamOutlivesWriteTimeout(t *testing.T) {
+	b, srv := newTestBroker(t, Options{WriteTimeout: 50 * time.Millisecond})
+	c := connect(t, srv, topicsQuery("t"), nil)
+	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
+	time.Sleep(200 * time.Millisecond)
+	publish(t, b, "t", "late")
+	if e := c.nextEvent(); e.Data != "late" {
+		t.Fatalf("got %+v", e)
+	}
+	if s := b.Stats(); s.Clients != 1 {
+		t.Errorf("stats %+v: the stream ended", s)
+	}
+}
