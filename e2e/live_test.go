@@ -238,3 +238,61 @@ func TestLiveColdLoads(t *testing.T) {
 	t.Logf("cold loads of /live: wasm transferSize %.0f bytes; navigation to first event: median %.0f ms (all: %.0f)",
 		transfer, firsts[len(firsts)/2], firsts)
 }
+
+// TestServiceWorkerLeavesStreams: once go-app's service worker controls
+// the page, it serves the app's files, but the event stream still goes
+// to the network, past the worker.
+func TestServiceWorkerLeavesStreams(t *testing.T) {
+	dir := buildApp(t)
+	srv := startServer(t, dir, "127.0.0.1:0")
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := within(t, ctx, 30*time.Second, chromedp.Evaluate[bool](
+		`navigator.serviceWorker.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("the service worker did not become ready: %v", err)
+	}
+
+	var mu sync.Mutex
+	fromWorker := map[string]bool{} // path -> answered by the service worker
+	chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceived); ok {
+			if u, err := url.Parse(e.Response.URL); err == nil {
+				mu.Lock()
+				fromWorker[u.Path] = e.Response.FromServiceWorker
+				mu.Unlock()
+			}
+		}
+	})
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	// Reload: now the worker controls the page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`document.querySelector("#state")?.textContent === "open"`)); err != nil {
+		t.Fatalf("the stream did not open under the service worker: %v", err)
+	}
+	controlled, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[bool](`!!navigator.serviceWorker.controller`))
+	if err != nil || !controlled {
+		t.Fatalf("the page is not controlled by the service worker (%v): the test would prove nothing", err)
+	}
+	publish(t, srv.URL, "through the network")
+	if _, err := within(t, ctx, 10*time.Second, chromedp.Poll[bool](hasMessage("through the network"))); err != nil {
+		t.Fatalf("no live event under the service worker: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	worker, seen := fromWorker["/events"]
+	if !seen {
+		t.Fatalf("no response for /events in the log: %v", fromWorker)
+	}
+	if worker {
+		t.Errorf("the service worker answered the event stream")
+	}
+	if !fromWorker["/web/app.css"] && !fromWorker["/app.js"] {
+		t.Errorf("the service worker answered none of the app's files, so it is not in the path: %v", fromWorker)
+	}
+}
