@@ -4,17 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 	"go.uber.org/goleak"
 )
 
@@ -27,61 +25,10 @@ func checkLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// testNATS is a JetStream server in the test process on a fixed loopback
-// port, so that it can be stopped and started again in place.
-type testNATS struct {
-	t    *testing.T
-	dir  string
-	port int
-	srv  *natsserver.Server
-}
-
-// startNATS runs a JetStream server storing in a temporary directory;
-// the test's cleanup shuts it down (after the instances, which are
-// started later and so cleaned up first).
-func startNATS(t *testing.T) *testNATS {
-	t.Helper()
-	n := &testNATS{t: t, dir: t.TempDir(), port: freePort(t)}
-	n.start()
-	t.Cleanup(n.stop)
-	return n
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func (n *testNATS) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
-
-func (n *testNATS) start() {
-	n.t.Helper()
-	srv, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: n.port, JetStream: true, StoreDir: n.dir, NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		n.t.Fatal("NATS was not ready within 10s")
-	}
-	n.srv = srv
-}
-
-func (n *testNATS) stop() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
+// startNATS runs a JetStream server in the test process; the test's
+// cleanup shuts it down (after the instances, which are started later and
+// so cleaned up first).
+func startNATS(t *testing.T) *jstest.Server { return jstest.Start(t) }
 
 // startInstance runs the built server with extra flags on any free
 // loopback port, asking browsers to reconnect quickly.

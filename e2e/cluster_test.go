@@ -11,13 +11,14 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
 
 // The scale-out tests run a JetStream server in the test process and
 // three instances of the real server binary against it, all on loopback.
 
 // startCluster starts NATS and n instances with -nats.
-func startCluster(t *testing.T, n int) (*testNATS, []*server) {
+func startCluster(t *testing.T, n int) (*jstest.Server, []*server) {
 	t.Helper()
 	dir := buildApp(t)
 	ns := startNATS(t)
@@ -164,7 +165,7 @@ func TestClusterNATSOutage(t *testing.T) {
 	before := received{mustPost(t, a, "t", "before"), "e", "before"}
 	onB.expect(t, "client of B", []received{before})
 
-	ns.stop()
+	ns.Stop()
 	deadline := time.Now().Add(10 * time.Second)
 	code, _ := post(t, a, "t", "during")
 	for code == http.StatusOK && time.Now().Before(deadline) {
@@ -175,7 +176,7 @@ func TestClusterNATSOutage(t *testing.T) {
 		t.Fatalf("publish while NATS is down: status %d, want 503", code)
 	}
 
-	ns.start()
+	ns.Start()
 	deadline = time.Now().Add(20 * time.Second)
 	code, id := post(t, a, "t", "after")
 	for code != http.StatusOK && time.Now().Before(deadline) {

@@ -2,15 +2,13 @@ package jetstream
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 	"go.uber.org/goleak"
 )
 
@@ -18,74 +16,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// natsServer is a JetStream server in the test process, on a fixed
-// loopback port so that it can be stopped and started again in place.
-type natsServer struct {
-	t    *testing.T
-	dir  string
-	port int
-	srv  *server.Server
-}
-
-// startNATS runs a JetStream server storing in a new temporary directory;
-// the test's cleanup shuts it down.
-func startNATS(t *testing.T) *natsServer {
-	t.Helper()
-	n := &natsServer{t: t, dir: t.TempDir(), port: freePort(t)}
-	n.start()
-	t.Cleanup(n.stop)
-	return n
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func (n *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(n.port) }
-
-// start (re)starts the server on its port and directory.
-func (n *natsServer) start() {
-	n.t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      n.port,
-		JetStream: true,
-		StoreDir:  n.dir,
-		NoSigs:    true,
-		NoLog:     true,
-	})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		n.t.Fatal("NATS was not ready within 10s")
-	}
-	n.srv = srv
-}
-
-// stop shuts the server down and waits for it; it may be called again.
-func (n *natsServer) stop() {
-	if n.srv == nil {
-		return
-	}
-	n.srv.Shutdown()
-	n.srv.WaitForShutdown()
-	n.srv = nil
-}
+// startNATS runs a JetStream server in the test process; the test's
+// cleanup shuts it down.
+func startNATS(t *testing.T) *jstest.Server { return jstest.Start(t) }
 
 // connect returns a connection that reconnects quickly and forever; the
 // test's cleanup closes it.
-func (n *natsServer) connect(t *testing.T) *nats.Conn {
+func connect(t *testing.T, n *jstest.Server) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(n.url(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
+	nc, err := nats.Connect(n.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +33,11 @@ func (n *natsServer) connect(t *testing.T) *nats.Conn {
 }
 
 // newEngine returns an engine on n; the test's cleanup closes it.
-func newEngine(t *testing.T, n *natsServer, opts Options) *Engine {
+func newEngine(t *testing.T, n *jstest.Server, opts Options) *Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := New(ctx, n.connect(t), opts)
+	e, err := New(ctx, connect(t, n), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,7 +240,7 @@ func TestHandoff(t *testing.T) {
 // old IDs are unknown.
 func TestEpoch(t *testing.T) {
 	n := startNATS(t)
-	nc := n.connect(t)
+	nc := connect(t, n)
 	e, err := New(context.Background(), nc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -250,8 +250,8 @@ func TestEpoch(t *testing.T) {
 	e.Close()
 	nc.Close()
 
-	n.stop()
-	n.start()
+	n.Stop()
+	n.Start()
 	e2 := newEngine(t, n, Options{})
 	if e2.Epoch() != e.Epoch() {
 		t.Fatalf("epoch changed across a NATS restart: %s, then %s", e.Epoch(), e2.Epoch())
@@ -288,7 +288,7 @@ func TestOutage(t *testing.T) {
 	publish(t, e, "a", "1")
 	rec.wait(t, 1, 5*time.Second)
 
-	n.stop()
+	n.Stop()
 	deadline := time.Now().Add(5 * time.Second)
 	for e.nc.IsConnected() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -302,7 +302,7 @@ func TestOutage(t *testing.T) {
 		t.Errorf("publish while NATS is down took %v; want it to fail at once", d)
 	}
 
-	n.start()
+	n.Start()
 	// Another server, which can reach NATS, publishes while ours is
 	// still reconnecting.
 	other := newEngine(t, n, Options{})
