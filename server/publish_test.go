@@ -95,6 +95,17 @@ func TestPublishBadInput(t *testing.T) {
 	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
 		t.Errorf("GET /publish: %d Allow=%q, want 405 POST", resp.StatusCode, resp.Header.Get("Allow"))
 	}
+
+	// The stream is a GET: other methods get 405 from the broker, not the
+	// app's 404 page.
+	resp, err = http.Post(ts.URL+"/events", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("POST /events: %d, want 405", resp.StatusCode)
+	}
 }
 
 // TestPublishReachesStream: a published body arrives on the topic's

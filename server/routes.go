@@ -77,7 +77,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET "+ui.StreamPath, classicStream(s.stopStreams, time.Second, log))
-	mux.Handle("GET "+ui.EventsPath, broker)
+	mux.Handle(ui.EventsPath, broker) // the broker answers 405 to other methods
 	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken})
 	mux.Handle("GET /metrics", metricsHandler(broker))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
