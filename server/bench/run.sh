@@ -56,6 +56,10 @@ rm -f "$RESULTS"/*.json
 COMMAND="make bench"
 [ "$QUICK" = 1 ] && COMMAND="BENCH_QUICK=1 $COMMAND"
 [ -n "${BENCH_RUNS:-}" ] && COMMAND="BENCH_RUNS=$BENCH_RUNS $COMMAND"
+# A subset of scenarios or implementations is part of the command: the
+# report must not read as a full run.
+[ -n "${BENCH_IMPLS:-}" ] && COMMAND="BENCH_IMPLS='$BENCH_IMPLS' $COMMAND"
+[ -n "${BENCH_SCENARIOS:-}" ] && COMMAND="BENCH_SCENARIOS='$BENCH_SCENARIOS' $COMMAND"
 REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
 	REVISION="$REVISION plus uncommitted changes in the working tree"
