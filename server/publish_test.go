@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
 )
@@ -112,14 +110,7 @@ func TestPublishBadInput(t *testing.T) {
 // stream verbatim (line ends as LF), named as asked, with the answered ID.
 func TestPublishReachesStream(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events?topic=news", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ts.URL+"/events?topic=news")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /events: %d", resp.StatusCode)
 	}

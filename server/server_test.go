@@ -34,6 +34,20 @@ func fakeWeb(t *testing.T) string {
 	return dir
 }
 
+// openStream GETs url, for at most 10 s; the test's cleanup closes it.
+func openStream(t *testing.T, url string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
 // defaults returns the configuration the flags give with no arguments.
 func defaults(t testing.TB, args ...string) config {
 	t.Helper()
@@ -79,14 +93,7 @@ func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan
 // by a blank line, with the streaming headers.
 func TestStreamWire(t *testing.T) {
 	ts, _ := newTestServer(t, 20*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ts.URL+"/stream")
 
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -145,14 +152,7 @@ func TestStreamWire(t *testing.T) {
 // TestStreamDecodes reads /stream with our decoder, as a browser would.
 func TestStreamDecodes(t *testing.T) {
 	ts, _ := newTestServer(t, 10*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/stream", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ts.URL+"/stream")
 	d := sse.NewDecoder(resp.Body)
 	first, err := d.Next()
 	if err != nil {
@@ -320,14 +320,7 @@ func TestRunErrors(t *testing.T) {
 // once a second on the stats topic.
 func TestStatsPublished(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events?topic="+event.TopicStats, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ts.URL+"/events?topic="+event.TopicStats)
 	d := sse.NewDecoder(resp.Body)
 	var prev event.Stats
 	for i := 0; i < 2; i++ {
