@@ -10,7 +10,9 @@
 #   BENCH_QUICK=1      fewer clients and shorter phases, one run (a check, ~1.5 min)
 #   BENCH_RUNS         runs of each publishing scenario (default 3; 1 with BENCH_QUICK);
 #                      the implementations take turns, and the report shows the median run
-#   BENCH_IMPLS        implementations (default: ours gosse r3labs launchdarkly)
+#   BENCH_IMPLS        implementations (default: ours ours-jetstream gosse r3labs launchdarkly);
+#                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
+#                      a fresh store each run), shown beside ours and never counted as a peer
 #   BENCH_SCENARIOS    scenarios (default: fanout steady idle-10k idle-100k burst)
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
@@ -25,7 +27,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
-IMPLS=${BENCH_IMPLS:-"ours gosse r3labs launchdarkly"}
+IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly"}
 SCENARIOS=${BENCH_SCENARIOS:-"fanout steady idle-10k idle-100k burst"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
@@ -133,14 +135,18 @@ run_one() {
 	out=$RESULTS/$s-$impl-$run.json
 	log=$LOGS/$s-$impl-$run.log
 	echo "== $s / $impl (run $run of $runs)"
-	if [ "$impl" = ours ] && [ -n "$OURS_BUILD_ERR" ]; then
+	if [[ $impl == ours* ]] && [ -n "$OURS_BUILD_ERR" ]; then
 		"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
 		return
 	fi
 	case $s in idle-*) wait_time_wait ;; esac
 	port=$("$BIN/ssebench" freeport)
-	if [ "$impl" = ours ]; then
+	if [[ $impl == ours* ]]; then
 		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$WEB")
+		if [ "$impl" = ours-jetstream ]; then
+			rm -rf "$DIR/nats"
+			cmd+=(-nats-embedded "$DIR/nats")
+		fi
 	else
 		cmd=("$BIN/$impl" -addr "127.0.0.1:$port")
 	fi
@@ -167,8 +173,8 @@ for s in $SCENARIOS; do
 	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady idle-10k idle-100k burst)" >&2; exit 2; }
 done
 for impl in $IMPLS; do
-	if [ "$impl" != ours ] && [ ! -x "$BIN/$impl" ]; then
-		echo "unknown implementation $impl (known: ours gosse r3labs launchdarkly)" >&2
+	if [[ $impl != ours && $impl != ours-jetstream ]] && [ ! -x "$BIN/$impl" ]; then
+		echo "unknown implementation $impl (known: ours ours-jetstream gosse r3labs launchdarkly)" >&2
 		exit 2
 	fi
 done

@@ -250,7 +250,7 @@ func writeScenario(w io.Writer, name string, rs []*result, ours string) {
 	}
 	var lines []string
 	for _, p := range rs {
-		if p.Impl == ours || p.Status != "ok" {
+		if p.Impl == ours || isVariant(p.Impl, ours) || p.Status != "ok" {
 			continue
 		}
 		if o.Idle {
@@ -310,6 +310,10 @@ func ratio(a, b float64) string {
 
 type targetRow struct{ target, ours, peer, verdict string }
 
+// isVariant reports whether impl is another configuration of ours, such
+// as "ours-jetstream": it is reported, but never taken for a peer.
+func isVariant(impl, ours string) bool { return strings.HasPrefix(impl, ours+"-") }
+
 // checkTargets evaluates the targets of issue #6.
 func checkTargets(by map[string][]*result, ours string) []targetRow {
 	find := func(s string) (o *result, peers []*result) {
@@ -317,6 +321,8 @@ func checkTargets(by map[string][]*result, ours string) []targetRow {
 			switch {
 			case r.Impl == ours:
 				o = r
+			case isVariant(r.Impl, ours):
+				// another configuration of ours, shown beside it, not a peer
 			case r.Status == "ok":
 				peers = append(peers, r)
 			}

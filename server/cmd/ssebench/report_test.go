@@ -17,6 +17,8 @@ func TestReport(t *testing.T) {
 		ok("ours", "fanout", func(r *result) { r.DeliveredPerSec = 100_000; r.Server.CPUPerEventUS = 9 }),
 		ok("ours", "fanout", func(r *result) { r.DeliveredPerSec = 310_000; r.Server.CPUPerEventUS = 2 }),
 		ok("peer", "fanout", func(r *result) { r.DeliveredPerSec = 150_000; r.Server.CPUPerEventUS = 5 }),
+		// Another configuration of ours: shown, never the best peer.
+		ok("ours-jetstream", "fanout", func(r *result) { r.DeliveredPerSec = 900_000; r.Server.CPUPerEventUS = 1 }),
 		ok("ours", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 30 }),
 		ok("peer", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 40 }),
 		ok("ours", "idle-10k", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
@@ -40,6 +42,12 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+	if !strings.Contains(md, "| ours-jetstream | ok |") {
+		t.Errorf("the report does not show ours-jetstream's row:\n%s", md)
+	}
+	if strings.Contains(md, "| ours-jetstream | delivered/s") {
+		t.Errorf("ours-jetstream is rated as a peer:\n%s", md)
 	}
 	// Scenarios appear in the order.
 	if strings.Index(md, "## fanout") > strings.Index(md, "## steady") || strings.Index(md, "## idle-100k") > strings.Index(md, "## burst") {
