@@ -151,10 +151,7 @@ func TestShutdown1000Streams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(b)
-	srv.Listener = smallBufListener{srv.Listener}
-	srv.Start()
-	defer srv.Close()
+	srv := smallBufServer(t, b)
 	readers := openStreams(t, b, srv, streams, stalled)
 
 	start := time.Now()

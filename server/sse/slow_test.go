@@ -27,6 +27,17 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// smallBufServer serves b from a test server whose connections have
+// small send buffers; the test's cleanup closes it.
+func smallBufServer(t *testing.T, b *Broker) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(b)
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // stalledConn opens a stream on a raw connection with a small receive
 // buffer, and does not read it until told.
 func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *http.Request) {
@@ -63,10 +74,7 @@ func TestStalledClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(b)
-	srv.Listener = smallBufListener{srv.Listener}
-	srv.Start()
-	defer srv.Close()
+	srv := smallBufServer(t, b)
 	defer b.Shutdown(t.Context())
 
 	conn, req := stalledConn(t, srv, topicsQuery("t"))
@@ -171,10 +179,7 @@ func TestWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(b)
-	srv.Listener = smallBufListener{srv.Listener}
-	srv.Start()
-	defer srv.Close()
+	srv := smallBufServer(t, b)
 	defer b.Shutdown(t.Context())
 	stalledConn(t, srv, "")
 	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
