@@ -50,8 +50,11 @@ check:
 	cd server/bench && $(GO) vet ./...
 
 # SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
+# -p 1: one package at a time, so that the browser tests (several
+# Chromiums, timing checks such as "no task over 200 ms") do not compete
+# for the CPU with each other.
 test-go:
-	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -timeout 25m ./...
+	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
 
 deps: deps-browser $(WASMBROWSERTEST)
 

@@ -22,8 +22,10 @@ import (
 )
 
 // waitTimeout bounds every wait for the browser; the server sends ticks every
-// 20 ms and asks for reconnection after 200 ms, so this is generous.
-const waitTimeout = 5 * time.Second
+// 20 ms and asks for reconnection after 200 ms, so a passing wait takes
+// milliseconds. It is long because a loaded 2-core CI machine once took over
+// 5 s to open a stream; only a failing test waits it out.
+const waitTimeout = 15 * time.Second
 
 // quiet is how long a test watches for events that must not arrive: at least
 // a dozen ticks would arrive in that time on a live stream.
