@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -22,11 +21,12 @@ type service struct {
 	broker       *sse.Broker
 	closeEngine  func() // after the broker has shut down
 	handler      http.Handler
-	stopStreams  chan struct{} // closed on shutdown: ends the classic streams
-	stopping     atomic.Bool   // set on shutdown: /healthz answers 503
 	shutdownOnce sync.Once
-	stopStats    func()        // ends the stats publisher
-	statsDone    chan struct{} // closed when the stats publisher has returned
+	// running is cancelled when shutdown begins: it ends the classic
+	// streams and the stats publisher, and /healthz answers 503.
+	running   context.Context
+	stop      context.CancelFunc
+	statsDone chan struct{} // closed when the stats publisher has returned
 }
 
 // newService builds the broker and routes every endpoint:
@@ -62,13 +62,11 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		closeEngine()
 		return nil, err
 	}
-	s := &service{broker: broker, closeEngine: closeEngine, stopStreams: make(chan struct{})}
-	statsCtx, stopStats := context.WithCancel(context.Background())
-	s.statsDone = make(chan struct{})
-	s.stopStats = stopStats
+	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{})}
+	s.running, s.stop = context.WithCancel(context.Background())
 	go func() {
 		defer close(s.statsDone)
-		publishStats(statsCtx, broker, time.Second, log)
+		publishStats(s.running, broker, time.Second, log)
 	}()
 
 	// The same routes as the wasm binary: without them go-app's handler
@@ -76,12 +74,12 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	ui.Routes()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET "+ui.StreamPath, classicStream(s.stopStreams, time.Second, log))
+	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, log))
 	mux.Handle(ui.EventsPath, broker) // the broker answers 405 to other methods
 	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken})
 	mux.Handle("GET /metrics", metricsHandler(broker))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if s.stopping.Load() {
+		if s.running.Err() != nil {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
@@ -100,9 +98,7 @@ func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
 }
 
 func (s *service) shutdown(grace time.Duration, log *slog.Logger) {
-	s.stopping.Store(true)
-	close(s.stopStreams)
-	s.stopStats()
+	s.stop()
 	<-s.statsDone
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()

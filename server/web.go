@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -18,7 +19,6 @@ import (
 // app.LocalDir, the directory's path never leaks into page URLs, so the
 // server can run from any working directory.
 type webDir struct {
-	dir       string
 	files     http.Handler
 	version   string     // content hash of app.wasm: a new build is a new version
 	wasmSize  int64      // bytes of the uncompressed app.wasm, for go-app's progress bar
@@ -49,7 +49,6 @@ func openWebDir(dir string) (*webDir, error) {
 		return nil, fmt.Errorf("reading app.wasm: %w", err)
 	}
 	w := &webDir{
-		dir:      abs,
 		files:    http.StripPrefix("/web", http.FileServer(http.Dir(abs))),
 		version:  hex.EncodeToString(h.Sum(nil))[:16],
 		wasmSize: size,
@@ -111,8 +110,12 @@ func acceptsEncoding(header, token string) bool {
 		if !strings.EqualFold(strings.TrimSpace(name), token) {
 			continue
 		}
-		params = strings.ReplaceAll(params, " ", "")
-		return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
+		q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
+		if !ok {
+			return true // no q-value: q=1
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		return err == nil && v > 0
 	}
 	return false
 }
