@@ -141,7 +141,6 @@ type Subscription struct {
 // message is one queued event as drain reads it.
 type message struct {
 	lastEventID, data string
-	_                 [0]func() // not comparable: spares app.wasm an equality function
 }
 
 // Open creates a browser EventSource for url (resolved against the page's

@@ -38,7 +38,6 @@ type Live struct {
 
 	points []event.Stats // the chart, oldest first, at most chartSpan
 	board  []boardLine   // newest last
-	seen   map[string]bool
 
 	received   uint64 // events received when the rate was last computed
 	receivedAt time.Time
@@ -54,7 +53,6 @@ type Live struct {
 type boardLine struct {
 	ID   string
 	Text string
-	_    [0]func() // not comparable: spares app.wasm an equality function
 }
 
 // liveURL is the stream of the live page, resuming after lastEventID
@@ -62,14 +60,13 @@ type boardLine struct {
 func liveURL(lastEventID string) string {
 	q := url.Values{"topic": {event.TopicStats, event.TopicBoard}}
 	if lastEventID != "" {
-		q.Set("lastEventId", lastEventID)
+		q.Set(eventsource.LastEventIDParam, lastEventID)
 	}
 	return EventsPath + "?" + q.Encode()
 }
 
 // OnMount opens the stream.
 func (c *Live) OnMount(ctx app.Context) {
-	c.seen = map[string]bool{}
 	c.open(ctx, "")
 }
 
@@ -146,19 +143,15 @@ func (c *Live) addPoint(s event.Stats) {
 }
 
 func (c *Live) addBoard(m eventsource.Message) {
-	if m.LastEventID != "" {
-		if c.seen[m.LastEventID] {
+	for _, l := range c.board {
+		if m.LastEventID != "" && l.ID == m.LastEventID {
 			return // replayed again after a reopen
 		}
-		c.seen[m.LastEventID] = true
 	}
 	var b event.BoardMessage
 	event.DecodeInto(&b, m.Data) // plain text always decodes
 	c.board = append(c.board, boardLine{ID: m.LastEventID, Text: b.Text})
 	if n := len(c.board) - maxBoard; n > 0 {
-		for _, l := range c.board[:n] {
-			delete(c.seen, l.ID)
-		}
 		c.board = append(c.board[:0], c.board[n:]...)
 	}
 }
@@ -238,15 +231,12 @@ func (c *Live) Render() app.UI {
 	return el("main").Class("page").Body(
 		nav(LivePath),
 		el("h1").Text("Live"),
-		// Bodies of four are appended to a made slice: a list of four
-		// literal arguments makes the compiler emit an unrolled equality
-		// function for [4]app.UI, 8 KB of app.wasm.
-		el("div").Class("status").Body(append(make([]app.UI, 0, 4),
+		el("div").Class("status").Body(
 			el("span").ID("state").Class("badge", "state-"+class).Text(label),
 			figure("reconnects", "Reconnects", strconv.FormatUint(stats.Reconnects, 10)),
 			figure("last-id", "Last event ID", orDash(stats.LastEventID)),
 			figure("rate", "Events/s", strconv.FormatFloat(c.rate, 'f', 1, 64)),
-		)...),
+		),
 		el("div").Class("controls").Body(
 			el("button").ID("close").Attr("type", "button").Attr("disabled", c.stream == nil).Text("Close stream").
 				On("click", func(ctx app.Context, e app.Event) { c.close() }),
@@ -263,12 +253,12 @@ func (c *Live) Render() app.UI {
 		),
 		el("p").ID("notice").Class("notice").Attr("hidden", c.notice == "").Text(c.notice),
 		el("h2").Text("Server"),
-		el("div").ID("chart").Class("charts").Body(append(make([]app.UI, 0, 4),
+		el("div").ID("chart").Class("charts").Body(
 			chart("clients", "Clients", c.points, 0, func(s event.Stats) float64 { return float64(s.Clients) }),
 			chart("eps", "Events/s delivered", c.points, 0, func(s event.Stats) float64 { return s.EventsPerSecond }),
 			chart("mem", "Memory (MiB)", c.points, 1, func(s event.Stats) float64 { return float64(s.MemoryBytes) / (1 << 20) }),
 			chart("goroutines", "Goroutines", c.points, 0, func(s event.Stats) float64 { return float64(s.Goroutines) }),
-		)...),
+		),
 		el("h2").Text("Broadcast board"),
 		el("form").ID("board-form").Class("inline").On("submit", c.post).Body(
 			el("input").ID("message").Attr("placeholder", "Say something to every open page").
