@@ -304,11 +304,14 @@ func (e *Engine) Publish(ctx context.Context, topic string, ev sse.Event) (*sse.
 	if ev.Retry > 0 {
 		msg.Header.Set(retryHeader, strconv.FormatInt(max(ev.Retry.Milliseconds(), 1), 10))
 	}
-	if limit := e.nc.MaxPayload(); int64(len(msg.Data)+len(ev.Event)+64) > limit {
-		return nil, fmt.Errorf("jetstream: publish: %w: %d bytes of data, and NATS accepts at most %d per message; raise max_payload in NATS or lower -max-event-size", sse.ErrEventTooLarge, len(msg.Data), limit)
-	}
 	ack, err := e.js.PublishMsg(ctx, msg, natsjs.WithExpectStream(e.opts.Stream))
 	if err != nil {
+		// The client measures data and headers exactly; guessing the
+		// headers' size here let events near the limit through as a
+		// bare ErrMaxPayload.
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return nil, fmt.Errorf("jetstream: publish: %w: %d bytes of data and headers, and NATS accepts at most %d per message; raise max_payload in NATS or lower -max-event-size", sse.ErrEventTooLarge, len(msg.Data), e.nc.MaxPayload())
+		}
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse) {
 			e.requestCheck()
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)

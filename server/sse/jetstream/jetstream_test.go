@@ -396,6 +396,12 @@ func TestTooLarge(t *testing.T) {
 	if !errors.Is(err, sse.ErrEventTooLarge) {
 		t.Errorf("got %v, want ErrEventTooLarge", err)
 	}
+	// Just under the limit in data, over it with the headers a named
+	// event with a retry needs.
+	_, err = e.Publish(context.Background(), "a", sse.Event{Event: "named", Retry: time.Second, Data: strings.Repeat("x", int(e.nc.MaxPayload())-70)})
+	if !errors.Is(err, sse.ErrEventTooLarge) {
+		t.Errorf("data 70 bytes under the limit, with headers: got %v, want ErrEventTooLarge", err)
+	}
 }
 
 // TestNoJetStream: a NATS server without JetStream gives an error that
