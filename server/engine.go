@@ -78,9 +78,6 @@ func openEngine(c engineConfig, historySize int, historyAge time.Duration, log *
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				log.Warn("lost the connection to NATS; publishing answers 503 until it is back", "url", c.natsURL, "err", err)
 			}),
-			nats.ReconnectHandler(func(nc *nats.Conn) {
-				log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted())
-			}),
 		)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w: start it (for example `go run github.com/nats-io/nats-server/v2@v2.15.2 -js -sd DIR`) or fix -nats", c.natsURL, err)

@@ -93,7 +93,7 @@ scenario_flags() {
 echo "== building (logs in $LOGS)"
 $GO build -o "$BIN/ssebench" ./server/cmd/ssebench
 OURS_BUILD_ERR=""
-if [[ " $IMPLS " == *" ours "* ]]; then
+if [[ " $IMPLS " == *" ours"* ]]; then # ours and its variants run the same binary
 	if ! $GO build -o "$BIN/ours" ./server 2>"$LOGS/ours-build.log"; then
 		OURS_BUILD_ERR="our server did not build: $(head -c 400 "$LOGS/ours-build.log" | tr '\n' ' ')"
 		echo "== $OURS_BUILD_ERR" >&2

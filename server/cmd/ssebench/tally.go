@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 // bitset is a growable set of sequence numbers.
@@ -58,13 +60,13 @@ type tally struct {
 
 // reserved reports whether an event name is one of the protocol's
 // reserved sse.* events, which never carry published data.
-func reserved(event string) bool { return strings.HasPrefix(event, "sse.") }
+func reserved(event string) bool { return strings.HasPrefix(event, sse.ReservedPrefix) }
 
 // observe accounts for one received event with the given type and data,
 // received at now on the run's clock.
 func (t *tally) observe(event, data string, now time.Duration, table *sentTable, wantEvent string) {
 	if reserved(event) {
-		if event == "sse.gap" {
+		if event == sse.GapEvent {
 			t.gaps++
 		}
 		return
