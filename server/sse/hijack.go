@@ -76,9 +76,7 @@ func hijack(w http.ResponseWriter, r *http.Request) net.Conn {
 // appendHeader appends the response head of a hijacked stream: the
 // headers the handler (and middleware, such as CORS) set on w, and ours.
 func appendHeader(dst []byte, h http.Header) []byte {
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	setStreamHeaders(h)
 	h.Set("Connection", "close")
 	h.Del("Content-Length")
 	h.Del("Transfer-Encoding")
@@ -162,20 +160,29 @@ func (c *client) sendConn(pre []byte, msgs []*Message) (int, error) {
 	for _, m := range msgs {
 		buf = append(buf, m.Frame...)
 	}
+	if err := c.writeBlocking(buf); err != nil {
+		return 0, err
+	}
+	return len(msgs), nil
+}
+
+// writeBlocking writes p to the hijacked connection, blocking, under the
+// write deadline, unless c was killed meanwhile. It clears the deadline
+// afterwards: the pool's non-blocking writes fail once a deadline has
+// passed (if end set one meanwhile, the next turn sees killed).
+func (c *client) writeBlocking(p []byte) error {
 	if t := c.b.opts.WriteTimeout; t > 0 {
 		c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
 	}
 	if c.killed.Load() {
-		return 0, c.stopReason()
+		return c.stopReason()
 	}
-	if _, err := c.conn.Write(buf); err != nil {
-		return 0, c.writeErr(err)
+	if _, err := c.conn.Write(p); err != nil {
+		return c.writeErr(err)
 	}
-	// The pool's non-blocking writes fail once a deadline has passed:
-	// clear it. If end set one meanwhile, the handover sees killed.
 	c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above
 	c.wrote.Store(true)
-	return len(msgs), nil
+	return nil
 }
 
 // hasWork reports whether the writers have something to do for c.
@@ -366,22 +373,11 @@ func (b *Broker) write(c *client, w *rawWriter) {
 // writeSlow writes the rest of a batch that the socket could not take at
 // once, blocking, with the write deadline; then c goes back to the pool.
 func (b *Broker) writeSlow(c *client, rest []byte, n int) {
-	if t := b.opts.WriteTimeout; t > 0 {
-		c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
-	}
-	if c.killed.Load() {
-		b.endHijacked(c, c.stopReason())
+	if err := c.writeBlocking(rest); err != nil {
+		b.endHijacked(c, err)
 		return
 	}
-	if _, err := c.conn.Write(rest); err != nil {
-		b.endHijacked(c, c.writeErr(err))
-		return
-	}
-	// A deadline left in the past would fail the next non-blocking
-	// write. If end set one meanwhile, the next turn sees killed.
-	c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above
 	b.stats.delivered.Add(uint64(n))
-	c.wrote.Store(true)
 	c.reschedule()
 }
 

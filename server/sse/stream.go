@@ -45,10 +45,7 @@ func NewStream(w http.ResponseWriter, r *http.Request) (*Stream, error) {
 		return nil, fmt.Errorf("%w: %T is not an http.Flusher and has no Unwrap() http.ResponseWriter leading to one; if a middleware wraps the ResponseWriter, give it an Unwrap method",
 			ErrFlushUnsupported, w)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // tell nginx not to buffer the stream
+	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	s := &Stream{w: w, rc: http.NewResponseController(w), ctx: r.Context()}
 	if err := s.rc.Flush(); err != nil {
@@ -134,4 +131,11 @@ func (s *Stream) write(b []byte) error {
 		return fmt.Errorf("sse: flushing event: %w", err)
 	}
 	return nil
+}
+
+// setStreamHeaders sets the headers of every event stream, hijacked or not.
+func setStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell nginx not to buffer the stream
 }
