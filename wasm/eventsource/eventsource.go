@@ -261,6 +261,27 @@ func Subscribe[T any, PT interface {
 	})
 }
 
+// OnMessage calls fn for each unnamed event: one without an "event:"
+// field, or with "event: message". fn must not block.
+func (s *Source) OnMessage(fn func(Message)) *Subscription {
+	return s.On("message", fn)
+}
+
+// On calls fn for each event named event (its "event:" field).
+// fn must not block.
+func (s *Source) On(event string, fn func(Message)) *Subscription {
+	mustHandler(fn == nil)
+	return s.subscribe(event, fn)
+}
+
+// OnGap calls fn for each "sse.gap" event: the server could not replay the
+// events after the ID the client sent, and the app should reload its state.
+// fn must not block.
+func (s *Source) OnGap(fn func(Gap)) *Subscription {
+	mustHandler(fn == nil)
+	return s.subscribe(GapEvent, func(m Message) { fn(parseGap(m)) })
+}
+
 // withParam returns rawURL with the query parameter name set to value, or
 // rawURL unchanged if it does not parse.
 func withParam(rawURL, name, value string) string {

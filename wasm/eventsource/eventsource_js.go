@@ -49,32 +49,23 @@ const (
 const jsClosed = 2
 
 // jsQueue makes a Source's queue. Compiled once.
-var jsQueue = func() js.Value {
-	jsQueueOnce.Do(func() { jsQueueFn = makeJSQueue() })
-	return jsQueueFn
-}
-
-// (A plain sync.Once: sync.OnceValue's generic code costs app.wasm more.)
-var (
-	jsQueueOnce sync.Once
-	jsQueueFn   js.Value
-)
-
-func makeJSQueue() js.Value {
+var jsQueue = sync.OnceValue(func() js.Value {
 	return js.Global().Get("Function").New("drain", `
 const ch = new MessageChannel();
-const q = { buf: [], posted: false, closed: false, received: 0, lastEventId: "", lastAt: performance.now(), origin: "", lastEv: null };
+const q = { buf: [], head: 0, posted: false, closed: false, received: 0, lastEventId: "", lastAt: performance.now(), origin: "", lastEv: null };
 ch.port1.onmessage = () => { q.posted = false; if (!q.closed) drain(); };
 q.post = () => { if (!q.posted && !q.closed) { q.posted = true; ch.port2.postMessage(0); } };
+// take moves a read index instead of cutting the array: cutting copied
+// the whole backlog on every take, quadratic in a flood.
 q.take = max => {
-	if (q.buf.length <= 4 * max) { const s = q.buf.join("\r"); q.buf = []; return s; }
-	const s = q.buf.slice(0, 4 * max).join("\r");
-	q.buf = q.buf.slice(4 * max);
+	const end = Math.min(q.buf.length, q.head + 4 * max);
+	const s = q.buf.slice(q.head, end).join("\r");
+	if (end === q.buf.length) { q.buf = []; q.head = 0; } else { q.head = end; }
 	return s;
 };
-q.idle = () => q.buf.length > 0 ? 0 : performance.now() - q.lastAt;
+q.idle = () => q.buf.length > q.head ? 0 : performance.now() - q.lastAt;
 q.close = () => {
-	q.closed = true; q.buf = []; q.lastEv = null;
+	q.closed = true; q.buf = []; q.head = 0; q.lastEv = null;
 	ch.port1.onmessage = null; ch.port1.close(); ch.port2.close();
 };
 const track = ev => {
@@ -98,7 +89,7 @@ q.listener = (id, kind) => {
 	};
 };
 return q;`)
-}
+})
 
 // Source is one logical stream over successive browser EventSources.
 // Create it with [Open]; its methods may be called from any goroutine, and
@@ -219,27 +210,6 @@ func (s *Source) OnOpen(fn func()) *Subscription {
 func (s *Source) OnError(fn func(State)) *Subscription {
 	mustHandler(fn == nil)
 	return s.listen("error", kindError, func(*message) { fn(s.ReadyState()) })
-}
-
-// OnMessage calls fn for each unnamed event: one without an "event:"
-// field, or with "event: message". fn must not block.
-func (s *Source) OnMessage(fn func(Message)) *Subscription {
-	return s.On("message", fn)
-}
-
-// On calls fn for each event named event (its "event:" field).
-// fn must not block.
-func (s *Source) On(event string, fn func(Message)) *Subscription {
-	mustHandler(fn == nil)
-	return s.subscribe(event, fn)
-}
-
-// OnGap calls fn for each "sse.gap" event: the server could not replay the
-// events after the ID the client sent, and the app should reload its state.
-// fn must not block.
-func (s *Source) OnGap(fn func(Gap)) *Subscription {
-	mustHandler(fn == nil)
-	return s.subscribe(GapEvent, func(m Message) { fn(parseGap(m)) })
 }
 
 func (s *Source) subscribe(event string, fn func(Message)) *Subscription {

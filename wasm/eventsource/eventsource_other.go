@@ -31,15 +31,6 @@ func (s *Source) OnOpen(fn func()) *Subscription { return nil }
 // OnError adds no listener outside js/wasm.
 func (s *Source) OnError(fn func(State)) *Subscription { return nil }
 
-// OnMessage adds no listener outside js/wasm.
-func (s *Source) OnMessage(fn func(Message)) *Subscription { return nil }
-
-// On adds no listener outside js/wasm.
-func (s *Source) On(event string, fn func(Message)) *Subscription { return nil }
-
-// OnGap adds no listener outside js/wasm.
-func (s *Source) OnGap(fn func(Gap)) *Subscription { return nil }
-
 func (s *Source) subscribe(event string, fn func(Message)) *Subscription { return nil }
 
 // ReadyState reports [StateClosed] outside js/wasm.
