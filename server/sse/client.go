@@ -11,11 +11,12 @@ import (
 	"time"
 )
 
-// client is one open stream. The goroutine serving its request is its
-// only writer: it waits on wake, takes the whole queue at once, and
-// writes it as one batch with one deadline and one flush. Fan-out only
-// appends to the queue, never blocks, and evicts the client when the
-// queue is full.
+// client is one open stream. Fan-out only appends to its queue, never
+// blocks, and evicts the client when the queue is full. One writer at a
+// time takes the whole queue, builds one batch of it ([client.batch])
+// and writes it with one deadline and one flush ([client.writeAll]):
+// the goroutine serving the request on the ordinary path (client.serve),
+// a writer of the pool on the hijacked path (hijack.go).
 type client struct {
 	b     *Broker
 	info  ClientInfo
@@ -31,6 +32,9 @@ type client struct {
 	killed     atomic.Bool // end was called: a write must not start
 	wrote      atomic.Bool // wrote since the last heartbeat tick
 	hbDue      atomic.Bool // the heartbeat goroutine asks for a heartbeat
+	// through is the Seq the replay covered: live messages up to it are
+	// skipped. Set by open, before any batch is built.
+	through uint64
 
 	// Hijacked streams (see hijack.go). conn is set before hijacked, and
 	// neither changes after. sched says who owns the writing: the
@@ -39,7 +43,6 @@ type client struct {
 	// can set it.
 	conn     net.Conn
 	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine
-	through  uint64          // Seq the replay covered; set before the handover
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
@@ -107,7 +110,7 @@ func (c *client) end(reason error, grace time.Duration) {
 	c.reason = reason
 	c.mu.Unlock()
 	c.killed.Store(true)
-	// Concurrent with the writer's own SetWriteDeadline: see send.
+	// Concurrent with the writer's own SetWriteDeadline: see writeAll.
 	c.setWriteDeadline(time.Now().Add(grace))
 	c.signal()
 }
@@ -140,29 +143,61 @@ func (c *client) release(q []*Message) {
 	c.spare = q[:0]
 }
 
-// serve writes live events until the stream must stop, and returns why.
-// Messages with Seq <= through were replayed already and are skipped.
-func (c *client) serve(through uint64) error {
-	ctx := c.ctx
+// nextBatch takes the queue and builds the next batch from it (see
+// batch), appending to bufs; n is how many events it carries. An empty
+// batch means there is nothing to write.
+func (c *client) nextBatch(bufs net.Buffers) (_ net.Buffers, n int, err error) {
+	q, err := c.take()
+	if err != nil {
+		return bufs, 0, err
+	}
+	bufs, n = c.batch(bufs, q, c.hbDue.Swap(false))
+	c.release(q)
+	return bufs, n, nil
+}
+
+// batch appends to bufs the frames of q that the replay did not cover
+// and, if hb and no event goes out, a heartbeat: the one place that
+// decides what a live write carries, on every path. The frames are the
+// shared, encoded ones: a batch holds references, not copies.
+func (c *client) batch(bufs net.Buffers, q []*Message, hb bool) (net.Buffers, int) {
+	n := 0
+	for _, m := range q {
+		if m.replayedBy(c.through) {
+			continue
+		}
+		bufs = append(bufs, m.Frame)
+		n++
+	}
+	if hb && n == 0 { // a heartbeat only when no event goes out
+		bufs = append(bufs, c.heartbeatFrame())
+	}
+	return bufs, n
+}
+
+// serve writes live events on the ordinary path until the stream must
+// stop, and returns why.
+func (c *client) serve() error {
+	var bufs net.Buffers
 	for {
 		// Shutdown and eviction wake the client through end; take then
 		// returns their reason.
 		select {
 		case <-c.wake:
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		case <-c.ctx.Done():
+			return context.Cause(c.ctx)
 		}
-		q, err := c.take()
+		var n int
+		var err error
+		bufs, n, err = c.nextBatch(bufs[:0])
 		if err != nil {
 			return err
 		}
-		due := c.hbDue.Swap(false)
-		var extra []byte
-		if due {
-			extra = c.heartbeatFrame()
+		if len(bufs) == 0 {
+			continue
 		}
-		n, err := c.send(nil, q, through, extra)
-		c.release(q)
+		err = c.writeAll(bufs)
+		clear(bufs)
 		if err != nil {
 			return err
 		}
@@ -180,63 +215,53 @@ func (c *client) heartbeatFrame() []byte {
 
 var heartbeatComment = []byte(": heartbeat\n")
 
-// send writes pre, the frames of msgs with Seq > after, and post, then
-// flushes, all under one write deadline; it returns how many messages it
-// wrote. It writes nothing when there is nothing to write.
+// writeAll writes bufs to the client and flushes, blocking, under one
+// write deadline (Options.WriteTimeout): the one difference between the
+// paths is where the bytes go, the ResponseWriter or the hijacked
+// connection (one writev, after which the deadline is cleared: the
+// pool's non-blocking writes fail once a deadline has passed). bufs is
+// consumed. On the ordinary path an empty bufs still flushes (the
+// response head).
 //
 // end may set the deadline concurrently. The order (set the deadline,
 // then check killed; end: set killed, then the deadline) means that
-// either send sees killed, or end's deadline is the one in force.
-func (c *client) send(pre []byte, msgs []*Message, after uint64, post []byte) (int, error) {
-	if len(pre) == 0 && len(post) == 0 && !anyAfter(msgs, after) {
-		return 0, nil
+// either writeAll sees killed, or end's deadline is the one in force.
+func (c *client) writeAll(bufs net.Buffers) error {
+	t := c.b.opts.WriteTimeout
+	if c.conn != nil {
+		if t > 0 {
+			c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
+		}
+		if c.killed.Load() {
+			return c.stopReason()
+		}
+		if _, err := bufs.WriteTo(c.conn); err != nil {
+			return c.writeErr(err)
+		}
+		c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above; if end set one meanwhile, the next turn sees killed
+		c.wrote.Store(true)
+		return nil
 	}
-	if t := c.b.opts.WriteTimeout; t > 0 && !c.noDeadline {
+	if t > 0 && !c.noDeadline {
 		if err := c.rc.SetWriteDeadline(time.Now().Add(t)); errors.Is(err, http.ErrNotSupported) {
 			c.noDeadline = true // and do not ask again: the error allocates
 		} else if err != nil {
-			return 0, c.writeErr(err)
+			return c.writeErr(err)
 		}
 	}
 	if c.killed.Load() {
-		return 0, c.stopReason()
+		return c.stopReason()
 	}
-	if len(pre) > 0 {
-		if _, err := c.w.Write(pre); err != nil {
-			return 0, c.writeErr(err)
-		}
-	}
-	n := 0
-	for _, m := range msgs {
-		if m.replayedBy(after) {
-			continue
-		}
-		if _, err := c.w.Write(m.Frame); err != nil {
-			return n, c.writeErr(err)
-		}
-		n++
-	}
-	if len(post) > 0 && n == 0 { // a heartbeat only when no event went out
-		if _, err := c.w.Write(post); err != nil {
-			return n, c.writeErr(err)
+	for _, p := range bufs {
+		if _, err := c.w.Write(p); err != nil {
+			return c.writeErr(err)
 		}
 	}
 	if err := c.rc.Flush(); err != nil {
-		return n, c.writeErr(err)
+		return c.writeErr(err)
 	}
 	c.wrote.Store(true)
-	return n, nil
-}
-
-// anyAfter reports whether a message of msgs is not covered by a replay
-// through after.
-func anyAfter(msgs []*Message, after uint64) bool {
-	for _, m := range msgs {
-		if !m.replayedBy(after) {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 func (c *client) stopReason() error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -75,21 +76,86 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if conn := hijack(w, r); conn != nil {
-		// The writers own the stream from here on, and end it.
-		if err := b.streamHijacked(c, conn, w.Header()); err != nil {
-			b.endHijacked(c, err)
-		}
+		b.serveHijacked(c, conn, w.Header()) // the writers own the stream from here on, and end it
 		return
 	}
-	defer b.wg.Done()
-	reason := b.stream(c, w, r)
-	b.unregister(c)
-	b.streamEnded(c, reason)
+	if err := checkFlush(w); err != nil { // nothing written yet: answer with an error
+		b.reject(w, r, http.StatusInternalServerError, err)
+		b.finish(c, errNotOpened)
+		return
+	}
+	setStreamHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	reason := b.open(c, nil)
+	if reason == nil {
+		reason = c.serve()
+	}
 	// The response stays bounded for what net/http writes after us (the
 	// end of a chunked body): unless end set it, clear nothing.
 	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
 		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
 	}
+	b.finish(c, reason)
+}
+
+// open opens the stream of a registered client, on either path: it logs
+// the connect, calls OnConnect, and writes head (the response head of a
+// hijacked stream; nil on the ordinary path, whose head the
+// ResponseWriter sends with the first flush), the retry line, and either
+// the gap event or the replay of the events missed since
+// ClientInfo.LastEventID, counting them. It sets c.through, so that
+// live batches skip what the replay covered. Its error says why the
+// stream ended.
+func (b *Broker) open(c *client, head []byte) error {
+	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
+	if f := b.opts.Hooks.OnConnect; f != nil {
+		f(c.info)
+	}
+	bufs := net.Buffers{head, b.retryLine}
+	if c.info.LastEventID == "" {
+		return c.writeAll(bufs)
+	}
+	rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
+	if err != nil {
+		return err
+	}
+	c.through = rep.Through
+	if rep.Gap != "" {
+		bufs = append(bufs, gapFrame(c.info.LastEventID, rep))
+		b.stats.gaps.Add(1)
+	}
+	// Write the replay in chunks, each with its own deadline, so a long
+	// replay to a slow but live client is not cut off.
+	msgs := rep.Messages
+	for {
+		chunk := msgs[:min(len(msgs), replayChunk)]
+		for _, m := range chunk {
+			bufs = append(bufs, m.Frame)
+		}
+		if err := c.writeAll(bufs); err != nil {
+			return err
+		}
+		b.stats.replayed.Add(uint64(len(chunk)))
+		if msgs = msgs[len(chunk):]; len(msgs) == 0 {
+			return nil
+		}
+		bufs = bufs[:0]
+	}
+}
+
+// finish ends a stream, on either path, for reason: it leaves the
+// registry (and, hijacked, the epoll set, and its connection closes),
+// the hooks run, and Shutdown stops waiting for it.
+func (b *Broker) finish(c *client, reason error) {
+	if c.conn != nil && c.raw != nil && b.watcher != nil {
+		b.watcher.remove(c)
+	}
+	b.unregister(c)
+	if c.conn != nil {
+		c.conn.Close()
+	}
+	b.streamEnded(c, reason)
+	b.wg.Done()
 }
 
 // streamEnded logs a stream's end and calls the hooks.
@@ -108,53 +174,8 @@ func (b *Broker) streamEnded(c *client, reason error) {
 	}
 }
 
-// errNotOpened is stream's reason when the stream never opened.
+// errNotOpened is a stream's reason when it never opened.
 var errNotOpened = errors.New("sse: stream not opened")
-
-// stream opens the stream of a registered client, replays, and serves
-// live events; it returns why the stream ended.
-func (b *Broker) stream(c *client, w http.ResponseWriter, r *http.Request) error {
-	if _, err := NewStream(w, r); err != nil {
-		if errors.Is(err, ErrFlushUnsupported) { // nothing written yet
-			b.reject(w, r, http.StatusInternalServerError, err)
-		} else {
-			b.stats.rejected.Add(1)
-		}
-		return errNotOpened
-	}
-	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
-	if f := b.opts.Hooks.OnConnect; f != nil {
-		f(c.info)
-	}
-	through := uint64(0)
-	pre := b.retryLine
-	if c.info.LastEventID != "" {
-		rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
-		if err != nil {
-			return err
-		}
-		through = rep.Through
-		if rep.Gap != "" {
-			pre = append(pre[:len(pre):len(pre)], gapFrame(c.info.LastEventID, rep)...)
-			b.stats.gaps.Add(1)
-		}
-		// Write the replay in chunks, each with its own deadline, so a
-		// long replay to a slow but live client is not cut off.
-		msgs := rep.Messages
-		for len(pre) > 0 || len(msgs) > 0 {
-			chunk := msgs[:min(len(msgs), replayChunk)]
-			n, err := c.send(pre, chunk, 0, nil)
-			if err != nil {
-				return err
-			}
-			b.stats.replayed.Add(uint64(n))
-			pre, msgs = nil, msgs[len(chunk):]
-		}
-	} else if _, err := c.send(pre, nil, 0, nil); err != nil {
-		return err
-	}
-	return c.serve(through)
-}
 
 const replayChunk = 256
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -23,8 +24,8 @@ import (
 //
 // Writing: a signal (an event queued, a heartbeat due, the stream ended)
 // puts the client on a run queue served by a few writer goroutines
-// (GOMAXPROCS). A writer takes the client's whole queue, copies the
-// frames into one buffer and writes it with one non-blocking write. If
+// (GOMAXPROCS). A writer takes the client's whole queue and writes its
+// shared frames with one non-blocking writev, without copying them. If
 // the socket cannot take it all (a slow reader), the rest is written by
 // a goroutine of its own with a deadline (Options.WriteTimeout), so a
 // stalled client never holds up a writer; its queue fills meanwhile and
@@ -94,10 +95,10 @@ type headerBuf []byte
 
 func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
-// streamHijacked opens the stream of a registered client on its hijacked
-// connection, replays, and hands it to the writers. It returns nil once
-// the writers own the stream (they end it), or why it ended.
-func (b *Broker) streamHijacked(c *client, conn net.Conn, h http.Header) error {
+// serveHijacked opens the stream of a registered client on its hijacked
+// connection (see open) and hands it to the writers, which end it; or
+// it ends the stream if it could not open.
+func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	var raw syscall.RawConn
 	if sc, ok := conn.(syscall.Conn); ok {
 		raw, _ = sc.SyscallConn()
@@ -112,35 +113,9 @@ func (b *Broker) streamHijacked(c *client, conn net.Conn, h http.Header) error {
 	if b.watcher != nil && raw != nil {
 		b.watcher.add(c) // a client that leaves during the replay is noticed too
 	}
-
-	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
-	if f := b.opts.Hooks.OnConnect; f != nil {
-		f(c.info)
-	}
-	pre := appendHeader(nil, h)
-	pre = append(pre, b.retryLine...)
-	if c.info.LastEventID != "" {
-		rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
-		if err != nil {
-			return err
-		}
-		c.through = rep.Through
-		if rep.Gap != "" {
-			pre = append(pre, gapFrame(c.info.LastEventID, rep)...)
-			b.stats.gaps.Add(1)
-		}
-		msgs := rep.Messages
-		for len(pre) > 0 || len(msgs) > 0 {
-			chunk := msgs[:min(len(msgs), replayChunk)]
-			n, err := c.sendConn(pre, chunk)
-			if err != nil {
-				return err
-			}
-			b.stats.replayed.Add(uint64(n))
-			pre, msgs = pre[:0], msgs[len(chunk):]
-		}
-	} else if _, err := c.sendConn(pre, nil); err != nil {
-		return err
+	if err := b.open(c, appendHeader(nil, h)); err != nil {
+		b.finish(c, err)
+		return
 	}
 	// Hand over. From here on a signal schedules the client on the pool;
 	// anything queued meanwhile is written by the pool at once.
@@ -149,40 +124,6 @@ func (b *Broker) streamHijacked(c *client, conn net.Conn, h http.Header) error {
 	c.hijacked.Store(true)
 	c.sched.Store(false)
 	c.reschedule()
-	return nil
-}
-
-// sendConn writes pre and msgs to a hijacked connection from the
-// handler, blocking, under one deadline; see send for the order of the
-// deadline and the killed check.
-func (c *client) sendConn(pre []byte, msgs []*Message) (int, error) {
-	buf := pre
-	for _, m := range msgs {
-		buf = append(buf, m.Frame...)
-	}
-	if err := c.writeBlocking(buf); err != nil {
-		return 0, err
-	}
-	return len(msgs), nil
-}
-
-// writeBlocking writes p to the hijacked connection, blocking, under the
-// write deadline, unless c was killed meanwhile. It clears the deadline
-// afterwards: the pool's non-blocking writes fail once a deadline has
-// passed (if end set one meanwhile, the next turn sees killed).
-func (c *client) writeBlocking(p []byte) error {
-	if t := c.b.opts.WriteTimeout; t > 0 {
-		c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
-	}
-	if c.killed.Load() {
-		return c.stopReason()
-	}
-	if _, err := c.conn.Write(p); err != nil {
-		return c.writeErr(err)
-	}
-	c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above
-	c.wrote.Store(true)
-	return nil
 }
 
 // hasWork reports whether the writers have something to do for c.
@@ -314,55 +255,35 @@ func (b *Broker) writer() {
 	}
 }
 
-// write does one turn of c: it writes everything queued (or a heartbeat)
-// in one non-blocking write, or ends the stream.
+// write does one turn of c: it writes its next batch (see
+// client.nextBatch) with one non-blocking writev of the shared frames,
+// or ends the stream.
 func (b *Broker) write(c *client, w *rawWriter) {
-	q, err := c.take()
-	if err != nil {
-		b.endHijacked(c, err)
+	bufs, n, err := c.nextBatch(w.bufs[:0])
+	defer func() { // drop the references; keep the slice
+		clear(bufs)
+		w.bufs = bufs[:0]
+	}()
+	switch {
+	case err != nil:
+		b.finish(c, err)
 		return
-	}
-	var post []byte
-	if c.hbDue.Swap(false) {
-		post = c.heartbeatFrame()
-	}
-	buf := w.buf[:0]
-	n := 0
-	for _, m := range q {
-		if m.replayedBy(c.through) {
-			continue
-		}
-		buf = append(buf, m.Frame...)
-		n++
-	}
-	if n == 0 {
-		buf = append(buf, post...) // a heartbeat only when no event goes out
-	}
-	c.release(q)
-	if cap(buf) <= 1<<20 { // do not keep huge buffers alive
-		w.buf = buf[:0]
-	} else {
-		w.buf = nil
-	}
-	if len(buf) == 0 {
+	case len(bufs) == 0:
 		c.reschedule()
 		return
-	}
-	if c.killed.Load() {
-		b.endHijacked(c, c.stopReason())
+	case c.killed.Load():
+		b.finish(c, c.stopReason())
 		return
 	}
-	written := 0
+	rest := bufs
 	if c.raw != nil {
-		written, err = w.write(c.raw, buf)
-		if err != nil {
-			b.endHijacked(c, c.writeErr(err))
+		if rest, err = w.write(c.raw, bufs); err != nil {
+			b.finish(c, c.writeErr(err))
 			return
 		}
 	}
-	if written < len(buf) { // the socket is full: finish in a goroutine of its own
-		rest := append([]byte(nil), buf[written:]...)
-		go b.writeSlow(c, rest, n)
+	if len(rest) > 0 { // the socket is full: finish in a goroutine of its own
+		go b.writeSlow(c, slices.Clone(rest), n) // references to frames nobody modifies
 		return
 	}
 	b.stats.delivered.Add(uint64(n))
@@ -372,23 +293,11 @@ func (b *Broker) write(c *client, w *rawWriter) {
 
 // writeSlow writes the rest of a batch that the socket could not take at
 // once, blocking, with the write deadline; then c goes back to the pool.
-func (b *Broker) writeSlow(c *client, rest []byte, n int) {
-	if err := c.writeBlocking(rest); err != nil {
-		b.endHijacked(c, err)
+func (b *Broker) writeSlow(c *client, rest net.Buffers, n int) {
+	if err := c.writeAll(rest); err != nil {
+		b.finish(c, err)
 		return
 	}
 	b.stats.delivered.Add(uint64(n))
 	c.reschedule()
-}
-
-// endHijacked ends a hijacked stream for reason: it leaves the registry
-// and the epoll set, its connection closes, and the hooks run.
-func (b *Broker) endHijacked(c *client, reason error) {
-	if b.watcher != nil && c.raw != nil {
-		b.watcher.remove(c)
-	}
-	b.unregister(c)
-	c.conn.Close()
-	b.streamEnded(c, reason)
-	b.wg.Done()
 }

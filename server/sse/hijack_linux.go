@@ -1,8 +1,10 @@
 package sse
 
 import (
+	"net"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // canHijack: the writers and the epoll watcher of hijack.go run on Linux.
@@ -11,44 +13,73 @@ const canHijack = true
 // rawWriter does non-blocking writes for one writer goroutine. Its
 // function value is made once, so a write does not allocate.
 type rawWriter struct {
-	buf []byte // the batch being built, reused
+	bufs net.Buffers // the batch being built, reused
 
-	p   []byte // what fn writes
-	n   int
-	err error
-	fn  func(fd uintptr) bool
+	rest net.Buffers // what fn has still to write
+	iov  []syscall.Iovec
+	err  error
+	fn   func(fd uintptr) bool
 }
 
-// write writes as much of p as the socket takes now, without waiting,
-// and returns how much it wrote; an error means the connection is dead.
-func (w *rawWriter) write(rc syscall.RawConn, p []byte) (int, error) {
+// iovMax is the most buffers one writev takes (IOV_MAX on Linux).
+const iovMax = 1024
+
+// write writes as much of bufs as the socket takes now, with writev and
+// without waiting, and returns what it could not write (nil when all
+// went); an error means the connection is dead. The frames of bufs are
+// not modified; the slice is.
+func (w *rawWriter) write(rc syscall.RawConn, bufs net.Buffers) (net.Buffers, error) {
 	if w.fn == nil {
 		w.fn = func(fd uintptr) bool {
-			for len(w.p) > 0 {
-				n, err := syscall.Write(int(fd), w.p)
+			for len(w.rest) > 0 {
+				w.iov = w.iov[:0]
+				for _, p := range w.rest[:min(len(w.rest), iovMax)] {
+					if len(p) > 0 {
+						v := syscall.Iovec{Base: &p[0]}
+						v.SetLen(len(p))
+						w.iov = append(w.iov, v)
+					}
+				}
+				if len(w.iov) == 0 {
+					w.rest = nil
+					break
+				}
+				n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
 				switch {
-				case err == syscall.EINTR:
+				case errno == syscall.EINTR:
 					continue
-				case err == syscall.EAGAIN:
+				case errno == syscall.EAGAIN:
 					return true // full: the caller finishes in a blocking write
-				case err != nil:
-					w.err = err
+				case errno != 0:
+					w.err = errno
 					return true
 				}
-				w.n += n
-				w.p = w.p[n:]
+				w.rest = consume(w.rest, int(n))
 			}
 			return true
 		}
 	}
-	w.p, w.n, w.err = p, 0, nil
+	w.rest, w.err = bufs, nil
 	err := rc.Write(w.fn)
-	n := w.n
+	rest := w.rest
 	if err == nil {
 		err = w.err
 	}
-	w.p, w.err = nil, nil
-	return n, err
+	clear(w.iov) // do not keep the frames alive
+	w.rest, w.err = nil, nil
+	return rest, err
+}
+
+// consume drops the first n bytes of bufs.
+func consume(bufs net.Buffers, n int) net.Buffers {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
 }
 
 // watcher finds clients that closed their connection: one epoll set,

@@ -4,15 +4,16 @@ package sse
 
 import (
 	"errors"
+	"net"
 	"syscall"
 )
 
 // canHijack: elsewhere every stream keeps the ordinary path.
 const canHijack = false
 
-type rawWriter struct{ buf []byte }
+type rawWriter struct{ bufs net.Buffers }
 
-func (*rawWriter) write(syscall.RawConn, []byte) (int, error) { return 0, nil }
+func (*rawWriter) write(_ syscall.RawConn, bufs net.Buffers) (net.Buffers, error) { return bufs, nil }
 
 type watcher struct{}
 

@@ -41,9 +41,8 @@ type Stream struct {
 // servers that serve streams, and bound each write with
 // [Stream.SetWriteTimeout] instead.
 func NewStream(w http.ResponseWriter, r *http.Request) (*Stream, error) {
-	if !canFlush(w) {
-		return nil, fmt.Errorf("%w: %T is not an http.Flusher and has no Unwrap() http.ResponseWriter leading to one; if a middleware wraps the ResponseWriter, give it an Unwrap method",
-			ErrFlushUnsupported, w)
+	if err := checkFlush(w); err != nil {
+		return nil, err
 	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
@@ -52,6 +51,16 @@ func NewStream(w http.ResponseWriter, r *http.Request) (*Stream, error) {
 		return nil, fmt.Errorf("sse: flushing response headers: %w", err)
 	}
 	return s, nil
+}
+
+// checkFlush returns an error wrapping ErrFlushUnsupported unless w can
+// flush (see canFlush).
+func checkFlush(w http.ResponseWriter) error {
+	if canFlush(w) {
+		return nil
+	}
+	return fmt.Errorf("%w: %T is not an http.Flusher and has no Unwrap() http.ResponseWriter leading to one; if a middleware wraps the ResponseWriter, give it an Unwrap method",
+		ErrFlushUnsupported, w)
 }
 
 // canFlush follows the same Unwrap chain as http.ResponseController.Flush,
