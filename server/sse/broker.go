@@ -33,6 +33,10 @@ type Broker struct {
 
 	retryLine []byte // "retry: N\n" or nil, sent when a stream opens
 
+	// ordinary keeps every stream on the ordinary path (no hijacking):
+	// tests set it before serving, to run each path over real sockets.
+	ordinary bool
+
 	heartbeat atomic.Pointer[[]byte] // the current heartbeat event frame, renewed each tick
 
 	nextID atomic.Uint64 // last ClientInfo.ID given

@@ -3,6 +3,7 @@ package sse
 import (
 	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,15 +12,43 @@ import (
 	"time"
 )
 
-// newTestBroker returns a broker serving on a real httptest server; both
-// stop when the test ends (broker first, as a server binary must).
-func newTestBroker(t testing.TB, opts Options) (*Broker, *httptest.Server) {
+// testMode is how a test reaches the broker: every broker test runs in
+// each mode (see run), as net/http runs its tests under HTTP/1 and
+// HTTP/2, so that each path is exercised over real sockets.
+type testMode string
+
+const (
+	hijackMode testMode = "hijack" // HTTP/1.1, the connection taken over (Linux; elsewhere as http1Mode)
+	http1Mode  testMode = "http1"  // HTTP/1.1 through the ResponseWriter
+	http2Mode  testMode = "h2"     // HTTP/2 over TLS, through the ResponseWriter
+)
+
+var (
+	allModes   = []testMode{hijackMode, http1Mode, http2Mode}
+	http1Modes = []testMode{hijackMode, http1Mode} // for tests that speak HTTP/1.1 on raw connections
+)
+
+// run runs f as a subtest in each of modes, all of them if none given.
+func run(t *testing.T, f func(*testing.T, testMode), modes ...testMode) {
+	t.Helper()
+	if len(modes) == 0 {
+		modes = allModes
+	}
+	for _, m := range modes {
+		t.Run(string(m), func(t *testing.T) { f(t, m) })
+	}
+}
+
+// newTestBroker returns a broker serving on a real httptest server in
+// mode; both stop when the test ends (broker first, as a server binary
+// must).
+func newTestBroker(t testing.TB, mode testMode, opts Options) (*Broker, *httptest.Server) {
 	t.Helper()
 	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(b)
+	srv := startServer(mode, b, nil)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
@@ -29,6 +58,23 @@ func newTestBroker(t testing.TB, opts Options) (*Broker, *httptest.Server) {
 		srv.Close()
 	})
 	return b, srv
+}
+
+// startServer serves b in mode; wrap, if not nil, wraps the listener.
+// srv.Client() speaks the mode's protocol.
+func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener) *httptest.Server {
+	b.ordinary = mode != hijackMode
+	srv := httptest.NewUnstartedServer(b)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	if mode == http2Mode {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	return srv
 }
 
 // item is what a test client reads: an event, or a comment (Comment set).
@@ -222,4 +268,28 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Each mode reaches the path it names: the protocol, and whether the
+// connection was taken over (a hijacked stream's body ends with the
+// connection; the others are chunked on HTTP/1.1, framed on HTTP/2).
+func TestModes(t *testing.T) {
+	run(t, func(t *testing.T, mode testMode) {
+		b, srv := newTestBroker(t, mode, Options{})
+		c := connect(t, srv, "", nil)
+		wantMajor, wantHijacked := 1, mode == hijackMode && canHijack
+		if mode == http2Mode {
+			wantMajor = 2
+		}
+		if c.resp.ProtoMajor != wantMajor || c.resp.TLS == nil != (mode != http2Mode) {
+			t.Errorf("%s over TLS %v, want HTTP/%d", c.resp.Proto, c.resp.TLS != nil, wantMajor)
+		}
+		if hijacked := c.resp.Close && c.resp.ContentLength == -1 && len(c.resp.TransferEncoding) == 0 && c.resp.ProtoMajor == 1; hijacked != wantHijacked {
+			t.Errorf("hijacked %v, want %v", hijacked, wantHijacked)
+		}
+		publish(t, b, "", "x")
+		if e := c.nextEvent(); e.Data != "x" {
+			t.Errorf("got %+v", e)
+		}
+	})
 }

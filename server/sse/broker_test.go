@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-func TestBrokerTopicsIsolate(t *testing.T) {
-	b, srv := newTestBroker(t, Options{})
+func TestBrokerTopicsIsolate(t *testing.T) { run(t, testBrokerTopicsIsolate) }
+
+func testBrokerTopicsIsolate(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{})
 	a := connect(t, srv, topicsQuery("a"), nil)
 	ab := connect(t, srv, topicsQuery("a", "b"), nil)
 	def := connect(t, srv, "", nil)

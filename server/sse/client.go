@@ -260,6 +260,12 @@ func (c *client) writeAll(bufs net.Buffers) error {
 	if err := c.rc.Flush(); err != nil {
 		return c.writeErr(err)
 	}
+	if t > 0 && !c.noDeadline {
+		// Clear it: on HTTP/2 a deadline that passes resets the stream
+		// even when no write is in progress. If end set one meanwhile,
+		// the next take returns its reason.
+		c.rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // supported: set above
+	}
 	c.wrote.Store(true)
 	return nil
 }

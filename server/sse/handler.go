@@ -75,7 +75,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	if conn := hijack(w, r); conn != nil {
+	if conn := b.hijack(w, r); conn != nil {
 		b.serveHijacked(c, conn, w.Header()) // the writers own the stream from here on, and end it
 		return
 	}

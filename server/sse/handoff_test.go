@@ -23,7 +23,9 @@ func (e *raceEngine) Replay(ctx context.Context, topics []string, lastID string)
 // An event published just before the history is read reaches the client
 // once (it is both queued live and in the replay); one published just
 // after reaches it too (live only).
-func TestReplayLiveHandoff(t *testing.T) {
+func TestReplayLiveHandoff(t *testing.T) { run(t, testReplayLiveHandoff) }
+
+func testReplayLiveHandoff(t *testing.T, mode testMode) {
 	mem := NewMemoryEngine(MemoryOptions{})
 	eng := &raceEngine{MemoryEngine: mem}
 	pub := func(data string) func() {
@@ -34,7 +36,7 @@ func TestReplayLiveHandoff(t *testing.T) {
 		}
 	}
 	eng.before, eng.after = pub("during 1"), pub("during 2")
-	b, srv := newTestBroker(t, Options{Engine: eng})
+	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	first := publish(t, b, "t", "missed")
 
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {first}})

@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-func TestHeartbeat(t *testing.T) {
+func TestHeartbeat(t *testing.T) { run(t, testHeartbeat) }
+
+func testHeartbeat(t *testing.T, mode testMode) {
 	const hb = 60 * time.Millisecond
-	b, srv := newTestBroker(t, Options{Heartbeat: hb})
+	b, srv := newTestBroker(t, mode, Options{Heartbeat: hb})
 
 	t.Run("comment", func(t *testing.T) {
 		c := connect(t, srv, "", nil)
@@ -45,9 +47,11 @@ func TestHeartbeat(t *testing.T) {
 	})
 }
 
-func TestNoHeartbeatWhileEventsFlow(t *testing.T) {
+func TestNoHeartbeatWhileEventsFlow(t *testing.T) { run(t, testNoHeartbeatWhileEventsFlow) }
+
+func testNoHeartbeatWhileEventsFlow(t *testing.T, mode testMode) {
 	const hb = 300 * time.Millisecond
-	b, srv := newTestBroker(t, Options{Heartbeat: hb})
+	b, srv := newTestBroker(t, mode, Options{Heartbeat: hb})
 	{
 		c := connect(t, srv, topicsQuery("busy"), nil)
 		waitFor(t, "client", func() bool { return b.Stats().Clients >= 1 })
@@ -89,8 +93,10 @@ func TestNoHeartbeatWhileEventsFlow(t *testing.T) {
 	}
 }
 
-func TestHeartbeatDisabled(t *testing.T) {
-	b, srv := newTestBroker(t, Options{Heartbeat: -1})
+func TestHeartbeatDisabled(t *testing.T) { run(t, testHeartbeatDisabled) }
+
+func testHeartbeatDisabled(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{Heartbeat: -1})
 	c := connect(t, srv, "", nil)
 	select {
 	case it := <-c.items:

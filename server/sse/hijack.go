@@ -59,8 +59,8 @@ var errClientGone = fmt.Errorf("sse: client closed the connection: %w", context.
 // hijack takes over r's connection, if it is plain HTTP/1.x and w can be
 // hijacked, and returns it with its deadlines cleared; nil otherwise,
 // and then nothing was written.
-func hijack(w http.ResponseWriter, r *http.Request) net.Conn {
-	if !canHijack || r.ProtoMajor != 1 || r.TLS != nil {
+func (b *Broker) hijack(w http.ResponseWriter, r *http.Request) net.Conn {
+	if !canHijack || b.ordinary || r.ProtoMajor != 1 || r.TLS != nil {
 		return nil
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()

@@ -8,11 +8,13 @@ import (
 
 // On Linux a plain HTTP/1.1 stream is hijacked: its body is delimited by
 // the connection's close, and an open stream holds no goroutine.
-func TestHijackedStream(t *testing.T) {
+func TestHijackedStream(t *testing.T) { run(t, testHijackedStream, hijackMode) }
+
+func testHijackedStream(t *testing.T, mode testMode) {
 	if !canHijack {
 		t.Skip("streams are hijacked on Linux only")
 	}
-	b, srv := newTestBroker(t, Options{})
+	b, srv := newTestBroker(t, mode, Options{})
 	first := connect(t, srv, topicsQuery("t"), nil)
 	if h := first.resp.Header; !first.resp.Close || len(first.resp.TransferEncoding) != 0 || first.resp.ContentLength != -1 {
 		t.Errorf("headers %v, transfer encoding %v: want Connection: close, no framing", h, first.resp.TransferEncoding)
@@ -51,11 +53,14 @@ func TestHijackedStream(t *testing.T) {
 	}
 }
 
-// A hijacked stream outlives its write deadline: the deadline bounds each
-// write, not the stream (the handler's writes once left it set, and every
-// stream died WriteTimeout after it opened).
-func TestHijackedStreamOutlivesWriteTimeout(t *testing.T) {
-	b, srv := newTestBroker(t, Options{WriteTimeout: 50 * time.Millisecond})
+// A stream outlives its write deadline, on every path: the deadline
+// bounds each write, not the stream (the hijacked handler's writes once
+// left it set, and every stream died WriteTimeout after it opened; on
+// HTTP/2 a deadline left set resets an idle stream when it passes).
+func TestStreamOutlivesWriteTimeout(t *testing.T) { run(t, testStreamOutlivesWriteTimeout) }
+
+func testStreamOutlivesWriteTimeout(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{WriteTimeout: 50 * time.Millisecond})
 	c := connect(t, srv, topicsQuery("t"), nil)
 	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
 	time.Sleep(200 * time.Millisecond)

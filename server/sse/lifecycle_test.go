@@ -31,7 +31,9 @@ func (w *openedWriter) Flush() { w.once.Do(func() { close(w.opened) }) }
 // no registry entry and no goroutine behind.
 func TestConnectDisconnectCycles(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	b, err := New(Options{Heartbeat: time.Millisecond, MaxClientsPerIP: -1})
+	// A queue that never fills: a client evicted before its stream
+	// opened would end without the flush the test waits for.
+	b, err := New(Options{Heartbeat: time.Millisecond, MaxClientsPerIP: -1, QueueSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestConnectDisconnectCycles(t *testing.T) {
 				select {
 				case <-w.opened:
 				case <-done:
-					t.Error("stream did not open")
+					t.Errorf("stream did not open; stats %+v", b.Stats())
 				}
 				cancel()
 				<-done
@@ -92,9 +94,13 @@ func TestConnectDisconnectCycles(t *testing.T) {
 }
 
 // The same over real connections, fewer times.
-func TestConnectDisconnectHTTP(t *testing.T) {
-	b, srv := newTestBroker(t, Options{MaxClientsPerIP: -1})
-	srv.Client().Transport.(*http.Transport).DisableKeepAlives = true
+func TestConnectDisconnectHTTP(t *testing.T) { run(t, testConnectDisconnectHTTP) }
+
+func testConnectDisconnectHTTP(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1})
+	if mode != http2Mode { // one connection per stream; on HTTP/2 the streams share one, as browsers do
+		srv.Client().Transport.(*http.Transport).DisableKeepAlives = true
+	}
 	for range 300 {
 		c := connect(t, srv, topicsQuery("t"), nil)
 		c.Close()
@@ -106,7 +112,7 @@ func TestConnectDisconnectHTTP(t *testing.T) {
 // stalled streams that never read; wait for readers with the WaitGroup.
 func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) *sync.WaitGroup {
 	t.Helper()
-	tr := &http.Transport{}
+	tr := srv.Client().Transport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
 	var readers sync.WaitGroup
@@ -134,7 +140,9 @@ func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) 
 
 // Shutdown with 1,000 open streams, some of them stalled, finishes
 // within 2 s; then http.Server.Shutdown finds no stream left.
-func TestShutdown1000Streams(t *testing.T) {
+func TestShutdown1000Streams(t *testing.T) { run(t, testShutdown1000Streams, http1Modes...) }
+
+func testShutdown1000Streams(t *testing.T, mode testMode) {
 	const streams, stalled = 1000, 10
 	var disconnects, closedReasons atomic.Int64
 	b, err := New(Options{
@@ -151,7 +159,7 @@ func TestShutdown1000Streams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := smallBufServer(t, b)
+	srv := smallBufServer(t, mode, b)
 	readers := openStreams(t, b, srv, streams, stalled)
 
 	start := time.Now()
@@ -205,7 +213,9 @@ func TestShutdownFromHTTPServer(t *testing.T) {
 	}
 }
 
-func TestHooks(t *testing.T) {
+func TestHooks(t *testing.T) { run(t, testHooks) }
+
+func testHooks(t *testing.T, mode testMode) {
 	var mu sync.Mutex
 	var log []string
 	add := func(s string) {
@@ -213,7 +223,7 @@ func TestHooks(t *testing.T) {
 		log = append(log, s)
 		mu.Unlock()
 	}
-	b, srv := newTestBroker(t, Options{Hooks: Hooks{
+	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{
 		OnConnect: func(c ClientInfo) {
 			add(fmt.Sprintf("connect %d %v %s %s", c.ID, c.Topics, c.LastEventID, c.Heartbeat))
 		},
@@ -240,8 +250,10 @@ func TestHooks(t *testing.T) {
 // Clients that reconnect while events are published see every event
 // exactly once, in order: the replay-to-live handoff loses and doubles
 // nothing.
-func TestReconnectUnderLoad(t *testing.T) {
-	b, srv := newTestBroker(t, Options{MaxClientsPerIP: -1, QueueSize: 1 << 16})
+func TestReconnectUnderLoad(t *testing.T) { run(t, testReconnectUnderLoad) }
+
+func testReconnectUnderLoad(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1, QueueSize: 1 << 16})
 	stop := make(chan struct{})
 	var pub sync.WaitGroup
 	pub.Go(func() {

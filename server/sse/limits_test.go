@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
+// get GETs url with srv's client, which speaks srv's protocol.
+func get(t *testing.T, srv *httptest.Server, url string, header http.Header) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,10 +29,12 @@ func get(t *testing.T, url string, header http.Header) (*http.Response, string) 
 	return resp, string(body)
 }
 
-func TestLimits(t *testing.T) {
+func TestLimits(t *testing.T) { run(t, testLimits) }
+
+func testLimits(t *testing.T, mode testMode) {
 	var mu sync.Mutex
 	var rejects []error
-	b, srv := newTestBroker(t, Options{
+	b, srv := newTestBroker(t, mode, Options{
 		MaxClients:      3,
 		MaxClientsPerIP: 2,
 		RetryAfter:      7 * time.Second,
@@ -47,7 +51,7 @@ func TestLimits(t *testing.T) {
 
 	check := func(header http.Header, want error) {
 		t.Helper()
-		resp, body := get(t, srv.URL, header)
+		resp, body := get(t, srv, srv.URL, header)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "7" {
 			t.Errorf("status %d, Retry-After %q; want 503 and 7", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
@@ -77,8 +81,10 @@ func TestLimits(t *testing.T) {
 	check(ip("4"), ErrClosed)
 }
 
-func TestUnlimited(t *testing.T) {
-	b, srv := newTestBroker(t, Options{MaxClients: -1, MaxClientsPerIP: -1})
+func TestUnlimited(t *testing.T) { run(t, testUnlimited) }
+
+func testUnlimited(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{MaxClients: -1, MaxClientsPerIP: -1})
 	for range 150 { // beyond the per-IP default of 100
 		connect(t, srv, "", nil)
 	}
@@ -87,9 +93,11 @@ func TestUnlimited(t *testing.T) {
 	}
 }
 
-func TestAuthorize(t *testing.T) {
+func TestAuthorize(t *testing.T) { run(t, testAuthorize) }
+
+func testAuthorize(t *testing.T, mode testMode) {
 	var rejected []error
-	_, srv := newTestBroker(t, Options{
+	_, srv := newTestBroker(t, mode, Options{
 		Authorize: func(r *http.Request, topics []string) error {
 			for _, tp := range topics {
 				if strings.HasPrefix(tp, "private/") && r.Header.Get("Authorization") != "Bearer "+strings.TrimPrefix(tp, "private/") {
@@ -104,10 +112,10 @@ func TestAuthorize(t *testing.T) {
 		Hooks: Hooks{OnReject: func(_ *http.Request, err error) { rejected = append(rejected, err) }},
 	})
 	url := srv.URL + "/events?" + topicsQuery("public", "private/alice")
-	if resp, body := get(t, url, http.Header{"Authorization": {"Bearer bob"}}); resp.StatusCode != http.StatusForbidden || body != "no access to private/alice\n" {
+	if resp, body := get(t, srv, url, http.Header{"Authorization": {"Bearer bob"}}); resp.StatusCode != http.StatusForbidden || body != "no access to private/alice\n" {
 		t.Errorf("bob: %d %q, want 403", resp.StatusCode, body)
 	}
-	if resp, body := get(t, url, nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "log in") {
+	if resp, body := get(t, srv, url, nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "log in") {
 		t.Errorf("anonymous: %d %q, want 401", resp.StatusCode, body)
 	}
 	connect(t, srv, topicsQuery("public", "private/alice"), http.Header{"Authorization": {"Bearer alice"}})
@@ -117,8 +125,10 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-func TestBadRequests(t *testing.T) {
-	b, srv := newTestBroker(t, Options{})
+func TestBadRequests(t *testing.T) { run(t, testBadRequests) }
+
+func testBadRequests(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{})
 	for _, tt := range []struct {
 		query string
 		want  string
@@ -130,12 +140,12 @@ func TestBadRequests(t *testing.T) {
 		{strings.Repeat("topic=a&", MaxTopicsPerStream+1), "at most"},
 		{"heartbeat=yes", "heartbeat=event"},
 	} {
-		resp, body := get(t, srv.URL+"/events?"+tt.query, nil)
+		resp, body := get(t, srv, srv.URL+"/events?"+tt.query, nil)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tt.want) || !strings.HasPrefix(body, "sse: ") {
 			t.Errorf("?%.40s: %d %q, want 400 with %q", tt.query, resp.StatusCode, body, tt.want)
 		}
 	}
-	resp, err := http.Post(srv.URL, "text/plain", nil)
+	resp, err := srv.Client().Post(srv.URL, "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +226,10 @@ func TestNewOptions(t *testing.T) {
 	}
 }
 
-func TestRetryField(t *testing.T) {
-	b, srv := newTestBroker(t, Options{Retry: 3 * time.Second})
+func TestRetryField(t *testing.T) { run(t, testRetryField) }
+
+func testRetryField(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second})
 	c := connect(t, srv, "", nil)
 	waitFor(t, "client", func() bool { return b.Stats().Clients == 1 })
 	publish(t, b, "", "x")

@@ -13,8 +13,10 @@ import (
 
 // A local event reaches the topic's clients only, without an id line, and
 // is neither stored nor replayed.
-func TestPublishLocal(t *testing.T) {
-	b, srv := newTestBroker(t, Options{})
+func TestPublishLocal(t *testing.T) { run(t, testPublishLocal) }
+
+func testPublishLocal(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{})
 	on := connect(t, srv, topicsQuery("stats"), nil)
 	off := connect(t, srv, topicsQuery("other"), nil)
 	first := publish(t, b, "stats", "stored 1")
@@ -50,8 +52,10 @@ func TestPublishLocal(t *testing.T) {
 
 // The wire form of a local event has no id: field, so a browser keeps
 // its Last-Event-ID.
-func TestPublishLocalWire(t *testing.T) {
-	b, srv := newTestBroker(t, Options{})
+func TestPublishLocalWire(t *testing.T) { run(t, testPublishLocalWire) }
+
+func testPublishLocalWire(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{})
 	resp, err := srv.Client().Get(srv.URL + "/events?" + topicsQuery("s"))
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +119,9 @@ func TestPublishLocalChecks(t *testing.T) {
 // with the live events and delivered after the replay, not skipped as
 // covered by it (it has no Seq), and the stored events around it keep
 // their order and are neither lost nor doubled.
-func TestPublishLocalDuringHandoff(t *testing.T) {
+func TestPublishLocalDuringHandoff(t *testing.T) { run(t, testPublishLocalDuringHandoff) }
+
+func testPublishLocalDuringHandoff(t *testing.T, mode testMode) {
 	mem := NewMemoryEngine(MemoryOptions{})
 	eng := &raceEngine{MemoryEngine: mem}
 	var b *Broker
@@ -132,7 +138,7 @@ func TestPublishLocalDuringHandoff(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	b, srv := newTestBroker(t, Options{Engine: eng})
+	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	first := publish(t, b, "t", "missed")
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {first}})
 	publish(t, b, "t", "after")

@@ -14,8 +14,10 @@ func lastIDQuery(id string, topics ...string) string {
 	return topicsQuery(topics...) + "&" + LastEventIDParam + "=" + url.QueryEscape(id)
 }
 
-func TestReplay(t *testing.T) {
-	b, srv := newTestBroker(t, Options{})
+func TestReplay(t *testing.T) { run(t, testReplay) }
+
+func testReplay(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{})
 	var ids []string
 	for i := range 6 {
 		topic := "a"
@@ -88,10 +90,12 @@ func expectGap(t *testing.T, c *testClient, sent string, reason GapReason, head 
 	}
 }
 
-func TestReplayGaps(t *testing.T) {
+func TestReplayGaps(t *testing.T) { run(t, testReplayGaps) }
+
+func testReplayGaps(t *testing.T, mode testMode) {
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
 	eng := NewMemoryEngine(MemoryOptions{HistorySize: 5, HistoryAge: time.Minute, Now: clock.Now})
-	b, srv := newTestBroker(t, Options{Engine: eng})
+	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	other, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,8 +176,10 @@ func TestReplayGaps(t *testing.T) {
 }
 
 // The gap event has no id line when nothing was ever published.
-func TestGapEmptyHistory(t *testing.T) {
-	_, srv := newTestBroker(t, Options{})
+func TestGapEmptyHistory(t *testing.T) { run(t, testGapEmptyHistory) }
+
+func testGapEmptyHistory(t *testing.T, mode testMode) {
+	_, srv := newTestBroker(t, mode, Options{})
 	c := connect(t, srv, "", http.Header{"Last-Event-ID": {"abc-1"}})
 	expectGap(t, c, "abc-1", GapUnknown, "")
 }

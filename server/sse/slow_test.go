@@ -27,13 +27,11 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// smallBufServer serves b from a test server whose connections have
-// small send buffers; the test's cleanup closes it.
-func smallBufServer(t *testing.T, b *Broker) *httptest.Server {
+// smallBufServer serves b in mode from a test server whose connections
+// have small send buffers; the test's cleanup closes it.
+func smallBufServer(t *testing.T, mode testMode, b *Broker) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(b)
-	srv.Listener = smallBufListener{srv.Listener}
-	srv.Start()
+	srv := startServer(mode, b, func(l net.Listener) net.Listener { return smallBufListener{l} })
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -58,7 +56,9 @@ func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *h
 // A client that stops reading does not delay delivery to 100 others, is
 // evicted, and after reconnecting with its Last-Event-ID has every event,
 // in order, exactly once.
-func TestStalledClient(t *testing.T) {
+func TestStalledClient(t *testing.T) { run(t, testStalledClient, http1Modes...) }
+
+func testStalledClient(t *testing.T, mode testMode) {
 	const (
 		healthy = 100
 		events  = 400
@@ -74,7 +74,7 @@ func TestStalledClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := smallBufServer(t, b)
+	srv := smallBufServer(t, mode, b)
 	defer b.Shutdown(t.Context())
 
 	conn, req := stalledConn(t, srv, topicsQuery("t"))
@@ -100,7 +100,7 @@ func TestStalledClient(t *testing.T) {
 	}
 	waitFor(t, "all clients", func() bool { return b.Stats().Clients == healthy+1 })
 
-	pad := strings.Repeat("x", 2000)
+	pad := strings.Repeat("x", 500) // enough to fill the stalled client's small socket buffers soon
 	start := time.Now()
 	var slowest time.Duration
 	ids := make([]string, events)
@@ -169,7 +169,9 @@ func TestStalledClient(t *testing.T) {
 
 // A client that takes longer than WriteTimeout to take one batch is
 // disconnected, even if its queue never fills.
-func TestWriteTimeout(t *testing.T) {
+func TestWriteTimeout(t *testing.T) { run(t, testWriteTimeout, http1Modes...) }
+
+func testWriteTimeout(t *testing.T, mode testMode) {
 	reasons := make(chan error, 1) // buffered: the hook must not block
 	b, err := New(Options{
 		WriteTimeout: 100 * time.Millisecond,
@@ -179,7 +181,7 @@ func TestWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := smallBufServer(t, b)
+	srv := smallBufServer(t, mode, b)
 	defer b.Shutdown(t.Context())
 	stalledConn(t, srv, "")
 	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
