@@ -3,6 +3,7 @@ package sse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,22 +246,13 @@ func (b *Broker) unregister(c *client) {
 		s.clients[last] = nil
 		s.clients = s.clients[:last]
 		if moved != c {
-			moved.slots[indexOf(moved.info.Topics, t)] = j
+			moved.slots[slices.Index(moved.info.Topics, t)] = j
 		}
 		if len(s.clients) == 0 {
 			delete(b.topics, t)
 		}
 	}
 	b.stats.clients.Add(-1)
-}
-
-func indexOf(topics []string, t string) int {
-	for i, x := range topics {
-		if x == t {
-			return i
-		}
-	}
-	panic("sse: internal error: client not subscribed to " + t)
 }
 
 // heartbeats runs from the first connect until Shutdown. Every half

@@ -1,6 +1,10 @@
 package sse
 
-import "context"
+import (
+	"context"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
+)
 
 // Engine carries events between publishers and brokers and keeps their
 // history. The [Broker] does everything HTTP (queues, writers, limits,
@@ -100,18 +104,14 @@ type Replay struct {
 	Gap GapReason
 }
 
-// GapReason says why a Last-Event-ID could not be replayed. It is the
-// "reason" in the data of the [GapEvent].
-type GapReason string
+// GapReason says why a Last-Event-ID could not be replayed: the
+// "reason" in the data of the [GapEvent] ([protocol.GapReason]).
+type GapReason = protocol.GapReason
 
-// The gap reasons of docs/protocol.md.
+// The gap reasons of docs/protocol.md; engines classify an ID with
+// [protocol.Classify].
 const (
-	// GapExpired: the ID is from this history, but events after it have
-	// already left the history (by count or by age).
-	GapExpired GapReason = "expired"
-	// GapUnknown: the ID is well formed but from another epoch (a
-	// previous run, another engine) or ahead of the history.
-	GapUnknown GapReason = "unknown"
-	// GapMalformed: the ID is not of the form <epoch>-<seq>.
-	GapMalformed GapReason = "malformed"
+	GapExpired   = protocol.GapExpired
+	GapUnknown   = protocol.GapUnknown
+	GapMalformed = protocol.GapMalformed
 )

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // ServeHTTP serves one client's event stream. The request names its
@@ -34,13 +36,14 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrBadRequest, err))
 		return
 	}
-	hb := "comment"
+	hb := protocol.HeartbeatCommentValue
 	switch v := q.Get(HeartbeatParam); v {
-	case "", "comment":
-	case "event":
-		hb = "event"
+	case "", protocol.HeartbeatCommentValue:
+	case protocol.HeartbeatEventValue:
+		hb = v
 	default:
-		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %s=%s; use %s=event or %s=comment", ErrBadRequest, HeartbeatParam, clip(v), HeartbeatParam, HeartbeatParam))
+		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %s=%s; use %s=%s or %s=%s", ErrBadRequest, HeartbeatParam, clip(v),
+			HeartbeatParam, protocol.HeartbeatEventValue, HeartbeatParam, protocol.HeartbeatCommentValue))
 		return
 	}
 	lastID := r.Header.Get("Last-Event-ID")
@@ -59,7 +62,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx:   r.Context(),
 		w:     w,
 		rc:    http.NewResponseController(w),
-		hbEvt: hb == "event",
+		hbEvt: hb == protocol.HeartbeatEventValue,
 		wake:  make(chan struct{}, 1),
 		info: ClientInfo{
 			ID:          b.nextID.Add(1),
@@ -182,13 +185,10 @@ const replayChunk = 256
 // gapFrame encodes the GapEvent for a Last-Event-ID that Replay could not
 // replay exactly.
 func gapFrame(lastID string, rep Replay) []byte {
-	if len(lastID) > maxIDLen {
-		lastID = lastID[:maxIDLen]
+	if len(lastID) > protocol.MaxIDLen {
+		lastID = lastID[:protocol.MaxIDLen]
 	}
-	data, _ := json.Marshal(struct { // cannot fail: two strings
-		LastEventID string    `json:"lastEventId"`
-		Reason      GapReason `json:"reason"`
-	}{lastID, rep.Gap})
+	data, _ := json.Marshal(protocol.Gap{LastEventID: lastID, Reason: rep.Gap})            // cannot fail: two strings
 	frame, _ := AppendEvent(nil, Event{ID: rep.Head, Event: GapEvent, Data: string(data)}) // Head is an engine ID: valid
 	return frame
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // Defaults of [MemoryOptions].
@@ -172,11 +175,8 @@ func (m *MemoryEngine) Subscribe(deliver func(*Message)) (cancel func(), err err
 	return func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		for i, x := range m.subs {
-			if x == s {
-				m.subs = append(m.subs[:i:i], m.subs[i+1:]...)
-				return
-			}
+		if i := slices.Index(m.subs, s); i >= 0 {
+			m.subs = slices.Delete(slices.Clip(m.subs), i, i+1)
 		}
 	}, nil
 }
@@ -186,8 +186,6 @@ func (m *MemoryEngine) Replay(ctx context.Context, topics []string, lastEventID 
 	if err := ctx.Err(); err != nil {
 		return Replay{}, fmt.Errorf("sse: replay: %w", err)
 	}
-	epoch, after, perr := ParseID(lastEventID)
-
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.trim(m.now().UnixNano())
@@ -196,14 +194,8 @@ func (m *MemoryEngine) Replay(ctx context.Context, topics []string, lastEventID 
 		r.Head = FormatID(m.epoch, m.seq)
 	}
 	first := m.seq - uint64(m.n) + 1 // Seq of the oldest entry kept
-	switch {
-	case perr != nil:
-		r.Gap = GapMalformed
-	case epoch != m.epoch || after > m.seq:
-		r.Gap = GapUnknown
-	case after+1 < first:
-		r.Gap = GapExpired
-	}
+	var after uint64
+	after, r.Gap = protocol.Classify(lastEventID, m.epoch, first, m.seq)
 	if r.Gap != "" || after == m.seq {
 		return r, nil
 	}
@@ -211,20 +203,11 @@ func (m *MemoryEngine) Replay(ctx context.Context, topics []string, lastEventID 
 	k := int(m.seq - after)
 	for i := m.n - k; i < m.n; i++ {
 		msg := m.ring[(m.start+i)%m.size].msg
-		if hasTopic(topics, msg.Topic) {
+		if slices.Contains(topics, msg.Topic) {
 			r.Messages = append(r.Messages, msg)
 		}
 	}
 	return r, nil
-}
-
-func hasTopic(topics []string, t string) bool {
-	for _, x := range topics {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // Close ends every subscription; later Publish and Subscribe calls return

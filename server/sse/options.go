@@ -6,31 +6,33 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
-// Reserved names of docs/protocol.md. The browser client defines the same
-// strings; a test in e2e checks that both sides agree.
+// The names of docs/protocol.md, from [protocol], which the browser
+// client imports too.
 const (
 	// ReservedPrefix starts every event name the broker sends itself;
 	// Publish refuses such names.
-	ReservedPrefix = "sse."
+	ReservedPrefix = protocol.ReservedPrefix
 	// GapEvent tells a client that its Last-Event-ID could not be replayed
-	// exactly, so it should reload its state. Its data is
+	// exactly, so it should reload its state. Its data is a protocol.Gap:
 	// {"lastEventId":"<as sent>","reason":"expired|unknown|malformed"}.
-	GapEvent = "sse.gap"
+	GapEvent = protocol.GapEvent
 	// HeartbeatEvent is the heartbeat sent, without an ID, to clients that
 	// asked with heartbeat=event. Its data is the server time, RFC 3339.
-	HeartbeatEvent = "sse.heartbeat"
+	HeartbeatEvent = protocol.HeartbeatEvent
 
 	// TopicParam is the repeatable query parameter naming topics.
-	TopicParam = "topic"
+	TopicParam = protocol.TopicParam
 	// LastEventIDParam is the query parameter that stands in for the
 	// Last-Event-ID header, which a fresh EventSource cannot set. The
 	// header wins when both are present.
-	LastEventIDParam = "lastEventId"
+	LastEventIDParam = protocol.LastEventIDParam
 	// HeartbeatParam selects the heartbeat form: "event" for
 	// HeartbeatEvent, "comment" (the default) for a comment line.
-	HeartbeatParam = "heartbeat"
+	HeartbeatParam = protocol.HeartbeatParam
 )
 
 // Defaults of [Options].

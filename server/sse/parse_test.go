@@ -7,59 +7,15 @@ import (
 	"testing"
 )
 
-var idTests = []struct {
-	id    string
-	epoch string
-	seq   uint64
-	ok    bool
-}{
-	{"abc-1", "abc", 1, true},
-	{"abc-0", "abc", 0, true},
-	{"A_9-18446744073709551615", "A_9", 18446744073709551615, true},
-	{"abc-18446744073709551616", "", 0, false},
-	{"abc-01", "", 0, false},
-	{"abc-+1", "", 0, false},
-	{"abc--1", "", 0, false},
-	{"a-b-1", "", 0, false},
-	{"abc-", "", 0, false},
-	{"-1", "", 0, false},
-	{"abc", "", 0, false},
-	{"", "", 0, false},
-	{"abc-1 ", "", 0, false},
-	{"ab c-1", "", 0, false},
-	{strings.Repeat("a", 65) + "-1", "", 0, false},
-	{"é-1", "", 0, false},
-}
-
-func TestParseID(t *testing.T) {
-	for _, tt := range idTests {
-		epoch, seq, err := ParseID(tt.id)
-		if (err == nil) != tt.ok || epoch != tt.epoch || seq != tt.seq {
-			t.Errorf("ParseID(%q) = %q, %d, %v; want %q, %d, ok %v", tt.id, epoch, seq, err, tt.epoch, tt.seq, tt.ok)
-		}
-		if err != nil && !strings.HasPrefix(err.Error(), "sse: ") {
-			t.Errorf("error %q lacks the prefix", err)
-		}
-		if tt.ok && FormatID(epoch, seq) != tt.id {
-			t.Errorf("FormatID(ParseID(%q)) = %q", tt.id, FormatID(epoch, seq))
-		}
-	}
-}
-
+// The ID format is tested in shared/protocol; here, that every ID the
+// protocol accepts can be sent as an event's id field.
 func FuzzParseLastEventID(f *testing.F) {
-	for _, tt := range idTests {
-		f.Add(tt.id)
-	}
+	f.Add("abc-1")
+	f.Add("A_9-18446744073709551615")
+	f.Add("a-b-1")
 	f.Fuzz(func(t *testing.T, id string) {
-		epoch, seq, err := ParseID(id)
-		if err != nil {
+		if _, _, err := ParseID(id); err != nil {
 			return
-		}
-		if !ValidEpoch(epoch) {
-			t.Fatalf("ParseID(%q) accepted epoch %q", id, epoch)
-		}
-		if got := FormatID(epoch, seq); got != id {
-			t.Fatalf("FormatID(ParseID(%q)) = %q", id, got)
 		}
 		if err := (Event{ID: id}).Validate(); err != nil {
 			t.Fatalf("a parsed ID cannot be sent: %v", err)

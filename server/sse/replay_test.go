@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 func lastIDQuery(id string, topics ...string) string {
@@ -126,8 +128,8 @@ func testReplayGaps(t *testing.T, mode testMode) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := connect(t, srv, lastIDQuery(tt.id, "a"), nil)
 			sent := tt.id
-			if len(sent) > maxIDLen {
-				sent = sent[:maxIDLen]
+			if len(sent) > protocol.MaxIDLen {
+				sent = sent[:protocol.MaxIDLen]
 			}
 			expectGap(t, c, sent, tt.reason, head)
 			live := publish(t, b, "a", "live")

@@ -1,6 +1,9 @@
 package sse
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 const (
 	// MaxTopicLen is the longest topic name, in bytes.
@@ -53,17 +56,13 @@ func ParseTopics(values []string, def string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %d topics, at most %d per stream", ErrInvalidTopic, len(values), MaxTopicsPerStream)
 	}
 	topics := make([]string, 0, len(values))
-outer:
 	for _, v := range values {
 		if !ValidTopic(v) {
 			return nil, topicError(v)
 		}
-		for _, t := range topics {
-			if t == v {
-				continue outer
-			}
+		if !slices.Contains(topics, v) {
+			topics = append(topics, v)
 		}
-		topics = append(topics, v)
 	}
 	return topics, nil
 }

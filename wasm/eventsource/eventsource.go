@@ -9,24 +9,25 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
-// Names of docs/protocol.md that the client uses. The browser client must
-// not import server code, so it defines them itself.
+// Names of docs/protocol.md that the client uses, from [protocol], which
+// the server imports too (the client must not import server code).
 const (
 	// GapEvent is the reserved event the server sends first on a stream
 	// whose requested last event ID cannot be replayed exactly.
-	GapEvent = "sse.gap"
+	GapEvent = protocol.GapEvent
 	// HeartbeatEvent is the reserved event the server sends after a silence
 	// to clients that asked with heartbeat=event.
-	HeartbeatEvent = "sse.heartbeat"
+	HeartbeatEvent = protocol.HeartbeatEvent
 	// LastEventIDParam is the query parameter a fresh EventSource uses to
 	// resume after an ID, since it cannot set the Last-Event-ID header.
-	LastEventIDParam = "lastEventId"
+	LastEventIDParam = protocol.LastEventIDParam
 	// HeartbeatParam=HeartbeatEventValue asks for heartbeats as HeartbeatEvent
 	// instead of comment lines, which browsers never surface.
-	HeartbeatParam      = "heartbeat"
-	HeartbeatEventValue = "event"
+	HeartbeatParam      = protocol.HeartbeatParam
+	HeartbeatEventValue = protocol.HeartbeatEventValue
 )
 
 // Options configure [Open]. The zero value is ready to use: reopen with the

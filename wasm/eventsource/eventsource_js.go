@@ -244,7 +244,7 @@ func (s *Source) LastEventID() string {
 
 // lastEventID reads the queue's last event ID. s.mu is held.
 func (s *Source) lastEventID() string {
-	return s.q.Get("lastEventId").String()
+	return s.q.Get(LastEventIDParam).String()
 }
 
 // Stats returns the Source's counters.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -58,7 +59,7 @@ type boardLine struct {
 // liveURL is the stream of the live page, resuming after lastEventID
 // when it is set.
 func liveURL(lastEventID string) string {
-	q := url.Values{"topic": {event.TopicStats, event.TopicBoard}}
+	q := url.Values{protocol.TopicParam: {event.TopicStats, event.TopicBoard}}
 	if lastEventID != "" {
 		q.Set(eventsource.LastEventIDParam, lastEventID)
 	}
@@ -170,7 +171,7 @@ func (c *Live) post(ctx app.Context, e app.Event) {
 	if f := app.Window().GetElementByID("message"); f.Truthy() {
 		f.Set("value", "")
 	}
-	q := url.Values{"topic": {event.TopicBoard}, "event": {event.BoardMessage{}.EventName()}}
+	q := url.Values{protocol.TopicParam: {event.TopicBoard}, "event": {event.BoardMessage{}.EventName()}}
 	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
 		ctx.Dispatch(func(app.Context) {
 			switch {

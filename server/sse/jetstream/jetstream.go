@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // Defaults of [Options].
@@ -469,7 +471,6 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 	if p := e.lost.Load(); p != nil {
 		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *p)
 	}
-	epoch, after, perr := sse.ParseID(lastEventID)
 	info, err := e.stream.Info(ctx)
 	if err != nil {
 		return sse.Replay{}, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
@@ -482,14 +483,8 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 	if last > 0 {
 		r.Head = sse.FormatID(e.epoch, last)
 	}
-	switch {
-	case perr != nil:
-		r.Gap = sse.GapMalformed
-	case epoch != e.epoch || after > last:
-		r.Gap = sse.GapUnknown
-	case after+1 < first:
-		r.Gap = sse.GapExpired
-	}
+	var after uint64
+	after, r.Gap = protocol.Classify(lastEventID, e.epoch, first, last)
 	if r.Gap != "" || after == last {
 		return r, nil
 	}
@@ -555,7 +550,7 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 			}
 			next = seq + 1
 			topic, ok := topicOf(e.opts.Subject, m.Subject())
-			if !ok || !has(topics, topic) {
+			if !ok || !slices.Contains(topics, topic) {
 				continue
 			}
 			msg, err := e.decode(m, seq)
@@ -576,15 +571,6 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 		}
 	}
 	return msgs, false, nil
-}
-
-func has(topics []string, t string) bool {
-	for _, x := range topics {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // Close ends every subscription and the engine's goroutine; later
