@@ -28,7 +28,7 @@ func (w *countWriter) Write(p []byte) (int, error) {
 func BenchmarkPublishFanout(b *testing.B) {
 	for _, clients := range []int{1, 1000} {
 		b.Run(fmt.Sprint(clients, "clients"), func(b *testing.B) {
-			br, err := New(Options{MaxClients: -1, MaxClientsPerIP: -1, QueueSize: 1 << 20, Heartbeat: -1})
+			br, err := New(Options{MaxClients: -1, MaxClientsPerIP: -1, MaxLag: 1 << 30, Heartbeat: -1})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -51,6 +51,13 @@ type Broker struct {
 	watcher   *watcher       // set in watchOnce
 	poolWG    sync.WaitGroup // the writers and the watcher
 
+	// Clients over MaxLag, which Publish waits for (see stall). Lock
+	// order: a client's mu, then lagMu.
+	lagMu    sync.Mutex
+	lagging  map[*client]struct{} // guarded by lagMu
+	drained  chan struct{}        // guarded by lagMu; closed and renewed when a client leaves lagging
+	nLagging atomic.Int32         // len(lagging), for Publish's fast path
+
 	mu      sync.RWMutex
 	topics  map[string]*topicSubs // guarded by mu
 	clients map[*client]struct{}  // guarded by mu; every registered client
@@ -58,8 +65,8 @@ type Broker struct {
 	ticking bool                  // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                        atomic.Int64
-		published, local, delivered, replayed, evicted, rejected, gaps atomic.Uint64
+		clients                                                                 atomic.Int64
+		published, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
 	}
 }
 
@@ -76,7 +83,8 @@ type Stats struct {
 	Local     uint64 // events sent with PublishLocal (not in Published)
 	Delivered uint64 // live events written to clients, PublishLocal's included
 	Replayed  uint64 // events written to clients from history
-	Evicted   uint64 // clients disconnected for reading too slowly
+	Evicted   uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
+	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
 	Rejected  uint64 // requests refused before their stream opened
 	Gaps      uint64 // gap events sent
 }
@@ -95,6 +103,8 @@ func New(opts Options) (*Broker, error) {
 		topics:  make(map[string]*topicSubs),
 		clients: make(map[*client]struct{}),
 		perIP:   make(map[string]int),
+		lagging: make(map[*client]struct{}),
+		drained: make(chan struct{}),
 	}
 	if b.engine == nil {
 		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge})
@@ -115,8 +125,10 @@ func New(opts Options) (*Broker, error) {
 // returns the ID the engine gave it. e.ID must be empty, its name must
 // not start with [ReservedPrefix], and its Data must fit
 // Options.MaxEventSize. The event is encoded once; every client on the
-// topic gets the same bytes. Publish never waits for clients: one that
-// cannot take the event is evicted.
+// topic gets the same bytes. Publish does not wait for clients that keep
+// up. If a client on the topic has fallen behind by more than
+// Options.MaxLag bytes, Publish waits for it to catch up, for at most
+// Options.PublishStall in all, and then evicts the clients still over.
 func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string, err error) {
 	if b.closed.Load() {
 		return "", fmt.Errorf("sse: publish: %w", ErrClosed)
@@ -130,7 +142,82 @@ func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string,
 		return "", err
 	}
 	b.stats.published.Add(1)
+	b.stall(ctx, topic)
 	return m.ID, nil
+}
+
+// stall waits while a client on topic is over MaxLag, for at most
+// PublishStall (or until ctx is done), then evicts those still over.
+func (b *Broker) stall(ctx context.Context, topic string) {
+	if b.nLagging.Load() == 0 || b.opts.PublishStall <= 0 {
+		return
+	}
+	var timer *time.Timer
+	for {
+		b.lagMu.Lock()
+		behind := b.laggingOn(topic, nil)
+		drained := b.drained
+		b.lagMu.Unlock()
+		if len(behind) == 0 {
+			return
+		}
+		if timer == nil {
+			b.stats.stalled.Add(1)
+			timer = time.NewTimer(b.opts.PublishStall)
+			defer timer.Stop()
+		}
+		select {
+		case <-drained:
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		b.mu.RLock() // end's callers hold it
+		b.lagMu.Lock()
+		behind = b.laggingOn(topic, behind[:0])
+		b.lagMu.Unlock()
+		for _, c := range behind {
+			b.evict(c)
+		}
+		b.mu.RUnlock()
+		return
+	}
+}
+
+// laggingOn appends the lagging clients on topic to dst. b.lagMu is held.
+func (b *Broker) laggingOn(topic string, dst []*client) []*client {
+	for c := range b.lagging {
+		if slices.Contains(c.info.Topics, topic) {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// lagAdd and lagRemove keep b.lagging; the client's mu is held.
+func (b *Broker) lagAdd(c *client) {
+	b.lagMu.Lock()
+	b.lagging[c] = struct{}{}
+	b.nLagging.Store(int32(len(b.lagging)))
+	b.lagMu.Unlock()
+}
+
+func (b *Broker) lagRemove(c *client) {
+	b.lagMu.Lock()
+	if _, ok := b.lagging[c]; ok {
+		delete(b.lagging, c)
+		b.nLagging.Store(int32(len(b.lagging)))
+		close(b.drained) // the waiting publishers look again
+		b.drained = make(chan struct{})
+	}
+	b.lagMu.Unlock()
+}
+
+// evict ends a client that reads too slowly. b.mu is held (read or write).
+func (b *Broker) evict(c *client) {
+	if c.end(ErrEvicted, 0) {
+		b.stats.evicted.Add(1)
+	}
 }
 
 // PublishLocal sends e to this broker's own clients on topic ("" means
@@ -252,6 +339,7 @@ func (b *Broker) unregister(c *client) {
 			delete(b.topics, t)
 		}
 	}
+	b.lagRemove(c) // publishers no longer wait for it
 	b.stats.clients.Add(-1)
 }
 
@@ -340,5 +428,6 @@ func (b *Broker) Stats() Stats {
 		Evicted:   b.stats.evicted.Load(),
 		Rejected:  b.stats.rejected.Load(),
 		Gaps:      b.stats.gaps.Load(),
+		Stalled:   b.stats.stalled.Load(),
 	}
 }

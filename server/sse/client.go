@@ -54,6 +54,11 @@ type client struct {
 	mu      sync.Mutex
 	pending []*Message // guarded by mu; in Seq order
 	reason  error      // guarded by mu; set by end: why the stream must stop
+	// lag is the bytes of the frames queued and of the batch being
+	// written (taken, not yet written): how far the client is behind.
+	lag       int       // guarded by mu
+	over      bool      // guarded by mu; lag > MaxLag: in b.lagging
+	overSince time.Time // guarded by mu; when over was set
 }
 
 func (c *client) signal() {
@@ -69,26 +74,64 @@ func (c *client) signal() {
 	}
 }
 
-// enqueue queues m, or evicts c if its queue is full. Called by fan-out
-// with b.mu read-locked, so c is registered.
+// enqueue queues m (a reference: the frame is shared). A client that
+// goes over MaxLag joins b.lagging, which makes Publish wait for it; it
+// is evicted here when, already over, it reaches twice MaxLag or is over
+// PublishStall after it went over (for events that come from another
+// instance, whose publisher does not wait here), or when the deprecated
+// QueueSize is full. Called by fan-out with b.mu read-locked, so c is
+// registered.
 func (c *client) enqueue(m *Message) {
+	o := &c.b.opts
 	c.mu.Lock()
 	if c.reason != nil {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.pending) >= c.b.opts.QueueSize {
+	evict := o.QueueSize > 0 && len(c.pending) >= o.QueueSize
+	c.lag += len(m.Frame)
+	joined := false
+	if c.lag > o.MaxLag && !evict {
+		switch {
+		case o.PublishStall < 0:
+			evict = true
+		case !c.over: // one event may take it over, however large
+			c.over, c.overSince, joined = true, time.Now(), true
+		case c.lag > 2*o.MaxLag || time.Since(c.overSince) > o.PublishStall:
+			evict = true
+		}
+	}
+	if evict {
+		c.lag -= len(m.Frame)
 		c.mu.Unlock()
-		c.b.stats.evicted.Add(1)
-		c.end(ErrEvicted, 0)
+		c.b.evict(c)
 		return
 	}
 	c.pending = append(c.pending, m)
 	first := len(c.pending) == 1
+	if joined {
+		c.b.lagAdd(c) // under c.mu, so that it cannot pass written's lagRemove
+	}
 	c.mu.Unlock()
 	if first { // otherwise a wake-up is already pending
 		c.signal()
 	}
+}
+
+// written accounts for a batch of n bytes of queued frames that left
+// (written, or dropped with the stream): a client back under MaxLag
+// leaves b.lagging, and the publishers waiting for it go on.
+func (c *client) written(n int) {
+	if n == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.lag -= n
+	if c.over && c.lag <= c.b.opts.MaxLag {
+		c.over = false
+		c.b.lagRemove(c)
+	}
+	c.mu.Unlock()
 }
 
 // heartbeatDue asks the writer for a heartbeat.
@@ -100,12 +143,12 @@ func (c *client) heartbeatDue() {
 // end makes the stream stop, for reason. The write deadline moves to
 // grace from now, so a write blocked on a stalled client fails then.
 // Callers hold b.mu (read or write), so c is registered and its response
-// is live.
-func (c *client) end(reason error, grace time.Duration) {
+// is live. It reports whether it ended the stream (false: it had ended).
+func (c *client) end(reason error, grace time.Duration) bool {
 	c.mu.Lock()
 	if c.reason != nil {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.reason = reason
 	c.mu.Unlock()
@@ -113,6 +156,7 @@ func (c *client) end(reason error, grace time.Duration) {
 	// Concurrent with the writer's own SetWriteDeadline: see writeAll.
 	c.setWriteDeadline(time.Now().Add(grace))
 	c.signal()
+	return true
 }
 
 // setWriteDeadline bounds the write in progress or the next one.
@@ -144,16 +188,20 @@ func (c *client) release(q []*Message) {
 }
 
 // nextBatch takes the queue and builds the next batch from it (see
-// batch), appending to bufs; n is how many events it carries. An empty
-// batch means there is nothing to write.
-func (c *client) nextBatch(bufs net.Buffers) (_ net.Buffers, n int, err error) {
+// batch), appending to bufs; n is how many events it carries, size how
+// many bytes of lag it clears once written (see client.written). An
+// empty batch means there is nothing to write.
+func (c *client) nextBatch(bufs net.Buffers) (_ net.Buffers, n, size int, err error) {
 	q, err := c.take()
 	if err != nil {
-		return bufs, 0, err
+		return bufs, 0, 0, err
+	}
+	for _, m := range q {
+		size += len(m.Frame)
 	}
 	bufs, n = c.batch(bufs, q, c.hbDue.Swap(false))
 	c.release(q)
-	return bufs, n, nil
+	return bufs, n, size, nil
 }
 
 // batch appends to bufs the frames of q that the replay did not cover
@@ -187,17 +235,17 @@ func (c *client) serve() error {
 		case <-c.ctx.Done():
 			return context.Cause(c.ctx)
 		}
-		var n int
+		var n, size int
 		var err error
-		bufs, n, err = c.nextBatch(bufs[:0])
+		bufs, n, size, err = c.nextBatch(bufs[:0])
 		if err != nil {
 			return err
 		}
-		if len(bufs) == 0 {
-			continue
+		if len(bufs) > 0 {
+			err = c.writeAll(bufs)
+			clear(bufs)
 		}
-		err = c.writeAll(bufs)
-		clear(bufs)
+		c.written(size)
 		if err != nil {
 			return err
 		}

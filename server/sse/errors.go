@@ -23,10 +23,11 @@ var (
 
 // Reasons a stream ends or a request is refused, passed to [Hooks].
 var (
-	// ErrEvicted: the client's queue filled up because it read too
-	// slowly, so its stream was ended. It resumes from history when it
-	// reconnects with its Last-Event-ID.
-	ErrEvicted = errors.New("sse: client evicted: it read too slowly and its queue filled up")
+	// ErrEvicted: the client read too slowly and fell more than
+	// Options.MaxLag behind, and did not catch up within
+	// Options.PublishStall, so its stream was ended. It resumes from
+	// history when it reconnects with its Last-Event-ID.
+	ErrEvicted = errors.New("sse: client evicted: it read too slowly and fell too far behind (Options.MaxLag)")
 	// ErrTooManyClients: the broker serves Options.MaxClients streams.
 	ErrTooManyClients = errors.New("sse: too many clients")
 	// ErrTooManyClientsPerIP: the client's IP has Options.MaxClientsPerIP

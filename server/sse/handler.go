@@ -164,7 +164,7 @@ func (b *Broker) finish(c *client, reason error) {
 // streamEnded logs a stream's end and calls the hooks.
 func (b *Broker) streamEnded(c *client, reason error) {
 	if errors.Is(reason, ErrEvicted) {
-		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "queue", b.opts.QueueSize)
+		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "maxLag", b.opts.MaxLag)
 		if f := b.opts.Hooks.OnEvict; f != nil {
 			f(c.info)
 		}

@@ -259,7 +259,7 @@ func (b *Broker) writer() {
 // client.nextBatch) with one non-blocking writev of the shared frames,
 // or ends the stream.
 func (b *Broker) write(c *client, w *rawWriter) {
-	bufs, n, err := c.nextBatch(w.bufs[:0])
+	bufs, n, size, err := c.nextBatch(w.bufs[:0])
 	defer func() { // drop the references; keep the slice
 		clear(bufs)
 		w.bufs = bufs[:0]
@@ -269,6 +269,7 @@ func (b *Broker) write(c *client, w *rawWriter) {
 		b.finish(c, err)
 		return
 	case len(bufs) == 0:
+		c.written(size) // all skipped: the replay had them
 		c.reschedule()
 		return
 	case c.killed.Load():
@@ -283,9 +284,10 @@ func (b *Broker) write(c *client, w *rawWriter) {
 		}
 	}
 	if len(rest) > 0 { // the socket is full: finish in a goroutine of its own
-		go b.writeSlow(c, slices.Clone(rest), n) // references to frames nobody modifies
+		go b.writeSlow(c, slices.Clone(rest), n, size) // references to frames nobody modifies
 		return
 	}
+	c.written(size)
 	b.stats.delivered.Add(uint64(n))
 	c.wrote.Store(true)
 	c.reschedule()
@@ -293,11 +295,12 @@ func (b *Broker) write(c *client, w *rawWriter) {
 
 // writeSlow writes the rest of a batch that the socket could not take at
 // once, blocking, with the write deadline; then c goes back to the pool.
-func (b *Broker) writeSlow(c *client, rest net.Buffers, n int) {
+func (b *Broker) writeSlow(c *client, rest net.Buffers, n, size int) {
 	if err := c.writeAll(rest); err != nil {
 		b.finish(c, err)
 		return
 	}
+	c.written(size)
 	b.stats.delivered.Add(uint64(n))
 	c.reschedule()
 }

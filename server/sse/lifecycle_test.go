@@ -31,9 +31,9 @@ func (w *openedWriter) Flush() { w.once.Do(func() { close(w.opened) }) }
 // no registry entry and no goroutine behind.
 func TestConnectDisconnectCycles(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	// A queue that never fills: a client evicted before its stream
+	// A lag bound never reached: a client evicted before its stream
 	// opened would end without the flush the test waits for.
-	b, err := New(Options{Heartbeat: time.Millisecond, MaxClientsPerIP: -1, QueueSize: 1 << 20})
+	b, err := New(Options{Heartbeat: time.Millisecond, MaxClientsPerIP: -1, MaxLag: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func testShutdown1000Streams(t *testing.T, mode testMode) {
 	b, err := New(Options{
 		MaxClientsPerIP: -1,
 		WriteTimeout:    time.Minute,
-		QueueSize:       1 << 20,
+		MaxLag:          1 << 30,
 		Hooks: Hooks{OnDisconnect: func(_ ClientInfo, err error) {
 			disconnects.Add(1)
 			if errors.Is(err, ErrClosed) {
@@ -253,7 +253,7 @@ func testHooks(t *testing.T, mode testMode) {
 func TestReconnectUnderLoad(t *testing.T) { run(t, testReconnectUnderLoad) }
 
 func testReconnectUnderLoad(t *testing.T, mode testMode) {
-	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1, QueueSize: 1 << 16})
+	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1, MaxLag: 1 << 30})
 	stop := make(chan struct{})
 	var pub sync.WaitGroup
 	pub.Go(func() {

@@ -37,7 +37,8 @@ const (
 
 // Defaults of [Options].
 const (
-	DefaultQueueSize       = 256
+	DefaultMaxLag          = 1 << 20
+	DefaultPublishStall    = 100 * time.Millisecond
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultHeartbeat       = 15 * time.Second
 	DefaultMaxClients      = 10000
@@ -61,10 +62,25 @@ type Options struct {
 	// 1 hour. Set it only when Engine is nil.
 	HistoryAge time.Duration
 
-	// QueueSize is how many events may wait for a client while its
-	// previous batch is being written; one more evicts the client (its
-	// stream ends, and it resumes from history when it reconnects).
-	// 0 means 256.
+	// MaxLag is how far a client may fall behind, in bytes of encoded
+	// events queued for it and not yet written (the frames are shared:
+	// lag costs the client only references). A client over it makes
+	// Publish wait for it (PublishStall); one still over after that is
+	// evicted (its stream ends, and it resumes from history when it
+	// reconnects), as is one at twice MaxLag at once. 0 means 1 MiB.
+	MaxLag int
+	// PublishStall is how long Publish waits, at most, for the clients
+	// on its topic that are over MaxLag to catch up before they are
+	// evicted: a burst slows the publisher instead of cutting readers
+	// that pause briefly, and one stalled client holds up a publisher
+	// for at most this long. 0 means 100 ms; negative means no wait
+	// (evict at once).
+	PublishStall time.Duration
+	// QueueSize, when positive, also evicts a client with that many
+	// events queued, at once (no stall).
+	//
+	// Deprecated: bound lag by bytes with MaxLag; QueueSize is only kept
+	// for old configurations.
 	QueueSize int
 	// WriteTimeout bounds each write to a client: a client that does not
 	// take a batch within it is disconnected. 0 means 10 s; negative
@@ -147,7 +163,8 @@ func (o Options) withDefaults() (Options, error) {
 		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0), "Options.HistorySize and HistoryAge configure the default engine only; with Options.Engine set, configure the engine itself"},
 		{o.HistorySize < 0, fmt.Sprintf("Options.HistorySize is %d; use a positive count, or 0 for the default", o.HistorySize)},
 		{o.HistoryAge < 0, fmt.Sprintf("Options.HistoryAge is %v; use a positive duration, or 0 for the default", o.HistoryAge)},
-		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for the default", o.QueueSize)},
+		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for no count bound (MaxLag bounds bytes)", o.QueueSize)},
+		{o.MaxLag < 0, fmt.Sprintf("Options.MaxLag is %d; use a positive size in bytes, or 0 for the default", o.MaxLag)},
 		{o.Retry < 0, fmt.Sprintf("Options.Retry is %v; use a positive duration, or 0 to send none", o.Retry)},
 		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
 		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
@@ -169,7 +186,8 @@ func (o Options) withDefaults() (Options, error) {
 			*v = d
 		}
 	}
-	def(&o.QueueSize, DefaultQueueSize)
+	def(&o.MaxLag, DefaultMaxLag)
+	defDur(&o.PublishStall, DefaultPublishStall)
 	def(&o.MaxClients, DefaultMaxClients)
 	def(&o.MaxClientsPerIP, DefaultMaxClientsPerIP)
 	def(&o.MaxEventSize, DefaultMaxEventSize)

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -63,10 +64,12 @@ func testStalledClient(t *testing.T, mode testMode) {
 		healthy = 100
 		events  = 400
 		window  = 32 // the publisher runs at most this far ahead of the slowest healthy reader
+		// frameBytes is about an event's frame: an ID, "msg" and the data
+		frameBytes = 560
 	)
 	var evicted atomic.Uint64
 	b, err := New(Options{
-		QueueSize:       2 * window,
+		MaxLag:          2 * window * frameBytes,
 		MaxClientsPerIP: -1,
 		WriteTimeout:    time.Minute, // if the stalled client held anyone up, the test would time out
 		Hooks:           Hooks{OnEvict: func(c ClientInfo) { evicted.Store(c.ID) }},
@@ -100,7 +103,7 @@ func testStalledClient(t *testing.T, mode testMode) {
 	}
 	waitFor(t, "all clients", func() bool { return b.Stats().Clients == healthy+1 })
 
-	pad := strings.Repeat("x", 500) // enough to fill the stalled client's small socket buffers soon
+	pad := strings.Repeat("x", frameBytes-60) // enough to fill the stalled client's small socket buffers soon
 	start := time.Now()
 	var slowest time.Duration
 	ids := make([]string, events)
@@ -175,7 +178,7 @@ func testWriteTimeout(t *testing.T, mode testMode) {
 	reasons := make(chan error, 1) // buffered: the hook must not block
 	b, err := New(Options{
 		WriteTimeout: 100 * time.Millisecond,
-		QueueSize:    1 << 20,
+		MaxLag:       1 << 30,
 		Hooks:        Hooks{OnDisconnect: func(_ ClientInfo, err error) { reasons <- err }},
 	})
 	if err != nil {
@@ -199,5 +202,129 @@ func testWriteTimeout(t *testing.T, mode testMode) {
 	}
 	if s := b.Stats(); s.Evicted != 0 || s.Clients != 0 {
 		t.Errorf("stats %+v, want no eviction and no client", s)
+	}
+}
+
+// pausedReader is a stream on a raw connection that the test reads when
+// it likes: a reader that pauses (a busy tab, a throttled phone).
+type pausedReader struct {
+	conn net.Conn
+	d    *Decoder
+}
+
+func openPaused(t *testing.T, srv *httptest.Server, query string) *pausedReader {
+	t.Helper()
+	conn, req := stalledConn(t, srv, query)
+	// Not stalledConn's tiny buffer: below the loopback MSS, a reader
+	// that resumes waits for the sender's zero-window probes, which back
+	// off to seconds.
+	conn.(*net.TCPConn).SetReadBuffer(128 << 10)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &pausedReader{conn: conn, d: NewDecoder(resp.Body)}
+}
+
+// A reader that pauses while a fast publisher runs far past MaxLag is
+// not evicted when it resumes within PublishStall: Publish waits for it
+// instead, and it gets every event, in order. With the deprecated
+// QueueSize, or no stall, the same reader is evicted at once.
+func TestPausedReader(t *testing.T) { run(t, testPausedReader, http1Modes...) }
+
+func testPausedReader(t *testing.T, mode testMode) {
+	const (
+		events = 600
+		pause  = 200 * time.Millisecond
+	)
+	data := strings.Repeat("x", 1000) // 600 KB in all, ten times MaxLag
+	for _, tt := range []struct {
+		name       string
+		opts       Options
+		wantEvict  bool
+		wantStalls bool
+	}{
+		{"stall", Options{MaxLag: 64 << 10, PublishStall: 10 * wait}, false, true},
+		{"no stall", Options{MaxLag: 64 << 10, PublishStall: -1}, true, false},
+		{"QueueSize", Options{MaxLag: 1 << 30, QueueSize: 16}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := New(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := smallBufServer(t, mode, b)
+			defer b.Shutdown(t.Context())
+			r := openPaused(t, srv, topicsQuery("t"))
+			waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
+
+			published := make(chan time.Duration, 1) // buffered: the publisher never blocks on it
+			go func() {
+				start := time.Now()
+				for n := range events {
+					if _, err := b.Publish(context.Background(), "t", Event{Data: fmt.Sprint(n, " ", data)}); err != nil {
+						t.Error(err)
+					}
+				}
+				published <- time.Since(start)
+			}()
+			time.Sleep(pause) // the reader pauses; the publisher runs ahead
+			n := 0
+			for ; n < events; n++ {
+				e, err := r.d.Next()
+				if err != nil {
+					break
+				}
+				if !strings.HasPrefix(e.Data, fmt.Sprint(n, " ")) {
+					t.Fatalf("event %d has data %.10q", n, e.Data)
+				}
+			}
+			took := <-published
+			s := b.Stats()
+			t.Logf("read %d of %d events; publishing took %v; stats %+v", n, events, took, s)
+			if evicted := s.Evicted == 1 && n < events; evicted != tt.wantEvict || s.Evicted > 1 {
+				t.Errorf("evicted %v after %d events (stats %+v), want evicted %v", evicted, n, s, tt.wantEvict)
+			}
+			if (s.Stalled > 0) != tt.wantStalls {
+				t.Errorf("%d publishes stalled, want some: %v", s.Stalled, tt.wantStalls)
+			}
+		})
+	}
+}
+
+// A client that never reads holds up the publisher once, for
+// PublishStall, and is evicted; later publishes do not wait.
+func TestStallBoundsPublisher(t *testing.T) { run(t, testStallBoundsPublisher, http1Modes...) }
+
+func testStallBoundsPublisher(t *testing.T, mode testMode) {
+	const stall = 50 * time.Millisecond
+	b, err := New(Options{MaxLag: 16 << 10, PublishStall: stall, WriteTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smallBufServer(t, mode, b)
+	defer b.Shutdown(t.Context())
+	stalledConn(t, srv, topicsQuery("t"))
+	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
+	data := strings.Repeat("x", 4<<10)
+	start := time.Now()
+	for range 200 { // 800 KB: far beyond the lag bound and the socket buffers
+		publish(t, b, "t", data)
+	}
+	t.Logf("200 publishes in %v with a stall of %v", time.Since(start), stall)
+	waitFor(t, "the eviction", func() bool { return b.Stats().Clients == 0 })
+	s := b.Stats()
+	// Some publishes stall while the socket buffers still take bytes
+	// (the client drains); the last one waits in vain and evicts.
+	if s.Evicted != 1 || s.Stalled == 0 {
+		t.Errorf("stats %+v, want 1 eviction after a stalled publish", s)
+	}
+	for range 100 {
+		publish(t, b, "t", data)
+	}
+	if s2 := b.Stats(); s2.Stalled != s.Stalled {
+		t.Errorf("%d more publishes stalled after the eviction", s2.Stalled-s.Stalled)
 	}
 }
