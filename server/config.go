@@ -21,7 +21,9 @@ type config struct {
 	// The broker (see server/sse.Options for what each means).
 	historySize     int
 	historyAge      time.Duration
-	queueSize       int
+	maxLag          int
+	publishStall    time.Duration
+	queueSize       int // deprecated
 	writeTimeout    time.Duration
 	heartbeat       time.Duration
 	retry           time.Duration
@@ -52,7 +54,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 	fs.IntVar(&c.historySize, "history-size", 10000, "events kept for Last-Event-ID replay (all topics together)")
 	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
-	fs.IntVar(&c.queueSize, "queue-size", 256, "events queued per client before a client that cannot keep up is disconnected (it replays on reconnect)")
+	fs.IntVar(&c.maxLag, "max-lag", 1<<20, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
+	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
+	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
 	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events (0: browser default)")
@@ -87,6 +91,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")
+	}
+	if c.maxLag <= 0 {
+		return c, errors.New("-max-lag must be positive: the bytes a client may fall behind")
+	}
+	if c.queueSize < 0 {
+		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")
 	}
 	return c, nil
 }

@@ -44,6 +44,8 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	}
 	opts := sse.Options{
 		Engine:          engine,
+		MaxLag:          cfg.maxLag,
+		PublishStall:    cfg.publishStall,
 		QueueSize:       cfg.queueSize,
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,

@@ -21,13 +21,16 @@
 //     this instance's clients only with [Broker.PublishLocal]) and
 //     keeps the registry of clients; [Broker.Shutdown] ends every stream.
 //   - handler.go: [Broker.ServeHTTP], the /events handler: topics, limits,
-//     authorisation, replay from Last-Event-ID, then live events.
-//   - client.go: one stream's bounded queue and its writer; hijack.go:
-//     hijacked streams, their writer pool and the epoll watcher.
+//     authorisation, then the one stream lifecycle of both paths (open:
+//     hooks, retry, replay or gap; finish).
+//   - client.go: one stream's queue, bounded by bytes of lag, the batch
+//     it writes and how its bytes reach the socket; hijack.go: hijacked
+//     streams, their writer pool and the epoll watcher.
 //   - engine.go: [Engine], which assigns IDs, keeps history and delivers
 //     events; memory.go: [MemoryEngine], the in-process one.
 //   - options.go: [Options], [Hooks] and the reserved names of
-//     docs/protocol.md; id.go and topic.go: ID and topic syntax.
+//     docs/protocol.md (from shared/protocol, which the browser client
+//     imports too); id.go and topic.go: ID and topic syntax.
 //
 // Serving topics takes a Broker and an http.Server:
 //
@@ -50,10 +53,15 @@
 // exactly once; if the history no longer holds them, or the ID is from
 // another run, it gets the [GapEvent] first, and should reload its state.
 //
-// A client that reads too slowly never holds up the publisher or other
-// clients: fan-out only appends to its queue, and when the queue holds
-// Options.QueueSize events the client is evicted. Its stream ends; the
-// browser reconnects with its Last-Event-ID and catches up from history.
+// A client that reads too slowly never holds up other clients: fan-out
+// only appends to its queue, and its writer sends everything queued in
+// one write (a writev of the shared frames). It may fall Options.MaxLag
+// bytes behind; past that, Publish waits for it, at most
+// Options.PublishStall, so a burst slows the publisher instead of
+// cutting a reader that paused; a client still behind after that is
+// evicted. Its stream ends; the browser reconnects with its
+// Last-Event-ID and catches up from history. docs/design.md has the
+// whole delivery path.
 // Each write has a deadline (Options.WriteTimeout). After Options.Heartbeat
 // of silence a stream gets a heartbeat, a comment or, with
 // heartbeat=event, a [HeartbeatEvent]. The protocol is in docs/protocol.md.
