@@ -10,10 +10,11 @@
 #   BENCH_QUICK=1      fewer clients and shorter phases, one run (a check, ~1.5 min)
 #   BENCH_RUNS         runs of each publishing scenario (default 3; 1 with BENCH_QUICK);
 #                      the implementations take turns, and the report shows the median run
-#   BENCH_IMPLS        implementations (default: ours ours-jetstream gosse r3labs launchdarkly);
+#   BENCH_IMPLS        implementations (default: ours ours-jetstream gosse r3labs launchdarkly node);
+#                      node is a plain Node http broadcast server (server/bench/node, no npm deps);
 #                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
 #                      a fresh store each run), shown beside ours and never counted as a peer
-#   BENCH_SCENARIOS    scenarios (default: fanout steady idle-10k idle-100k burst)
+#   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst)
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
 #   BENCH_PIN          1 (default when taskset exists and there are 2+ CPUs): run every
@@ -27,8 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
-IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly"}
-SCENARIOS=${BENCH_SCENARIOS:-"fanout steady idle-10k idle-100k burst"}
+IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node"}
+SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
@@ -76,6 +77,8 @@ scenario_flags() {
 		idle-10k) echo "-clients 10000 -idle -duration 2s -settle 2s" ;;
 		idle-100k) echo "-clients 100000 -idle -duration 2s -settle 2s" ;;
 		burst) echo "-clients 20 -inflight 32 -duration 3s -settle 1s" ;;
+		hiccup) echo "-clients 50 -inflight 8 -size 128 -no-reconnect -pause 400ms -pause-every 1s -duration 3s -settle 1s" ;;
+		ordinary) echo "-clients 200 -rate 200 -duration 5s -settle 1s" ;;
 		*) return 1 ;;
 		esac
 	else
@@ -85,6 +88,11 @@ scenario_flags() {
 		idle-10k) echo "-clients 10000 -idle -duration 5s -settle 3s" ;;
 		idle-100k) echo "-clients 100000 -idle -duration 5s -settle 3s" ;;
 		burst) echo "-clients 50 -inflight 32 -duration 10s" ;;
+		# hiccup: readers that pause 400 ms a second and never reconnect,
+		# an unthrottled publisher: what an eviction loses stays lost.
+		hiccup) echo "-clients 50 -inflight 8 -size 128 -no-reconnect -pause 400ms -pause-every 1s -duration 10s" ;;
+		# ordinary: 1,000 clients at a rate that does not saturate: CPU per event and p99.
+		ordinary) echo "-clients 1000 -rate 200 -duration 15s" ;;
 		*) return 1 ;;
 		esac
 	fi
@@ -147,6 +155,8 @@ run_one() {
 			rm -rf "$DIR/nats"
 			cmd+=(-nats-embedded "$DIR/nats")
 		fi
+	elif [ "$impl" = node ]; then
+		cmd=(node "$ROOT/server/bench/node/server.js" -addr "127.0.0.1:$port")
 	else
 		cmd=("$BIN/$impl" -addr "127.0.0.1:$port")
 	fi
@@ -170,11 +180,13 @@ run_one() {
 }
 
 for s in $SCENARIOS; do
-	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady idle-10k idle-100k burst)" >&2; exit 2; }
+	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst)" >&2; exit 2; }
 done
 for impl in $IMPLS; do
-	if [[ $impl != ours && $impl != ours-jetstream ]] && [ ! -x "$BIN/$impl" ]; then
-		echo "unknown implementation $impl (known: ours ours-jetstream gosse r3labs launchdarkly)" >&2
+	if [ "$impl" = node ]; then
+		command -v node >/dev/null || { echo "node is not installed: the node implementation needs it (make deps)" >&2; exit 2; }
+	elif [[ $impl != ours && $impl != ours-jetstream ]] && [ ! -x "$BIN/$impl" ]; then
+		echo "unknown implementation $impl (known: ours ours-jetstream gosse r3labs launchdarkly node)" >&2
 		exit 2
 	fi
 done

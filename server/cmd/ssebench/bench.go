@@ -34,6 +34,9 @@ type config struct {
 	drain           time.Duration
 	warmupTimeout   time.Duration
 	reconnectDelay  time.Duration
+	noReconnect     bool          // a stream the server ends stays ended: its missed events count as lost
+	pause           time.Duration // each client stops reading this long ...
+	pauseEvery      time.Duration // ... once in this period (0: never pauses)
 	pid             int
 	serverLog       string
 	impl            string

@@ -180,6 +180,30 @@ func TestRunReconnectWithoutReplayCountsLoss(t *testing.T) {
 	}
 }
 
+// With -no-reconnect a stream the server ends stays ended, and what it
+// missed counts as lost; -pause makes the readers stop now and then
+// without losing anything.
+func TestRunNoReconnect(t *testing.T) {
+	res := runTestBench(t, &testServer{replay: true, kickAt: 100}, "-rate", "400", "-drain", "500ms", "-no-reconnect")
+	if res.Disconnects != 20 || res.Reconnects != 0 {
+		t.Errorf("disconnects %d, reconnects %d; want 20 and none", res.Disconnects, res.Reconnects)
+	}
+	if res.Missing == 0 || res.Missing+res.Delivered != res.Expected {
+		t.Errorf("missing %d + delivered %d != expected %d, or no loss seen", res.Missing, res.Delivered, res.Expected)
+	}
+}
+
+func TestRunPausingReaders(t *testing.T) {
+	res := runTestBench(t, &testServer{}, "-rate", "400", "-pause", "50ms", "-pause-every", "200ms")
+	if res.Missing != 0 || res.Delivered != 4000 || res.Disconnects != 0 {
+		t.Errorf("missing %d, delivered %d, disconnects %d; want 0, 4000, 0", res.Missing, res.Delivered, res.Disconnects)
+	}
+	// A pause delays the events behind it: the worst latency shows it.
+	if res.Latency.Max < 40 {
+		t.Errorf("max latency %.1f ms: the readers did not pause", res.Latency.Max)
+	}
+}
+
 func TestRunRefusesServerWithoutPublish(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()

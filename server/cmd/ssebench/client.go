@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -116,7 +117,7 @@ func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
 			c.connectedOnce.Store(true)
 		}
 		if err == nil {
-			c.read(r, body)
+			c.read(r, c.pausing(r, body))
 		}
 		stop()
 		conn.Close()
@@ -126,6 +127,10 @@ func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
 		}
 		c.disconnects++
 		r.disconnects.Add(1)
+		if r.cfg.noReconnect {
+			<-ctx.Done() // stays counted as a client that should have received everything
+			return
+		}
 		for {
 			select {
 			case <-ctx.Done():
@@ -141,6 +146,32 @@ func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
 		r.reconnects.Add(1)
 		r.connected.Add(1)
 	}
+}
+
+// pausing wraps body so that reads stop for cfg.pause once every
+// cfg.pauseEvery, at a phase of the client's own (none when pause is 0).
+func (c *client) pausing(r *runner, body io.Reader) io.Reader {
+	if r.cfg.pause <= 0 {
+		return body
+	}
+	phase := time.Duration(rand.Int64N(int64(r.cfg.pauseEvery)))
+	return &pausingReader{r: body, pause: r.cfg.pause, every: r.cfg.pauseEvery, next: time.Now().Add(phase)}
+}
+
+// pausingReader is a reader that stops reading for pause once every
+// period: the server's writes to it back up meanwhile.
+type pausingReader struct {
+	r            io.Reader
+	pause, every time.Duration
+	next         time.Time // when the next pause starts
+}
+
+func (p *pausingReader) Read(b []byte) (int, error) {
+	if now := time.Now(); !now.Before(p.next) {
+		time.Sleep(p.pause)
+		p.next = now.Add(p.every)
+	}
+	return p.r.Read(b)
 }
 
 // read decodes events until the stream ends.

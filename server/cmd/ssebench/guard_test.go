@@ -91,6 +91,8 @@ func TestValidateBounds(t *testing.T) {
 		{"-duration", "1h"},
 		{"-inflight", "0"},
 		{"-rate", "-1"},
+		{"-pause", "1s", "-pause-every", "1s"},
+		{"-pause", "-1ms"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, discard{}); err == nil {

@@ -128,6 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "after publishing, wait at most this long for events still on their way before counting losses")
 	fs.DurationVar(&c.warmupTimeout, "warmup-timeout", 10*time.Second, "wait at most this long for every client to receive a warm-up event")
 	fs.DurationVar(&c.reconnectDelay, "reconnect-delay", 250*time.Millisecond, "wait before reconnecting a stream the server ended")
+	fs.BoolVar(&c.noReconnect, "no-reconnect", false, "never reconnect a stream the server ended: what it missed counts as lost")
+	fs.DurationVar(&c.pause, "pause", 0, "each client stops reading this long once every -pause-every (a busy tab, a throttled phone)")
+	fs.DurationVar(&c.pauseEvery, "pause-every", time.Second, "the period of -pause; each client starts at its own phase")
 	fs.IntVar(&c.pid, "pid", 0, "server process ID: report its RSS per connection and CPU per delivered event (Linux)")
 	fs.StringVar(&c.serverLog, "server-log", "", "server's log file, quoted in the result when the run fails")
 	fs.StringVar(&c.impl, "impl", "", "implementation name, for the report")
@@ -168,6 +171,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("-settle, -drain and -warmup-timeout must be 0..1m")
 	case c.reconnectDelay < 0 || c.reconnectDelay > time.Minute:
 		return fmt.Errorf("-reconnect-delay %v: must be 0..1m", c.reconnectDelay)
+	case c.pause < 0 || c.pause > 10*time.Second || c.pause > 0 && c.pauseEvery <= c.pause:
+		return fmt.Errorf("-pause %v: must be 0..10s and shorter than -pause-every (%v)", c.pause, c.pauseEvery)
 	case c.topic == "":
 		return fmt.Errorf("-topic must not be empty")
 	}

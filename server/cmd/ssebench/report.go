@@ -72,7 +72,7 @@ type reportInfo struct {
 
 // scenarioOrder lists the known scenarios in the order of the issue;
 // others follow alphabetically.
-var scenarioOrder = []string{"fanout", "steady", "idle-10k", "idle-100k", "burst"}
+var scenarioOrder = []string{"fanout", "steady", "ordinary", "hiccup", "idle-10k", "idle-100k", "burst"}
 
 func writeReport(w io.Writer, results []*result, info reportInfo) {
 	fmt.Fprintf(w, "# Benchmarks\n\n")
@@ -367,6 +367,38 @@ func checkTargets(by map[string][]*result, ours string) []targetRow {
 		rows = append(rows, targetRow{"steady: p99 ≤ ½ best peer's", fmt.Sprintf("%.2f ms", o.Latency.P99), fmt.Sprintf("%.2f ms (%s)", best.Latency.P99, best.Impl), verdict(o.Latency.P99 <= best.Latency.P99/2)})
 	} else {
 		rows = append(rows, targetRow{"steady: p99 ≤ ½ best peer's", missing(o), fmt.Sprintf("%d peers ok", len(peers)), "n/a"})
+	}
+
+	// ordinary: CPU per delivered event <= half the best peer's (and p99 shown).
+	o, peers = find("ordinary")
+	if o != nil && o.Status == "ok" && len(peers) > 0 {
+		best := slices.MinFunc(peers, func(a, b *result) int { return cmp.Compare(a.Server.CPUPerEventUS, b.Server.CPUPerEventUS) })
+		bestP99 := slices.MinFunc(peers, func(a, b *result) int { return cmp.Compare(a.Latency.P99, b.Latency.P99) })
+		rows = append(rows,
+			targetRow{"ordinary: CPU/event ≤ ½ best peer's", fmt.Sprintf("%.2f µs", o.Server.CPUPerEventUS), fmt.Sprintf("%.2f µs (%s)", best.Server.CPUPerEventUS, best.Impl), verdict(o.Server.CPUPerEventUS > 0 && o.Server.CPUPerEventUS <= best.Server.CPUPerEventUS/2)},
+			targetRow{"ordinary: p99 (shown)", fmt.Sprintf("%.2f ms", o.Latency.P99), fmt.Sprintf("%.2f ms (%s)", bestP99.Latency.P99, bestP99.Impl), "n/a"})
+	} else {
+		rows = append(rows, targetRow{"ordinary: CPU/event ≤ ½ best peer's", missing(o), fmt.Sprintf("%d peers ok", len(peers)), "n/a"})
+	}
+
+	// hiccup: zero loss, and delivered/s >= the best lossless peer's.
+	o, peers = find("hiccup")
+	if o != nil && o.Status == "ok" {
+		rows = append(rows, targetRow{"hiccup: zero loss", strconv.FormatInt(o.Missing, 10), "", verdict(o.Missing == 0 && o.Corrupt == 0)})
+		var lossless []*result
+		for _, p := range peers {
+			if p.Missing == 0 && p.Corrupt == 0 {
+				lossless = append(lossless, p)
+			}
+		}
+		if len(lossless) > 0 {
+			best := slices.MaxFunc(lossless, func(a, b *result) int { return cmp.Compare(a.DeliveredPerSec, b.DeliveredPerSec) })
+			rows = append(rows, targetRow{"hiccup: delivered/s ≥ best lossless peer", fmt.Sprintf("%.0f", o.DeliveredPerSec), fmt.Sprintf("%.0f (%s)", best.DeliveredPerSec, best.Impl), verdict(o.DeliveredPerSec >= best.DeliveredPerSec)})
+		} else {
+			rows = append(rows, targetRow{"hiccup: delivered/s ≥ best lossless peer", fmt.Sprintf("%.0f", o.DeliveredPerSec), "no lossless peer", "PASS"})
+		}
+	} else {
+		rows = append(rows, targetRow{"hiccup: zero loss, delivered/s ≥ best lossless peer", missing(o), fmt.Sprintf("%d peers ok", len(peers)), "n/a"})
 	}
 	return rows
 }
