@@ -46,6 +46,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		Engine:          engine,
 		MaxLag:          cfg.maxLag,
 		PublishStall:    cfg.publishStall,
+		FlushWindow:     cfg.flushWindow,
 		QueueSize:       cfg.queueSize,
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,

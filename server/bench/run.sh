@@ -21,6 +21,7 @@
 #                      server on CPU 0 and the load tool on CPU 1, so that neither steals
 #                      the other's CPU and the 1000 reading goroutines of the tool do not
 #                      delay a server's writes; the same for every implementation. 0: share all CPUs.
+#   BENCH_OURS_FLAGS   extra flags for our server (say -flush-window=2ms), to compare settings
 #   GO                 the go command
 set -euo pipefail
 
@@ -63,6 +64,7 @@ COMMAND="make bench"
 # report must not read as a full run.
 [ -n "${BENCH_IMPLS:-}" ] && COMMAND="BENCH_IMPLS='$BENCH_IMPLS' $COMMAND"
 [ -n "${BENCH_SCENARIOS:-}" ] && COMMAND="BENCH_SCENARIOS='$BENCH_SCENARIOS' $COMMAND"
+[ -n "${BENCH_OURS_FLAGS:-}" ] && COMMAND="BENCH_OURS_FLAGS='$BENCH_OURS_FLAGS' $COMMAND"
 REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
 	REVISION="$REVISION plus uncommitted changes in the working tree"
@@ -151,6 +153,8 @@ run_one() {
 	port=$("$BIN/ssebench" freeport)
 	if [[ $impl == ours* ]]; then
 		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$WEB")
+		# shellcheck disable=SC2206
+		cmd+=(${BENCH_OURS_FLAGS:-}) # extra flags for our server, to compare settings
 		if [ "$impl" = ours-jetstream ]; then
 			rm -rf "$DIR/nats"
 			cmd+=(-nats-embedded "$DIR/nats")

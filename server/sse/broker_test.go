@@ -1,9 +1,11 @@
 package sse
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestBrokerTopicsIsolate(t *testing.T) { run(t, testBrokerTopicsIsolate) }
@@ -42,4 +44,25 @@ func testBrokerTopicsIsolate(t *testing.T, mode testMode) {
 	}
 	a.expectNothing(50 * 1e6)
 	_ = http.StatusOK
+}
+
+// With a flush window, events published within it reach the client
+// together and in order, on every path; a heartbeat still comes alone.
+func TestFlushWindow(t *testing.T) { run(t, testFlushWindow) }
+
+func testFlushWindow(t *testing.T, mode testMode) {
+	b, srv := newTestBroker(t, mode, Options{FlushWindow: 20 * time.Millisecond, Heartbeat: 100 * time.Millisecond})
+	c := connect(t, srv, topicsQuery("t"), nil)
+	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprint(i))
+		publish(t, b, "t", want[i])
+	}
+	if got := datas(c.events(10)); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if it := c.next(); !it.IsComm {
+		t.Errorf("got %+v, want a heartbeat", it)
+	}
 }

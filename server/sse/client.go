@@ -235,6 +235,9 @@ func (c *client) serve() error {
 		case <-c.ctx.Done():
 			return context.Cause(c.ctx)
 		}
+		if d := c.b.opts.FlushWindow; d > 0 {
+			time.Sleep(d) // let the events of the window join this batch
+		}
 		var n, size int
 		var err error
 		bufs, n, size, err = c.nextBatch(bufs[:0])

@@ -249,7 +249,11 @@ func (b *Broker) writer() {
 			return
 		}
 		if waited { // see Coalescing above
-			runtime.Gosched()
+			if d := b.opts.FlushWindow; d > 0 {
+				time.Sleep(d)
+			} else {
+				runtime.Gosched()
+			}
 		}
 		b.write(c, w)
 	}

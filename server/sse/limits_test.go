@@ -210,6 +210,9 @@ func TestNewOptions(t *testing.T) {
 		want string
 	}{
 		{Options{QueueSize: -1}, "QueueSize"},
+		{Options{MaxLag: -1}, "MaxLag"},
+		{Options{FlushWindow: -1}, "FlushWindow"},
+		{Options{FlushWindow: time.Minute}, "FlushWindow"},
 		{Options{HistorySize: -1}, "HistorySize"},
 		{Options{HistoryAge: -1}, "HistoryAge"},
 		{Options{Engine: NewMemoryEngine(MemoryOptions{}), HistorySize: 5}, "default engine only"},

@@ -76,6 +76,13 @@ type Options struct {
 	// for at most this long. 0 means 100 ms; negative means no wait
 	// (evict at once).
 	PublishStall time.Duration
+	// FlushWindow, when positive, is how long a writer that was idle
+	// waits after the first event arrives before it writes, so that one
+	// write carries the events published meanwhile: fewer wake-ups and
+	// writes per event at ordinary rates, for up to FlushWindow more
+	// latency. 0 (the default) writes at once, after letting the
+	// goroutines already runnable queue theirs.
+	FlushWindow time.Duration
 	// QueueSize, when positive, also evicts a client with that many
 	// events queued, at once (no stall).
 	//
@@ -165,6 +172,7 @@ func (o Options) withDefaults() (Options, error) {
 		{o.HistoryAge < 0, fmt.Sprintf("Options.HistoryAge is %v; use a positive duration, or 0 for the default", o.HistoryAge)},
 		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for no count bound (MaxLag bounds bytes)", o.QueueSize)},
 		{o.MaxLag < 0, fmt.Sprintf("Options.MaxLag is %d; use a positive size in bytes, or 0 for the default", o.MaxLag)},
+		{o.FlushWindow < 0 || o.FlushWindow > time.Second, fmt.Sprintf("Options.FlushWindow is %v; use 0 (off) up to 1s, a few milliseconds at most for live streams", o.FlushWindow)},
 		{o.Retry < 0, fmt.Sprintf("Options.Retry is %v; use a positive duration, or 0 to send none", o.Retry)},
 		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
 		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
