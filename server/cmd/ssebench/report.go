@@ -204,14 +204,22 @@ func boolInt(b bool) int {
 }
 
 func describe(r *result) string {
+	var s string
 	switch {
 	case r.Idle:
 		return fmt.Sprintf("%d idle clients held for %gs", r.Clients, r.Duration)
 	case r.Rate > 0:
-		return fmt.Sprintf("%d clients, %g events/s for %gs, %d-byte events", r.Clients, r.Rate, r.Duration, r.Size)
+		s = fmt.Sprintf("%d clients, %g events/s for %gs, %d-byte events", r.Clients, r.Rate, r.Duration, r.Size)
 	default:
-		return fmt.Sprintf("%d clients, unthrottled publishing (%d requests in flight) for %gs, %d-byte events", r.Clients, r.Inflight, r.Duration, r.Size)
+		s = fmt.Sprintf("%d clients, unthrottled publishing (%d requests in flight) for %gs, %d-byte events", r.Clients, r.Inflight, r.Duration, r.Size)
 	}
+	if r.PauseMS > 0 {
+		s += fmt.Sprintf("; each client pauses its reads %g ms every %g ms", r.PauseMS, r.PauseEveryMS)
+	}
+	if r.NoReconnect {
+		s += "; clients never reconnect, so what an evicted client missed is lost"
+	}
+	return s
 }
 
 func writeScenario(w io.Writer, name string, rs []*result, ours string) {

@@ -28,6 +28,11 @@ type result struct {
 	Multiline bool    `json:"multiline"`
 	Duration  float64 `json:"duration_s"` // publishing (or idle) phase, as asked
 	Sources   int     `json:"sources"`    // source addresses used; 0: the kernel's choice
+	// Readers that pause: each stops reading PauseMS once every
+	// PauseEveryMS; with NoReconnect, a stream the server ends stays ended.
+	PauseMS      float64 `json:"pause_ms,omitempty"`
+	PauseEveryMS float64 `json:"pause_every_ms,omitempty"`
+	NoReconnect  bool    `json:"no_reconnect,omitempty"`
 
 	Connected         int64   `json:"connected"` // clients whose first stream opened
 	ConnectFailures   int64   `json:"connect_failures"`
@@ -102,6 +107,7 @@ func newResult(cfg config) *result {
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Clients: cfg.clients, Idle: cfg.idle, Rate: cfg.rate, Inflight: cfg.inflight,
 		Size: cfg.size, Multiline: cfg.multiline, Duration: cfg.duration.Seconds(),
+		PauseMS: float64(cfg.pause.Milliseconds()), PauseEveryMS: float64(cfg.pauseEvery.Milliseconds()), NoReconnect: cfg.noReconnect,
 		Server:    server{PID: cfg.pid},
 		GoVersion: runtime.Version(),
 	}
