@@ -182,10 +182,19 @@ func (c *client) take() ([]*Message, error) {
 }
 
 // release hands a written batch back for reuse, dropping its references.
+// One that grew large (a client that fell far behind) is dropped instead:
+// an idle client must not keep it.
 func (c *client) release(q []*Message) {
+	if cap(q) > maxSpare {
+		c.spare = nil
+		return
+	}
 	clear(q)
 	c.spare = q[:0]
 }
+
+// maxSpare is the largest queue kept for reuse: 8 KB of references.
+const maxSpare = 1024
 
 // nextBatch takes the queue and builds the next batch from it (see
 // batch), appending to bufs; n is how many events it carries, size how
