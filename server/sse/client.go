@@ -56,9 +56,9 @@ type client struct {
 	reason  error      // guarded by mu; set by end: why the stream must stop
 	// lag is the bytes of the frames queued and of the batch being
 	// written (taken, not yet written): how far the client is behind.
-	lag       int       // guarded by mu
-	over      bool      // guarded by mu; lag > MaxLag: in b.lagging
-	overSince time.Time // guarded by mu; when over was set
+	lag       int   // guarded by mu
+	over      bool  // guarded by mu; lag > MaxLag: in b.lagging
+	overSince int64 // guarded by mu; when over was set, Unix nanoseconds (8 bytes, not a time.Time's 24: one per stream)
 }
 
 func (c *client) signal() {
@@ -96,8 +96,8 @@ func (c *client) enqueue(m *Message) {
 		case o.PublishStall < 0:
 			evict = true
 		case !c.over: // one event may take it over, however large
-			c.over, c.overSince, joined = true, time.Now(), true
-		case c.lag > 2*o.MaxLag || time.Since(c.overSince) > o.PublishStall:
+			c.over, c.overSince, joined = true, time.Now().UnixNano(), true
+		case c.lag > 2*o.MaxLag || time.Now().UnixNano()-c.overSince > int64(o.PublishStall):
 			evict = true
 		}
 	}
