@@ -31,6 +31,7 @@ func metricsHandler(b *sse.Broker) http.Handler {
 	counter("events_delivered_total", "Events queued for delivery to clients, replayed ones included.", func(s sse.Stats) float64 { return float64(s.Delivered) })
 	counter("events_replayed_total", "Events replayed to reconnecting clients from history.", func(s sse.Stats) float64 { return float64(s.Replayed) })
 	counter("clients_evicted_total", "Clients disconnected because they could not keep up (they replay on reconnect).", func(s sse.Stats) float64 { return float64(s.Evicted) })
+	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.Stalled) })
 	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
