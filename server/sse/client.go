@@ -12,7 +12,8 @@ import (
 )
 
 // client is one open stream. Fan-out only appends to its queue, never
-// blocks, and evicts the client when the queue is full. One writer at a
+// blocks, and evicts the client when it falls too far behind (see
+// enqueue). One writer at a
 // time takes the whole queue, builds one batch of it ([client.batch])
 // and writes it with one deadline and one flush ([client.writeAll]):
 // the goroutine serving the request on the ordinary path (client.serve),
