@@ -8,6 +8,8 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
+# The interop test's npm eventsource reader (Node 20) and its packages.
+NODE_READER := e2e/node
 
 .PHONY: all build wasm server ssebench run test check test-go deps deps-browser screenshots bench clean
 
@@ -48,6 +50,7 @@ check:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./shared/...
 	cd server/bench && $(GO) vet ./...
+	cd e2e/goclients && $(GO) vet ./...
 
 # SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
 # -p 1: one package at a time, so that the browser tests (several
@@ -55,8 +58,16 @@ check:
 # for the CPU with each other.
 test-go:
 	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
+	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
-deps: deps-browser $(WASMBROWSERTEST)
+deps: deps-browser $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
+
+# npm ci when node_modules is missing or older than the committed lock file
+# (npm writes node_modules/.package-lock.json on every install).
+$(NODE_READER)/node_modules/.package-lock.json: $(NODE_READER)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "the interop test needs Node.js 20 or later and npm: apt-get install -y nodejs npm, then make test again"; exit 1; }
+	cd $(NODE_READER) && npm ci --no-audit --no-fund
 
 deps-browser:
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
