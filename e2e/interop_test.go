@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // corpusPath is the interop corpus, read by every client's harness.
@@ -226,36 +224,35 @@ func startReaderProcess(t *testing.T, col *collector, dir string, argv ...string
 	})
 }
 
-// startChromiumReader opens a page of origin in headless Chromium and
-// reads streamURL with its own EventSource, polling the page for what
+// startBrowserReader opens a page of origin in browser b and reads
+// streamURL with the browser's own EventSource, polling the page for what
 // arrived.
-func startChromiumReader(t *testing.T, col *collector, origin, streamURL string, names []string) {
+func startBrowserReader(t *testing.T, col *collector, b browserKind, origin, streamURL string, names []string) {
 	t.Helper()
-	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(origin+"healthz")); err != nil {
+	p := openBrowser(t, b)
+	if err := p.navigate(origin + "healthz"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := json.Marshal(names)
 	u, _ := json.Marshal(streamURL)
-	if _, err := within(t, ctx, 10*time.Second, chromedp.Evaluate[bool](fmt.Sprintf(`
+	if _, err := evalJS[bool](p, fmt.Sprintf(`
 		window.got = []; window.opens = 0;
 		const es = new EventSource(%s);
 		es.onopen = () => { window.opens++; };
 		for (const name of %s) {
 			es.addEventListener(name, e => window.got.push({kind: "event", event: e.type, data: e.data, id: e.lastEventId}));
 		}
-		true`, u, n))); err != nil {
+		true`, u, n)); err != nil {
 		t.Fatal(err)
 	}
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		opens, got := 0, 0
-		for pctx.Err() == nil {
-			now, err := chromedp.Run(pctx, chromedp.Evaluate[pageState](
-				fmt.Sprintf(`({opens: window.opens, got: window.got.slice(%d)})`, got)))
+		for {
+			now, err := evalJS[pageState](p, fmt.Sprintf(`({opens: window.opens, got: window.got.slice(%d)})`, got))
 			if err != nil {
+				col.record(readerRecord{Kind: "error", Message: "polling the page: " + err.Error()})
 				return
 			}
 			for ; opens < now.Opens; opens++ {
@@ -267,11 +264,12 @@ func startChromiumReader(t *testing.T, col *collector, origin, streamURL string,
 			got += len(now.Got)
 			select {
 			case <-time.After(50 * time.Millisecond):
-			case <-pctx.Done():
+			case <-stop:
+				return
 			}
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { close(stop); <-done })
 }
 
 // pageState is what the page's EventSource got since the last poll.
@@ -302,7 +300,13 @@ func interopClients(t *testing.T, c interopCorpus, goReader string) []interopCli
 		{
 			name: "Chromium", topic: "chromium",
 			start: func(t *testing.T, col *collector, origin, streamURL string) {
-				startChromiumReader(t, col, origin, streamURL, names)
+				startBrowserReader(t, col, chromium, origin, streamURL, names)
+			},
+		},
+		{
+			name: "Firefox ESR", topic: "firefox",
+			start: func(t *testing.T, col *collector, origin, streamURL string) {
+				startBrowserReader(t, col, firefox, origin, streamURL, names)
 			},
 		},
 		{
