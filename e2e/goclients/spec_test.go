@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	ld "github.com/launchdarkly/eventsource"
 	gosse "github.com/tmaxmax/go-sse"
@@ -126,5 +131,41 @@ func BenchmarkDataLines(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestGoSSEDefaultLimit pins go-sse's default limit of 64 KiB per event:
+// a larger event ends the connection, and the client reconnects to be
+// sent the same event again, for ever (ssereader raises the limit).
+func TestGoSSEDefaultLimit(t *testing.T) {
+	var conns atomic.Int32
+	big := strings.Repeat("x", 100<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conns.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "retry: 1\nid: 1\ndata: %s\n\n", big)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	var events atomic.Int32
+	var lastErr atomic.Value
+	c := &gosse.Client{OnRetry: func(err error, _ time.Duration) {
+		lastErr.Store(err.Error())
+		if conns.Load() >= 3 {
+			cancel()
+		}
+	}}
+	conn := c.NewConnection(req)
+	conn.SubscribeToAll(func(gosse.Event) { events.Add(1) })
+	conn.Connect()
+	if n := conns.Load(); n < 3 || events.Load() != 0 {
+		t.Fatalf("%d connections, %d events; want at least 3 connections and no event", n, events.Load())
+	}
+	if e, _ := lastErr.Load().(string); !strings.Contains(e, "token too long") {
+		t.Errorf("last error %q, want the scanner's token too long", e)
 	}
 }
