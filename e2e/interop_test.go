@@ -224,52 +224,63 @@ func startReaderProcess(t *testing.T, col *collector, dir string, argv ...string
 	})
 }
 
-// startBrowserReader opens a page of origin in browser b and reads
-// streamURL with the browser's own EventSource, polling the page for what
-// arrived.
-func startBrowserReader(t *testing.T, col *collector, b browserKind, origin, streamURL string, names []string) {
+// openBrowserReader opens a page of origin in browser b; the function
+// it returns reads a stream with the page's own EventSource (one more per
+// call, each polled into its collector) until the test ends.
+func openBrowserReader(t *testing.T, b browserKind, origin string, names []string) func(col *collector, streamURL string) {
 	t.Helper()
 	p := openBrowser(t, b)
 	if err := p.navigate(origin + "healthz"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := json.Marshal(names)
-	u, _ := json.Marshal(streamURL)
 	if _, err := evalJS[bool](p, fmt.Sprintf(`
-		window.got = []; window.opens = 0;
-		const es = new EventSource(%s);
-		es.onopen = () => { window.opens++; };
-		for (const name of %s) {
-			es.addEventListener(name, e => window.got.push({kind: "event", event: e.type, data: e.data, id: e.lastEventId}));
-		}
-		true`, u, n)); err != nil {
+		window.streams = [];
+		window.readStream = (url) => {
+			const s = {got: [], opens: 0};
+			window.streams.push(s);
+			const es = new EventSource(url);
+			es.onopen = () => { s.opens++; };
+			for (const name of %s) {
+				es.addEventListener(name, e => s.got.push({kind: "event", event: e.type, data: e.data, id: e.lastEventId}));
+			}
+			return window.streams.length - 1;
+		};
+		true`, n)); err != nil {
 		t.Fatal(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		opens, got := 0, 0
-		for {
-			now, err := evalJS[pageState](p, fmt.Sprintf(`({opens: window.opens, got: window.got.slice(%d)})`, got))
-			if err != nil {
-				col.record(readerRecord{Kind: "error", Message: "polling the page: " + err.Error()})
-				return
-			}
-			for ; opens < now.Opens; opens++ {
-				col.record(readerRecord{Kind: "open"})
-			}
-			for _, r := range now.Got {
-				col.record(r)
-			}
-			got += len(now.Got)
-			select {
-			case <-time.After(50 * time.Millisecond):
-			case <-stop:
-				return
-			}
+	return func(col *collector, streamURL string) {
+		u, _ := json.Marshal(streamURL)
+		k, err := evalJS[int](p, fmt.Sprintf(`window.readStream(%s)`, u))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			opens, got := 0, 0
+			for {
+				now, err := evalJS[pageState](p, fmt.Sprintf(`(s => ({opens: s.opens, got: s.got.slice(%d)}))(window.streams[%d])`, got, k))
+				if err != nil {
+					col.record(readerRecord{Kind: "error", Message: "polling the page: " + err.Error()})
+					return
+				}
+				for ; opens < now.Opens; opens++ {
+					col.record(readerRecord{Kind: "open"})
+				}
+				for _, r := range now.Got {
+					col.record(r)
+				}
+				got += len(now.Got)
+				select {
+				case <-time.After(50 * time.Millisecond):
+				case <-stop:
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { close(stop); <-done })
+	}
 }
 
 // pageState is what the page's EventSource got since the last poll.
@@ -282,9 +293,10 @@ type pageState struct {
 type interopClient struct {
 	name  string // the matrix's column
 	topic string // its own topic, so clients run side by side
-	// start connects the client to streamURL (a page, when there is
-	// one, comes from origin).
-	start func(t *testing.T, col *collector, origin, streamURL string)
+	// open prepares the client (a browser opens a page of origin); the
+	// function it returns reads streamURL into col until the test ends,
+	// and can be called again for another stream.
+	open func(t *testing.T, origin string) func(col *collector, streamURL string)
 	// retry checks the reconnection delays the client reported against
 	// the stream's retry (both in ms); nil: the client does not expose it.
 	retry func(want int64, got []int64) (cell string, ok bool)
@@ -295,31 +307,35 @@ type interopClient struct {
 func interopClients(t *testing.T, c interopCorpus, goReader string) []interopClient {
 	root := repoRoot(t)
 	nodeDir := filepath.Join(root, "e2e", "node")
-	names := c.eventNames()
+	names := append(c.eventNames(), wireProbeNames...)
 	return []interopClient{
 		{
 			name: "Chromium", topic: "chromium",
-			start: func(t *testing.T, col *collector, origin, streamURL string) {
-				startBrowserReader(t, col, chromium, origin, streamURL, names)
+			open: func(t *testing.T, origin string) func(*collector, string) {
+				return openBrowserReader(t, chromium, origin, names)
 			},
 		},
 		{
 			name: "Firefox ESR", topic: "firefox",
-			start: func(t *testing.T, col *collector, origin, streamURL string) {
-				startBrowserReader(t, col, firefox, origin, streamURL, names)
+			open: func(t *testing.T, origin string) func(*collector, string) {
+				return openBrowserReader(t, firefox, origin, names)
 			},
 		},
 		{
 			name: "npm eventsource@4.1.1", topic: "node",
-			start: func(t *testing.T, col *collector, origin, streamURL string) {
+			open: func(t *testing.T, origin string) func(*collector, string) {
 				node := nodeReady(t, nodeDir)
-				startReaderProcess(t, col, nodeDir, node, "reader.mjs", streamURL, filepath.Join(root, "e2e", corpusPath))
+				return func(col *collector, streamURL string) {
+					startReaderProcess(t, col, nodeDir, append([]string{node, "reader.mjs", streamURL}, names...)...)
+				}
 			},
 		},
 		{
 			name: "tmaxmax/go-sse v0.12.0", topic: "gosse",
-			start: func(t *testing.T, col *collector, origin, streamURL string) {
-				startReaderProcess(t, col, "", goReader, "-client", "gosse", "-url", streamURL)
+			open: func(t *testing.T, origin string) func(*collector, string) {
+				return func(col *collector, streamURL string) {
+					startReaderProcess(t, col, "", goReader, "-client", "gosse", "-url", streamURL)
+				}
 			},
 			// OnRetry gives the delay it picked: the stream's retry with
 			// go-sse's ±50% jitter.
@@ -337,8 +353,10 @@ func interopClients(t *testing.T, c interopCorpus, goReader string) []interopCli
 		},
 		{
 			name: "launchdarkly/eventsource v1.11.0", topic: "launchdarkly",
-			start: func(t *testing.T, col *collector, origin, streamURL string) {
-				startReaderProcess(t, col, "", goReader, "-client", "launchdarkly", "-url", streamURL)
+			open: func(t *testing.T, origin string) func(*collector, string) {
+				return func(col *collector, streamURL string) {
+					startReaderProcess(t, col, "", goReader, "-client", "launchdarkly", "-url", streamURL)
+				}
 			},
 			// Retry() of the first event of each connection.
 			retry: func(want int64, got []int64) (string, bool) {
@@ -403,6 +421,7 @@ func TestInterop(t *testing.T) {
 	goReader := buildGoReader(t, t.TempDir())
 	retry := time.Duration(corpus.RetryMS) * time.Millisecond
 	srv := startServer(t, dir, "127.0.0.1:0", "-retry", retry.String())
+	wireURL := startWireServer(t)
 	clients := interopClients(t, corpus, goReader)
 
 	results := make([]interopResult, len(clients))
@@ -410,22 +429,33 @@ func TestInterop(t *testing.T) {
 		for i, c := range clients {
 			t.Run(c.topic, func(t *testing.T) {
 				t.Parallel()
-				results[i] = runInterop(t, srv, corpus, c)
+				results[i] = runInterop(t, srv, corpus, c, wireURL)
 			})
 		}
 	})
 
-	var b strings.Builder
-	b.WriteString("\n| case |")
-	for _, c := range clients {
-		b.WriteString(" " + c.name + " |")
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(clients)) + "\n")
 	rows := []string{}
 	for _, k := range corpus.Cases {
 		rows = append(rows, k.Case)
 	}
 	rows = append(rows, rowResume, rowRetry)
+	t.Log("interop matrix, our server's streams (docs/interop.md):" + matrix("case", rows, clients, results))
+	rows = rows[:0]
+	for _, p := range wireProbes {
+		rows = append(rows, p.name)
+	}
+	t.Log("raw wire input no ssewasm server sends, against the spec (docs/interop.md):" + matrix("wire input", rows, clients, results))
+}
+
+// matrix formats results as a Markdown table: a row per case, a column
+// per client.
+func matrix(title string, rows []string, clients []interopClient, results []interopResult) string {
+	var b strings.Builder
+	b.WriteString("\n| " + title + " |")
+	for _, c := range clients {
+		b.WriteString(" " + c.name + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(clients)) + "\n")
 	for _, row := range rows {
 		b.WriteString("| " + row + " |")
 		for _, r := range results {
@@ -437,20 +467,21 @@ func TestInterop(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
-	t.Log("interop matrix (docs/interop.md):" + b.String())
+	return b.String()
 }
 
 // runInterop runs the corpus through one client: the first resume_at
 // cases live, then a cut, then the rest published while the client is
 // away, so that they reach it only by replay after Last-Event-ID.
-func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient) interopResult {
+func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient, wireURL string) interopResult {
 	res := interopResult{cells: map[string]string{}}
 	fwd := newForwarder(t, srv.Addr)
 	topic := corpus.Topic + "-" + c.topic
 	streamPath := "/events?topic=" + url.QueryEscape(topic)
 	col := newCollector()
 	start := time.Now()
-	c.start(t, col, fwd.URL, strings.TrimSuffix(fwd.URL, "/")+streamPath)
+	read := c.open(t, fwd.URL)
+	read(col, strings.TrimSuffix(fwd.URL, "/")+streamPath)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -579,6 +610,10 @@ func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient
 		if !ok {
 			t.Errorf("%s, retry: %s", c.name, cell)
 		}
+	}
+
+	for k, v := range runWireProbes(t, c.topic, c.name, read, wireURL) {
+		res.cells[k] = v
 	}
 	return res
 }
