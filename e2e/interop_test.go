@@ -162,7 +162,8 @@ func (c *collector) wait(ctx context.Context, cond func(*collector) bool) error 
 	}
 }
 
-func (c *collector) hasID(id string) func(*collector) bool {
+// hasID is a wait condition: an event with this ID arrived.
+func hasID(id string) func(*collector) bool {
 	return func(c *collector) bool {
 		for _, e := range c.events {
 			if e.ID == id {
@@ -416,6 +417,7 @@ const (
 // Last-Event-ID after its connection is cut. It prints the matrix kept in
 // docs/interop.md.
 func TestInterop(t *testing.T) {
+	checkLeaks(t)
 	corpus := loadCorpus(t)
 	dir := buildApp(t)
 	goReader := buildGoReader(t, t.TempDir())
@@ -511,14 +513,14 @@ func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient
 		return last
 	}
 	lastLive := publish(0, corpus.ResumeAt)
-	if err := col.wait(ctx, col.hasID(lastLive)); err != nil {
+	if err := col.wait(ctx, hasID(lastLive)); err != nil {
 		got, _, errs := col.snapshot()
 		t.Errorf("%s did not receive the live events: %v; got %d events, errors %q", c.name, err, len(got), errs)
 	}
 	fwd.cut()
 	lastAll := publish(corpus.ResumeAt, len(corpus.Cases))
 	fwd.release()
-	if err := col.wait(ctx, col.hasID(lastAll)); err != nil {
+	if err := col.wait(ctx, hasID(lastAll)); err != nil {
 		got, _, errs := col.snapshot()
 		t.Errorf("%s did not receive the events published while it was away: %v; got %d events, errors %q", c.name, err, len(got), errs)
 	}

@@ -147,6 +147,7 @@ func runWireProbes(t *testing.T, client, name string, read func(*collector, stri
 		}
 		got = got[1:]
 		known, pinned := p.known[client]
+		known = append([]received(nil), known...) // the table is shared
 		for i, e := range known {
 			if e.Data == markerData {
 				known[i].Data = marker.Data
