@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,13 +92,22 @@ func loadCorpus(t *testing.T) interopCorpus {
 	return c
 }
 
-// eventNames are the types an EventSource must listen to for the corpus.
+// eventNames are the types an EventSource must listen to for the corpus
+// and the wire probes, each once (a second listener would double events).
 func (c interopCorpus) eventNames() []string {
 	names := []string{"message"}
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	for _, k := range c.Cases {
 		if k.status() == http.StatusOK && k.Event != "" {
-			names = append(names, k.Event)
+			add(k.Event)
 		}
+	}
+	for _, n := range wireProbeNames {
+		add(n)
 	}
 	return names
 }
@@ -308,7 +318,7 @@ type interopClient struct {
 func interopClients(t *testing.T, c interopCorpus, goReader string) []interopClient {
 	root := repoRoot(t)
 	nodeDir := filepath.Join(root, "e2e", "node")
-	names := append(c.eventNames(), wireProbeNames...)
+	names := c.eventNames()
 	return []interopClient{
 		{
 			name: "Chromium", topic: "chromium",
