@@ -13,9 +13,10 @@ import (
 )
 
 // forwarder is a TCP forwarder between a client and a server that can
-// drop every connection at once, as a network failure does, and hold new
-// connections until released, so that what is published meanwhile can
-// only reach the client by replay. It records the head of the first
+// drop every connection at once, as a network failure does, at once or
+// after a given number of bytes more have gone to the client (so in the
+// middle of an event), and hold new connections until released, so that
+// what is published meanwhile can only reach the client by replay. It records the head of the first
 // request on each connection (an SSE stream is one request per
 // connection), which shows the Last-Event-ID a client resumes with.
 type forwarder struct {
@@ -27,6 +28,8 @@ type forwarder struct {
 	conns    map[net.Conn]struct{} // both sides of every open connection
 	held     chan struct{}         // closed on release; nil when not holding
 	cutAt    time.Time
+	budget   int64         // bytes still to forward to clients before a cut; -1: no cut armed
+	cutDone  chan struct{} // closed by the cut that cutAfter armed
 	requests []forwardedRequest
 	wg       sync.WaitGroup // the accept loop and every connection's goroutines
 }
@@ -46,7 +49,7 @@ func newForwarder(t *testing.T, upstream string) *forwarder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &forwarder{URL: "http://" + ln.Addr().String() + "/", ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	f := &forwarder{URL: "http://" + ln.Addr().String() + "/", ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}, budget: -1}
 	f.wg.Add(1)
 	go f.accept()
 	t.Cleanup(f.close)
@@ -111,11 +114,60 @@ func (f *forwarder) serve(c net.Conn) {
 	}
 	done := make(chan struct{}, 2) // buffered: the second copier never waits
 	go func() { io.Copy(up, br); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	go func() { f.toClient(c, up); done <- struct{}{} }()
 	<-done // one side ended: end the other, and wait for its copier
 	c.Close()
 	up.Close()
 	<-done
+}
+
+// toClient copies from the server to the client until either ends, and
+// cuts everything when an armed budget runs out.
+func (f *forwarder) toClient(c, up net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := up.Read(buf)
+		if n > 0 {
+			m, cut := f.take(n)
+			if _, werr := c.Write(buf[:m]); werr != nil {
+				return
+			}
+			if cut {
+				f.cut()
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// take returns how many of n bytes may go to the client, and whether the
+// armed cut is due after them.
+func (f *forwarder) take(n int) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.budget < 0 {
+		return n, false
+	}
+	if int64(n) < f.budget {
+		f.budget -= int64(n)
+		return n, false
+	}
+	m := int(f.budget)
+	f.budget = -1
+	return m, true
+}
+
+// cutAfter arms a cut after n more bytes have gone to the clients; the
+// channel is closed once it happened.
+func (f *forwarder) cutAfter(n int64) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.budget = n
+	f.cutDone = make(chan struct{})
+	return f.cutDone
 }
 
 // track registers an open connection; false when the forwarder is closed.
@@ -147,6 +199,10 @@ func (f *forwarder) cut() {
 	f.cutAt = time.Now()
 	for c := range f.conns {
 		c.Close()
+	}
+	if f.cutDone != nil {
+		close(f.cutDone)
+		f.cutDone = nil
 	}
 }
 

@@ -27,6 +27,7 @@ type interopCorpus struct {
 	Topic    string        `json:"topic"`
 	RetryMS  int64         `json:"retry_ms"`
 	ResumeAt int           `json:"resume_at"`
+	CutAfter int64         `json:"cut_after_bytes"`
 	Cases    []interopCase `json:"cases"`
 }
 
@@ -88,6 +89,9 @@ func loadCorpus(t *testing.T) interopCorpus {
 	}
 	if c.ResumeAt <= 0 || c.ResumeAt >= len(c.Cases) || c.RetryMS <= 0 {
 		t.Fatalf("%s: resume_at %d must split the %d cases, retry_ms %d must be positive", corpusPath, c.ResumeAt, len(c.Cases), c.RetryMS)
+	}
+	if k := c.Cases[c.ResumeAt]; c.CutAfter <= 0 || c.CutAfter >= int64(len(k.body())) || k.status() != http.StatusOK {
+		t.Fatalf("%s: cut_after_bytes %d must fall inside the case at resume_at, %q (%d bytes of data), which must be published", corpusPath, c.CutAfter, k.Case, len(k.body()))
 	}
 	return c
 }
@@ -483,8 +487,9 @@ func matrix(title string, rows []string, clients []interopClient, results []inte
 }
 
 // runInterop runs the corpus through one client: the first resume_at
-// cases live, then a cut, then the rest published while the client is
-// away, so that they reach it only by replay after Last-Event-ID.
+// cases live, then the next one cut in the middle by the forwarder, then
+// the rest published while the client is away, so that they reach it only
+// by replay after Last-Event-ID.
 func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient, wireURL string) interopResult {
 	res := interopResult{cells: map[string]string{}}
 	fwd := newForwarder(t, srv.Addr)
@@ -527,8 +532,14 @@ func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient
 		got, _, errs := col.snapshot()
 		t.Errorf("%s did not receive the live events: %v; got %d events, errors %q", c.name, err, len(got), errs)
 	}
-	fwd.cut()
-	lastAll := publish(corpus.ResumeAt, len(corpus.Cases))
+	cutDone := fwd.cutAfter(corpus.CutAfter)
+	publish(corpus.ResumeAt, corpus.ResumeAt+1)
+	select {
+	case <-cutDone:
+	case <-ctx.Done():
+		t.Fatalf("%s: the forwarder did not pass %d bytes of %q", c.name, corpus.CutAfter, corpus.Cases[corpus.ResumeAt].Case)
+	}
+	lastAll := publish(corpus.ResumeAt+1, len(corpus.Cases))
 	fwd.release()
 	if err := col.wait(ctx, hasID(lastAll)); err != nil {
 		got, _, errs := col.snapshot()
@@ -606,7 +617,7 @@ func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient
 	if resume != "ok" {
 		t.Errorf("%s: %s", c.name, resume)
 	} else {
-		resume = fmt.Sprintf("ok (reconnected after %v)", reconnects[0].At.Sub(cutAt).Round(10*time.Millisecond))
+		resume = fmt.Sprintf("ok (cut inside an event; reconnected after %v)", reconnects[0].At.Sub(cutAt).Round(10*time.Millisecond))
 	}
 	res.cells[rowResume] = resume
 	if len(reconnects) > 0 {
