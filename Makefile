@@ -73,7 +73,7 @@ $(WASMBROWSERTEST):
 
 ## screenshots: refresh the README's screenshots from the browser tests
 screenshots: deps
-	$(GO) test ./e2e -count=1 -run 'TestClassicDemo' -screenshots $(CURDIR)/docs
+	$(GO) test ./e2e -count=1 -run 'TestClassicDemo/chromium' -screenshots $(CURDIR)/docs
 
 ## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource;
 ## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)
