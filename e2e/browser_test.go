@@ -221,8 +221,8 @@ func (p *tab) requests() []string {
 	return p.urls()
 }
 
-// saveShot writes a PNG of the tab when -screenshots is set.
-func saveShot(t *testing.T, p *tab, name string) {
+// saveScreenshot writes a PNG of the tab when -screenshots is set.
+func saveScreenshot(t *testing.T, p *tab, name string) {
 	t.Helper()
 	if *screenshots == "" {
 		return

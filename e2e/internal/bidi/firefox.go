@@ -185,7 +185,12 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 	}
 	cmd := exec.Command(path, "--headless", "--no-remote", "--remote-debugging-port=0",
 		"--profile", o.ProfileDir, "--width", fmt.Sprint(w), "--height", fmt.Sprint(h), "about:blank")
-	cmd.Env = append(os.Environ(), "MOZ_CRASHREPORTER_DISABLE=1")
+	cmd.Env = append(os.Environ(),
+		"MOZ_CRASHREPORTER_DISABLE=1",
+		// Without it, release builds ignore services.settings.server and
+		// fetch Remote Settings from Mozilla at start.
+		"MOZ_REMOTE_SETTINGS_DEVTOOLS=1",
+	)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -1,9 +1,12 @@
 package bidi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,15 +160,44 @@ func TestFirefox(t *testing.T) {
 	})
 }
 
-// TestLoopbackOnly: with LoopbackOnlyPrefs a page cannot reach a name
-// outside the machine, and loopback still works.
+// TestLoopbackOnly: with LoopbackOnlyPrefs a request for a name outside
+// the machine goes to the (dead) proxy, here a listener standing in for
+// it, and a request for 127.0.0.1 goes straight to its server. As every
+// request for the internet goes to that proxy, it also shows QuietPrefs
+// at work: in the seconds after start, nothing but the page's own
+// request reaches it (without MOZ_REMOTE_SETTINGS_DEVTOOLS, dozens of
+// requests for firefox.settings.services.mozilla.com did).
 func TestLoopbackOnly(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte("<p>local</p>"))
 	}))
 	defer srv.Close()
-	ff := launch(t, Options{Prefs: LoopbackOnlyPrefs})
+	proxy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	seen := make(chan string, 16) // request lines; buffered so the accept loop never waits
+	go func() {
+		for {
+			c, err := proxy.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			seen <- strings.TrimSpace(line)
+			// A proxy that reaches nothing.
+			c.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	prefs := maps.Clone(LoopbackOnlyPrefs)
+	port := proxy.Addr().(*net.TCPAddr).Port
+	for _, k := range []string{"network.proxy.http_port", "network.proxy.ssl_port", "network.proxy.socks_port"} {
+		prefs[k] = port
+	}
+	ff := launch(t, Options{Prefs: prefs})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tab, err := ff.FirstTab(ctx)
@@ -175,12 +207,37 @@ func TestLoopbackOnly(t *testing.T) {
 	if err := tab.Navigate(ctx, srv.URL); err != nil {
 		t.Fatalf("loopback: %v", err)
 	}
-	var result string
-	if err := tab.Evaluate(ctx, `fetch("http://example.com/").then(() => "reached", e => "failed: " + e)`, &result); err != nil {
+	var text, result string
+	if err := tab.Evaluate(ctx, `document.body.textContent`, &text); err != nil || text != "local" {
+		t.Fatalf("the loopback page shows %q, %v", text, err)
+	}
+	// Background connections come in the first seconds after start.
+	select {
+	case line := <-seen:
+		t.Fatalf("Firefox made a connection of its own: %q", line)
+	case <-time.After(3 * time.Second):
+	}
+	if err := tab.Evaluate(ctx, `fetch("http://example.com/").then(r => "status " + r.status, e => "failed: " + e)`, &result); err != nil {
 		t.Fatal(err)
 	}
+	// Firefox turns a proxy's 502 into a network error.
 	if !strings.HasPrefix(result, "failed") {
 		t.Errorf("fetch of example.com: %s, want a failure", result)
+	}
+	select {
+	case line := <-seen:
+		if !strings.Contains(line, "example.com") {
+			t.Errorf("the proxy got %q, want the request for example.com", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request for example.com did not go to the proxy")
+	}
+	select {
+	case line := <-seen:
+		if strings.Contains(line, "127.0.0.1") {
+			t.Errorf("a loopback request went to the proxy: %q", line)
+		}
+	default:
 	}
 }
 
