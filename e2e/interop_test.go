@@ -515,10 +515,10 @@ func runInterop(t *testing.T, srv *server, corpus interopCorpus, c interopClient
 			switch {
 			case status != k.status():
 				res.cells[k.Case] = fmt.Sprintf("POST /publish answered %d (%s), want %d", status, msg, k.status())
-				t.Errorf("%s: %s", k.Case, res.cells[k.Case])
+				t.Errorf("%s, %s: %s", c.name, k.Case, res.cells[k.Case])
 			case status != http.StatusOK && !strings.Contains(msg, k.Error):
 				res.cells[k.Case] = fmt.Sprintf("refused with %d but the error %q does not say %q", status, msg, k.Error)
-				t.Errorf("%s: %s", k.Case, res.cells[k.Case])
+				t.Errorf("%s, %s: %s", c.name, k.Case, res.cells[k.Case])
 			case status != http.StatusOK:
 				res.cells[k.Case] = fmt.Sprintf("ok (refused: %d)", status)
 			default:
