@@ -1,5 +1,5 @@
 # ssewasm: `make run` builds and starts the demo; `make test` runs every test.
-# Both install what they need when it is missing (Chromium through apt-get,
+# Both install what they need when it is missing (Chromium and Firefox ESR through apt-get,
 # wasmbrowsertest through the Go module proxy).
 
 GO        ?= go
@@ -8,6 +8,9 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
+FIREFOX   := /usr/bin/firefox-esr
+# The interop test's npm eventsource reader (Node 20) and its packages.
+NODE_READER := e2e/node
 
 .PHONY: all build wasm server ssebench run test check test-go deps deps-browser screenshots bench clean
 
@@ -48,6 +51,7 @@ check:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/... ./shared/...
 	cd server/bench && $(GO) vet ./...
+	cd e2e/goclients && $(GO) vet ./...
 
 # SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
 # -p 1: one package at a time, so that the browser tests (several
@@ -55,23 +59,32 @@ check:
 # for the CPU with each other.
 test-go:
 	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
+	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
-deps: deps-browser $(WASMBROWSERTEST)
+deps: deps-browser $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
+
+# npm ci when node_modules is missing or older than the committed lock file
+# (npm writes node_modules/.package-lock.json on every install).
+$(NODE_READER)/node_modules/.package-lock.json: $(NODE_READER)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "the interop test needs Node.js 20 or later and npm: apt-get install -y nodejs npm, then make test again"; exit 1; }
+	cd $(NODE_READER) && npm ci --no-audit --no-fund
 
 deps-browser:
-	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
-	echo "Chromium is missing: installing it with apt-get (needed for the browser tests)"; \
+	@missing=; [ -x $(CHROMIUM) ] || missing="$$missing chromium"; [ -x $(FIREFOX) ] || missing="$$missing firefox-esr"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing: installing with apt-get (needed for the browser tests)"; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-	  echo "cannot install Chromium: run 'apt-get install -y chromium' as root, then 'make test' again"; exit 1; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null && \
-	test -x $(CHROMIUM) || { echo "Chromium did not install at $(CHROMIUM)"; exit 1; }
+	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null && \
+	test -x $(CHROMIUM) && test -x $(FIREFOX) || { echo "a browser did not install at $(CHROMIUM) or $(FIREFOX)"; exit 1; }
 
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)
 
 ## screenshots: refresh the README's screenshots from the browser tests
 screenshots: deps
-	$(GO) test ./e2e -count=1 -run 'TestClassicDemo' -screenshots $(CURDIR)/docs
+	$(GO) test ./e2e -count=1 -run 'TestClassicDemo/chromium' -screenshots $(CURDIR)/docs
 
 ## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource;
 ## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)

@@ -104,7 +104,7 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"id": id})
 	case errors.Is(err, sse.ErrEventTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
-	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent):
+	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent), errors.Is(err, sse.ErrInvalidData):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, sse.ErrClosed):
 		w.Header().Set("Retry-After", "1")

@@ -54,6 +54,7 @@ func TestPublishBadInput(t *testing.T) {
 		{"LF in event", "event=a%0Ab", "s3cret", "x", 400, "event"},
 		{"CRLF in event", "event=a%0D%0Adata:+evil", "s3cret", "x", 400, "event"},
 		{"NUL in event", "event=a%00b", "s3cret", "x", 400, "event"},
+		{"NUL in data", "", "s3cret", "a\x00b", 400, "NUL at byte 1"},
 		{"reserved event", "event=sse.gap", "s3cret", "x", 400, "reserved"},
 		{"empty event", "event=", "s3cret", "x", 400, "event is empty"},
 		{"empty topic", "topic=", "s3cret", "x", 400, "topic is empty"},

@@ -265,6 +265,9 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 	if err := e.Validate(); err != nil {
 		return "", err
 	}
+	if err := checkData(e.Data); err != nil {
+		return "", err
+	}
 	return topic, nil
 }
 

@@ -177,6 +177,8 @@ func TestPublishErrors(t *testing.T) {
 		{"bad topic", "a b", Event{}, ErrInvalidTopic},
 		{"bad name", "a", Event{Event: "a\nb"}, ErrInvalidEvent},
 		{"negative retry", "a", Event{Retry: -1}, ErrInvalidRetry},
+		{"NUL in data", "a", Event{Data: "a\x00b"}, ErrInvalidData},
+		{"NUL only", "a", Event{Data: "\x00"}, ErrInvalidData},
 	} {
 		if _, err := b.Publish(ctx, tt.topic, tt.e); !errors.Is(err, tt.want) || !strings.HasPrefix(err.Error(), "sse: ") {
 			t.Errorf("%s: Publish = %v, want %v", tt.name, err, tt.want)
