@@ -9,7 +9,7 @@ WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
 
-.PHONY: all build wasm server ssebench run test check test-go deps deps-browser screenshots bench clean
+.PHONY: all build wasm server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench clean
 
 all: build
 
@@ -56,7 +56,7 @@ check:
 test-go:
 	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
 
-deps: deps-browser $(WASMBROWSERTEST)
+deps: deps-browser deps-proxies $(WASMBROWSERTEST)
 
 deps-browser:
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
@@ -65,6 +65,18 @@ deps-browser:
 	  echo "cannot install Chromium: run 'apt-get install -y chromium' as root, then 'make test' again"; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null && \
 	test -x $(CHROMIUM) || { echo "Chromium did not install at $(CHROMIUM)"; exit 1; }
+
+# The proxy tests (e2e/proxy_test.go) run nginx and HAProxy as ordinary
+# processes; Debian starts their system services on install: stop them.
+deps-proxies:
+	@missing=; for p in nginx haproxy; do [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing: installing with apt-get (needed for the proxy tests)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	for p in $$missing; do $$SUDO service $$p stop >/dev/null 2>&1 || true; \
+	  [ -x /usr/sbin/$$p ] || { echo "$$p did not install at /usr/sbin/$$p"; exit 1; }; done
 
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)

@@ -158,8 +158,9 @@ func startProcess(t *testing.T, addr, name string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1) // buffered: Wait's result is read at most once
-	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	done := make(chan struct{}) // closed when the process has exited
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM) // both proxies: fast stop
 		select {
@@ -181,8 +182,8 @@ func startProcess(t *testing.T, addr, name string, args ...string) {
 			return
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("%s exited: %v\n%s", name, err, logs)
+		case <-done:
+			t.Fatalf("%s exited: %v\n%s", name, waitErr, logs)
 		default:
 		}
 		if time.Now().After(deadline) {
