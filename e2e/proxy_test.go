@@ -39,11 +39,11 @@ const (
 )
 
 func TestProxyNginx(t *testing.T) {
-	testProxy(t, "nginx", startNginx)
+	testProxy(t, "nginx", startNginx, false)
 }
 
 func TestProxyHAProxy(t *testing.T) {
-	testProxy(t, "haproxy", startHAProxy)
+	testProxy(t, "haproxy", startHAProxy, true)
 }
 
 // docBlocks returns the fenced code blocks of the scale-out doc whose info
@@ -430,12 +430,16 @@ func refusedWhileDraining(srv *server) int {
 	return n
 }
 
-// testProxy: 500 clients connect through the proxy; events published on
+// testProxy: a forged X-Forwarded-For does not fool the instances; 500
+// clients connect through the proxy; events published on
 // every instance reach each once; B is killed mid-stream and its clients
 // resume through the proxy on the others; C is drained with SIGTERM and
 // its clients resume too; in the end every client has every event
 // published since it joined, once, in order.
-func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr string)) {
+//
+// healthChecked says the proxy polls /healthz (HAProxy; nginx open source
+// cannot).
+func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr string), healthChecked bool) {
 	checkLeaks(t)
 	dir := buildApp(t)
 	began := time.Now() // after the build, which the e2e tests share
@@ -450,6 +454,8 @@ func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr st
 	start(t, docConfig(t, lang, s, proxyAddr), proxyAddr)
 	url := "http://" + proxyAddr + "/events?topic=" + proxyTopic
 	t.Logf("%s on %s in front of %s, %s, %s with %q", lang, proxyAddr, a.Addr, b.Addr, c.Addr, flags)
+
+	checkForwarded(t, proxyAddr, s)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var cr crowd
@@ -515,13 +521,35 @@ func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr st
 	if n := streamsOn(t, c); n != onC {
 		t.Errorf("C has %d streams once its /healthz says 503, want its %d still open", n, onC)
 	}
-	pwg.Go(func() { pub.publish(t, []*server{a}, 40, 100*time.Millisecond) })
-	late := cr.join(t, ctx, url, 30) // while C drains: none may be refused
-	for i, cl := range late {
-		if _, _, refused, _ := cl.snapshot(); refused > 0 {
-			t.Errorf("client %d, joining while C drained, was refused %d times", i, refused)
+	pwg.Go(func() { pub.publish(t, []*server{a}, 70, 100*time.Millisecond) })
+	// Clients joining at once are retried elsewhere by nginx (which
+	// passes on every 503); HAProxy retries them too, but may pick C again
+	// until its health check has taken C out.
+	refusals := func(cls []*proxyClient) (n int) {
+		for _, cl := range cls {
+			_, _, r, _ := cl.snapshot()
+			n += r
 		}
+		return n
 	}
+	early := cr.join(t, ctx, url, 30)
+	if n := refusals(early); n > 0 && !healthChecked {
+		t.Errorf("%d refusals seen by 30 clients joining as C began to drain, want none", n)
+	}
+	// Once the health check (every 1 s, 2 failures) has had time, C gets
+	// no new request at all from HAProxy; none is refused by either.
+	time.Sleep(time.Until(termAt.Add(3 * time.Second)))
+	atC := refusedWhileDraining(c)
+	late := cr.join(t, ctx, url, 30)
+	if n := refusals(late); n > 0 {
+		t.Errorf("%d refusals seen by 30 clients joining 3s into C's drain, want none", n)
+	}
+	lateAtC := refusedWhileDraining(c) - atC
+	if healthChecked && lateAtC > 0 {
+		t.Errorf("C got %d new stream requests 3s into its drain, after the health check should have taken it out", lateAtC)
+	}
+	t.Logf("clients joining as C began to drain saw %d refusals (C refused %d requests); joining 3s later, %d (C refused %d)",
+		refusals(early), atC, refusals(late), lateAtC)
 	err := <-c.done
 	stopped := time.Since(termAt)
 	if err != nil {
@@ -530,8 +558,10 @@ func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr st
 	pwg.Wait()
 	published := pub.published()
 	waitFor(t, cr.clients[:proxyClients], len(published), 20*time.Second, "after the drain")
-	t.Logf("C drained (%d streams): /healthz 503 after %v, process exited after %v; %d new stream requests refused by C (retried by %s)",
-		onC, unhealthy.Round(100*time.Microsecond), stopped.Round(time.Millisecond), refusedWhileDraining(c), lang)
+	if stopped < 5*time.Second {
+		t.Errorf("C exited %v after SIGTERM, before its 5 s -drain was over", stopped)
+	}
+	t.Logf("C drained (%d streams): /healthz 503 after %v, process exited after %v", onC, unhealthy.Round(100*time.Microsecond), stopped.Round(time.Millisecond))
 
 	// Exactly once: the first 500 have everything, the late ones every
 	// event since they joined.
@@ -569,6 +599,39 @@ func testProxy(t *testing.T, lang string, start func(t *testing.T, conf, addr st
 	t.Logf("%d events published, %d clients: lost %d, doubled %d; test took %v", len(published), len(cr.clients), lost, doubled, time.Since(began).Round(time.Millisecond))
 	if t.Failed() {
 		t.Logf("A's log tail:\n%s", tail(a.log.String(), 20))
+	}
+}
+
+// checkForwarded sends a request through the proxy from 127.0.0.12 with
+// a forged X-Forwarded-For: the instance that serves it logs the real
+// client, and the proxy, never the forged address.
+func checkForwarded(t *testing.T, proxyAddr string, instances []*server) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 12)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", "http://"+proxyAddr+"/healthz", nil)
+	req.Header.Set("X-Forwarded-For", "6.6.6.6")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, srv := range instances {
+			for line := range strings.Lines(srv.log.String()) {
+				if strings.Contains(line, "remote=6.6.6.6") {
+					t.Fatalf("an instance believed the forged address: %s", line)
+				}
+				if strings.Contains(line, "path=/healthz") && strings.Contains(line, "remote=127.0.0.12:0") && strings.Contains(line, "proxy=127.0.0.1:") {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no instance logged the request from 127.0.0.12 through the proxy as remote=127.0.0.12:0 with proxy=127.0.0.1:…")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -57,7 +57,8 @@ func (tp trustedProxies) trusts(a netip.Addr) bool {
 	return false
 }
 
-// errNoForwarding: the request carries no forwarding header at all.
+// errNoForwarding: the request carries no forwarding header at all (a
+// proxy's own health check, say).
 var errNoForwarding = errors.New("no X-Forwarded-For or Forwarded header")
 
 // clientAddr returns the address of the client of a request that peer
@@ -273,7 +274,7 @@ func resolveClient(next http.Handler, tp trustedProxies, log *slog.Logger) http.
 			return
 		}
 		client, err := tp.clientAddr(peer.Addr(), r.Header)
-		if err != nil {
+		if err != nil && err != errNoForwarding { // no header (a health check, say): nothing to report
 			log.Debug("forwarding header from a trusted proxy unusable; counting the request against the proxy's address",
 				"peer", r.RemoteAddr, "err", err)
 		}
