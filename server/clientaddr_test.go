@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -372,5 +373,31 @@ func TestDrain(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return")
+	}
+}
+
+// TestProxyFlags: -trusted-proxy takes CIDRs and IPs, repeated; -drain a
+// duration of 0 or more; bad values say what to write.
+func TestProxyFlags(t *testing.T) {
+	cfg := defaults(t, "-trusted-proxy", "10.0.0.0/8", "-trusted-proxy", "127.0.0.1", "-drain", "2s")
+	if got := fmt.Sprint(cfg.trustedProxies); got != "[10.0.0.0/8 127.0.0.1/32]" || cfg.drain != 2*time.Second {
+		t.Errorf("trusted proxies %s, drain %v; want [10.0.0.0/8 127.0.0.1/32] and 2s", got, cfg.drain)
+	}
+	if cfg := defaults(t); cfg.trustedProxies != nil || cfg.drain != 0 {
+		t.Errorf("defaults: trusted proxies %v, drain %v; want none and 0", cfg.trustedProxies, cfg.drain)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-trusted-proxy", "proxy.local"}, "neither a CIDR"},
+		{[]string{"-trusted-proxy", "10.0.0.0/40"}, "neither a CIDR"},
+		{[]string{"-drain", "-1s"}, "-drain must be 0 or a positive duration"},
+		{[]string{"-drain", "5"}, "invalid value"},
+	} {
+		_, err := parseFlags(tt.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseFlags(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
+		}
 	}
 }
