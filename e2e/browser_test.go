@@ -26,8 +26,9 @@ package e2e
 // machine) and logRequests() (then tab.requests() lists every URL the
 // browser requested). A missing browser fails the test with the command
 // that installs it. JavaScript values come back as their JSON form,
-// decoded into the Go type asked for; undefined and null decode as JSON's
-// null (an error for a type that cannot be nil, as with encoding/json).
+// decoded into the Go type asked for as encoding/json would (undefined and
+// null leave the zero value); a thrown exception is an error. Both
+// browsers answer alike: TestBrowsers checks it.
 
 import (
 	"context"
@@ -375,7 +376,8 @@ func openFirefox(t *testing.T, o browserOptions) (driver, func() []string) {
 	if _, err := os.Stat(bidi.FirefoxPath); err != nil {
 		t.Fatalf("browser tests need Firefox ESR at %s: run `make test` (it installs it) or `apt-get install -y firefox-esr`", bidi.FirefoxPath)
 	}
-	opts := bidi.Options{ProfileDir: t.TempDir(), Width: 1000, Height: 760}
+	logs := &lockedBuffer{}
+	opts := bidi.Options{ProfileDir: t.TempDir(), Template: firefoxTemplate(t), Width: 1000, Height: 760, Log: logs}
 	if o.loopbackOnly {
 		opts.Prefs = bidi.LoopbackOnlyPrefs
 	}
@@ -383,9 +385,14 @@ func openFirefox(t *testing.T, o browserOptions) (driver, func() []string) {
 	defer cancel()
 	ff, err := bidi.Launch(ctx, opts)
 	if err != nil {
-		t.Fatalf("starting Firefox: %v", err)
+		t.Fatalf("starting Firefox: %v\n%s", err, logs)
 	}
-	t.Cleanup(ff.Close)
+	t.Cleanup(func() {
+		ff.Close()
+		if t.Failed() {
+			t.Logf("Firefox's output:\n%s", logs)
+		}
+	})
 	var urls func() []string
 	if o.logRequests {
 		l, err := ff.LogRequests(ctx)
@@ -431,4 +438,32 @@ func (f *firefoxTab) newTab(ctx context.Context) (driver, error) {
 		return nil, err
 	}
 	return &firefoxTab{ff: f.ff, tab: tb}, nil
+}
+
+// firefoxProfile holds the profile every Firefox of the test binary starts
+// from (a copy each): making a profile takes Firefox seconds.
+var firefoxProfile struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// firefoxTemplate returns the template profile, making it on first use.
+func firefoxTemplate(t *testing.T) string {
+	t.Helper()
+	firefoxProfile.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ssewasm-firefox-")
+		if err != nil {
+			firefoxProfile.err = err
+			return
+		}
+		firefoxProfile.dir = dir
+		ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
+		defer cancel()
+		firefoxProfile.err = bidi.MakeTemplate(ctx, bidi.FirefoxPath, dir)
+	})
+	if firefoxProfile.err != nil {
+		t.Fatalf("making Firefox's template profile: %v", firefoxProfile.err)
+	}
+	return firefoxProfile.dir
 }
