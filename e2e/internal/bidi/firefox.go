@@ -118,8 +118,9 @@ var QuietPrefs = map[string]any{
 }
 
 // LoopbackOnlyPrefs send every request not for 127.0.0.1 or localhost to
-// a proxy on a closed loopback port, and resolve no name through the
-// network, so a page that reaches for the internet fails instead.
+// a proxy on a closed loopback port, so a page that reaches for the
+// internet fails instead. Through a proxy Firefox resolves no name itself
+// (the proxy would), and QuietPrefs turn DNS prefetching off.
 var LoopbackOnlyPrefs = map[string]any{
 	"network.proxy.type":                      1, // manual
 	"network.proxy.http":                      "127.0.0.1",
