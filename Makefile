@@ -1,5 +1,5 @@
 # ssewasm: `make run` builds and starts the demo; `make test` runs every test.
-# Both install what they need when it is missing (Chromium through apt-get,
+# Both install what they need when it is missing (Chromium and Firefox ESR through apt-get,
 # wasmbrowsertest through the Go module proxy).
 
 GO        ?= go
@@ -8,6 +8,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
+FIREFOX   := /usr/bin/firefox-esr
 
 .PHONY: all build wasm server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench clean
 
@@ -59,12 +60,13 @@ test-go:
 deps: deps-browser deps-proxies $(WASMBROWSERTEST)
 
 deps-browser:
-	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
-	echo "Chromium is missing: installing it with apt-get (needed for the browser tests)"; \
+	@missing=; [ -x $(CHROMIUM) ] || missing="$$missing chromium"; [ -x $(FIREFOX) ] || missing="$$missing firefox-esr"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing: installing with apt-get (needed for the browser tests)"; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-	  echo "cannot install Chromium: run 'apt-get install -y chromium' as root, then 'make test' again"; exit 1; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null && \
-	test -x $(CHROMIUM) || { echo "Chromium did not install at $(CHROMIUM)"; exit 1; }
+	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null && \
+	test -x $(CHROMIUM) && test -x $(FIREFOX) || { echo "a browser did not install at $(CHROMIUM) or $(FIREFOX)"; exit 1; }
 
 # The proxy tests (e2e/proxy_test.go) run nginx and HAProxy as ordinary
 # processes; Debian starts their system services on install: stop them.
@@ -83,7 +85,7 @@ $(WASMBROWSERTEST):
 
 ## screenshots: refresh the README's screenshots from the browser tests
 screenshots: deps
-	$(GO) test ./e2e -count=1 -run 'TestClassicDemo' -screenshots $(CURDIR)/docs
+	$(GO) test ./e2e -count=1 -run 'TestClassicDemo/chromium' -screenshots $(CURDIR)/docs
 
 ## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource;
 ## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)

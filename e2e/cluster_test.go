@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
@@ -221,28 +220,31 @@ func TestEmbeddedRestart(t *testing.T) {
 	cl.expectQuiet(t, "client", 200*time.Millisecond)
 }
 
-// TestClusterBrowser: Chromium's own EventSource on instance A shows an
-// event published on instance B.
+// TestClusterBrowser: each browser's own EventSource on instance A shows
+// an event published on instance B.
 func TestClusterBrowser(t *testing.T) {
 	_, s := startCluster(t, 2)
 	a, b := s[0], s[1]
-	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(a.URL+"live")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`document.querySelector("#state")?.textContent === "open"`)); err != nil {
-		t.Fatalf("the /live page on A did not open its stream: %v", err)
-	}
-	resp, err := httpc.Post(b.URL+"publish?topic=board&event=board", "text/plain", strings.NewReader("published on B"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("publish on B: %s", resp.Status)
-	}
-	if _, err := within(t, ctx, 10*time.Second, chromedp.Poll[bool](hasMessage("published on B"))); err != nil {
-		board, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](boardTexts))
-		t.Fatalf("the /live page on A does not show the message published on B: %v; board: %q", err, board)
-	}
+	forEachBrowser(t, func(t *testing.T, kind browserKind) {
+		tab := openBrowser(t, kind)
+		if err := tab.navigate(a.URL + "live"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pollJS[bool](tab, 30*time.Second, `document.querySelector("#state")?.textContent === "open"`); err != nil {
+			t.Fatalf("the /live page on A did not open its stream: %v", err)
+		}
+		text := "published on B for " + string(kind)
+		resp, err := httpc.Post(b.URL+"publish?topic=board&event=board", "text/plain", strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("publish on B: %s", resp.Status)
+		}
+		if _, err := pollJS[bool](tab, 10*time.Second, hasMessage(text)); err != nil {
+			board, _ := evalJS[[]string](tab, boardTexts)
+			t.Fatalf("the /live page on A does not show the message published on B: %v; board: %q", err, board)
+		}
+	})
 }

@@ -215,21 +215,6 @@ func within[T any](t *testing.T, ctx context.Context, d time.Duration, a chromed
 	return chromedp.Run(c, a)
 }
 
-// saveScreenshot writes a PNG of the page when -screenshots is set.
-func saveScreenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	if *screenshots == "" {
-		return
-	}
-	png, err := within(t, ctx, 20*time.Second, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(*screenshots, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,8 +24,8 @@ func hasMessage(text string) string {
 	return fmt.Sprintf(`%s.includes(%q)`, boardTexts, text)
 }
 
-func badge(ctx context.Context, t *testing.T) string {
-	s, err := within(t, ctx, 5*time.Second, chromedp.Text(chromedp.CSS("#state")))
+func badge(t *testing.T, p *tab) string {
+	s, err := p.text("#state")
 	if err != nil {
 		t.Fatalf("reading the state badge: %v", err)
 	}
@@ -49,107 +50,109 @@ func publish(t *testing.T, base, text string) {
 // tab was reconnecting missing afterwards.
 func TestLivePage(t *testing.T) {
 	dir := buildApp(t)
-	begin := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
-	srv := startServer(t, dir, "127.0.0.1:0", "-retry", "1s")
-	tab1 := newBrowser(t)
-	tab2, cancel := chromedp.NewContext(tab1)
-	defer cancel()
-
-	for _, tab := range []context.Context{tab1, tab2} {
-		if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"live")); err != nil {
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		begin := time.Now()
+		step := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
+		srv := startServer(t, dir, "127.0.0.1:0", "-retry", "1s")
+		tab1 := openBrowser(t, b)
+		tab2, err := tab1.newTab()
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	for i, tab := range []context.Context{tab1, tab2} {
-		if _, err := within(t, tab, 30*time.Second, chromedp.Poll[bool](`document.querySelector("#state")?.textContent === "open"`)); err != nil {
-			t.Fatalf("tab %d: the stream did not open: %v", i+1, err)
-		}
-	}
+		tabs := []*tab{tab1, tab2}
 
-	step("both tabs open")
-	// The chart has data points after 3 seconds.
-	if err := chromedp.Do(tab1, chromedp.Sleep(3*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"clients", "eps", "mem", "goroutines"} {
-		n, err := within(t, tab1, 5*time.Second, chromedp.Evaluate[int](
-			fmt.Sprintf(`Number(document.querySelector("#chart-%s").dataset.points)`, id)))
-		if err != nil || n < 2 {
-			t.Errorf("chart %s has %d points after 3 s (%v), want at least 2", id, n, err)
+		for _, tab := range tabs {
+			if err := tab.navigate(srv.URL + "live"); err != nil {
+				t.Fatal(err)
+			}
 		}
-		pts, _ := within(t, tab1, 5*time.Second, chromedp.Evaluate[string](
-			fmt.Sprintf(`document.querySelector("#chart-%s polyline").getAttribute("points")`, id)))
-		if strings.Count(pts, ",") < 2 {
-			t.Errorf("chart %s draws %q", id, pts)
+		for i, tab := range tabs {
+			if _, err := pollJS[bool](tab, 30*time.Second, `document.querySelector("#state")?.textContent === "open"`); err != nil {
+				t.Fatalf("tab %d: the stream did not open: %v", i+1, err)
+			}
 		}
-	}
-	clients, _ := within(t, tab1, 5*time.Second, chromedp.Text(chromedp.CSS("#chart-clients .value")))
-	if clients != "2" {
-		t.Errorf("the chart says %q clients, want 2 (two tabs)", clients)
-	}
 
-	// A message typed in tab 1 appears in tab 2, as text.
-	msg := `<b>hello</b> from tab 1 & "friends"`
-	start := time.Now()
-	if err := chromedp.Do(tab1,
-		chromedp.SendKeys(chromedp.CSS("#message"), msg),
-		chromedp.Click(chromedp.CSS("#send")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := within(t, tab2, 5*time.Second, chromedp.Poll[bool](hasMessage(msg))); err != nil {
-		t.Fatalf("tab 2 did not show the message: %v", err)
-	}
-	t.Logf("typed in tab 1, shown in tab 2 after %v", time.Since(start).Round(time.Millisecond))
-	if v, _ := within(t, tab1, 5*time.Second, chromedp.Evaluate[string](`document.querySelector("#message").value`)); v != "" {
-		t.Errorf("the message field still holds %q after sending", v)
-	}
-	if n, _ := within(t, tab2, 5*time.Second, chromedp.Evaluate[int](`document.querySelectorAll("#board b").length`)); n != 0 {
-		t.Errorf("the message was rendered as HTML")
-	}
-	saveScreenshot(t, tab1, "live.png")
+		step("both tabs open")
+		// The chart has data points after 3 seconds.
+		time.Sleep(3 * time.Second)
+		for _, id := range []string{"clients", "eps", "mem", "goroutines"} {
+			n, err := evalJS[int](tab1, fmt.Sprintf(`Number(document.querySelector("#chart-%s").dataset.points)`, id))
+			if err != nil || n < 2 {
+				t.Errorf("chart %s has %d points after 3 s (%v), want at least 2", id, n, err)
+			}
+			pts, _ := evalJS[string](tab1, fmt.Sprintf(`document.querySelector("#chart-%s polyline").getAttribute("points")`, id))
+			if strings.Count(pts, ",") < 2 {
+				t.Errorf("chart %s draws %q", id, pts)
+			}
+		}
+		if clients, _ := tab1.text("#chart-clients .value"); clients != "2" {
+			t.Errorf("the chart says %q clients, want 2 (two tabs)", clients)
+		}
 
-	// Stop the server: both tabs show the stream closed.
-	step("message shown")
-	srv.stop(t)
-	step("server stopped")
-	for i, tab := range []context.Context{tab1, tab2} {
-		if _, err := within(t, tab, 10*time.Second, chromedp.Poll[bool](`document.querySelector("#state").textContent.startsWith("closed")`)); err != nil {
-			t.Fatalf("tab %d: still %q after the server stopped: %v", i+1, badge(tab, t), err)
+		// A message typed in tab 1 appears in tab 2, as text.
+		msg := `<b>hello</b> from tab 1 & "friends"`
+		start := time.Now()
+		if err := tab1.sendKeys("#message", msg); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Start it again and publish at once, while the tabs are still
-	// waiting to reconnect.
-	step("both tabs show closed")
-	srv = startServer(t, dir, srv.Addr, "-retry", "1s")
-	var during []string
-	for i := range 3 {
-		text := fmt.Sprintf("posted while reconnecting %d", i)
-		publish(t, srv.URL, text)
-		during = append(during, text)
-	}
-	for i, tab := range []context.Context{tab1, tab2} {
-		if _, err := within(t, tab, 20*time.Second, chromedp.Poll[bool](`document.querySelector("#state").textContent === "open"`)); err != nil {
-			t.Fatalf("tab %d did not reopen: %q, %v", i+1, badge(tab, t), err)
+		if err := tab1.click("#send"); err != nil {
+			t.Fatal(err)
 		}
-	}
-	step("both tabs open again")
-	for _, text := range during {
-		if _, err := within(t, tab2, 10*time.Second, chromedp.Poll[bool](hasMessage(text))); err != nil {
-			board, _ := within(t, tab2, 5*time.Second, chromedp.Evaluate[[]string](boardTexts))
-			t.Fatalf("tab 2 misses %q after reconnecting; board: %q", text, board)
+		if _, err := pollJS[bool](tab2, 5*time.Second, hasMessage(msg)); err != nil {
+			t.Fatalf("tab 2 did not show the message: %v", err)
 		}
-	}
-	board, err := within(t, tab2, 5*time.Second, chromedp.Evaluate[[]string](boardTexts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, text := range append([]string{msg}, during...) {
-		if n := countOf(board, text); n != 1 {
-			t.Errorf("tab 2 shows %q %d times, want once; board: %q", text, n, board)
+		t.Logf("typed in tab 1, shown in tab 2 after %v", time.Since(start).Round(time.Millisecond))
+		if v, _ := evalJS[string](tab1, `document.querySelector("#message").value`); v != "" {
+			t.Errorf("the message field still holds %q after sending", v)
 		}
-	}
+		if n, _ := evalJS[int](tab2, `document.querySelectorAll("#board b").length`); n != 0 {
+			t.Errorf("the message was rendered as HTML")
+		}
+		if b == chromium {
+			saveScreenshot(t, tab1, "live.png") // the README's, in one browser
+		}
+
+		// Stop the server: both tabs show the stream closed.
+		step("message shown")
+		srv.stop(t)
+		step("server stopped")
+		for i, tab := range tabs {
+			if _, err := pollJS[bool](tab, 10*time.Second, `document.querySelector("#state").textContent.startsWith("closed")`); err != nil {
+				t.Fatalf("tab %d: still %q after the server stopped: %v", i+1, badge(t, tab), err)
+			}
+		}
+		// Start it again and publish at once, while the tabs are still
+		// waiting to reconnect.
+		step("both tabs show closed")
+		srv = startServer(t, dir, srv.Addr, "-retry", "1s")
+		var during []string
+		for i := range 3 {
+			text := fmt.Sprintf("posted while reconnecting %d", i)
+			publish(t, srv.URL, text)
+			during = append(during, text)
+		}
+		for i, tab := range tabs {
+			if _, err := pollJS[bool](tab, 20*time.Second, `document.querySelector("#state").textContent === "open"`); err != nil {
+				t.Fatalf("tab %d did not reopen: %q, %v", i+1, badge(t, tab), err)
+			}
+		}
+		step("both tabs open again")
+		for _, text := range during {
+			if _, err := pollJS[bool](tab2, 10*time.Second, hasMessage(text)); err != nil {
+				board, _ := evalJS[[]string](tab2, boardTexts)
+				t.Fatalf("tab 2 misses %q after reconnecting; board: %q", text, board)
+			}
+		}
+		board, err := evalJS[[]string](tab2, boardTexts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range append([]string{msg}, during...) {
+			if n := countOf(board, text); n != 1 {
+				t.Errorf("tab 2 shows %q %d times, want once; board: %q", text, n, board)
+			}
+		}
+	})
 }
 
 func countOf(list []string, s string) int {
@@ -162,100 +165,132 @@ func countOf(list []string, s string) int {
 	return n
 }
 
-// TestLiveLoadsOffline loads /live with name resolution restricted to
-// loopback, and checks in the browser's request log that every request
-// went to the server.
+// TestLiveLoadsOffline loads /live in each browser with name resolution
+// restricted to loopback, and checks in the browser's request log that
+// every request went to the server.
 func TestLiveLoadsOffline(t *testing.T) {
 	dir := buildApp(t)
 	srv := startServer(t, dir, "127.0.0.1:0")
-	ctx := newBrowser(t, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
-
-	var mu sync.Mutex
-	var urls []string
-	chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
-			urls = append(urls, e.Request.URL)
-			mu.Unlock()
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		tab := openBrowser(t, b, loopbackOnly(), logRequests())
+		if err := tab.navigate(srv.URL + "live"); err != nil {
+			t.Fatal(err)
 		}
+		if _, err := pollJS[bool](tab, 30*time.Second, `Number(document.querySelector("#chart-clients")?.dataset.points) > 0`); err != nil {
+			t.Fatalf("the page did not come live: %v", err)
+		}
+		urls := tab.requests()
+		if len(urls) < 3 {
+			t.Fatalf("the request log has %d entries: %q", len(urls), urls)
+		}
+		var hosts []string
+		for _, u := range urls {
+			p, err := url.Parse(u)
+			if err != nil || (p.Scheme != "data" && p.Host != srv.Addr) {
+				t.Errorf("a request left the server: %s", u)
+			}
+			if err == nil && !slices.Contains(hosts, p.Host) {
+				hosts = append(hosts, p.Host)
+			}
+		}
+		t.Logf("%d requests, to %q", len(urls), hosts)
 	})
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`Number(document.querySelector("#chart-clients")?.dataset.points) > 0`)); err != nil {
-		t.Fatalf("the page did not come live: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(urls) < 3 {
-		t.Fatalf("the request log has %d entries: %q", len(urls), urls)
-	}
-	var hosts []string
-	for _, u := range urls {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "data" && p.Host != srv.Addr) {
-			t.Errorf("a request left the server: %s", u)
-		}
-		if err == nil && !slices.Contains(hosts, p.Host) {
-			hosts = append(hosts, p.Host)
-		}
-	}
-	t.Logf("%d requests, to %q", len(urls), hosts)
 }
 
-// TestLiveColdLoads measures, over 5 cold loads (a new browser profile
-// each), the wasm bytes transferred and the time from navigation to the
-// first event on /live.
+// TestLiveColdLoads measures in each browser, over 5 cold loads (a new
+// browser profile each), the wasm bytes transferred and the time from
+// navigation to the first event on /live.
 func TestLiveColdLoads(t *testing.T) {
 	dir := buildApp(t)
 	srv := startServer(t, dir, "127.0.0.1:0")
-	var firsts []float64
-	var transfer float64
-	for range 5 {
-		ctx := newBrowser(t)
-		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
-			t.Fatal(err)
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		var firsts []float64
+		var transfer float64
+		for range 5 {
+			tab := openBrowser(t, b)
+			if err := tab.navigate(srv.URL + "live"); err != nil {
+				t.Fatal(err)
+			}
+			first, err := pollJS[float64](tab, 30*time.Second,
+				`Number(document.querySelector("#chart-clients")?.dataset.points) > 0 ? performance.now() : 0`)
+			if err != nil {
+				t.Fatalf("no event on /live: %v", err)
+			}
+			transfer, err = evalJS[float64](tab,
+				`performance.getEntriesByType("resource").filter(e => e.name.endsWith("/web/app.wasm")).map(e => e.transferSize)[0] || 0`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if transfer == 0 || transfer > 1_500_000 {
+				t.Errorf("the wasm transferred %.0f bytes, want its brotli size", transfer)
+			}
+			firsts = append(firsts, first)
 		}
-		first, err := within(t, ctx, 30*time.Second, chromedp.Poll[float64](
-			`Number(document.querySelector("#chart-clients")?.dataset.points) > 0 ? performance.now() : 0`))
-		if err != nil {
-			t.Fatalf("no event on /live: %v", err)
-		}
-		transfer, err = within(t, ctx, 5*time.Second, chromedp.Evaluate[float64](
-			`performance.getEntriesByType("resource").filter(e => e.name.endsWith("/web/app.wasm")).map(e => e.transferSize)[0] || 0`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if transfer == 0 || transfer > 1_500_000 {
-			t.Errorf("the wasm transferred %.0f bytes, want its brotli size", transfer)
-		}
-		firsts = append(firsts, first)
-	}
-	sort.Float64s(firsts)
-	t.Logf("cold loads of /live: wasm transferSize %.0f bytes; navigation to first event: median %.0f ms (all: %.0f)",
-		transfer, firsts[len(firsts)/2], firsts)
+		sort.Float64s(firsts)
+		t.Logf("%s: cold loads of /live: wasm transferSize %.0f bytes; navigation to first event: median %.0f ms (all: %.0f)",
+			b, transfer, firsts[len(firsts)/2], firsts)
+	})
 }
 
 // TestServiceWorkerLeavesStreams: once go-app's service worker controls
-// the page, it serves the app's files, but the event stream still goes
-// to the network, past the worker.
+// the page, the event stream still works in each browser; in Chromium,
+// whose request log says which responses the worker gave, the worker
+// answers the app's files but not the event stream. (WebDriver BiDi's
+// network events do not say whether a worker answered.)
 func TestServiceWorkerLeavesStreams(t *testing.T) {
 	dir := buildApp(t)
 	srv := startServer(t, dir, "127.0.0.1:0")
-	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := within(t, ctx, 30*time.Second, chromedp.Evaluate[bool](
-		`navigator.serviceWorker.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
-		t.Fatalf("the service worker did not become ready: %v", err)
-	}
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		tab := openBrowser(t, b)
+		if err := tab.navigate(srv.URL + "live"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pollJS[bool](tab, 30*time.Second,
+			`(navigator.serviceWorker.ready.then(() => { window.workerReady = true }), window.workerReady === true)`); err != nil {
+			t.Fatalf("the service worker did not become ready: %v", err)
+		}
+		var fromWorker func() map[string]bool // path -> answered by the service worker
+		if b == chromium {
+			fromWorker = logFromWorker(t, tab.d.(*chromiumTab).ctx)
+		}
+		// Reload: now the worker controls the page.
+		if err := tab.navigate(srv.URL + "live"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pollJS[bool](tab, 30*time.Second, `document.querySelector("#state")?.textContent === "open"`); err != nil {
+			t.Fatalf("the stream did not open under the service worker: %v", err)
+		}
+		controlled, err := evalJS[bool](tab, `!!navigator.serviceWorker.controller`)
+		if err != nil || !controlled {
+			t.Fatalf("the page is not controlled by the service worker (%v): the test would prove nothing", err)
+		}
+		text := "through the network in " + string(b)
+		publish(t, srv.URL, text)
+		if _, err := pollJS[bool](tab, 10*time.Second, hasMessage(text)); err != nil {
+			t.Fatalf("no live event under the service worker: %v", err)
+		}
+		if fromWorker == nil {
+			return
+		}
+		log := fromWorker()
+		worker, seen := log["/events"]
+		if !seen {
+			t.Fatalf("no response for /events in the log: %v", log)
+		}
+		if worker {
+			t.Errorf("the service worker answered the event stream")
+		}
+		if !log["/web/app.css"] && !log["/app.js"] {
+			t.Errorf("the service worker answered none of the app's files, so it is not in the path: %v", log)
+		}
+	})
+}
 
+// logFromWorker logs, from now on, which responses of a Chromium tab the
+// service worker gave, by path.
+func logFromWorker(t *testing.T, ctx context.Context) func() map[string]bool {
 	var mu sync.Mutex
-	fromWorker := map[string]bool{} // path -> answered by the service worker
+	fromWorker := map[string]bool{}
 	chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*network.EventResponseReceived); ok {
 			if u, err := url.Parse(e.Response.URL); err == nil {
@@ -268,31 +303,9 @@ func TestServiceWorkerLeavesStreams(t *testing.T) {
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
-	// Reload: now the worker controls the page.
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"live")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`document.querySelector("#state")?.textContent === "open"`)); err != nil {
-		t.Fatalf("the stream did not open under the service worker: %v", err)
-	}
-	controlled, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[bool](`!!navigator.serviceWorker.controller`))
-	if err != nil || !controlled {
-		t.Fatalf("the page is not controlled by the service worker (%v): the test would prove nothing", err)
-	}
-	publish(t, srv.URL, "through the network")
-	if _, err := within(t, ctx, 10*time.Second, chromedp.Poll[bool](hasMessage("through the network"))); err != nil {
-		t.Fatalf("no live event under the service worker: %v", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	worker, seen := fromWorker["/events"]
-	if !seen {
-		t.Fatalf("no response for /events in the log: %v", fromWorker)
-	}
-	if worker {
-		t.Errorf("the service worker answered the event stream")
-	}
-	if !fromWorker["/web/app.css"] && !fromWorker["/app.js"] {
-		t.Errorf("the service worker answered none of the app's files, so it is not in the path: %v", fromWorker)
+	return func() map[string]bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(fromWorker)
 	}
 }
