@@ -66,8 +66,9 @@ func forEachBrowser(t *testing.T, f func(t *testing.T, b browserKind)) {
 
 // browserOptions are openBrowser's options.
 type browserOptions struct {
-	loopbackOnly bool
-	logRequests  bool
+	loopbackOnly  bool
+	logRequests   bool
+	insecureCerts bool
 }
 
 type browserOption func(*browserOptions)
@@ -76,6 +77,9 @@ type browserOption func(*browserOptions)
 // (Chromium: host resolver rules; Firefox: a dead proxy for every host
 // but 127.0.0.1 and localhost, and no DNS through the network).
 func loopbackOnly() browserOption { return func(o *browserOptions) { o.loopbackOnly = true } }
+
+// insecureCerts accepts any TLS certificate (a test's self-signed one).
+func insecureCerts() browserOption { return func(o *browserOptions) { o.insecureCerts = true } }
 
 // logRequests records the URL of every request the browser sends.
 func logRequests() browserOption { return func(o *browserOptions) { o.logRequests = true } }
@@ -267,6 +271,9 @@ func openChromium(t *testing.T, o browserOptions) (driver, func() []string) {
 	if o.loopbackOnly {
 		extra = append(extra, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
 	}
+	if o.insecureCerts {
+		extra = append(extra, chromedp.Flag("ignore-certificate-errors", true))
+	}
 	c := &chromiumTab{ctx: newBrowser(t, extra...), t: t}
 	if !o.logRequests {
 		return c, nil
@@ -381,6 +388,7 @@ func openFirefox(t *testing.T, o browserOptions) (driver, func() []string) {
 	if o.loopbackOnly {
 		opts.Prefs = bidi.LoopbackOnlyPrefs
 	}
+	opts.AcceptInsecureCerts = o.insecureCerts
 	ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
 	defer cancel()
 	ff, err := bidi.Launch(ctx, opts)

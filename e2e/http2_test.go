@@ -17,16 +17,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // tabStreams is how many EventSources the page opens at once: more than
-// the six HTTP/1.1 connections Chromium allows per origin.
+// the six HTTP/1.1 connections Chromium and Firefox allow per origin.
 const tabStreams = 10
 
-// TestManyStreamsOneTab: one Chromium tab opens ten EventSources to ten
-// topics. Over TLS the server speaks HTTP/2, the ten streams share one
+// TestManyStreamsOneTab: one tab (of Chromium, then of Firefox) opens
+// ten EventSources to ten topics. Over TLS the server speaks HTTP/2, the ten streams share one
 // connection, and each gets the event published to its topic. Over plain
 // HTTP/1.1, the contrast: six open, the others stay pending and get
 // nothing.
@@ -42,71 +40,73 @@ func TestManyStreamsOneTab(t *testing.T) {
 		{"HTTP/2 over TLS", []string{"-tls-cert", cert, "-tls-key", key}, "h2", tabStreams},
 		{"HTTP/1.1", nil, "http/1.1", 6},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := startInstance(t, dir, tt.args...)
-			ctx := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
-			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"healthz")); err != nil {
-				t.Fatal(err)
-			}
-			proto, err := within(t, ctx, 10*time.Second, chromedp.Evaluate[string](`performance.getEntriesByType("navigation")[0].nextHopProtocol`))
-			if err != nil || proto != tt.protocol {
-				t.Fatalf("the page loaded over %q (%v), want %s", proto, err, tt.protocol)
-			}
-			open := fmt.Sprintf(`window.got = {}; window.streams = [];
-				for (let i = 0; i < %d; i++) {
-					const topic = "tab" + i;
-					const es = new EventSource("/events?topic=" + topic);
-					es.addEventListener("e", ev => { window.got[topic] = ev.data; });
-					window.streams.push(es);
-				}
-				true`, tabStreams)
-			if _, err := within(t, ctx, 10*time.Second, chromedp.Evaluate[bool](open)); err != nil {
-				t.Fatal(err)
-			}
-			openCount := `window.streams.filter(es => es.readyState === EventSource.OPEN).length`
-			start := time.Now()
-			if _, err := within(t, ctx, 15*time.Second, chromedp.Poll[bool](fmt.Sprintf("%s === %d", openCount, tt.open))); err != nil {
-				n, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[int](openCount))
-				t.Fatalf("%d of %d EventSources open, want %d: %v", n, tabStreams, tt.open, err)
-			}
-			t.Logf("%s: %d of %d EventSources open after %v", tt.name, tt.open, tabStreams, time.Since(start).Round(time.Millisecond))
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { manyStreams(t, b, startInstance(t, dir, tt.args...), tt.protocol, tt.open) })
+		}
+	})
+}
 
-			for i := range tabStreams {
-				publishTLS(t, srv, fmt.Sprint("tab", i), fmt.Sprint("hello ", i))
+// manyStreams opens tabStreams EventSources in one tab of browser b on
+// srv's origin, expects open of them to open and get their event, and
+// the others to stay pending.
+func manyStreams(t *testing.T, b browserKind, srv *server, protocol string, open int) {
+	p := openBrowser(t, b, insecureCerts())
+	if err := p.navigate(srv.URL + "healthz"); err != nil {
+		t.Fatal(err)
+	}
+	proto, err := evalJS[string](p, `performance.getEntriesByType("navigation")[0].nextHopProtocol`)
+	if err != nil || proto != protocol {
+		t.Fatalf("the page loaded over %q (%v), want %s", proto, err, protocol)
+	}
+	script := fmt.Sprintf(`window.got = {}; window.streams = [];
+		for (let i = 0; i < %d; i++) {
+			const topic = "tab" + i;
+			const es = new EventSource("/events?topic=" + topic);
+			es.addEventListener("e", ev => { window.got[topic] = ev.data; });
+			window.streams.push(es);
+		}
+		true`, tabStreams)
+	if _, err := evalJS[bool](p, script); err != nil {
+		t.Fatal(err)
+	}
+	openCount := `window.streams.filter(es => es.readyState === EventSource.OPEN).length`
+	start := time.Now()
+	if _, err := pollJS[bool](p, 15*time.Second, fmt.Sprintf("%s === %d", openCount, open)); err != nil {
+		n, _ := evalJS[int](p, openCount)
+		t.Fatalf("%d of %d EventSources open, want %d: %v", n, tabStreams, open, err)
+	}
+	t.Logf("%s, %s: %d of %d EventSources open after %v", b, protocol, open, tabStreams, time.Since(start).Round(time.Millisecond))
+
+	for i := range tabStreams {
+		publishTLS(t, srv, fmt.Sprint("tab", i), fmt.Sprint("hello ", i))
+	}
+	gotExpr := fmt.Sprintf(`Array.from({length: %d}, (_, i) => window.got["tab" + i] ?? "")`, tabStreams)
+	if open == tabStreams {
+		if _, err := pollJS[bool](p, 10*time.Second, fmt.Sprintf(`Object.keys(window.got).length === %d`, tabStreams)); err != nil {
+			got, _ := evalJS[[]string](p, gotExpr)
+			t.Fatalf("events received %q, want one on each of the %d streams: %v", got, tabStreams, err)
+		}
+	} else {
+		time.Sleep(time.Second) // the pending ones would have had time
+	}
+	got, err := evalJS[[]string](p, gotExpr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := 0
+	for i, g := range got {
+		if g != "" {
+			received++
+			if want := fmt.Sprint("hello ", i); g != want {
+				t.Errorf("stream %d got %q, want %q", i, g, want)
 			}
-			want := make([]string, tabStreams)
-			for i := range want {
-				want[i] = fmt.Sprint("hello ", i)
-			}
-			gotExpr := fmt.Sprintf(`Array.from({length: %d}, (_, i) => window.got["tab" + i] ?? "")`, tabStreams)
-			if tt.open == tabStreams {
-				if _, err := within(t, ctx, 10*time.Second, chromedp.Poll[bool](fmt.Sprintf(`Object.keys(window.got).length === %d`, tabStreams))); err != nil {
-					got, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](gotExpr))
-					t.Fatalf("events received %q, want one on each of the %d streams: %v", got, tabStreams, err)
-				}
-			} else {
-				time.Sleep(time.Second) // the pending ones would have had time
-			}
-			got, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[[]string](gotExpr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			received := 0
-			for i, g := range got {
-				if g != "" {
-					received++
-					if g != want[i] {
-						t.Errorf("stream %d got %q, want %q", i, g, want[i])
-					}
-				}
-			}
-			pending, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[int](`window.streams.filter(es => es.readyState === EventSource.CONNECTING).length`))
-			t.Logf("%s: %d streams received their event, %d still pending", tt.name, received, pending)
-			if received != tt.open || pending != tabStreams-tt.open {
-				t.Errorf("%d streams received their event and %d are pending, want %d and %d", received, pending, tt.open, tabStreams-tt.open)
-			}
-		})
+		}
+	}
+	pending, _ := evalJS[int](p, `window.streams.filter(es => es.readyState === EventSource.CONNECTING).length`)
+	t.Logf("%s, %s: %d streams received their event, %d still pending", b, protocol, received, pending)
+	if received != open || pending != tabStreams-open {
+		t.Errorf("%d streams received their event and %d are pending, want %d and %d", received, pending, open, tabStreams-open)
 	}
 }
 

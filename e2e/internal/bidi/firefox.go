@@ -151,6 +151,10 @@ type Options struct {
 	Prefs map[string]any
 	// Width and Height are the window's size; 0 is 1000×760.
 	Width, Height int
+	// AcceptInsecureCerts lets pages load over TLS with certificates
+	// Firefox does not trust (a test's self-signed one): the WebDriver
+	// capability of the same name.
+	AcceptInsecureCerts bool
 	// Log receives Firefox's standard error, line by line, from one
 	// goroutine; nil discards it.
 	Log io.Writer
@@ -244,7 +248,11 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 		f.kill()
 		return nil, err
 	}
-	if err := f.Call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
+	caps := map[string]any{}
+	if o.AcceptInsecureCerts {
+		caps["alwaysMatch"] = map[string]any{"acceptInsecureCerts": true}
+	}
+	if err := f.Call(ctx, "session.new", map[string]any{"capabilities": caps}, nil); err != nil {
 		f.Conn.Close()
 		f.kill()
 		return nil, err
