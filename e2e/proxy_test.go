@@ -640,3 +640,42 @@ func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestProxyWithoutTrustedProxy is the contrast, the issue as filed:
+// behind nginx, an instance without -trusted-proxy counts every client
+// as the proxy's address, and with the default -max-clients-per-ip 100
+// the 101st stream is refused, although it comes from clients on ten
+// addresses.
+func TestProxyWithoutTrustedProxy(t *testing.T) {
+	checkLeaks(t)
+	srv := startInstance(t, buildApp(t))
+	proxyAddr := freeAddr(t)
+	startNginx(t, docConfig(t, "nginx", []*server{srv, srv, srv}, proxyAddr), proxyAddr)
+	var transports []*http.Transport
+	for i := range clientAddrs {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}}
+		transports = append(transports, &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var bodies []io.Closer
+	defer func() {
+		for _, b := range bodies {
+			b.Close()
+		}
+	}()
+	statuses := map[int]int{}
+	for i := range 101 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+proxyAddr+"/events?topic=t", nil)
+		resp, err := (&http.Client{Transport: transports[i%clientAddrs]}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses[resp.StatusCode]++
+		bodies = append(bodies, resp.Body)
+	}
+	t.Logf("101 streams from %d client addresses through nginx, no -trusted-proxy: statuses %v", clientAddrs, statuses)
+	if statuses[http.StatusOK] != 100 || statuses[http.StatusServiceUnavailable] != 1 {
+		t.Errorf("statuses %v, want 100 × 200 and 1 × 503 (every client counted as the proxy)", statuses)
+	}
+}
