@@ -12,7 +12,7 @@ FIREFOX   := /usr/bin/firefox-esr
 # The interop test's npm eventsource reader (Node 20) and its packages.
 NODE_READER := e2e/node
 
-.PHONY: all build wasm server ssebench run test check test-go deps deps-browser screenshots bench clean
+.PHONY: all build wasm server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench clean
 
 all: build
 
@@ -61,7 +61,7 @@ test-go:
 	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
 	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
-deps: deps-browser $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
+deps: deps-browser deps-proxies $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
 
 # npm ci when node_modules is missing or older than the committed lock file
 # (npm writes node_modules/.package-lock.json on every install).
@@ -78,6 +78,18 @@ deps-browser:
 	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null && \
 	test -x $(CHROMIUM) && test -x $(FIREFOX) || { echo "a browser did not install at $(CHROMIUM) or $(FIREFOX)"; exit 1; }
+
+# The proxy tests (e2e/proxy_test.go) run nginx and HAProxy as ordinary
+# processes; Debian starts their system services on install: stop them.
+deps-proxies:
+	@missing=; for p in nginx haproxy; do [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing: installing with apt-get (needed for the proxy tests)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	for p in $$missing; do $$SUDO service $$p stop >/dev/null 2>&1 || true; \
+	  [ -x /usr/sbin/$$p ] || { echo "$$p did not install at /usr/sbin/$$p"; exit 1; }; done
 
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)

@@ -26,8 +26,9 @@ package e2e
 // machine) and logRequests() (then tab.requests() lists every URL the
 // browser requested). A missing browser fails the test with the command
 // that installs it. JavaScript values come back as their JSON form,
-// decoded into the Go type asked for; undefined and null decode as JSON's
-// null (an error for a type that cannot be nil, as with encoding/json).
+// decoded into the Go type asked for as encoding/json would (undefined and
+// null leave the zero value); a thrown exception is an error. Both
+// browsers answer alike: TestBrowsers checks it.
 
 import (
 	"context"
@@ -65,8 +66,9 @@ func forEachBrowser(t *testing.T, f func(t *testing.T, b browserKind)) {
 
 // browserOptions are openBrowser's options.
 type browserOptions struct {
-	loopbackOnly bool
-	logRequests  bool
+	loopbackOnly  bool
+	logRequests   bool
+	insecureCerts bool
 }
 
 type browserOption func(*browserOptions)
@@ -75,6 +77,9 @@ type browserOption func(*browserOptions)
 // (Chromium: host resolver rules; Firefox: a dead proxy for every host
 // but 127.0.0.1 and localhost, and no DNS through the network).
 func loopbackOnly() browserOption { return func(o *browserOptions) { o.loopbackOnly = true } }
+
+// insecureCerts accepts any TLS certificate (a test's self-signed one).
+func insecureCerts() browserOption { return func(o *browserOptions) { o.insecureCerts = true } }
 
 // logRequests records the URL of every request the browser sends.
 func logRequests() browserOption { return func(o *browserOptions) { o.logRequests = true } }
@@ -266,6 +271,9 @@ func openChromium(t *testing.T, o browserOptions) (driver, func() []string) {
 	if o.loopbackOnly {
 		extra = append(extra, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
 	}
+	if o.insecureCerts {
+		extra = append(extra, chromedp.Flag("ignore-certificate-errors", true))
+	}
 	c := &chromiumTab{ctx: newBrowser(t, extra...), t: t}
 	if !o.logRequests {
 		return c, nil
@@ -375,17 +383,24 @@ func openFirefox(t *testing.T, o browserOptions) (driver, func() []string) {
 	if _, err := os.Stat(bidi.FirefoxPath); err != nil {
 		t.Fatalf("browser tests need Firefox ESR at %s: run `make test` (it installs it) or `apt-get install -y firefox-esr`", bidi.FirefoxPath)
 	}
-	opts := bidi.Options{ProfileDir: t.TempDir(), Width: 1000, Height: 760}
+	logs := &lockedBuffer{}
+	opts := bidi.Options{ProfileDir: t.TempDir(), Template: firefoxTemplate(t), Width: 1000, Height: 760, Log: logs}
 	if o.loopbackOnly {
 		opts.Prefs = bidi.LoopbackOnlyPrefs
 	}
+	opts.AcceptInsecureCerts = o.insecureCerts
 	ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
 	defer cancel()
 	ff, err := bidi.Launch(ctx, opts)
 	if err != nil {
-		t.Fatalf("starting Firefox: %v", err)
+		t.Fatalf("starting Firefox: %v\n%s", err, logs)
 	}
-	t.Cleanup(ff.Close)
+	t.Cleanup(func() {
+		ff.Close()
+		if t.Failed() {
+			t.Logf("Firefox's output:\n%s", logs)
+		}
+	})
 	var urls func() []string
 	if o.logRequests {
 		l, err := ff.LogRequests(ctx)
@@ -431,4 +446,32 @@ func (f *firefoxTab) newTab(ctx context.Context) (driver, error) {
 		return nil, err
 	}
 	return &firefoxTab{ff: f.ff, tab: tb}, nil
+}
+
+// firefoxProfile holds the profile every Firefox of the test binary starts
+// from (a copy each): making a profile takes Firefox seconds.
+var firefoxProfile struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// firefoxTemplate returns the template profile, making it on first use.
+func firefoxTemplate(t *testing.T) string {
+	t.Helper()
+	firefoxProfile.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ssewasm-firefox-")
+		if err != nil {
+			firefoxProfile.err = err
+			return
+		}
+		firefoxProfile.dir = dir
+		ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
+		defer cancel()
+		firefoxProfile.err = bidi.MakeTemplate(ctx, bidi.FirefoxPath, dir)
+	})
+	if firefoxProfile.err != nil {
+		t.Fatalf("making Firefox's template profile: %v", firefoxProfile.err)
+	}
+	return firefoxProfile.dir
 }

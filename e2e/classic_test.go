@@ -14,6 +14,9 @@ func TestMain(m *testing.M) {
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
+	if firefoxProfile.dir != "" {
+		os.RemoveAll(firefoxProfile.dir)
+	}
 	os.Exit(code)
 }
 
@@ -96,7 +99,8 @@ func TestClassicDemo(t *testing.T) {
 
 // TestClassicFirstPing measures, in each browser, the time from navigation
 // to the first "Ping:" line on / over 5 cold loads (a new browser profile
-// each, so the wasm app is fetched and compiled every time). It logs the
+// each, so the wasm app is fetched and compiled every time; Firefox's is a
+// copy of a template profile that has visited only about:blank). It logs the
 // figures and asserts none: timings on a shared machine are noise.
 func TestClassicFirstPing(t *testing.T) {
 	dir := buildApp(t)

@@ -13,8 +13,12 @@ func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", r.RemoteAddr)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", r.RemoteAddr}
+		if p := peerAddr(r); p != "" {
+			attrs = append(attrs, "proxy", p) // remote is the client the proxy named
+		}
+		log.Info("request", attrs...)
 	})
 }
 

@@ -37,6 +37,9 @@ type config struct {
 	tlsCert      string
 	tlsKey       string
 
+	trustedProxies trustedProxies // -trusted-proxy
+	drain          time.Duration  // -drain
+
 	engine engineConfig
 }
 
@@ -76,6 +79,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS, and HTTP/2 to browsers)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+	fs.Func("trusted-proxy", "a reverse proxy (CIDR or IP; repeatable) whose X-Forwarded-For or Forwarded header names the client, for -max-clients-per-ip and the logs; other peers' headers are ignored", func(s string) error {
+		p, err := parseTrustedProxy(s)
+		if err != nil {
+			return err
+		}
+		c.trustedProxies = append(c.trustedProxies, p)
+		return nil
+	})
+	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) before open streams are closed; 0: close them at once")
 
 	addEngineFlags(fs, &c.engine)
 
@@ -90,6 +102,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("-tls-cert and -tls-key go together: give both or neither")
+	}
+	if c.drain < 0 {
+		return c, errors.New("-drain must be 0 or a positive duration such as 2s")
 	}
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")

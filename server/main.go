@@ -5,8 +5,11 @@
 //	go run ./server -addr 127.0.0.1:8844
 //
 // Run it from the repository root, or point -web at the web directory.
-// SIGINT or SIGTERM shut it down gracefully: open streams end at once, and
-// the process exits within 5 seconds.
+// SIGINT or SIGTERM shut it down gracefully: open streams end at once (or
+// after -drain, during which /healthz answers 503 so that a load balancer
+// sends new clients elsewhere), and the process exits within 5 seconds.
+// Behind a reverse proxy, name it with -trusted-proxy so that the per-IP
+// limit counts real clients (see docs/scale-out.md).
 package main
 
 import (
@@ -93,6 +96,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if cfg.drain > 0 {
+		log.Info("draining: /healthz answers 503 and new streams are refused", "drain", cfg.drain)
+		svc.beginDrain()
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case <-time.After(cfg.drain):
+		}
 	}
 	log.Info("shutting down", "grace", cfg.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)

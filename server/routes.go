@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -24,8 +25,12 @@ type service struct {
 	shutdownOnce sync.Once
 	// running is cancelled when shutdown begins: it ends the classic
 	// streams and the stats publisher, and /healthz answers 503.
-	running   context.Context
-	stop      context.CancelFunc
+	running context.Context
+	stop    context.CancelFunc
+	// draining is set when a -drain window begins, before running is
+	// cancelled: /healthz answers 503 and new streams are refused, while
+	// open streams go on.
+	draining  atomic.Bool
 	statsDone chan struct{} // closed when the stats publisher has returned
 }
 
@@ -78,19 +83,38 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, log))
-	mux.Handle(ui.EventsPath, broker) // the broker answers 405 to other methods
+	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
 	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken})
 	mux.Handle("GET /metrics", metricsHandler(broker))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if s.running.Err() != nil {
+		if s.draining.Load() || s.running.Err() != nil {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("/", newAppHandler(web))
-	s.handler = logRequests(cors(mux, cfg.allowOrigins), log)
+	s.handler = resolveClient(logRequests(cors(mux, cfg.allowOrigins), log), cfg.trustedProxies, log)
 	return s, nil
+}
+
+// beginDrain starts the -drain window: /healthz answers 503, so that a
+// load balancer's health checks take the instance out, and new streams
+// get 503 with Retry-After, which a proxy retries on another instance
+// (see docs/scale-out.md). Open streams go on until beginShutdown.
+func (s *service) beginDrain() { s.draining.Store(true) }
+
+// refuseWhileDraining answers new stream requests with 503 during the
+// -drain window.
+func (s *service) refuseWhileDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "this instance is draining before it stops: connect to another one", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // beginShutdown ends every stream, so that http.Server.Shutdown, which

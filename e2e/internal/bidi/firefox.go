@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,8 +118,9 @@ var QuietPrefs = map[string]any{
 }
 
 // LoopbackOnlyPrefs send every request not for 127.0.0.1 or localhost to
-// a proxy on a closed loopback port, and resolve no name through the
-// network, so a page that reaches for the internet fails instead.
+// a proxy on a closed loopback port, so a page that reaches for the
+// internet fails instead. Through a proxy Firefox resolves no name itself
+// (the proxy would), and QuietPrefs turn DNS prefetching off.
 var LoopbackOnlyPrefs = map[string]any{
 	"network.proxy.type":                      1, // manual
 	"network.proxy.http":                      "127.0.0.1",
@@ -140,11 +142,21 @@ type Options struct {
 	// ProfileDir is the profile to start with; it must exist and should
 	// be empty (a test's t.TempDir()): Launch writes user.js into it.
 	ProfileDir string
+	// Template, if set, is a profile (made by MakeTemplate) copied into
+	// ProfileDir before start: Firefox then skips the seconds it spends
+	// creating a new profile, and the page still starts with an empty
+	// cache, no cookies and no service worker.
+	Template string
 	// Prefs are written into user.js over QuietPrefs.
 	Prefs map[string]any
 	// Width and Height are the window's size; 0 is 1000×760.
 	Width, Height int
-	// Log receives Firefox's output; nil discards it.
+	// AcceptInsecureCerts lets pages load over TLS with certificates
+	// Firefox does not trust (a test's self-signed one): the WebDriver
+	// capability of the same name.
+	AcceptInsecureCerts bool
+	// Log receives Firefox's standard error, line by line, from one
+	// goroutine; nil discards it.
 	Log io.Writer
 }
 
@@ -168,6 +180,11 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 	}
 	if o.ProfileDir == "" {
 		return nil, errors.New("bidi: Options.ProfileDir is empty: pass a fresh directory")
+	}
+	if o.Template != "" {
+		if err := copyProfile(o.Template, o.ProfileDir); err != nil {
+			return nil, err
+		}
 	}
 	prefs := map[string]any{}
 	for k, v := range QuietPrefs {
@@ -194,9 +211,6 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
-	}
-	if o.Log != nil {
-		cmd.Stdout = o.Log
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bidi: starting %s: %w", path, err)
@@ -234,7 +248,11 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 		f.kill()
 		return nil, err
 	}
-	if err := f.Call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
+	caps := map[string]any{}
+	if o.AcceptInsecureCerts {
+		caps["alwaysMatch"] = map[string]any{"acceptInsecureCerts": true}
+	}
+	if err := f.Call(ctx, "session.new", map[string]any{"capabilities": caps}, nil); err != nil {
 		f.Conn.Close()
 		f.kill()
 		return nil, err
@@ -285,3 +303,45 @@ func (f *Firefox) Close() {
 
 // Exited is closed when the Firefox process has exited.
 func (f *Firefox) Exited() <-chan struct{} { return f.exited }
+
+// MakeTemplate makes a profile in dir (which must exist and be empty) for
+// Options.Template: it starts Firefox on it, with QuietPrefs, and closes
+// it. The profile has visited nothing but about:blank.
+func MakeTemplate(ctx context.Context, path, dir string) error {
+	f, err := Launch(ctx, Options{Path: path, ProfileDir: dir})
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return nil
+}
+
+// copyProfile copies the regular files and directories of a profile,
+// leaving out its locks (symbolic links, or files named so).
+func copyProfile(from, to string) error {
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case !d.Type().IsRegular(), d.Name() == "lock", d.Name() == ".parentlock":
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("bidi: copying the profile template %s: %w", from, err)
+	}
+	return nil
+}

@@ -251,3 +251,31 @@ func TestLaunchErrors(t *testing.T) {
 		t.Errorf("no profile gave %v", err)
 	}
 }
+
+// TestTemplate: a Firefox started from a template profile works, and the
+// template is left as it was, so every copy starts the same.
+func TestTemplate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tmpl := t.TempDir()
+	if err := MakeTemplate(ctx, FirefoxPath, tmpl); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadDir(tmpl)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("the template holds %d entries (%v)", len(before), err)
+	}
+	ff := launch(t, Options{Template: tmpl})
+	tab, err := ff.FirstTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var two int
+	if err := tab.Evaluate(ctx, `1 + 1`, &two); err != nil || two != 2 {
+		t.Fatalf("1 + 1 = %d, %v", two, err)
+	}
+	after, _ := os.ReadDir(tmpl)
+	if len(after) != len(before) {
+		t.Errorf("the template changed from %d to %d entries while a copy ran", len(before), len(after))
+	}
+}

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tabStreams is how many EventSources the page opens at once: more than
+// the six HTTP/1.1 connections Chromium and Firefox allow per origin.
+const tabStreams = 10
+
+// TestManyStreamsOneTab: one tab (of Chromium, then of Firefox) opens
+// ten EventSources to ten topics. Over TLS the server speaks HTTP/2, the ten streams share one
+// connection, and each gets the event published to its topic. Over plain
+// HTTP/1.1, the contrast: six open, the others stay pending and get
+// nothing.
+func TestManyStreamsOneTab(t *testing.T) {
+	dir := buildApp(t)
+	cert, key := writeSelfSigned(t, t.TempDir())
+	tests := []struct {
+		name     string
+		args     []string
+		protocol string // of the page's own load
+		open     int    // streams that open
+	}{
+		{"HTTP/2 over TLS", []string{"-tls-cert", cert, "-tls-key", key}, "h2", tabStreams},
+		{"HTTP/1.1", nil, "http/1.1", 6},
+	}
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { manyStreams(t, b, startInstance(t, dir, tt.args...), tt.protocol, tt.open) })
+		}
+	})
+}
+
+// manyStreams opens tabStreams EventSources in one tab of browser b on
+// srv's origin, expects open of them to open and get their event, and
+// the others to stay pending.
+func manyStreams(t *testing.T, b browserKind, srv *server, protocol string, open int) {
+	p := openBrowser(t, b, insecureCerts())
+	if err := p.navigate(srv.URL + "healthz"); err != nil {
+		t.Fatal(err)
+	}
+	proto, err := evalJS[string](p, `performance.getEntriesByType("navigation")[0].nextHopProtocol`)
+	if err != nil || proto != protocol {
+		t.Fatalf("the page loaded over %q (%v), want %s", proto, err, protocol)
+	}
+	script := fmt.Sprintf(`window.got = {}; window.streams = [];
+		for (let i = 0; i < %d; i++) {
+			const topic = "tab" + i;
+			const es = new EventSource("/events?topic=" + topic);
+			es.addEventListener("e", ev => { window.got[topic] = ev.data; });
+			window.streams.push(es);
+		}
+		true`, tabStreams)
+	if _, err := evalJS[bool](p, script); err != nil {
+		t.Fatal(err)
+	}
+	openCount := `window.streams.filter(es => es.readyState === EventSource.OPEN).length`
+	start := time.Now()
+	if _, err := pollJS[bool](p, 15*time.Second, fmt.Sprintf("%s === %d", openCount, open)); err != nil {
+		n, _ := evalJS[int](p, openCount)
+		t.Fatalf("%d of %d EventSources open, want %d: %v", n, tabStreams, open, err)
+	}
+	t.Logf("%s, %s: %d of %d EventSources open after %v", b, protocol, open, tabStreams, time.Since(start).Round(time.Millisecond))
+
+	for i := range tabStreams {
+		publishTLS(t, srv, fmt.Sprint("tab", i), fmt.Sprint("hello ", i))
+	}
+	gotExpr := fmt.Sprintf(`Array.from({length: %d}, (_, i) => window.got["tab" + i] ?? "")`, tabStreams)
+	if open == tabStreams {
+		if _, err := pollJS[bool](p, 10*time.Second, fmt.Sprintf(`Object.keys(window.got).length === %d`, tabStreams)); err != nil {
+			got, _ := evalJS[[]string](p, gotExpr)
+			t.Fatalf("events received %q, want one on each of the %d streams: %v", got, tabStreams, err)
+		}
+	} else {
+		time.Sleep(time.Second) // the pending ones would have had time
+	}
+	got, err := evalJS[[]string](p, gotExpr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := 0
+	for i, g := range got {
+		if g != "" {
+			received++
+			if want := fmt.Sprint("hello ", i); g != want {
+				t.Errorf("stream %d got %q, want %q", i, g, want)
+			}
+		}
+	}
+	pending, _ := evalJS[int](p, `window.streams.filter(es => es.readyState === EventSource.CONNECTING).length`)
+	t.Logf("%s, %s: %d streams received their event, %d still pending", b, protocol, received, pending)
+	if received != open || pending != tabStreams-open {
+		t.Errorf("%d streams received their event and %d are pending, want %d and %d", received, pending, open, tabStreams-open)
+	}
+}
+
+// publishTLS publishes data on topic, over HTTPS when srv serves it.
+func publishTLS(t *testing.T, srv *server, topic, data string) {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Post(srv.URL+"publish?topic="+topic+"&event=e", "text/plain", strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("publish on %s: %s", topic, resp.Status)
+	}
+}
+
+// writeSelfSigned writes a certificate and key for 127.0.0.1 into dir,
+// valid for an hour.
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseTrustedProxy(t *testing.T) {
+	tests := []struct {
+		in, want string // want "" means an error
+	}{
+		{"127.0.0.1", "127.0.0.1/32"},
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"10.1.2.3/8", "10.0.0.0/8"}, // masked
+		{"fd00::/8", "fd00::/8"},
+		{"::1", "::1/128"},
+		{"::ffff:10.0.0.1", "10.0.0.1/32"},
+		{"::ffff:10.0.0.0/104", ""}, // would silently never match
+		{"10.0.0.0/33", ""},
+		{"localhost", ""},
+		{"", ""},
+		{"10.0.0.1:80", ""},
+	}
+	for _, tt := range tests {
+		p, err := parseTrustedProxy(tt.in)
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("parseTrustedProxy(%q) = %v, want an error", tt.in, p)
+		case tt.want != "" && err != nil:
+			t.Errorf("parseTrustedProxy(%q): %v", tt.in, err)
+		case tt.want != "" && p.String() != tt.want:
+			t.Errorf("parseTrustedProxy(%q) = %v, want %s", tt.in, p, tt.want)
+		}
+	}
+}
+
+// testProxies: a load balancer at 127.0.0.1, a private network of
+// proxies, and IPv6 ones.
+var testProxies = trustedProxies{
+	netip.MustParsePrefix("127.0.0.1/32"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("fd00::/8"),
+}
+
+func TestClientAddr(t *testing.T) {
+	tests := []struct {
+		name      string
+		peer      string
+		xff, fwd  []string // header lines
+		want      string
+		malformed bool // an error is expected (and want is the peer)
+	}{
+		{name: "direct client", peer: "198.51.100.1", want: "198.51.100.1"},
+		{name: "untrusted peer's XFF ignored", peer: "198.51.100.1", xff: []string{"203.0.113.9"}, want: "198.51.100.1"},
+		{name: "untrusted peer's Forwarded ignored", peer: "198.51.100.1", fwd: []string{"for=203.0.113.9"}, want: "198.51.100.1"},
+		{name: "untrusted peer's garbage ignored", peer: "198.51.100.1", xff: []string{"nonsense"}, want: "198.51.100.1"},
+		{name: "trusted proxy, one hop", peer: "127.0.0.1", xff: []string{"203.0.113.9"}, want: "203.0.113.9"},
+		{name: "spoof: client's own XFF before the proxy's entry", peer: "127.0.0.1", xff: []string{"1.1.1.1, 203.0.113.9"}, want: "203.0.113.9"},
+		{name: "spoof: client claims a trusted address", peer: "127.0.0.1", xff: []string{"10.0.0.5, 203.0.113.9"}, want: "203.0.113.9"},
+		{name: "spoof: client's garbage left of the proxy's entry", peer: "127.0.0.1", xff: []string{"<script>, 203.0.113.9"}, want: "203.0.113.9"},
+		{name: "spoof: client's own XFF line, proxy's own line", peer: "127.0.0.1", xff: []string{"1.1.1.1", "203.0.113.9"}, want: "203.0.113.9"},
+		{name: "chain of trusted proxies", peer: "127.0.0.1", xff: []string{"203.0.113.9, 10.0.0.7, 10.1.0.1"}, want: "203.0.113.9"},
+		{name: "every hop trusted: the leftmost", peer: "127.0.0.1", xff: []string{"10.0.0.3, 10.0.0.7"}, want: "10.0.0.3"},
+		{name: "XFF with ports", peer: "127.0.0.1", xff: []string{"[2001:db8::1]:4711, 203.0.113.9:80"}, want: "203.0.113.9"},
+		{name: "XFF IPv6", peer: "127.0.0.1", xff: []string{"2001:db8::1"}, want: "2001:db8::1"},
+		{name: "XFF IPv6 in brackets", peer: "127.0.0.1", xff: []string{"[2001:db8::1]"}, want: "2001:db8::1"},
+		{name: "XFF 4-in-6 unmapped", peer: "127.0.0.1", xff: []string{"::ffff:203.0.113.9"}, want: "203.0.113.9"},
+		{name: "4-in-6 peer trusted", peer: "::ffff:127.0.0.1", xff: []string{"203.0.113.9"}, want: "203.0.113.9"},
+		{name: "IPv6 proxy", peer: "fd00::1", xff: []string{"203.0.113.9"}, want: "203.0.113.9"},
+		{name: "XFF wins over Forwarded (which the client may have sent)", peer: "127.0.0.1", xff: []string{"203.0.113.9"}, fwd: []string{"for=1.1.1.1"}, want: "203.0.113.9"},
+		{name: "no header from a trusted proxy", peer: "127.0.0.1", want: "127.0.0.1", malformed: true},
+		{name: "malformed nearest XFF entry", peer: "127.0.0.1", xff: []string{"203.0.113.9, bogus"}, want: "127.0.0.1", malformed: true},
+		{name: "empty XFF", peer: "127.0.0.1", xff: []string{""}, want: "127.0.0.1", malformed: true},
+		{name: "XFF with a zone", peer: "127.0.0.1", xff: []string{"fe80::1%eth0"}, want: "127.0.0.1", malformed: true},
+		{name: "XFF malformed behind a trusted hop", peer: "127.0.0.1", xff: []string{"bogus, 10.0.0.7"}, want: "127.0.0.1", malformed: true},
+
+		{name: "Forwarded", peer: "127.0.0.1", fwd: []string{"for=203.0.113.9;proto=http;by=127.0.0.1"}, want: "203.0.113.9"},
+		{name: "Forwarded case-insensitive name", peer: "127.0.0.1", fwd: []string{"For=203.0.113.9"}, want: "203.0.113.9"},
+		{name: "Forwarded quoted IPv4 with port", peer: "127.0.0.1", fwd: []string{`for="203.0.113.9:4711"`}, want: "203.0.113.9"},
+		{name: "Forwarded quoted IPv6", peer: "127.0.0.1", fwd: []string{`for="[2001:db8:cafe::17]"`}, want: "2001:db8:cafe::17"},
+		{name: "Forwarded quoted IPv6 with port", peer: "127.0.0.1", fwd: []string{`for="[2001:db8:cafe::17]:4711"`}, want: "2001:db8:cafe::17"},
+		{name: "Forwarded chain, rightmost untrusted", peer: "127.0.0.1", fwd: []string{`for=1.1.1.1, for=203.0.113.9;proto=https, for="[fd00::5]"`}, want: "203.0.113.9"},
+		{name: "Forwarded spoof on the client's own line", peer: "127.0.0.1", fwd: []string{"for=1.1.1.1", "for=203.0.113.9"}, want: "203.0.113.9"},
+		{name: "Forwarded garbage on the client's line", peer: "127.0.0.1", fwd: []string{`for="unterminated`, "for=203.0.113.9"}, want: "203.0.113.9"},
+		{name: "Forwarded with spaces", peer: "127.0.0.1", fwd: []string{"for=1.1.1.1 ,  for=203.0.113.9 ; proto=http"}, want: "203.0.113.9"},
+		{name: "Forwarded escaped quote", peer: "127.0.0.1", fwd: []string{`by="a\"b";for=203.0.113.9`}, want: "203.0.113.9"},
+		{name: "Forwarded unknown", peer: "127.0.0.1", fwd: []string{"for=unknown"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded obfuscated", peer: "127.0.0.1", fwd: []string{"for=_hidden"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded without for", peer: "127.0.0.1", fwd: []string{"proto=https"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded unquoted IPv6", peer: "127.0.0.1", fwd: []string{"for=[2001:db8::1]"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded unquoted port", peer: "127.0.0.1", fwd: []string{"for=203.0.113.9:80"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded unterminated quote", peer: "127.0.0.1", fwd: []string{`for="203.0.113.9`}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded duplicate for", peer: "127.0.0.1", fwd: []string{"for=203.0.113.9;for=1.1.1.1"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded empty value", peer: "127.0.0.1", fwd: []string{"for="}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded trailing comma", peer: "127.0.0.1", fwd: []string{"for=203.0.113.9,"}, want: "127.0.0.1", malformed: true},
+		{name: "Forwarded bare word", peer: "127.0.0.1", fwd: []string{"203.0.113.9"}, want: "127.0.0.1", malformed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.xff {
+				h.Add("X-Forwarded-For", v)
+			}
+			for _, v := range tt.fwd {
+				h.Add("Forwarded", v)
+			}
+			got, err := testProxies.clientAddr(netip.MustParseAddr(tt.peer), h)
+			if got.String() != tt.want || (err != nil) != tt.malformed {
+				t.Errorf("clientAddr(%s, %q) = %v, %v; want %s, error: %v", tt.peer, h, got, err, tt.want, tt.malformed)
+			}
+		})
+	}
+}
+
+// FuzzClientAddr: whatever a client sends, the proxy's own entry decides.
+// A client's X-Forwarded-For (any bytes) that a trusted proxy extends with
+// the client's address, or a Forwarded line it follows with its own, never
+// changes the address counted; and an untrusted peer's headers are never
+// believed.
+func FuzzClientAddr(f *testing.F) {
+	for _, s := range []string{"", "1.1.1.1", "10.0.0.1, 203.0.113.9", "[2001:db8::1]:80", "nonsense", `for="[::1]:80";proto=http`, `for="x`, "for=1.1.1.1, for=_x", ",,,", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	real := netip.MustParseAddr("198.51.100.7")
+	proxy := netip.MustParseAddr("127.0.0.1")
+	f.Fuzz(func(t *testing.T, spoof string) {
+		h := http.Header{}
+		h.Set("X-Forwarded-For", spoof+", "+real.String())
+		if got, err := testProxies.clientAddr(proxy, h); got != real || err != nil {
+			t.Fatalf("XFF %q: got %v, %v; want %v", h.Get("X-Forwarded-For"), got, err, real)
+		}
+		h = http.Header{"Forwarded": {spoof, "for=" + real.String()}}
+		if got, err := testProxies.clientAddr(proxy, h); got != real || err != nil {
+			t.Fatalf("Forwarded %q: got %v, %v; want %v", h.Values("Forwarded"), got, err, real)
+		}
+		// Alone, the client's header may parse or not, but a malformed
+		// one counts against the proxy.
+		for _, h := range []http.Header{{"X-Forwarded-For": {spoof}}, {"Forwarded": {spoof}}} {
+			got, err := testProxies.clientAddr(proxy, h)
+			if err != nil && got != proxy || err == nil && !got.IsValid() {
+				t.Fatalf("%q: got %v, %v; want a valid address, or the proxy's with an error", h, got, err)
+			}
+			if got, err := testProxies.clientAddr(real, h); got != real || err != nil {
+				t.Fatalf("untrusted peer, %q: got %v, %v; want the peer", h, got, err)
+			}
+		}
+	})
+}
+
+// TestPerIPLimitBehindTrustedProxy runs the whole service behind a
+// "proxy" on 127.0.0.1 (the test's own client, which sets the headers a
+// proxy would): the per-IP limit counts each forwarded client on its own,
+// a client cannot escape it by sending its own X-Forwarded-For, and the
+// access log names the client and the proxy. Without -trusted-proxy for
+// that address, the headers are ignored and every stream counts against
+// the proxy.
+func TestPerIPLimitBehindTrustedProxy(t *testing.T) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // nothing idle to leak
+	// open returns the status of a new stream sent with xff, and keeps it
+	// open until the test ends.
+	open := func(t *testing.T, url, xff string) int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.Cleanup(cancel)
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/events?topic=t", nil)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp.StatusCode
+	}
+	type step struct {
+		xff  string
+		want int
+	}
+	tests := []struct {
+		name    string
+		trusted string
+		steps   []step
+	}{
+		{"trusted proxy", "127.0.0.1", []step{
+			{"198.51.100.1", 200}, {"198.51.100.1", 200},
+			{"198.51.100.1", 503},                // the third stream of client .1
+			{"6.6.6.6, 198.51.100.1", 503},       // spoofing an address does not help
+			{"10.9.9.9, 198.51.100.1", 503},      // nor claiming a trusted one
+			{"garbage, 198.51.100.1", 503},       // nor sending junk
+			{"198.51.100.2", 200},                // another client has its own count
+			{"198.51.100.1, 198.51.100.2", 200},  // (the rightmost untrusted counts)
+			{"198.51.100.1, 198.51.100.2", 503},  // and now .2 has two
+			{"198.51.100.3, 127.0.0.1", 200},     // the proxy's own entry is skipped
+			{"", 200}, {"", 200}, {"bogus", 503}, // no usable header: the proxy's count
+		}},
+		{"untrusted peer", "10.0.0.0/8", []step{
+			{"198.51.100.1", 200}, {"198.51.100.2", 200},
+			{"198.51.100.3", 503}, // all three are 127.0.0.1
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs lockedLog
+			web, err := openWebDir(fakeWeb(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			svc, err := newService(defaults(t, "-max-clients-per-ip", "2", "-trusted-proxy", tt.trusted), web, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(svc.handler)
+			t.Cleanup(func() {
+				svc.beginShutdown(time.Second, quiet)
+				ts.Close()
+			})
+			for i, s := range tt.steps {
+				if got := open(t, ts.URL, s.xff); got != s.want {
+					t.Fatalf("step %d, X-Forwarded-For %q: status %d, want %d", i, s.xff, got, s.want)
+				}
+			}
+			// The access log: a request seen through the proxy names both.
+			req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.50")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			line := logs.find(t, "path=/healthz")
+			if tt.trusted == "127.0.0.1" {
+				if !strings.Contains(line, "remote=203.0.113.50:0") || !strings.Contains(line, "proxy=127.0.0.1:") {
+					t.Errorf("access log %q: want the client as remote and the proxy", line)
+				}
+				if l := logs.find(t, "unusable"); !strings.Contains(l, "level=DEBUG") || !strings.Contains(l, "peer=127.0.0.1") {
+					t.Errorf("malformed header log: %q, want a DEBUG line naming the peer", l)
+				}
+			} else if !strings.Contains(line, "remote=127.0.0.1:") || strings.Contains(line, "203.0.113.50") || strings.Contains(line, "proxy=") {
+				t.Errorf("access log %q: want the peer as remote; an untrusted peer's header was believed", line)
+			}
+		})
+	}
+}
+
+// lockedLog collects log lines from several goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// find returns the first line containing every one of subs, or "".
+func (l *lockedLog) find(t *testing.T, subs ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second) // access logs come when a request ends
+	for {
+		sc := bufio.NewScanner(strings.NewReader(l.String()))
+	lines:
+		for sc.Scan() {
+			for _, s := range subs {
+				if !strings.Contains(sc.Text(), s) {
+					continue lines
+				}
+			}
+			return sc.Text()
+		}
+		if time.Now().After(deadline) {
+			return ""
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDrain runs the real main loop with -drain: on the signal, /healthz
+// answers 503 and new streams are refused with 503 and Retry-After while
+// an open stream goes on; when the window ends, it ends and run returns.
+func TestDrain(t *testing.T) {
+	const drain = 1500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-web", fakeWeb(t), "-drain", drain.String(), "-heartbeat", "100ms"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("run printed no URL: %v", err)
+	}
+	_, url, _ := strings.Cut(strings.TrimSpace(line), "serving on ")
+	go io.Copy(io.Discard, pr)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get(url + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return resp
+	}
+	health := func() int {
+		resp := get("healthz")
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := health(); code != 200 {
+		t.Fatalf("healthz before the signal: %d", code)
+	}
+	stream := get("events?topic=t")
+	defer stream.Body.Close()
+	ended := make(chan time.Time, 1) // buffered: read once, maybe never
+	go func() {
+		io.Copy(io.Discard, stream.Body) // heartbeats until the stream ends
+		ended <- time.Now()
+	}()
+
+	start := time.Now()
+	cancel()
+	deadline := time.Now().Add(drain / 2)
+	for health() != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz still 200 %v after the signal", time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp := get("events?topic=t")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("new stream while draining: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	select {
+	case at := <-ended:
+		t.Fatalf("the open stream ended %v after the signal, within the %v drain", at.Sub(start), drain)
+	default:
+	}
+	select {
+	case at := <-ended:
+		if d := at.Sub(start); d < drain {
+			t.Errorf("the open stream ended %v after the signal, before the %v drain was over", d, drain)
+		}
+		t.Logf("open stream ended %v after the signal (drain %v)", at.Sub(start).Round(time.Millisecond), drain)
+	case <-time.After(drain + 5*time.Second):
+		t.Fatal("the open stream did not end after the drain")
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return")
+	}
+}
+
+// TestProxyFlags: -trusted-proxy takes CIDRs and IPs, repeated; -drain a
+// duration of 0 or more; bad values say what to write.
+func TestProxyFlags(t *testing.T) {
+	cfg := defaults(t, "-trusted-proxy", "10.0.0.0/8", "-trusted-proxy", "127.0.0.1", "-drain", "2s")
+	if got := fmt.Sprint(cfg.trustedProxies); got != "[10.0.0.0/8 127.0.0.1/32]" || cfg.drain != 2*time.Second {
+		t.Errorf("trusted proxies %s, drain %v; want [10.0.0.0/8 127.0.0.1/32] and 2s", got, cfg.drain)
+	}
+	if cfg := defaults(t); cfg.trustedProxies != nil || cfg.drain != 0 {
+		t.Errorf("defaults: trusted proxies %v, drain %v; want none and 0", cfg.trustedProxies, cfg.drain)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-trusted-proxy", "proxy.local"}, "neither a CIDR"},
+		{[]string{"-trusted-proxy", "10.0.0.0/40"}, "neither a CIDR"},
+		{[]string{"-drain", "-1s"}, "-drain must be 0 or a positive duration"},
+		{[]string{"-drain", "5"}, "invalid value"},
+	} {
+		_, err := parseFlags(tt.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseFlags(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
+		}
+	}
+}
