@@ -35,6 +35,8 @@ type config struct {
 	tlsKey       string
 
 	engine engineConfig
+
+	devBuild string // -dev-build: development mode (make dev)
 }
 
 // tokenEnv is read when -publish-token is not given, so the token need
@@ -72,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
 
 	addEngineFlags(fs, &c.engine)
+	addDevFlags(fs, &c.devBuild)
 
 	if err := fs.Parse(args); err != nil {
 		return c, err

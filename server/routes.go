@@ -85,7 +85,13 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", newAppHandler(web))
+	h := newAppHandler(web)
+	if cfg.devBuild != "" {
+		dev := newDevReload(s.running, cfg.devBuild, log)
+		mux.Handle("GET "+devBuildPath, dev)
+		dev.configure(h)
+	}
+	mux.Handle("/", h)
 	s.handler = logRequests(cors(mux, cfg.allowOrigins), log)
 	return s, nil
 }

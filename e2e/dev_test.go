@@ -1,0 +1,176 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// copyRepo copies the repository's files (committed or not, minus what
+// .gitignore leaves out, such as built binaries) into a temporary
+// directory, so a test may edit them.
+func copyRepo(t *testing.T) string {
+	t.Helper()
+	root := repoRoot(t)
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	dst := t.TempDir()
+	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if os.IsNotExist(err) {
+			continue // deleted, not yet committed
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// devLoop is `make dev` running in a directory.
+type devLoop struct {
+	URL string
+	cmd *exec.Cmd
+	log *lockedBuffer
+}
+
+// startDev runs `make dev` in dir on a free port and waits until it
+// serves. The whole process group (make, go run, devserver, server) is
+// ended when the test ends.
+func startDev(t *testing.T, dir string) *devLoop {
+	t.Helper()
+	cmd := exec.Command("make", "--no-print-directory", "dev", "ADDR=127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &devLoop{cmd: cmd, log: &lockedBuffer{}}
+	cmd.Stderr = d.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1) // buffered: Wait's result is read at most once
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			t.Errorf("make dev did not stop within 15s of SIGTERM")
+		}
+	})
+	urls := make(chan string, 1) // buffered: the reader never waits for us
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			d.log.Write([]byte(sc.Text() + "\n"))
+			if _, url, ok := strings.Cut(sc.Text(), "serving on "); ok && !sent {
+				urls <- url
+				sent = true
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case d.URL = <-urls:
+	case err := <-done:
+		t.Fatalf("make dev exited before serving: %v\n%s", err, d.log)
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("make dev did not serve within 5 minutes\n%s", d.log)
+	}
+	return d
+}
+
+// editFile replaces old with new in the file, which must contain old once.
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), old) != 1 {
+		t.Fatalf("%s does not contain %q exactly once", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDevReload follows the `make dev` loop of the README in a copy of the
+// repository: the page shows a string changed in wasm/ui without a manual
+// reload; a compile error shows over the page; fixing it brings the page
+// back, with the fix. It logs the time from saving to the page showing
+// the change.
+func TestDevReload(t *testing.T) {
+	dir := copyRepo(t)
+	dev := startDev(t, dir)
+	ctx := newBrowser(t)
+
+	// The wasm app runs: only it writes "Connection open ...".
+	heading := func(text string) string {
+		return fmt.Sprintf(`document.querySelector("h1")?.textContent === %q && !document.getElementById("dev-build-errors") &&
+			[...document.querySelectorAll("#log .line")].some(e => e.textContent === "Connection open ...")`, text)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(dev.URL)); err != nil {
+		t.Fatal(err)
+	}
+	const original = "Server-Sent Events, in Go on both ends"
+	if _, err := within(t, ctx, 60*time.Second, chromedp.Poll[bool](heading(original))); err != nil {
+		t.Fatalf("the page did not run: %v\n%s", err, dev.log)
+	}
+	// Mark the document: a manual or full navigation would lose the mark,
+	// the dev reload loses it too, so count reloads through sessionStorage.
+	if _, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[any](`sessionStorage.setItem("loads", "1")`)); err != nil {
+		t.Fatal(err)
+	}
+
+	classic := filepath.Join(dir, "wasm", "ui", "classic.go")
+	steps := []struct {
+		what, old, new string
+		want           string // the JS condition that shows the step worked
+	}{
+		{"change a string in wasm/ui", `"` + original + `"`, `"Edited while make dev runs"`,
+			heading("Edited while make dev runs")},
+		{"introduce a compile error", `"Edited while make dev runs"`, `"Edited while make dev runs" + undefinedName`,
+			`(document.getElementById("dev-build-errors")?.textContent || "").includes("undefined: undefinedName")`},
+		{"fix it", `"Edited while make dev runs" + undefinedName`, `"Fixed while make dev runs"`,
+			heading("Fixed while make dev runs")},
+	}
+	for _, s := range steps {
+		start := time.Now()
+		editFile(t, classic, s.old, s.new)
+		if _, err := within(t, ctx, 3*time.Minute, chromedp.Poll[bool](s.want)); err != nil {
+			page, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.documentElement.innerText`))
+			t.Fatalf("%s: the page did not show it: %v\npage:\n%s\nmake dev:\n%s", s.what, err, page, dev.log)
+		}
+		t.Logf("%s: saved to visible in the page in %v", s.what, time.Since(start).Round(10*time.Millisecond))
+	}
+	if loads, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`sessionStorage.getItem("loads")`)); err != nil || loads != "1" {
+		t.Errorf("sessionStorage lost (%q, %v): the tab was navigated away", loads, err)
+	}
+}
