@@ -91,7 +91,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		mux.Handle("GET "+devBuildPath, dev)
 		dev.configure(h)
 	}
-	mux.Handle("/", h)
+	mux.Handle("/", appJS{h})
 	s.handler = logRequests(cors(mux, cfg.allowOrigins), log)
 	return s, nil
 }
@@ -133,6 +133,7 @@ func newAppHandler(web *webDir) *app.Handler {
 		BackgroundColor:       "#10141a",
 		ThemeColor:            "#10141a",
 		LoadingLabel:          "Loading the Go app: {progress}%",
+		RawHeaders:            []string{wasmPreload},
 		Styles:                []string{"/web/app.css"},
 		Resources:             web,
 		Version:               web.version,

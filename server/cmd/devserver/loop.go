@@ -33,6 +33,7 @@ func (l *loop) run(ctx context.Context) error {
 	for {
 		if dirty != 0 {
 			start := time.Now()
+			fmt.Fprintf(l.stdout, "devserver: building %s\n", dirty)
 			failed, out := l.build(ctx, dirty)
 			if ctx.Err() != nil {
 				return nil
