@@ -45,7 +45,7 @@ run: build
 ## dev: build, serve on http://$(ADDR)/, and after every saved change to
 ## wasm/, shared/ or server/ rebuild what changed and reload open pages
 dev:
-	$(GO) run ./server/cmd/devserver -addr $(ADDR) -make "$(MAKE) --no-print-directory GO=$(GO)"
+	$(GO) run ./server/cmd/devserver -addr $(ADDR) -go $(GO) -make "$(MAKE) --no-print-directory GO=$(GO)"
 
 ## test: install what the tests need, check formatting and vet, run every test
 test: deps check test-go

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -24,11 +26,25 @@ type loop struct {
 
 	srv  *exec.Cmd
 	done chan error // the server's Wait; buffered, read once
+	bins binaries   // which binary compiles which file, listed after each build
+}
+
+// relist updates l.bins; on failure it keeps the last list.
+func (l *loop) relist(ctx context.Context) {
+	b, err := listBinaries(ctx, l.cfg.goCmd, l.cfg.root)
+	if err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(l.stderr, "devserver: %v\n", err)
+		}
+		return
+	}
+	l.bins = b
 }
 
 func (l *loop) run(ctx context.Context) error {
 	defer l.stopServer()
 	files := snapshot(l.cfg.root)
+	of := func(path string) target { return l.bins.of(l.cfg.root, path) }
 	dirty := buildBoth // what must still build: the first round builds everything
 	for {
 		if dirty != 0 {
@@ -53,6 +69,7 @@ func (l *loop) run(ctx context.Context) error {
 				}
 			}
 			dirty = failed // a failed part builds again at the next change, whatever it is
+			l.relist(ctx)  // files and imports may have come and gone
 		}
 
 		// Wait for a change, then for the files to settle.
@@ -67,7 +84,7 @@ func (l *loop) run(ctx context.Context) error {
 			case <-time.After(l.cfg.poll):
 			}
 			now := snapshot(l.cfg.root)
-			next = changed(l.cfg.root, files, now)
+			next = changed(files, now, of)
 			files = now
 		}
 		for {
@@ -77,7 +94,7 @@ func (l *loop) run(ctx context.Context) error {
 			case <-time.After(l.cfg.settle):
 			}
 			now := snapshot(l.cfg.root)
-			more := changed(l.cfg.root, files, now)
+			more := changed(files, now, of)
 			files = now
 			if more == 0 {
 				break
@@ -88,25 +105,35 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// build runs the Makefile's targets for t and returns what failed, with
-// the output of the failed builds.
+// build runs the Makefile's targets for t, side by side, and returns what
+// failed, with the output of the failed builds.
 func (l *loop) build(ctx context.Context, t target) (failed target, output string) {
-	var out bytes.Buffer
-	for _, step := range []struct {
+	steps := []struct {
 		t    target
 		goal string
-	}{{buildWasm, "wasm-build"}, {buildServer, "server"}} {
+		out  bytes.Buffer
+		err  error
+	}{{t: buildWasm, goal: "wasm-build"}, {t: buildServer, goal: "server"}}
+	var wg sync.WaitGroup
+	for i := range steps {
+		step := &steps[i]
 		if t&step.t == 0 {
 			continue
 		}
-		var b bytes.Buffer
-		args := append(append([]string{}, l.cfg.make[1:]...), step.goal)
-		cmd := exec.CommandContext(ctx, l.cfg.make[0], args...)
-		cmd.Dir = l.cfg.root
-		cmd.Stdout, cmd.Stderr = &b, &b
-		if err := cmd.Run(); err != nil {
-			failed |= step.t
-			fmt.Fprintf(&out, "%s%v\n", b.String(), err)
+		wg.Go(func() {
+			args := append(append([]string{}, l.cfg.make[1:]...), step.goal)
+			cmd := exec.CommandContext(ctx, l.cfg.make[0], args...)
+			cmd.Dir = l.cfg.root
+			cmd.Stdout, cmd.Stderr = &step.out, &step.out
+			step.err = cmd.Run()
+		})
+	}
+	wg.Wait()
+	var out strings.Builder
+	for i := range steps {
+		if steps[i].err != nil {
+			failed |= steps[i].t
+			fmt.Fprintf(&out, "%s%v\n", steps[i].out.String(), steps[i].err)
 		}
 	}
 	return failed, out.String()

@@ -7,8 +7,11 @@
 //
 // It polls the modification times of the Go files under wasm/, shared/
 // and server/ (and go.mod, go.sum), waits until saving settles, then
-// rebuilds: the wasm alone when only wasm/ changed, the server alone when
-// only server/ changed, both when shared/ or the module changed. The
+// rebuilds the binaries that compile a changed file, as `go list` says:
+// the wasm alone for a file only it compiles (wasm/main.go, the browser
+// side of wasm/eventsource), the server alone for server/, both for
+// shared/, the module, and wasm/ui, which the server also compiles to
+// register and prerender the pages. Two builds run side by side. The
 // builds are the Makefile's (`make wasm-build`, `make server`), so they
 // share its flags and Go's build cache.
 //
@@ -34,6 +37,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +56,7 @@ type config struct {
 	addr       string
 	root       string
 	make       []string
+	goCmd      string
 	poll       time.Duration
 	settle     time.Duration
 	serverArgs []string
@@ -64,11 +69,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8844", "address to serve on (port 0: a free port, chosen once)")
 	fs.StringVar(&c.root, "root", ".", "the repository's root directory")
 	makeCmd := fs.String("make", "make --no-print-directory", "the make command that runs the Makefile's wasm-build and server targets")
+	fs.StringVar(&c.goCmd, "go", "go", "the go command, to list which files each binary compiles")
 	fs.DurationVar(&c.poll, "poll", 200*time.Millisecond, "how often to look for changed files")
 	fs.DurationVar(&c.settle, "settle", 150*time.Millisecond, "how long files must stay unchanged before a build starts")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	root, err := filepath.Abs(c.root)
+	if err != nil {
+		return c, err
+	}
+	c.root = root
 	c.make = strings.Fields(*makeCmd)
 	if len(c.make) == 0 {
 		return c, errors.New("-make is empty: give the make command, such as \"make\"")

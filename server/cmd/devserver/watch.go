@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,15 +33,66 @@ func (t target) String() string {
 	return "nothing"
 }
 
-// watched are the directories whose Go files the loop watches, and what a
-// change in each rebuilds.
-var watched = []struct {
-	dir    string
-	target target
-}{
-	{"wasm", buildWasm},
-	{"server", buildServer},
-	{"shared", buildBoth},
+// watched are the directories whose Go files the loop watches.
+var watched = []string{"wasm", "server", "shared"}
+
+// binaries says which binaries compile each Go file: a file of wasm/ui
+// is in both, since the server registers the pages and prerenders them.
+type binaries struct {
+	files map[string]target // by absolute path
+	dirs  map[string]target // by package directory, for files not listed yet
+}
+
+// listBinaries asks the go command which files each binary compiles.
+func listBinaries(ctx context.Context, goCmd, root string) (binaries, error) {
+	b := binaries{files: make(map[string]target), dirs: make(map[string]target)}
+	for _, bin := range []struct {
+		t   target
+		pkg string
+		env []string
+	}{
+		{buildWasm, "./wasm", []string{"GOOS=js", "GOARCH=wasm"}},
+		{buildServer, "./server", nil},
+	} {
+		cmd := exec.CommandContext(ctx, goCmd, "list", "-e", "-deps", "-f",
+			`{{if not .Standard}}{{$d := .Dir}}{{$d}}{{"\n"}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, bin.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), bin.env...)
+		out, err := cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				err = fmt.Errorf("%w: %s", err, ee.Stderr)
+			}
+			return b, fmt.Errorf("go list %s: %w", bin.pkg, err)
+		}
+		for line := range strings.Lines(string(out)) {
+			line = strings.TrimSpace(line)
+			if strings.HasSuffix(line, ".go") {
+				b.files[line] |= bin.t
+			} else if line != "" {
+				b.dirs[line] |= bin.t
+			}
+		}
+	}
+	return b, nil
+}
+
+// of returns what a change to the file at path rebuilds.
+func (b binaries) of(root, path string) target {
+	switch filepath.Base(path) {
+	case "go.mod", "go.sum":
+		if filepath.Dir(path) == root {
+			return buildBoth
+		}
+	}
+	if strings.HasSuffix(path, "_test.go") {
+		return 0
+	}
+	if t, ok := b.files[path]; ok {
+		return t
+	}
+	return b.dirs[filepath.Dir(path)] // a new file builds with its package
 }
 
 // fileState is what a poll sees of a file.
@@ -58,8 +113,8 @@ func snapshot(root string) map[string]fileState {
 	}
 	add(filepath.Join(root, "go.mod"))
 	add(filepath.Join(root, "go.sum"))
-	for _, w := range watched {
-		filepath.WalkDir(filepath.Join(root, w.dir), func(path string, d fs.DirEntry, err error) error {
+	for _, dir := range watched {
+		filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return nil // a directory removed meanwhile
 			}
@@ -78,31 +133,18 @@ func snapshot(root string) map[string]fileState {
 	return files
 }
 
-// changed returns what the differences between two snapshots rebuild.
-func changed(root string, before, after map[string]fileState) target {
+// changed returns what the differences between two snapshots rebuild,
+// with of saying what each changed file rebuilds.
+func changed(before, after map[string]fileState, of func(path string) target) target {
 	var t target
-	visit := func(path string) {
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return
-		}
-		rel = filepath.ToSlash(rel)
-		for _, w := range watched {
-			if strings.HasPrefix(rel, w.dir+"/") {
-				t |= w.target
-				return
-			}
-		}
-		t |= buildBoth // go.mod, go.sum
-	}
 	for p, st := range after {
 		if old, ok := before[p]; !ok || old != st {
-			visit(p)
+			t |= of(p)
 		}
 	}
 	for p := range before {
 		if _, ok := after[p]; !ok {
-			visit(p)
+			t |= of(p)
 		}
 	}
 	return t

@@ -1,27 +1,66 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestChanged: a change under wasm/ rebuilds the wasm alone, under
-// server/ the server alone, under shared/ or in go.mod both; test files
-// and the benchmark module rebuild nothing.
+// TestListBinaries asks the go command about this repository: a file
+// that only the wasm binary compiles rebuilds the wasm alone, server code
+// the server alone, shared/ and wasm/ui (which the server compiles for
+// its routes and prerendering) both; test files and the load tool nothing.
+func TestListBinaries(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(string(out))
+	b, err := listBinaries(context.Background(), "go", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file string
+		want target
+	}{
+		{"wasm/main.go", buildWasm},
+		{"wasm/eventsource/eventsource_js.go", buildWasm},
+		{"wasm/eventsource/eventsource_other.go", buildServer},
+		{"wasm/ui/classic.go", buildBoth},
+		{"wasm/ui/new_page.go", buildBoth}, // not there yet: built with its package
+		{"shared/event/event.go", buildBoth},
+		{"server/main.go", buildServer},
+		{"server/sse/broker.go", buildServer},
+		{"server/cmd/ssebench/main.go", 0},
+		{"server/main_test.go", 0},
+		{"go.mod", buildBoth},
+	}
+	for _, tt := range tests {
+		if got := b.of(root, filepath.Join(root, tt.file)); got != tt.want {
+			t.Errorf("a change to %s rebuilds %v, want %v", tt.file, got, tt.want)
+		}
+	}
+}
+
+// TestChanged: new, changed and removed Go files count, test files and
+// other files do not, and what each rebuilds is combined.
 func TestChanged(t *testing.T) {
 	root := t.TempDir()
-	files := []string{
-		"go.mod",
-		"wasm/ui/ui.go",
-		"wasm/ui/ui_test.go",
-		"server/main.go",
-		"server/bench/adapter/adapter.go",
-		"shared/event/event.go",
-		"web/app.css",
+	of := func(path string) target {
+		switch {
+		case strings.Contains(path, "/wasm/"):
+			return buildWasm
+		case strings.Contains(path, "/server/"):
+			return buildServer
+		}
+		return buildBoth
 	}
-	for _, f := range files {
+	write := func(f string) {
 		p := filepath.Join(root, f)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -30,6 +69,11 @@ func TestChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, f := range []string{"go.mod", "wasm/ui/ui.go", "wasm/ui/ui_test.go", "server/main.go",
+		"server/bench/adapter/adapter.go", "shared/event/event.go", "web/app.css"} {
+		write(f)
+	}
+	at := time.Now()
 	tests := []struct {
 		touch []string
 		want  target
@@ -43,30 +87,26 @@ func TestChanged(t *testing.T) {
 		{[]string{"wasm/ui/ui_test.go"}, 0},
 		{[]string{"server/bench/adapter/adapter.go"}, 0},
 		{[]string{"web/app.css"}, 0},
-		{[]string{"wasm/ui/new.go"}, buildWasm}, // a new file
+		{[]string{"wasm/ui/new.go"}, buildWasm},
 	}
-	at := time.Now()
 	for _, tt := range tests {
 		before := snapshot(root)
 		at = at.Add(time.Second)
 		for _, f := range tt.touch {
-			p := filepath.Join(root, f)
-			if _, err := os.Stat(p); os.IsNotExist(err) {
-				os.WriteFile(p, []byte("package x\n"), 0o644)
+			if _, err := os.Stat(filepath.Join(root, f)); os.IsNotExist(err) {
+				write(f)
 			}
-			if err := os.Chtimes(p, at, at); err != nil {
+			if err := os.Chtimes(filepath.Join(root, f), at, at); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if got := changed(root, before, snapshot(root)); got != tt.want {
+		if got := changed(before, snapshot(root), of); got != tt.want {
 			t.Errorf("touching %q rebuilds %v, want %v", tt.touch, got, tt.want)
 		}
 	}
-
-	// A removed file counts as a change.
 	before := snapshot(root)
 	os.Remove(filepath.Join(root, "wasm/ui/new.go"))
-	if got := changed(root, before, snapshot(root)); got != buildWasm {
+	if got := changed(before, snapshot(root), of); got != buildWasm {
 		t.Errorf("removing a wasm file rebuilds %v, want wasm", got)
 	}
 }
