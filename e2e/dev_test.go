@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -121,11 +122,35 @@ func editFile(t *testing.T, path, old, new string) {
 	}
 }
 
+// pollAcrossReloads evaluates the JS condition every 20 ms until it is
+// true, through the page's reloads (chromedp's Poll ends at a reload).
+func pollAcrossReloads(ctx context.Context, d time.Duration, cond string) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // TestDevReload follows the `make dev` loop of the README in a copy of the
 // repository: the page shows a string changed in wasm/ui without a manual
 // reload; a compile error shows over the page; fixing it brings the page
-// back, with the fix. It logs the time from saving to the page showing
-// the change.
+// back, with the fix. Then it follows the README's "Start your own app"
+// (e2e/startapp_test.go) under the same make dev, and sees the new page
+// show the new event type. It logs the time from saving to the page
+// showing each change.
 func TestDevReload(t *testing.T) {
 	dir := copyRepo(t)
 	dev := startDev(t, dir)
@@ -140,15 +165,9 @@ func TestDevReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	const original = "Server-Sent Events, in Go on both ends"
-	if _, err := within(t, ctx, 60*time.Second, chromedp.Poll[bool](heading(original))); err != nil {
+	if err := pollAcrossReloads(ctx, 60*time.Second, heading(original)); err != nil {
 		t.Fatalf("the page did not run: %v\n%s", err, dev.log)
 	}
-	// Mark the document: a manual or full navigation would lose the mark,
-	// the dev reload loses it too, so count reloads through sessionStorage.
-	if _, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[any](`sessionStorage.setItem("loads", "1")`)); err != nil {
-		t.Fatal(err)
-	}
-
 	classic := filepath.Join(dir, "wasm", "ui", "classic.go")
 	steps := []struct {
 		what, old, new string
@@ -164,13 +183,24 @@ func TestDevReload(t *testing.T) {
 	for _, s := range steps {
 		start := time.Now()
 		editFile(t, classic, s.old, s.new)
-		if _, err := within(t, ctx, 3*time.Minute, chromedp.Poll[bool](s.want)); err != nil {
+		if err := pollAcrossReloads(ctx, 3*time.Minute, s.want); err != nil {
 			page, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.documentElement.innerText`))
 			t.Fatalf("%s: the page did not show it: %v\npage:\n%s\nmake dev:\n%s", s.what, err, page, dev.log)
 		}
 		t.Logf("%s: saved to visible in the page in %v", s.what, time.Since(start).Round(10*time.Millisecond))
 	}
-	if loads, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`sessionStorage.getItem("loads")`)); err != nil || loads != "1" {
-		t.Errorf("sessionStorage lost (%q, %v): the tab was navigated away", loads, err)
+
+	// The README's "Start your own app", under the same make dev.
+	start := time.Now()
+	followStartYourOwnApp(t, dir)
+	if err := chromedp.Do(ctx, chromedp.Navigate(dev.URL+"hello")); err != nil {
+		t.Fatal(err)
 	}
+	const greeted = `/^Hello from the server #[1-9]/.test(document.getElementById("greeting")?.textContent) &&
+		/^event ID: .+-[0-9]+$/.test(document.getElementById("event-id")?.textContent)`
+	if err := pollAcrossReloads(ctx, 3*time.Minute, greeted); err != nil {
+		page, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.documentElement.innerText`))
+		t.Fatalf("the README's /hello page shows no greeting: %v\npage:\n%s\nmake dev:\n%s", err, page, dev.log)
+	}
+	t.Logf("the README's Start your own app: saved to greetings shown in %v", time.Since(start).Round(10*time.Millisecond))
 }

@@ -27,6 +27,8 @@ type service struct {
 	running   context.Context
 	stop      context.CancelFunc
 	statsDone chan struct{} // closed when the stats publisher has returned
+	// publishing counts the running publishers (publishers.go).
+	publishing sync.WaitGroup
 }
 
 // newService builds the broker and routes every endpoint:
@@ -68,6 +70,9 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		defer close(s.statsDone)
 		publishStats(s.running, broker, time.Second, log)
 	}()
+	for _, publish := range publishers {
+		s.publishing.Go(func() { publish(s.running, broker, log) })
+	}
 
 	// The same routes as the wasm binary: without them go-app's handler
 	// answers 404 for the pages.
@@ -106,6 +111,7 @@ func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
 func (s *service) shutdown(grace time.Duration, log *slog.Logger) {
 	s.stop()
 	<-s.statsDone
+	s.publishing.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := s.broker.Shutdown(ctx); err != nil {
