@@ -13,11 +13,17 @@ import (
 const classicRetry = 10 * time.Second
 
 // classicStream serves the classic EventSource demo, wire-compatible with
-// the Node original: `retry: 10000`, a named connecttime event with the
-// server's time, then an unnamed event with the time every interval.
+// the Node original: `Access-Control-Allow-Origin: *` (the stream carries
+// no credentials, so a page from any origin may read it), `retry: 10000`,
+// a named connecttime event with the server's time, an unnamed ping with
+// the time at once, then one every interval.
 // It ends when the client leaves or stop is closed.
 func classicStream(stop <-chan struct{}, interval time.Duration, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Set, not added: this replaces whatever the /events allow-list
+		// middleware put there, and drops its credentials.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Del("Access-Control-Allow-Credentials")
 		s, err := sse.NewStream(w, r)
 		if err != nil {
 			log.Error("cannot stream", "err", err)
@@ -28,7 +34,14 @@ func classicStream(stop <-chan struct{}, interval time.Duration, log *slog.Logge
 		if err := s.Retry(classicRetry); err != nil {
 			return
 		}
-		if err := send(s, event.ConnectTime{Time: time.Now()}); err != nil {
+		now := time.Now()
+		if err := send(s, event.ConnectTime{Time: now}); err != nil {
+			log.Debug("stream ended", "err", err)
+			return
+		}
+		// The first ping right away, as the original sends it: pages
+		// show a ping at once instead of an interval late.
+		if err := send(s, event.Ping{Time: now}); err != nil {
 			log.Debug("stream ended", "err", err)
 			return
 		}

@@ -37,10 +37,17 @@ func fakeWeb(t *testing.T) string {
 // openStream GETs url, for at most 10 s; the test's cleanup closes it.
 func openStream(t *testing.T, url string) *http.Response {
 	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	return openRequest(t, req)
+}
+
+// openRequest sends req, for at most 10 s; the test's cleanup closes the
+// response.
+func openRequest(t *testing.T, req *http.Request) *http.Response {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +97,12 @@ func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan
 
 // TestStreamWire checks /stream against the classic Node demo's wire format:
 // `retry: 10000`, a named connecttime event, then unnamed pings, each ended
-// by a blank line, with the streaming headers.
+// by a blank line, with the streaming headers (CORS for any origin).
 func TestStreamWire(t *testing.T) {
 	ts, _ := newTestServer(t, 20*time.Millisecond)
-	resp := openStream(t, ts.URL+"/stream")
+	req, _ := http.NewRequest("GET", ts.URL+"/stream", nil)
+	req.Header.Set("Origin", "http://127.0.0.1:1")
+	resp := openRequest(t, req)
 
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -102,6 +111,10 @@ func TestStreamWire(t *testing.T) {
 		"Content-Type":      "text/event-stream; charset=utf-8",
 		"Cache-Control":     "no-cache",
 		"X-Accel-Buffering": "no",
+		// The original's: a page from another origin (a file, another
+		// port) may read the stream, which carries no credentials.
+		"Access-Control-Allow-Origin":      "*",
+		"Access-Control-Allow-Credentials": "",
 	} {
 		if got := resp.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
@@ -146,6 +159,62 @@ func TestStreamWire(t *testing.T) {
 		if l := readLine(); l != "\n" {
 			t.Fatalf("ping %d not ended by a blank line: %q", i, l)
 		}
+	}
+}
+
+// TestStreamPingsAtOnce: as the original, the first ping follows
+// connecttime at once, not an interval later (an hour here).
+func TestStreamPingsAtOnce(t *testing.T) {
+	ts, _ := newTestServer(t, time.Hour)
+	resp := openStream(t, ts.URL+"/stream")
+	d := sse.NewDecoder(resp.Body)
+	for i, want := range []string{"connecttime", ""} {
+		e, err := d.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v (want %q at once)", i, err, want)
+		}
+		if e.Event != want {
+			t.Fatalf("event %d is %q, want %q", i, e.Event, want)
+		}
+		if want == "" {
+			if _, err := event.Decode[event.Ping](e.Data); err != nil {
+				t.Errorf("first ping: %v", err)
+			}
+		}
+	}
+}
+
+// TestStreamCORS: /stream answers any origin with "*" and no
+// credentials, while /events keeps its allow-list.
+func TestStreamCORS(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t, "-allow-origin", "https://app.example"))
+	tests := []struct {
+		path, origin    string
+		allow, withCred string
+	}{
+		{"/stream", "https://other.example", "*", ""},
+		{"/stream", "https://app.example", "*", ""},
+		{"/stream", "", "*", ""},
+		{"/events", "https://other.example", "", ""},
+		{"/events", "https://app.example", "https://app.example", "true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" from "+tt.origin, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ts.URL+tt.path, nil)
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			resp := openRequest(t, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.allow {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tt.allow)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tt.withCred {
+				t.Errorf("Access-Control-Allow-Credentials = %q, want %q", got, tt.withCred)
+			}
+		})
 	}
 }
 
