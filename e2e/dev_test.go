@@ -193,7 +193,15 @@ func TestDevReload(t *testing.T) {
 	// The README's "Start your own app", under the same make dev.
 	start := time.Now()
 	followStartYourOwnApp(t, dir)
-	if err := chromedp.Do(ctx, chromedp.Navigate(dev.URL+"hello")); err != nil {
+	// As a reader would: the open page reloads with the new build, its
+	// menu has the new page, a click opens it (go-app routes it in the
+	// browser).
+	const linked = `!!document.querySelector('nav a[href="/hello"]')`
+	if err := pollAcrossReloads(ctx, 3*time.Minute, linked); err != nil {
+		page, _ := within(t, ctx, 5*time.Second, chromedp.Evaluate[string](`document.documentElement.innerText`))
+		t.Fatalf("the page did not reload with the README's page in its menu: %v\npage:\n%s\nmake dev:\n%s", err, page, dev.log)
+	}
+	if _, err := within(t, ctx, 10*time.Second, chromedp.Evaluate[any](`document.querySelector('nav a[href="/hello"]').click()`)); err != nil {
 		t.Fatal(err)
 	}
 	const greeted = `/^Hello from the server #[1-9]/.test(document.getElementById("greeting")?.textContent) &&

@@ -12,7 +12,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// paintMarks runs in every document before its own scripts: it records,
+// paintMarks runs in every document before its own scripts (Chromium:
+// Page.addScriptToEvaluateOnNewDocument; Firefox: BiDi's
+// script.addPreloadScript), so no milestone can be missed or seen late by
+// polling: it records,
 // in performance.now() milliseconds from the start of the navigation, when
 // each milestone of the classic demo first shows, and whether go-app's
 // loading indicator covers the page's content when it is first painted.
@@ -40,8 +43,19 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 `
 
-// loadMarks navigates to url and returns the milestones, once the first
-// "Ping:" showed. It also returns when app.wasm's request started.
+// collectMarks is the expression that returns the milestones, with when
+// app.wasm's request started and when the page first painted content.
+const collectMarks = `(() => {
+	const m = Object.assign({}, window.__marks);
+	const w = performance.getEntriesByType("resource").find(e => e.name.endsWith("/web/app.wasm"));
+	if (w) m.wasmRequest = w.startTime;
+	const p = performance.getEntriesByName("first-contentful-paint")[0];
+	if (p) m.firstPaint = p.startTime;
+	return m;
+})()`
+
+// loadMarks navigates a Chromium tab to url and returns the milestones,
+// once the first "Ping:" showed.
 func loadMarks(t *testing.T, ctx context.Context, url string) map[string]float64 {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
@@ -50,14 +64,31 @@ func loadMarks(t *testing.T, ctx context.Context, url string) map[string]float64
 	if _, err := within(t, ctx, 30*time.Second, chromedp.Poll[bool](`"Ping:" in window.__marks`)); err != nil {
 		t.Fatalf("no Ping: line within 30s: %v", err)
 	}
-	marks, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[map[string]float64](`(() => {
-		const m = Object.assign({}, window.__marks);
-		const w = performance.getEntriesByType("resource").find(e => e.name.endsWith("/web/app.wasm"));
-		if (w) m.wasmRequest = w.startTime;
-		const p = performance.getEntriesByName("first-contentful-paint")[0];
-		if (p) m.firstPaint = p.startTime;
-		return m;
-	})()`))
+	marks, err := within(t, ctx, 5*time.Second, chromedp.Evaluate[map[string]float64](collectMarks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marks
+}
+
+// firefoxMarks loads url in a new Firefox (a fresh profile) and returns
+// the milestones, once the first "Ping:" showed.
+func firefoxMarks(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	tab := openBrowser(t, firefox)
+	ff := tab.d.(*firefoxTab).ff
+	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+	defer cancel()
+	if err := ff.Call(ctx, "script.addPreloadScript", map[string]any{"functionDeclaration": "() => {" + paintMarks + "}"}, nil); err != nil {
+		t.Fatalf("firefox: adding the preload script: %v", err)
+	}
+	if err := tab.navigate(url); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pollJS[bool](tab, 30*time.Second, `"Ping:" in window.__marks`); err != nil {
+		t.Fatalf("no Ping: line within 30s: %v", err)
+	}
+	marks, err := evalJS[map[string]float64](tab, collectMarks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +96,8 @@ func loadMarks(t *testing.T, ctx context.Context, url string) map[string]float64
 }
 
 // TestFirstPaint logs, for 5 cold loads of / (a new browser profile each)
-// and 5 repeat visits (one profile, wasm cached and compiled), how long
+// in Chromium and in Firefox ESR, and 5 repeat visits in Chromium (one
+// profile, wasm cached and compiled), how long
 // after navigation the page paints, app.wasm is requested, the stream
 // opens ("Connection open ..."), the named connecttime event shows
 // ("Start time:") and the first "Ping:" shows; and whether the loading
@@ -114,6 +146,14 @@ func TestFirstPaint(t *testing.T) {
 		cold = append(cold, m)
 	}
 	report("Chromium, 5 cold loads of /", cold)
+
+	var ffCold []map[string]float64
+	for range 5 {
+		m := firefoxMarks(t, srv.URL)
+		check(m)
+		ffCold = append(ffCold, m)
+	}
+	report("Firefox ESR, 5 cold loads of /", ffCold)
 
 	ctx := newBrowser(t)
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintMarks}); err != nil {
