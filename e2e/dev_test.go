@@ -147,7 +147,7 @@ func pollAcrossReloads(ctx context.Context, d time.Duration, cond string) error 
 // TestDevReload follows the `make dev` loop of the README in a copy of the
 // repository: the page shows a string changed in wasm/ui without a manual
 // reload; a compile error shows over the page; fixing it brings the page
-// back, with the fix. Then it follows the README's "Start your own app"
+// back, with the fix; a changed CSS file reaches the page. Then it follows the README's "Start your own app"
 // (e2e/startapp_test.go) under the same make dev, and sees the new page
 // show the new event type. It logs the time from saving to the page
 // showing each change.
@@ -190,8 +190,23 @@ func TestDevReload(t *testing.T) {
 		t.Logf("%s: saved to visible in the page in %v", s.what, time.Since(start).Round(10*time.Millisecond))
 	}
 
-	// The README's "Start your own app", under the same make dev.
+	// A static file: nothing builds, the page reloads with the new CSS.
 	start := time.Now()
+	css := filepath.Join(dir, "web", "app.css")
+	b, err := os.ReadFile(css)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(css, append(b, "\nh1 { letter-spacing: 3px; }\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pollAcrossReloads(ctx, time.Minute, `getComputedStyle(document.querySelector("h1")).letterSpacing === "3px"`); err != nil {
+		t.Fatalf("the page did not take the changed CSS: %v\nmake dev:\n%s", err, dev.log)
+	}
+	t.Logf("change web/app.css: saved to visible in the page in %v", time.Since(start).Round(10*time.Millisecond))
+
+	// The README's "Start your own app", under the same make dev.
+	start = time.Now()
 	followStartYourOwnApp(t, dir)
 	// As a reader would: the open page reloads with the new build, its
 	// menu has the new page, a click opens it (go-app routes it in the

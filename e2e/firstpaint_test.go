@@ -48,7 +48,9 @@ document.addEventListener("DOMContentLoaded", () => {
 const collectMarks = `(() => {
 	const m = Object.assign({}, window.__marks);
 	const w = performance.getEntriesByType("resource").find(e => e.name.endsWith("/web/app.wasm"));
-	if (w) m.wasmRequest = w.startTime;
+	if (w) { m.wasmRequest = w.startTime; m.wasmLoaded = w.responseEnd; }
+	const i = performance.getEntriesByName("wasm-instantiated")[0];
+	if (i) m.wasmInstantiated = i.startTime;
 	const p = performance.getEntriesByName("first-contentful-paint")[0];
 	if (p) m.firstPaint = p.startTime;
 	return m;
@@ -107,7 +109,7 @@ func firefoxMarks(t *testing.T, url string) map[string]float64 {
 func TestFirstPaint(t *testing.T) {
 	dir := buildApp(t)
 	srv := startServer(t, dir, "127.0.0.1:0")
-	keys := []string{"firstPaint", "content", "wasmRequest", "Connection open", "Start time:", "Ping:"}
+	keys := []string{"firstPaint", "content", "wasmRequest", "wasmLoaded", "wasmInstantiated", "Connection open", "Start time:", "Ping:"}
 	report := func(what string, runs []map[string]float64) {
 		var b strings.Builder
 		for _, k := range keys {

@@ -156,8 +156,13 @@ func (d *devReload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // configure turns h into the development handler: the reload script in
-// every page, and a service worker that caches nothing.
+// every page, a service worker that caches nothing, and a version of its
+// own.
 func (d *devReload) configure(h *app.Handler) {
+	// go-app answers 304 to any request that brings its version's ETag:
+	// a new version per server keeps a changed CSS file from staying
+	// cached (the watcher restarts the server when web/ changes).
+	h.Version += "-" + d.instance
 	h.RawHeaders = append(h.RawHeaders, "<script>"+strings.ReplaceAll(devScript, "{{.Instance}}", d.instance)+"</script>")
 	h.ServiceWorkerTemplate = devServiceWorker
 }

@@ -208,6 +208,16 @@ const ourFetchWasm = `  if (total > 0 && response.body) {
   return response;
 }`
 
+// goappRunWasm starts the Go program once app.wasm is compiled and
+// instantiated; ourRunWasm marks that moment on the page's performance
+// timeline ("wasm-instantiated"), for e2e/firstpaint_test.go and for
+// anyone looking at a page load in the browser's tools.
+const (
+	goappRunWasm = `    go.run(wasm.instance);`
+	ourRunWasm   = `    performance.mark("wasm-instantiated");
+    go.run(wasm.instance);`
+)
+
 // appJS serves go-app's app.js with its wasm fetch replaced by
 // ourFetchWasm, and everything else as go-app serves it.
 type appJS struct {
@@ -224,6 +234,7 @@ func (a appJS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := rec.body.String()
 	if rec.code == http.StatusOK {
 		body = mustReplace(body, goappFetchWasm, ourFetchWasm)
+		body = mustReplace(body, goappRunWasm, ourRunWasm)
 		rec.header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	maps.Copy(w.Header(), rec.header)

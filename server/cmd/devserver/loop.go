@@ -60,7 +60,7 @@ func (l *loop) run(ctx context.Context) error {
 					return err
 				}
 			} else {
-				fmt.Fprintf(l.stdout, "devserver: built %s in %v; restarting the server, open pages reload\n", dirty, time.Since(start).Round(10*time.Millisecond))
+				fmt.Fprintf(l.stdout, "devserver: %s ready in %v; restarting the server, open pages reload\n", dirty, time.Since(start).Round(10*time.Millisecond))
 				if err := writeStatus(l.status, devBuild{OK: true}); err != nil {
 					return err
 				}

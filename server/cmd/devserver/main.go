@@ -6,12 +6,14 @@
 //	go run ./server/cmd/devserver -addr 127.0.0.1:8844
 //
 // It polls the modification times of the Go files under wasm/, shared/
-// and server/ (and go.mod, go.sum), waits until saving settles, then
+// and server/ (and go.mod, go.sum, and the static files of web/), waits
+// until saving settles, then
 // rebuilds the binaries that compile a changed file, as `go list` says:
 // the wasm alone for a file only it compiles (wasm/main.go, the browser
 // side of wasm/eventsource), the server alone for server/, both for
 // shared/, the module, and wasm/ui, which the server also compiles to
-// register and prerender the pages. Two builds run side by side. The
+// register and prerender the pages. Two builds run side by side. A
+// change in web/ builds nothing; the server restarts and pages reload. The
 // builds are the Makefile's (`make wasm-build`, `make server`), so they
 // share its flags and Go's build cache.
 //

@@ -18,19 +18,26 @@ type target int
 const (
 	buildWasm target = 1 << iota
 	buildServer
+	// staticFiles changed (web/): nothing builds, the server restarts so
+	// that pages load them anew.
+	staticFiles
 	buildBoth = buildWasm | buildServer
 )
 
 func (t target) String() string {
-	switch t {
-	case buildWasm:
-		return "wasm"
-	case buildServer:
-		return "server"
-	case buildBoth:
-		return "wasm and server"
+	var parts []string
+	for _, p := range []struct {
+		t    target
+		name string
+	}{{buildWasm, "wasm"}, {buildServer, "server"}, {staticFiles, "web/ files"}} {
+		if t&p.t != 0 {
+			parts = append(parts, p.name)
+		}
 	}
-	return "nothing"
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, " and ")
 }
 
 // watched are the directories whose Go files the loop watches.
@@ -89,6 +96,9 @@ func (b binaries) of(root, path string) target {
 	if strings.HasSuffix(path, "_test.go") {
 		return 0
 	}
+	if filepath.Dir(path) == filepath.Join(root, "web") {
+		return staticFiles
+	}
 	if t, ok := b.files[path]; ok {
 		return t
 	}
@@ -101,7 +111,8 @@ type fileState struct {
 	size int64
 }
 
-// snapshot lists the watched files under root. Test files and the
+// snapshot lists the watched files under root: the Go files and web/.
+// Test files and the
 // separate benchmark module (server/bench) do not go into a binary, so
 // they are left out.
 func snapshot(root string) map[string]fileState {
@@ -113,6 +124,14 @@ func snapshot(root string) map[string]fileState {
 	}
 	add(filepath.Join(root, "go.mod"))
 	add(filepath.Join(root, "go.sum"))
+	// The static files (CSS, icons), but not the app.wasm the loop builds.
+	if entries, err := os.ReadDir(filepath.Join(root, "web")); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() && !strings.HasPrefix(e.Name(), "app.wasm") {
+				add(filepath.Join(root, "web", e.Name()))
+			}
+		}
+	}
 	for _, dir := range watched {
 		filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {

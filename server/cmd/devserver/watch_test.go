@@ -39,6 +39,7 @@ func TestListBinaries(t *testing.T) {
 		{"server/cmd/ssebench/main.go", 0},
 		{"server/main_test.go", 0},
 		{"go.mod", buildBoth},
+		{"web/app.css", staticFiles},
 	}
 	for _, tt := range tests {
 		if got := b.of(root, filepath.Join(root, tt.file)); got != tt.want {
@@ -70,7 +71,7 @@ func TestChanged(t *testing.T) {
 		}
 	}
 	for _, f := range []string{"go.mod", "wasm/ui/ui.go", "wasm/ui/ui_test.go", "server/main.go",
-		"server/bench/adapter/adapter.go", "shared/event/event.go", "web/app.css"} {
+		"server/bench/adapter/adapter.go", "shared/event/event.go", "web/app.css", "web/app.wasm"} {
 		write(f)
 	}
 	at := time.Now()
@@ -86,7 +87,8 @@ func TestChanged(t *testing.T) {
 		{[]string{"go.mod"}, buildBoth},
 		{[]string{"wasm/ui/ui_test.go"}, 0},
 		{[]string{"server/bench/adapter/adapter.go"}, 0},
-		{[]string{"web/app.css"}, 0},
+		{[]string{"web/app.css"}, buildBoth}, // what the test's of says; listBinaries says staticFiles
+		{[]string{"web/app.wasm"}, 0},
 		{[]string{"wasm/ui/new.go"}, buildWasm},
 	}
 	for _, tt := range tests {
