@@ -218,6 +218,20 @@ const (
     go.run(wasm.instance);`
 )
 
+// goappStart is how app.js starts: the service worker first. Its install
+// downloads and stores every file of the app, app.wasm included, while
+// the page downloads and compiles app.wasm: on a first visit both compete
+// for the CPU. ourStart registers the worker once the app runs.
+const (
+	goappStart = `goappInitServiceWorker();
+goappWatchForUpdate();
+goappWatchForInstallable();
+goappInitWebAssembly();`
+	ourStart = `goappWatchForUpdate();
+goappWatchForInstallable();
+goappInitWebAssembly().finally(goappInitServiceWorker);`
+)
+
 // appJS serves go-app's app.js with its wasm fetch replaced by
 // ourFetchWasm, and everything else as go-app serves it.
 type appJS struct {
@@ -235,6 +249,7 @@ func (a appJS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.code == http.StatusOK {
 		body = mustReplace(body, goappFetchWasm, ourFetchWasm)
 		body = mustReplace(body, goappRunWasm, ourRunWasm)
+		body = mustReplace(body, goappStart, ourStart)
 		rec.header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	maps.Copy(w.Header(), rec.header)
