@@ -104,7 +104,8 @@ func TestStalePrecompressedIgnored(t *testing.T) {
 // TestWasmStartsWithPage: the page preloads app.wasm, and app.js hands
 // the fetch's own response to instantiateStreaming (go-app's copy through
 // a ReadableStream has no URL, so the compiled module is never cached),
-// while still showing progress; other go-app files are untouched.
+// while still showing progress, and registers the service worker only
+// once the app runs.
 func TestWasmStartsWithPage(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t))
 	_, page := get(t, ts.URL+"/")
@@ -121,6 +122,9 @@ func TestWasmStartsWithPage(t *testing.T) {
 		js := string(b)
 		if strings.Contains(js, "new ReadableStream") || !strings.Contains(js, "response.clone()") || !strings.Contains(js, "progressHandler(") {
 			t.Errorf("%s still copies the wasm response, or shows no progress", path)
+		}
+		if strings.Count(js, "goappInitServiceWorker()") != 0 || !strings.Contains(js, ourStart) {
+			t.Errorf("%s registers the service worker before the app runs", path)
 		}
 		if resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) || resp.Header.Get("Content-Type") != "application/javascript" {
 			t.Errorf("%s: Content-Length %q for %d bytes, Content-Type %q", path, resp.Header.Get("Content-Length"), len(b), resp.Header.Get("Content-Type"))
