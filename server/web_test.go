@@ -123,7 +123,7 @@ func TestWasmStartsWithPage(t *testing.T) {
 		if strings.Contains(js, "new ReadableStream") || !strings.Contains(js, "response.clone()") || !strings.Contains(js, "progressHandler(") {
 			t.Errorf("%s still copies the wasm response, or shows no progress", path)
 		}
-		if strings.Count(js, "goappInitServiceWorker()") != 0 || !strings.Contains(js, ourStart) {
+		if strings.Contains(js, "\ngoappInitServiceWorker();") || !strings.Contains(js, ourStart) {
 			t.Errorf("%s registers the service worker before the app runs", path)
 		}
 		if resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) || resp.Header.Get("Content-Type") != "application/javascript" {
