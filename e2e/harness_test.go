@@ -61,7 +61,9 @@ func buildApp(t *testing.T) string {
 		steps := [][]string{
 			// The wasm app exactly as make build makes it.
 			{"make", "--no-print-directory", "wasm", "WASM_OUT=" + filepath.Join(web, "app.wasm")},
-			{"go", "build", "-o", filepath.Join(dir, "server"), "./server"},
+			// -trimpath, as make server builds it, so that make dev's
+			// builds (e2e/dev_test.go) find Go's build cache warm.
+			{"go", "build", "-trimpath", "-o", filepath.Join(dir, "server"), "./server"},
 		}
 		for _, s := range steps {
 			cmd := exec.Command(s[0], s[1:]...)

@@ -41,6 +41,8 @@ type config struct {
 	drain          time.Duration  // -drain
 
 	engine engineConfig
+
+	devBuild string // -dev-build: development mode (make dev)
 }
 
 // tokenEnv is read when -publish-token is not given, so the token need
@@ -90,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) before open streams are closed; 0: close them at once")
 
 	addEngineFlags(fs, &c.engine)
+	addDevFlags(fs, &c.devBuild)
 
 	if err := fs.Parse(args); err != nil {
 		return c, err

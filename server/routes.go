@@ -32,6 +32,8 @@ type service struct {
 	// open streams go on.
 	draining  atomic.Bool
 	statsDone chan struct{} // closed when the stats publisher has returned
+	// publishing counts the running publishers (publishers.go).
+	publishing sync.WaitGroup
 }
 
 // newService builds the broker and routes every endpoint:
@@ -76,6 +78,9 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		defer close(s.statsDone)
 		publishStats(s.running, broker, time.Second, log)
 	}()
+	for _, publish := range publishers {
+		s.publishing.Go(func() { publish(s.running, broker, log) })
+	}
 
 	// The same routes as the wasm binary: without them go-app's handler
 	// answers 404 for the pages.
@@ -93,7 +98,13 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", newAppHandler(web))
+	h := newAppHandler(web)
+	if cfg.devBuild != "" {
+		dev := newDevReload(s.running, cfg.devBuild, log)
+		mux.Handle("GET "+devBuildPath, dev)
+		dev.configure(h)
+	}
+	mux.Handle("/", appJS{h})
 	s.handler = resolveClient(logRequests(cors(mux, cfg.allowOrigins), log), cfg.trustedProxies, log)
 	return s, nil
 }
@@ -127,6 +138,7 @@ func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
 func (s *service) shutdown(grace time.Duration, log *slog.Logger) {
 	s.stop()
 	<-s.statsDone
+	s.publishing.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := s.broker.Shutdown(ctx); err != nil {
@@ -154,6 +166,7 @@ func newAppHandler(web *webDir) *app.Handler {
 		BackgroundColor:       "#10141a",
 		ThemeColor:            "#10141a",
 		LoadingLabel:          "Loading the Go app: {progress}%",
+		RawHeaders:            []string{wasmPreload},
 		Styles:                []string{"/web/app.css"},
 		Resources:             web,
 		Version:               web.version,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -144,3 +145,125 @@ func mustReplace(s, old, new string) string {
 	}
 	return strings.Replace(s, old, new, 1)
 }
+
+// wasmPreload starts downloading app.wasm with the page, instead of after
+// app.js has run. It is a fetch preload in CORS mode with same-origin
+// credentials, exactly what app.js's fetch asks for, so that fetch takes
+// the preloaded response. The server picks the encoding from the
+// browser's Accept-Encoding, which a preload sends like any fetch.
+const wasmPreload = `<link rel="preload" href="/web/app.wasm" as="fetch" type="application/wasm" crossorigin="anonymous">`
+
+// goappFetchWasm is how go-app's app.js fetches app.wasm: it copies the
+// response into a new Response, through JavaScript, to count progress.
+// That copy has no URL, so the browser can never reuse the compiled
+// module on a later visit, and every byte goes through a JavaScript loop.
+const goappFetchWasm = `  var res = new Response(
+    new ReadableStream(
+      {
+        async start(controller) {
+          var reader = response.body.getReader();
+          for (; ;) {
+            var { done, value } = await reader.read();
+
+            if (done) {
+              progressHandler(total, total);
+              break;
+            }
+
+            loaded += value.byteLength;
+            progressHandler(loaded, total);
+            controller.enqueue(value);
+          }
+          controller.close();
+        },
+      },
+      {
+        status: response.status,
+        statusText: response.statusText,
+      }
+    )
+  );
+
+  for (var pair of response.headers.entries()) {
+    res.headers.set(pair[0], pair[1]);
+  }
+
+  return res;
+}`
+
+// ourFetchWasm hands the fetch's own response to instantiateStreaming,
+// which compiles as the bytes arrive and lets the browser cache the
+// compiled code, and counts progress on a clone of it.
+const ourFetchWasm = `  if (total > 0 && response.body) {
+    const reader = response.clone().body.getReader();
+    (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) { progressHandler(total, total); return; }
+        loaded += value.byteLength;
+        progressHandler(Math.min(loaded, total), total);
+      }
+    })().catch(() => {});
+  }
+  return response;
+}`
+
+// goappRunWasm starts the Go program once app.wasm is compiled and
+// instantiated; ourRunWasm marks that moment on the page's performance
+// timeline ("wasm-instantiated"), for e2e/firstpaint_test.go and for
+// anyone looking at a page load in the browser's tools.
+const (
+	goappRunWasm = `    go.run(wasm.instance);`
+	ourRunWasm   = `    performance.mark("wasm-instantiated");
+    go.run(wasm.instance);`
+)
+
+// goappStart is how app.js starts: the service worker first. Its install
+// downloads and stores every file of the app, app.wasm included, while
+// the page downloads and compiles app.wasm: on a first visit both compete
+// for the CPU. ourStart registers the worker once the app runs.
+const (
+	goappStart = `goappInitServiceWorker();
+goappWatchForUpdate();
+goappWatchForInstallable();
+goappInitWebAssembly();`
+	ourStart = `goappWatchForUpdate();
+goappWatchForInstallable();
+goappInitWebAssembly().finally(goappInitServiceWorker);`
+)
+
+// appJS serves go-app's app.js with its wasm fetch replaced by
+// ourFetchWasm, and everything else as go-app serves it.
+type appJS struct {
+	*app.Handler
+}
+
+func (a appJS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/app.js" && r.URL.Path != "/goapp.js" {
+		a.Handler.ServeHTTP(w, r)
+		return
+	}
+	rec := &recorded{header: make(http.Header), code: http.StatusOK}
+	a.Handler.ServeHTTP(rec, r)
+	body := rec.body.String()
+	if rec.code == http.StatusOK {
+		body = mustReplace(body, goappFetchWasm, ourFetchWasm)
+		body = mustReplace(body, goappRunWasm, ourRunWasm)
+		body = mustReplace(body, goappStart, ourStart)
+		rec.header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	maps.Copy(w.Header(), rec.header)
+	w.WriteHeader(rec.code)
+	io.WriteString(w, body)
+}
+
+// recorded is a response kept in memory.
+type recorded struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (r *recorded) Header() http.Header         { return r.header }
+func (r *recorded) WriteHeader(code int)        { r.code = code }
+func (r *recorded) Write(b []byte) (int, error) { return r.body.Write(b) }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,47 @@ func TestStalePrecompressedIgnored(t *testing.T) {
 	web.ServeHTTP(rec, req)
 	if rec.Header().Get("Content-Encoding") != "" || rec.Body.String() != "\x00asm-test" {
 		t.Fatalf("served %q with %q, want the raw file", rec.Body.String(), rec.Header().Get("Content-Encoding"))
+	}
+}
+
+// TestWasmStartsWithPage: the page preloads app.wasm, and app.js hands
+// the fetch's own response to instantiateStreaming (go-app's copy through
+// a ReadableStream has no URL, so the compiled module is never cached),
+// while still showing progress, and registers the service worker only
+// once the app runs.
+func TestWasmStartsWithPage(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t))
+	_, page := get(t, ts.URL+"/")
+	if !strings.Contains(page, wasmPreload) {
+		t.Errorf("the page does not preload app.wasm")
+	}
+	for _, path := range []string{"/app.js", "/goapp.js"} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		js := string(b)
+		if strings.Contains(js, "new ReadableStream") || !strings.Contains(js, "response.clone()") || !strings.Contains(js, "progressHandler(") {
+			t.Errorf("%s still copies the wasm response, or shows no progress", path)
+		}
+		if strings.Contains(js, "\ngoappInitServiceWorker();") || !strings.Contains(js, ourStart) {
+			t.Errorf("%s registers the service worker before the app runs", path)
+		}
+		if resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) || resp.Header.Get("Content-Type") != "application/javascript" {
+			t.Errorf("%s: Content-Length %q for %d bytes, Content-Type %q", path, resp.Header.Get("Content-Length"), len(b), resp.Header.Get("Content-Type"))
+		}
+		// go-app's revalidation still works.
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+		again, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Body.Close()
+		if again.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with its ETag: %d, want 304", path, again.StatusCode)
+		}
 	}
 }

@@ -29,10 +29,10 @@ import (
 	"strings"
 )
 
-// Message is the name the browser gives an event sent without an `event:`
+// Unnamed is the name the browser gives an event sent without an `event:`
 // field. A payload whose EventName returns "" travels as an unnamed event and
 // is delivered to the browser's "message" listeners.
-const Message = "message"
+const Unnamed = "message"
 
 // Named is implemented by every shared payload type: EventName is the SSE
 // `event:` field it travels under ("" for an unnamed event).
@@ -96,7 +96,7 @@ func NameOf[T any, PT interface {
 	var v T
 	wire = PT(&v).EventName()
 	if wire == "" {
-		return "", Message
+		return "", Unnamed
 	}
 	return wire, wire
 }

@@ -13,13 +13,16 @@
 // heartbeats as the named event "sse.heartbeat" (heartbeat=event).
 //
 // Subscriptions keep working across reopens: each is added once and follows
-// the Source from one EventSource to the next.
+// the Source from one EventSource to the next. The handlers are named as
+// in package appstream, which delivers the same events to go-app
+// components: OnEvent, OnRaw, OnGap, and Options.OnStateChange.
 //
-//   - [Subscribe] decodes each event into a type of shared/event: the Go
-//     type knows its SSE event name (event.Named), so the listener needs no
-//     string. A payload that does not decode goes to an error callback with
-//     the raw data, as a [*DecodeError]; it never panics.
-//   - [Source.On] and [Source.OnMessage] deliver raw [Message]s.
+//   - [OnEvent] decodes each event into a type of shared/event and hands
+//     it over with the event's ID: the Go type knows its SSE event name
+//     (event.Named), so the listener needs no string. A payload that does
+//     not decode goes to an error handler as a [*DecodeError], which holds
+//     the raw data; it never panics.
+//   - [Source.OnRaw] delivers the undecoded [Event]s of one name.
 //   - [Source.OnGap] reports the server's "sse.gap" event: the events after
 //     the ID the client sent cannot be replayed, and the app should reload
 //     its state.
@@ -61,10 +64,10 @@
 //		return err
 //	}
 //	defer src.Close()
-//	eventsource.Subscribe(src, func(p event.Ping) {
-//		show(p.Time)
-//	}, func(raw string, err error) {
-//		log.Print(err) // *DecodeError: the server sent something else
+//	eventsource.OnEvent(src, func(p event.Ping, id string) {
+//		show(p.Time, id)
+//	}, func(err *eventsource.DecodeError) {
+//		log.Print(err) // the server sent something else
 //	})
 //	src.OnGap(func(g eventsource.Gap) { reload() })
 package eventsource

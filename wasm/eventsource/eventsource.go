@@ -150,18 +150,18 @@ func (s State) String() string {
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Message is one event received from the stream: the fields of the
-// browser's MessageEvent.
-type Message struct {
-	// Type is the event name: "message" for unnamed events, otherwise the
-	// value of the event's "event:" field.
-	Type string
+// Event is one event received from the stream, undecoded: the fields of
+// the browser's MessageEvent. [Source.OnRaw] handlers receive it.
+type Event struct {
+	// Name is the event's name, its "event:" field; event.Unnamed
+	// ("message") for an event without one.
+	Name string
 	// Data is the event's data, its "data:" lines joined with "\n".
 	Data string
-	// LastEventID is the last "id:" the stream has set, which may come from
-	// an earlier event; the browser sends it back as Last-Event-ID when it
-	// reconnects.
-	LastEventID string
+	// ID is the event's ID: its "id:" field or, for an event without one,
+	// the last ID the stream set (the browser's lastEventId), which the
+	// browser sends back as Last-Event-ID when it reconnects.
+	ID string
 	// Origin is the origin of the stream's final URL, such as
 	// "https://example.com".
 	Origin string
@@ -197,82 +197,80 @@ type Gap struct {
 	ID string `json:"-"`
 }
 
-func parseGap(m Message) Gap {
+func parseGap(e Event) Gap {
 	var g Gap
-	if err := json.Unmarshal([]byte(m.Data), &g); err != nil {
+	if err := json.Unmarshal([]byte(e.Data), &g); err != nil {
 		g = Gap{}
 	}
-	g.ID = m.LastEventID
+	g.ID = e.ID
 	return g
 }
 
-// DecodeError is what [Subscribe] passes to its error callback when an
-// event's data does not decode into the subscribed type.
+// DecodeError is what [OnEvent] passes to its error handler when an
+// event's data does not decode into the handler's type.
 type DecodeError struct {
-	Event       string // the listener's event name ("message" for unnamed events)
-	LastEventID string // the stream's last event ID at that event
-	Data        string // the raw data
-	Err         error  // from event.Decode (wraps event.ErrDecode), or a recovered panic
+	Name string // the event's name (event.Unnamed, "message", for unnamed events)
+	ID   string // the event's ID, as in [Event]
+	Data string // the raw data
+	Err  error  // from event.Decode (wraps event.ErrDecode), or a recovered panic
 }
 
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("eventsource: %q event (last ID %q) does not decode; the server and this client disagree on its shared/event type: %v",
-		e.Event, e.LastEventID, e.Err)
+	return fmt.Sprintf("eventsource: %q event (ID %q) does not decode; the server and this client disagree on its shared/event type: %v",
+		e.Name, e.ID, e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// decode decodes m's data into the payload p points to, and turns both a
+// decode decodes e's data into the payload p points to, and turns both a
 // decode error and a panic in the type's decoder into a *DecodeError. It
-// is the body of every Subscribe instantiation, kept out of the generic
+// is the body of every OnEvent instantiation, kept out of the generic
 // code so that each event type adds little to app.wasm.
-func decode(listener string, m Message, p event.Named) (err error) {
+func decode(e Event, p event.Named) (err *DecodeError) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data,
+			err = &DecodeError{Name: e.Name, ID: e.ID, Data: e.Data,
 				Err: fmt.Errorf("%w: %s panicked: %v", event.ErrDecode, strings.TrimPrefix(fmt.Sprintf("%T", p), "*"), r)}
 		}
 	}()
-	if err := event.DecodeInto(p, m.Data); err != nil {
-		return &DecodeError{Event: listener, LastEventID: m.LastEventID, Data: m.Data, Err: err}
+	if err := event.DecodeInto(p, e.Data); err != nil {
+		return &DecodeError{Name: e.Name, ID: e.ID, Data: e.Data, Err: err}
 	}
 	return nil
 }
 
-// Subscribe calls fn with each event of type T, decoded from its data with
-// event.Decode. It listens on T's SSE event name, or on "message" when
-// T's EventName is "". An event that does not decode goes to onErr with its
-// raw data and a [*DecodeError] (onErr may be nil: such events are then
-// dropped). fn and onErr must not block.
-func Subscribe[T any, PT interface {
+// OnEvent calls fn with each event of type T, decoded from its data with
+// event.Decode, and the event's ID (see [Event]). It listens on T's SSE
+// event name, or on event.Unnamed ("message") when T's EventName is "".
+// An event that does not decode goes to onErr (which may be nil: such
+// events are then dropped). fn and onErr must not block.
+//
+// OnEvent is a function, not a method, because Go methods cannot have
+// type parameters.
+func OnEvent[T any, PT interface {
 	*T
 	event.Named
-}](s *Source, fn func(T), onErr func(raw string, err error)) *Subscription {
+}](s *Source, fn func(v T, id string), onErr func(*DecodeError)) *Subscription {
 	mustHandler(fn == nil)
-	_, listener := event.NameOf[T, PT]()
-	return s.subscribe(listener, func(m Message) {
+	_, name := event.NameOf[T, PT]()
+	return s.subscribe(name, func(e Event) {
 		var v T
-		if err := decode(listener, m, PT(&v)); err != nil {
+		if err := decode(e, PT(&v)); err != nil {
 			if onErr != nil {
-				onErr(m.Data, err)
+				onErr(err)
 			}
 			return
 		}
-		fn(v)
+		fn(v, e.ID)
 	})
 }
 
-// OnMessage calls fn for each unnamed event: one without an "event:"
-// field, or with "event: message". fn must not block.
-func (s *Source) OnMessage(fn func(Message)) *Subscription {
-	return s.On("message", fn)
-}
-
-// On calls fn for each event named event (its "event:" field).
-// fn must not block.
-func (s *Source) On(event string, fn func(Message)) *Subscription {
+// OnRaw calls fn with each event named name (its "event:" field;
+// event.Unnamed, "message", for events without one), undecoded. fn must
+// not block.
+func (s *Source) OnRaw(name string, fn func(Event)) *Subscription {
 	mustHandler(fn == nil)
-	return s.subscribe(event, fn)
+	return s.subscribe(name, fn)
 }
 
 // OnGap calls fn for each "sse.gap" event: the server could not replay the
@@ -280,7 +278,7 @@ func (s *Source) On(event string, fn func(Message)) *Subscription {
 // fn must not block.
 func (s *Source) OnGap(fn func(Gap)) *Subscription {
 	mustHandler(fn == nil)
-	return s.subscribe(GapEvent, func(m Message) { fn(parseGap(m)) })
+	return s.subscribe(GapEvent, func(e Event) { fn(parseGap(e)) })
 }
 
 // withParam returns rawURL with the query parameter name set to value, or

@@ -212,9 +212,9 @@ func (s *Source) OnError(fn func(State)) *Subscription {
 	return s.listen("error", kindError, func(*message) { fn(s.ReadyState()) })
 }
 
-func (s *Source) subscribe(event string, fn func(Message)) *Subscription {
-	return s.listen(event, kindMessage, func(m *message) {
-		fn(Message{Type: event, Data: m.data, LastEventID: m.lastEventID, Origin: s.origin})
+func (s *Source) subscribe(name string, fn func(Event)) *Subscription {
+	return s.listen(name, kindMessage, func(m *message) {
+		fn(Event{Name: name, Data: m.data, ID: m.lastEventID, Origin: s.origin})
 	})
 }
 

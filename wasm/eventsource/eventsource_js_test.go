@@ -141,10 +141,10 @@ func TestEventsArrive(t *testing.T) {
 			}
 			opened := newRecorder[eventsource.State]()
 			src.OnOpen(func() { opened.add(src.ReadyState()) })
-			greets := newRecorder[eventsource.Message]()
-			src.On("greet", greets.add)
-			msgs := newRecorder[eventsource.Message]()
-			src.OnMessage(msgs.add)
+			greets := newRecorder[eventsource.Event]()
+			src.OnRaw("greet", greets.add)
+			msgs := newRecorder[eventsource.Event]()
+			src.OnRaw("message", msgs.add)
 			errs := newRecorder[eventsource.State]()
 			src.OnError(errs.add)
 
@@ -155,14 +155,14 @@ func TestEventsArrive(t *testing.T) {
 				t.Errorf("ReadyState() after open = %v, want %v", got, eventsource.StateOpen)
 			}
 			for _, want := range []struct {
-				rec *recorder[eventsource.Message]
-				msg eventsource.Message
+				rec *recorder[eventsource.Event]
+				msg eventsource.Event
 			}{
-				{greets, eventsource.Message{Type: "greet", Data: "hello\nworld", LastEventID: "1", Origin: base}},
-				{msgs, eventsource.Message{Type: "message", Data: "plain", LastEventID: "2", Origin: base}},
+				{greets, eventsource.Event{Name: "greet", Data: "hello\nworld", ID: "1", Origin: base}},
+				{msgs, eventsource.Event{Name: "message", Data: "plain", ID: "2", Origin: base}},
 				// An event without id keeps the last one.
-				{msgs, eventsource.Message{Type: "message", Data: "tick 0", LastEventID: "2", Origin: base}},
-				{msgs, eventsource.Message{Type: "message", Data: "tick 1", LastEventID: "2", Origin: base}},
+				{msgs, eventsource.Event{Name: "message", Data: "tick 0", ID: "2", Origin: base}},
+				{msgs, eventsource.Event{Name: "message", Data: "tick 1", ID: "2", Origin: base}},
 			} {
 				if got := want.rec.next(t, "event "+want.msg.Data); got != want.msg {
 					t.Errorf("got %+v, want %+v", got, want.msg)
@@ -177,8 +177,8 @@ func TestEventsArrive(t *testing.T) {
 func TestCloseStopsDelivery(t *testing.T) {
 	u, key := streamURL(t)
 	src := open(t, u, eventsource.Options{})
-	msgs := newRecorder[eventsource.Message]()
-	src.OnMessage(msgs.add)
+	msgs := newRecorder[eventsource.Event]()
+	src.OnRaw("message", msgs.add)
 	errs := newRecorder[eventsource.State]()
 	src.OnError(errs.add)
 	for _, want := range []string{"plain", "tick 0", "tick 1"} {
@@ -211,18 +211,18 @@ func TestCloseRemovesListeners(t *testing.T) {
 	opened := newRecorder[struct{}]()
 	src.OnOpen(func() { opened.add(struct{}{}) })
 	src.OnError(func(eventsource.State) {})
-	a := newRecorder[eventsource.Message]()
-	subA := src.OnMessage(a.add)
-	b := newRecorder[eventsource.Message]()
-	src.OnMessage(b.add)
-	once := newRecorder[eventsource.Message]()
+	a := newRecorder[eventsource.Event]()
+	subA := src.OnRaw("message", a.add)
+	b := newRecorder[eventsource.Event]()
+	src.OnRaw("message", b.add)
+	once := newRecorder[eventsource.Event]()
 	var subOnce *eventsource.Subscription
-	subOnce = src.OnMessage(func(m eventsource.Message) {
+	subOnce = src.OnRaw("message", func(m eventsource.Event) {
 		once.add(m)
 		subOnce.Close() // from inside its own handler
 		subOnce.Close()
 	})
-	src.On("greet", func(eventsource.Message) {})
+	src.OnRaw("greet", func(eventsource.Event) {})
 	es := tr.Call("last")
 	if es.IsUndefined() {
 		t.Fatal("no addEventListener call went through the patched EventSource.prototype")
@@ -260,7 +260,7 @@ func TestCloseRemovesListeners(t *testing.T) {
 		t.Errorf("ReadyState() after Close = %v, want %v", got, eventsource.StateClosed)
 	}
 	// Subscribing to a closed source adds nothing.
-	late := src.OnMessage(b.add)
+	late := src.OnRaw("message", b.add)
 	late.Close()
 	if got := tr.Call("live", es).String(); got != "" {
 		t.Fatalf("listeners after subscribing to a closed source: %s", got)
@@ -292,16 +292,16 @@ func TestCloseInsideHandler(t *testing.T) {
 	// so the browser has them queued when the handler closes the source.
 	u, _ := streamURL(t, "burst", "50")
 	src := open(t, u, eventsource.Options{})
-	first := newRecorder[eventsource.Message]()
-	subFirst := src.OnMessage(func(m eventsource.Message) {
+	first := newRecorder[eventsource.Event]()
+	subFirst := src.OnRaw("message", func(m eventsource.Event) {
 		first.add(m)
 		src.Close()
 		src.Close()
 	})
 	// Added second, so the browser dispatches to it after the first handler
 	// has closed the source, for the same event.
-	second := newRecorder[eventsource.Message]()
-	subSecond := src.OnMessage(second.add)
+	second := newRecorder[eventsource.Event]()
+	subSecond := src.OnRaw("message", second.add)
 
 	if got := first.next(t, "first event").Data; got != "plain" {
 		t.Errorf("first event = %q, want \"plain\"", got)
@@ -400,7 +400,7 @@ func TestNilHandlerPanics(t *testing.T) {
 			t.Errorf("recover() = %v, want the nil handler panic", r)
 		}
 	}()
-	src.OnMessage(nil)
+	src.OnRaw("message", nil)
 }
 
 // trackListeners patches EventSource.prototype.addEventListener and

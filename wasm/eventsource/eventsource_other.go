@@ -31,7 +31,7 @@ func (s *Source) OnOpen(fn func()) *Subscription { return nil }
 // OnError adds no listener outside js/wasm.
 func (s *Source) OnError(fn func(State)) *Subscription { return nil }
 
-func (s *Source) subscribe(event string, fn func(Message)) *Subscription { return nil }
+func (s *Source) subscribe(name string, fn func(Event)) *Subscription { return nil }
 
 // ReadyState reports [StateClosed] outside js/wasm.
 func (s *Source) ReadyState() State { return StateClosed }

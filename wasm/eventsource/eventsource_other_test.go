@@ -23,12 +23,12 @@ func TestOpenUnsupported(t *testing.T) {
 	}
 
 	// The nil *Source's methods are harmless, so shared code needs no build tags.
-	noop := func(eventsource.Message) {}
+	noop := func(eventsource.Event) {}
 	for _, sub := range []*eventsource.Subscription{
 		src.OnOpen(func() {}),
 		src.OnError(func(eventsource.State) {}),
-		src.OnMessage(noop),
-		src.On("named", noop),
+		src.OnRaw("message", noop),
+		src.OnRaw("named", noop),
 	} {
 		sub.Close()
 		sub.Close()

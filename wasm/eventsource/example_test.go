@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -24,11 +25,13 @@ func ExampleOpen() {
 
 	// Handlers run on the browser's event loop: hand the work off, never block.
 	updates := make(chan string, 64) // buffered: the handler must not wait
-	src.On("price", func(m eventsource.Message) {
+	eventsource.OnEvent(src, func(p event.Ping, id string) {
 		select {
-		case updates <- m.Data:
+		case updates <- id + " " + p.Time.String():
 		default: // the reader is behind: drop rather than block the page
 		}
+	}, func(err *eventsource.DecodeError) {
+		log.Print(err) // err.Data holds what the server sent
 	})
 	src.OnError(func(s eventsource.State) {
 		if s == eventsource.StateClosed {

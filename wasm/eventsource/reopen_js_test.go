@@ -32,13 +32,13 @@ func TestReopenAfterServerError(t *testing.T) {
 	u, key := eventsURL(t, append(params, "drop", "4", "fail", "2-4")...)
 	states := newRecorder[eventsource.State]()
 	src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
-	msgs := newRecorder[eventsource.Message]()
-	src.OnMessage(msgs.add)
+	msgs := newRecorder[eventsource.Event]()
+	src.OnRaw("message", msgs.add)
 
 	for i := 1; i <= 10; i++ {
 		m := msgs.next(t, fmt.Sprintf("event d%d", i))
-		if want := fmt.Sprintf("d%d", i); m.Data != want || m.LastEventID != fmt.Sprintf("ep-%d", i) {
-			t.Fatalf("event %d = %q id %q, want %q id ep-%d (lost, duplicated or reordered)", i, m.Data, m.LastEventID, want, i)
+		if want := fmt.Sprintf("d%d", i); m.Data != want || m.ID != fmt.Sprintf("ep-%d", i) {
+			t.Fatalf("event %d = %q id %q, want %q id ep-%d (lost, duplicated or reordered)", i, m.Data, m.ID, want, i)
 		}
 	}
 	msgs.none(t, quiet, "event after the last")
@@ -204,8 +204,8 @@ func TestWatchdog(t *testing.T) {
 		u, key := eventsURL(t, "e", ":a", "e", ":b")
 		states := newRecorder[eventsource.State]()
 		src := open(t, u, eventsource.Options{Watchdog: watchdog, OnStateChange: states.add})
-		msgs := newRecorder[eventsource.Message]()
-		src.OnMessage(msgs.add)
+		msgs := newRecorder[eventsource.Event]()
+		src.OnRaw("message", msgs.add)
 		st := waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 })
 		c := st.Conns
 		if c[0].Heartbeat != "event" || c[1].Heartbeat != "event" {
@@ -237,8 +237,8 @@ func TestWatchdog(t *testing.T) {
 	t.Run("heartbeatsKeepItOpen", func(t *testing.T) {
 		u, key := eventsURL(t, "e", ":a", "hb", "100")
 		src := open(t, u, eventsource.Options{Watchdog: watchdog})
-		msgs := newRecorder[eventsource.Message]()
-		src.OnMessage(msgs.add)
+		msgs := newRecorder[eventsource.Event]()
+		src.OnRaw("message", msgs.add)
 		msgs.next(t, "event a")
 		time.Sleep(4 * watchdog)
 		if st := fetchStats(t, key); st.Connects != 1 {
@@ -252,7 +252,7 @@ func TestWatchdog(t *testing.T) {
 	t.Run("eventsKeepItOpen", func(t *testing.T) {
 		u, key := streamURL(t) // a tick every 20 ms
 		src := open(t, u, eventsource.Options{Watchdog: watchdog})
-		src.OnMessage(func(eventsource.Message) {})
+		src.OnRaw("message", func(eventsource.Event) {})
 		time.Sleep(4 * watchdog)
 		if st := fetchStats(t, key); st.Connects != 1 {
 			t.Errorf("%d connections, want 1: the watchdog ignored the events", st.Connects)
@@ -273,8 +273,8 @@ func TestGap(t *testing.T) {
 			src := open(t, u, eventsource.Options{Watchdog: 300 * time.Millisecond})
 			gaps := newRecorder[eventsource.Gap]()
 			src.OnGap(gaps.add)
-			msgs := newRecorder[eventsource.Message]()
-			src.OnMessage(msgs.add)
+			msgs := newRecorder[eventsource.Event]()
+			src.OnRaw("message", msgs.add)
 			if got, want := gaps.next(t, "gap"), (eventsource.Gap{LastEventID: tc.sent, Reason: tc.reason, ID: "ep-3"}); got != want {
 				t.Errorf("gap = %+v, want %+v", got, want)
 			}
@@ -324,7 +324,7 @@ func TestOpenCloseLeak(t *testing.T) {
 		}
 		srcs = append(srcs, src)
 		subscribe[pingLike](src)
-		src.OnMessage(func(eventsource.Message) {})
+		src.OnRaw("message", func(eventsource.Event) {})
 		src.OnGap(func(eventsource.Gap) {})
 		src.OnOpen(func() {})
 		src.OnError(func(eventsource.State) {}).Close() // closed early: one less

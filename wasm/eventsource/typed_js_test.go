@@ -40,7 +40,7 @@ func eventsURL(t *testing.T, params ...string) (u, key string) {
 	return serverURL(t) + "/events?" + q.Encode(), key
 }
 
-// decodeFailure is what Subscribe's onErr receives.
+// decodeFailure is what OnEvent's onErr receives.
 type decodeFailure struct {
 	raw string
 	err error
@@ -53,8 +53,8 @@ func subscribe[T any, PT interface {
 	event.Named
 }](src *eventsource.Source) (*eventsource.Subscription, *recorder[T], *recorder[decodeFailure]) {
 	vals, errs := newRecorder[T](), newRecorder[decodeFailure]()
-	sub := eventsource.Subscribe[T, PT](src, vals.add, func(raw string, err error) {
-		errs.add(decodeFailure{raw, err})
+	sub := eventsource.OnEvent[T, PT](src, func(v T, _ string) { vals.add(v) }, func(err *eventsource.DecodeError) {
+		errs.add(decodeFailure{err.Data, err})
 	})
 	return sub, vals, errs
 }
@@ -77,6 +77,8 @@ func TestSubscribeDecodes(t *testing.T) {
 	_, quotes, quoteErrs := subscribe[quote](src)
 	_, stats, statsErrs := subscribe[event.Stats](src)
 	_, boards, boardErrs := subscribe[event.BoardMessage](src)
+	ids := newRecorder[string]() // typed handlers get the event's ID
+	eventsource.OnEvent(src, func(_ event.Stats, id string) { ids.add(id) }, nil)
 
 	if got := cts.next(t, "event.ConnectTime"); !got.Time.Equal(at) {
 		t.Errorf("event.ConnectTime = %v, want %v", got.Time, at)
@@ -92,6 +94,9 @@ func TestSubscribeDecodes(t *testing.T) {
 	}
 	if got, want := boards.next(t, "event.BoardMessage"), (event.BoardMessage{Text: "hello <b>\nworld"}); got != want {
 		t.Errorf("event.BoardMessage = %+v, want %+v", got, want)
+	}
+	if got := ids.next(t, "the stats event's ID"); got != "ep-4" {
+		t.Errorf("the typed handler got ID %q, want ep-4", got)
 	}
 	for _, errs := range []*recorder[decodeFailure]{ctErrs, pingErrs, quoteErrs, statsErrs, boardErrs} {
 		errs.none(t, 0, "decode error")
@@ -114,7 +119,7 @@ func TestSubscribeBadPayload(t *testing.T) {
 	_, pings, pingErrs := subscribe[event.Ping](src)
 	_, _, panicErrs := subscribe[panicky](src)
 	nilErr := newRecorder[event.Ping]()
-	eventsource.Subscribe(src, nilErr.add, nil) // a nil onErr drops bad events
+	eventsource.OnEvent(src, func(p event.Ping, _ string) { nilErr.add(p) }, nil) // a nil onErr drops bad events
 
 	f := pingErrs.next(t, "decode error of the bad ping")
 	if f.raw != "not a time" {
@@ -124,7 +129,7 @@ func TestSubscribeBadPayload(t *testing.T) {
 	if !errors.As(f.err, &de) {
 		t.Fatalf("err = %T %v, want a *eventsource.DecodeError", f.err, f.err)
 	}
-	if de.Event != "message" || de.LastEventID != "ep-1" || de.Data != "not a time" {
+	if de.Name != "message" || de.ID != "ep-1" || de.Data != "not a time" {
 		t.Errorf("DecodeError = %+v, want event message, last ID ep-1, data \"not a time\"", de)
 	}
 	if !errors.Is(f.err, event.ErrDecode) || !strings.HasPrefix(f.err.Error(), "eventsource: ") {

@@ -59,17 +59,17 @@ func (c *Classic) OnMount(ctx app.Context) {
 			c.add(Line{"open", "Connection open ..."})
 		})
 	})
-	eventsource.Subscribe(src, func(v event.ConnectTime) {
+	eventsource.OnEvent(src, func(v event.ConnectTime, _ string) {
 		text := "Start time: " + formatTime(v.Time)
 		ctx.Dispatch(func(app.Context) { c.add(Line{"start", text}) })
-	}, func(raw string, _ error) {
-		ctx.Dispatch(func(app.Context) { c.add(Line{"start", "Start time: " + raw + " (undecodable)"}) })
+	}, func(e *eventsource.DecodeError) {
+		ctx.Dispatch(func(app.Context) { c.add(Line{"start", "Start time: " + e.Data + " (undecodable)"}) })
 	})
-	eventsource.Subscribe(src, func(v event.Ping) {
+	eventsource.OnEvent(src, func(v event.Ping, _ string) {
 		text := "Ping: " + formatTime(v.Time)
 		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", text}) })
-	}, func(raw string, _ error) {
-		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", "Ping: " + raw + " (undecodable)"}) })
+	}, func(e *eventsource.DecodeError) {
+		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", "Ping: " + e.Data + " (undecodable)"}) })
 	})
 	src.OnError(func(s eventsource.State) {
 		ctx.Dispatch(func(app.Context) {

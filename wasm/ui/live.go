@@ -88,16 +88,16 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 	c.close()
 	c.opened = false
 	st, err := appstream.Open(ctx, liveURL(lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
-		appstream.State(func(ctx app.Context, s eventsource.State) {
+		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) {
 			if s == eventsource.StateOpen {
 				c.opened = true
 			}
 			c.state = s
 		}),
-		appstream.Event(func(ctx app.Context, s event.Stats) { c.addPoint(s) }),
-		appstream.Message(event.TopicBoard, func(ctx app.Context, m eventsource.Message) { c.addBoard(m) }),
-		appstream.Gap(func(ctx app.Context, g eventsource.Gap) { c.onGap(ctx, g) }),
-		appstream.DecodeError(func(ctx app.Context, raw string, err error) {
+		appstream.OnEvent(func(ctx app.Context, s event.Stats, _ string) { c.addPoint(s) }),
+		appstream.OnEvent(func(ctx app.Context, m event.BoardMessage, id string) { c.addBoard(m, id) }),
+		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { c.onGap(ctx, g) }),
+		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
 			c.notice = "An event did not decode: " + err.Error()
 		}),
 	)
@@ -143,15 +143,13 @@ func (c *Live) addPoint(s event.Stats) {
 	}
 }
 
-func (c *Live) addBoard(m eventsource.Message) {
+func (c *Live) addBoard(m event.BoardMessage, id string) {
 	for _, l := range c.board {
-		if m.LastEventID != "" && l.ID == m.LastEventID {
+		if id != "" && l.ID == id {
 			return // replayed again after a reopen
 		}
 	}
-	var b event.BoardMessage
-	event.DecodeInto(&b, m.Data) // plain text always decodes
-	c.board = append(c.board, boardLine{ID: m.LastEventID, Text: b.Text})
+	c.board = append(c.board, boardLine{ID: id, Text: m.Text})
 	if n := len(c.board) - maxBoard; n > 0 {
 		c.board = append(c.board[:0], c.board[n:]...)
 	}

@@ -10,25 +10,47 @@
 // the order the events arrived, whatever their type. When animation frames
 // do not come (a hidden tab), a timer flushes the queue instead.
 //
-// A component:
+// The handlers have the names of their [eventsource] counterparts:
+// [OnEvent] (typed events of shared/event, with their ID), [OnRaw],
+// [OnGap], [OnStateChange] and [OnDecodeError].
 //
-//	type feed struct {
+// A complete component, which opens its stream in OnMount, shows typed
+// events and closes the stream in OnDismount:
+//
+//	type clock struct {
 //		app.Compo
 //		stream *appstream.Stream
-//		last   time.Time
 //		state  eventsource.State
-//		err    error
+//		last   string // the last ping's time
+//		id     string // and its event ID
+//		note   string
 //	}
 //
-//	func (c *feed) OnMount(ctx app.Context) {
-//		c.stream, c.err = appstream.Open(ctx, "/stream", eventsource.Options{},
-//			appstream.Event(func(ctx app.Context, p event.Ping) { c.last = p.Time }),
-//			appstream.State(func(ctx app.Context, s eventsource.State) { c.state = s }),
-//			appstream.DecodeError(func(ctx app.Context, raw string, err error) { c.err = err }),
+//	func (c *clock) OnMount(ctx app.Context) {
+//		var err error
+//		c.stream, err = appstream.Open(ctx, "/stream", eventsource.Options{},
+//			appstream.OnEvent(func(ctx app.Context, p event.Ping, id string) {
+//				c.last, c.id = p.Time.Format(time.TimeOnly), id
+//			}),
+//			appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { c.state = s }),
+//			appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) { c.note = err.Error() }),
+//		)
+//		if err != nil {
+//			c.note = err.Error()
+//		}
+//	}
+//
+//	// OnDismount closes the stream: go-app never cancels a component's
+//	// context, so without it the stream outlives the page.
+//	func (c *clock) OnDismount() { c.stream.Close() }
+//
+//	func (c *clock) Render() app.UI {
+//		return app.Div().Body(
+//			app.P().Text("Stream: "+c.state.String()),
+//			app.P().Text("Ping: "+c.last+" (event "+c.id+")"),
+//			app.P().Text(c.note),
 //		)
 //	}
-//
-//	func (c *feed) OnDismount() { c.stream.Close() } // go-app never cancels ctx
 package appstream
 
 import (
@@ -46,47 +68,51 @@ type Stream struct {
 
 	// Set by Open before the source opens, read-only after.
 	states     []func(app.Context, eventsource.State)
-	decodeErrs []func(app.Context, string, error)
+	decodeErrs []func(app.Context, *eventsource.DecodeError)
 }
 
 // Handler is what a Stream does with one kind of event; make one with
-// [Event], [Message], [State], [Gap] or [DecodeError]. Every handler runs
-// on the UI goroutine, inside the frame's ctx.Dispatch, so it may change the
-// component's fields; the component is updated once after the batch.
+// [OnEvent], [OnRaw], [OnGap], [OnStateChange] or [OnDecodeError], the
+// names of the matching [eventsource] functions and options. Every
+// handler runs on the UI goroutine, inside the frame's ctx.Dispatch, so it
+// may change the component's fields; the component is updated once after
+// the batch.
 type Handler struct {
 	state     func(app.Context, eventsource.State)
-	decodeErr func(app.Context, string, error)
+	decodeErr func(app.Context, *eventsource.DecodeError)
 	subscribe func(st *Stream)
 }
 
-// Event handles each event of type T, decoded with
-// [eventsource.Subscribe]. Events that do not decode go to the
-// [DecodeError] handlers.
-func Event[T any, PT interface {
+// OnEvent handles each event of type T, decoded as
+// [eventsource.OnEvent] does, with the event's ID. Events that do not
+// decode go to the [OnDecodeError] handlers.
+func OnEvent[T any, PT interface {
 	*T
 	event.Named
-}](fn func(app.Context, T)) Handler {
+}](fn func(ctx app.Context, v T, id string)) Handler {
 	mustHandler(fn == nil)
 	return Handler{subscribe: func(st *Stream) {
-		eventsource.Subscribe[T, PT](st.src, func(v T) {
-			st.q.push(func(ctx app.Context) { fn(ctx, v) })
+		eventsource.OnEvent[T, PT](st.src, func(v T, id string) {
+			st.q.push(func(ctx app.Context) { fn(ctx, v, id) })
 		}, st.decodeError)
 	}}
 }
 
-// Message handles each raw event named name ("message" for unnamed
-// events), undecoded.
-func Message(name string, fn func(app.Context, eventsource.Message)) Handler {
+// OnRaw handles each event named name (event.Unnamed, "message", for
+// unnamed events), undecoded, as [eventsource.Source.OnRaw] does. Prefer
+// OnEvent with a type of shared/event.
+func OnRaw(name string, fn func(app.Context, eventsource.Event)) Handler {
 	mustHandler(fn == nil)
 	return Handler{subscribe: func(st *Stream) {
-		st.src.On(name, func(m eventsource.Message) {
-			st.q.push(func(ctx app.Context) { fn(ctx, m) })
+		st.src.OnRaw(name, func(e eventsource.Event) {
+			st.q.push(func(ctx app.Context) { fn(ctx, e) })
 		})
 	}}
 }
 
-// Gap handles the server's sse.gap event: the app should reload its state.
-func Gap(fn func(app.Context, eventsource.Gap)) Handler {
+// OnGap handles the server's sse.gap event, as [eventsource.Source.OnGap]
+// does: the app should reload its state.
+func OnGap(fn func(app.Context, eventsource.Gap)) Handler {
 	mustHandler(fn == nil)
 	return Handler{subscribe: func(st *Stream) {
 		st.src.OnGap(func(g eventsource.Gap) {
@@ -95,17 +121,17 @@ func Gap(fn func(app.Context, eventsource.Gap)) Handler {
 	}}
 }
 
-// State handles the stream's state: once with the state at Open
+// OnStateChange handles the stream's state, as
+// [eventsource.Options.OnStateChange] does: once with the state at Open
 // (connecting), then at each change.
-func State(fn func(app.Context, eventsource.State)) Handler {
+func OnStateChange(fn func(app.Context, eventsource.State)) Handler {
 	mustHandler(fn == nil)
 	return Handler{state: fn}
 }
 
-// DecodeError handles the events an [Event] handler could not decode: the
-// raw data and an *eventsource.DecodeError. Without a DecodeError handler
-// such events are dropped.
-func DecodeError(fn func(ctx app.Context, raw string, err error)) Handler {
+// OnDecodeError handles the events an [OnEvent] handler could not
+// decode. Without an OnDecodeError handler such events are dropped.
+func OnDecodeError(fn func(app.Context, *eventsource.DecodeError)) Handler {
 	mustHandler(fn == nil)
 	return Handler{decodeErr: fn}
 }
@@ -158,13 +184,13 @@ func (st *Stream) pushState(s eventsource.State) {
 	})
 }
 
-func (st *Stream) decodeError(raw string, err error) {
+func (st *Stream) decodeError(err *eventsource.DecodeError) {
 	if len(st.decodeErrs) == 0 {
 		return
 	}
 	st.q.push(func(ctx app.Context) {
 		for _, fn := range st.decodeErrs {
-			fn(ctx, raw, err)
+			fn(ctx, err)
 		}
 	})
 }

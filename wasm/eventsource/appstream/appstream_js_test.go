@@ -135,7 +135,7 @@ type floodView struct {
 func (c *floodView) OnMount(ctx app.Context) {
 	c.mounted = time.Now()
 	c.stream, c.err = appstream.Open(ctx, c.URL, eventsource.Options{},
-		appstream.Event(func(ctx app.Context, v tick) {
+		appstream.OnEvent(func(ctx app.Context, v tick, _ string) {
 			if v.N != c.count+1 {
 				c.bad++
 			}
@@ -145,7 +145,7 @@ func (c *floodView) OnMount(ctx app.Context) {
 			}
 			c.recent = append(c.recent, v.N)
 		}),
-		appstream.State(func(ctx app.Context, s eventsource.State) { c.state = s }),
+		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { c.state = s }),
 	)
 }
 
@@ -340,14 +340,13 @@ func (c *logView) OnMount(ctx app.Context) {
 	add := func(s string) { c.log = append(c.log, s) }
 	var err error
 	c.stream, err = appstream.Open(ctx, c.URL, eventsource.Options{},
-		appstream.State(func(ctx app.Context, s eventsource.State) { add("state " + s.String()) }),
-		appstream.Event(func(ctx app.Context, v tick) { add(fmt.Sprint("tick ", v.N)) }),
-		appstream.Event(func(ctx app.Context, p event.Ping) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
-		appstream.Message("note", func(ctx app.Context, m eventsource.Message) { add("note " + m.Data) }),
-		appstream.Gap(func(ctx app.Context, g eventsource.Gap) { add("gap " + g.Reason + " " + g.LastEventID) }),
-		appstream.DecodeError(func(ctx app.Context, raw string, err error) {
-			var de *eventsource.DecodeError
-			add(fmt.Sprintf("error %q %v", raw, errors.As(err, &de)))
+		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { add("state " + s.String()) }),
+		appstream.OnEvent(func(ctx app.Context, v tick, id string) { add(fmt.Sprint("tick ", v.N, " ", id)) }),
+		appstream.OnEvent(func(ctx app.Context, p event.Ping, _ string) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
+		appstream.OnRaw("note", func(ctx app.Context, m eventsource.Event) { add("note " + m.Data) }),
+		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { add("gap " + g.Reason + " " + g.LastEventID) }),
+		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
+			add(fmt.Sprintf("error %q %v", err.Data, errors.Is(err, event.ErrDecode)))
 		}),
 	)
 	if err != nil {
@@ -377,11 +376,11 @@ func TestHandlersInOrder(t *testing.T) {
 	want := []string{
 		"state connecting",
 		"state open",
-		"tick 1",
+		"tick 1 ep-1", // typed handlers get the event's ID
 		"ping 2026-01-02T03:04:05Z",
 		`error "not json" true`,
 		"note hello",
-		"tick 2",
+		"tick 2 ep-5",
 	}
 	waitText(t, "log", strings.Join(want, ""))
 }

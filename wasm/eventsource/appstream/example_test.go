@@ -27,16 +27,16 @@ func (c *clock) OnMount(ctx app.Context) {
 	c.stream, err = appstream.Open(ctx, "/stream", eventsource.Options{
 		Watchdog: 45 * time.Second, // reopen if three heartbeats are missed
 	},
-		appstream.Event(func(ctx app.Context, p event.Ping) {
+		appstream.OnEvent(func(ctx app.Context, p event.Ping, _ string) {
 			c.last = p.Time
 			c.pings++
 		}),
-		appstream.State(func(ctx app.Context, s eventsource.State) { c.state = s }),
-		appstream.Gap(func(ctx app.Context, g eventsource.Gap) {
+		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { c.state = s }),
+		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) {
 			c.note = "missed events (" + g.Reason + "): reloading"
 			// fetch the current state here
 		}),
-		appstream.DecodeError(func(ctx app.Context, raw string, err error) { c.note = err.Error() }),
+		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) { c.note = err.Error() }),
 	)
 	if err != nil {
 		c.note = err.Error()
