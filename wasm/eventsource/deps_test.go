@@ -10,8 +10,9 @@ import (
 )
 
 // TestWasmDeps checks that the js/wasm build of the package links only the
-// standard library and shared/event (itself standard-library only), so it
-// adds nothing but itself and the shared types to the app's wasm binary.
+// standard library, shared/event and shared/protocol (both standard-library
+// only), so it adds nothing but itself, the shared types and the protocol's
+// names to the app's wasm binary.
 func TestWasmDeps(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -27,10 +28,11 @@ func TestWasmDeps(t *testing.T) {
 	allowed := map[string]bool{
 		"github.com/ssewasm/ssewasm/wasm/eventsource": true,
 		"github.com/ssewasm/ssewasm/shared/event":     true,
+		"github.com/ssewasm/ssewasm/shared/protocol":  true,
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if !allowed[dep] {
-			t.Errorf("the js/wasm build imports %s; it must use only the standard library and shared/event", dep)
+			t.Errorf("the js/wasm build imports %s; it must use only the standard library, shared/event and shared/protocol", dep)
 		}
 	}
 }
