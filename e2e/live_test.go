@@ -198,7 +198,8 @@ func TestLiveLoadsOffline(t *testing.T) {
 }
 
 // TestLiveColdLoads measures in each browser, over 5 cold loads (a new
-// browser profile each), the wasm bytes transferred and the time from
+// browser profile each; Firefox's a copy of a template that has visited
+// only about:blank), the wasm bytes transferred and the time from
 // navigation to the first event on /live.
 func TestLiveColdLoads(t *testing.T) {
 	dir := buildApp(t)
