@@ -243,3 +243,56 @@ func (l *RequestLog) URLs() []string {
 
 // Stop stops logging.
 func (l *RequestLog) Stop() { l.remove() }
+
+// Response is what network.responseStarted says of a response.
+type Response struct {
+	URL    string `json:"url"`
+	Status int    `json:"status"`
+	// FromCache is set for a response that came from a cache, Firefox's
+	// own or a service worker's, not from the network.
+	FromCache bool `json:"fromCache"`
+	// HeadersSize is the size of the headers as received: 0 for a
+	// response that did not come from the network.
+	HeadersSize int `json:"headersSize"`
+}
+
+// ResponseLog records the start of every response the browser gets,
+// from every tab and worker, from LogResponses on.
+type ResponseLog struct {
+	mu     sync.Mutex
+	list   []Response
+	remove func()
+}
+
+// LogResponses subscribes to network.responseStarted and starts a log.
+func (f *Firefox) LogResponses(ctx context.Context) (*ResponseLog, error) {
+	l := &ResponseLog{}
+	l.remove = f.OnEvent(func(e Event) {
+		if e.Method != "network.responseStarted" {
+			return
+		}
+		var p struct {
+			Response Response `json:"response"`
+		}
+		if json.Unmarshal(e.Params, &p) == nil {
+			l.mu.Lock()
+			l.list = append(l.list, p.Response)
+			l.mu.Unlock()
+		}
+	})
+	if err := f.Call(ctx, "session.subscribe", map[string]any{"events": []string{"network.responseStarted"}}, nil); err != nil {
+		l.remove()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Responses returns the responses logged so far, in order.
+func (l *ResponseLog) Responses() []Response {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Response(nil), l.list...)
+}
+
+// Stop stops logging.
+func (l *ResponseLog) Stop() { l.remove() }
