@@ -143,6 +143,12 @@ func TestFirefox(t *testing.T) {
 		if err := tab2.Navigate(ctx, srv.URL+"/other"); err != nil {
 			t.Fatal(err)
 		}
+		var visible1, visible2 string
+		tab.Evaluate(ctx, `document.visibilityState`, &visible1)
+		tab2.Evaluate(ctx, `document.visibilityState`, &visible2)
+		if visible1 != "visible" || visible2 != "visible" {
+			t.Errorf("the tabs are %q and %q, want both visible", visible1, visible2)
+		}
 		var path1, path2 string
 		tab.Evaluate(ctx, `location.pathname`, &path1)
 		tab2.Evaluate(ctx, `location.pathname`, &path2)

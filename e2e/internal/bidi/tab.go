@@ -32,12 +32,15 @@ func (f *Firefox) FirstTab(ctx context.Context) (*Tab, error) {
 	return &Tab{c: f.Conn, ID: tree.Contexts[0].Context}, nil
 }
 
-// NewTab opens a new tab on about:blank.
+// NewTab opens a new tab on about:blank, in a window of its own: in one
+// window, only the front tab is visible, and Firefox pauses animation
+// frames and slows timers in the others (as Chromium does not in
+// headless mode, where every tab counts as visible).
 func (f *Firefox) NewTab(ctx context.Context) (*Tab, error) {
 	var r struct {
 		Context string `json:"context"`
 	}
-	if err := f.Call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &r); err != nil {
+	if err := f.Call(ctx, "browsingContext.create", map[string]any{"type": "window"}, &r); err != nil {
 		return nil, err
 	}
 	return &Tab{c: f.Conn, ID: r.Context}, nil
