@@ -77,6 +77,12 @@ func TestBrowsers(t *testing.T) {
 		if err := tab2.navigate(srv.URL + "/second"); err != nil {
 			t.Fatal(err)
 		}
+		// A hidden page gets no animation frames and slow timers.
+		v1, err1 := evalJS[string](tab, `document.visibilityState`)
+		v2, err2 := evalJS[string](tab2, `document.visibilityState`)
+		if v1 != "visible" || v2 != "visible" {
+			t.Errorf("the tabs are %q (%v) and %q (%v), want both visible", v1, err1, v2, err2)
+		}
 		p1, _ := evalJS[string](tab, `location.pathname`)
 		p2, _ := evalJS[string](tab2, `location.pathname`)
 		if p1 != "/first" || p2 != "/second" {

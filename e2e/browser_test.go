@@ -81,7 +81,8 @@ func loopbackOnly() browserOption { return func(o *browserOptions) { o.loopbackO
 // insecureCerts accepts any TLS certificate (a test's self-signed one).
 func insecureCerts() browserOption { return func(o *browserOptions) { o.insecureCerts = true } }
 
-// logRequests records the URL of every request the browser sends.
+// logRequests records the URL of every request the pages send (see
+// tab.requests).
 func logRequests() browserOption { return func(o *browserOptions) { o.logRequests = true } }
 
 // tab is a browser tab, in either browser.
@@ -217,8 +218,9 @@ func (p *tab) newTab() (*tab, error) {
 	return &tab{t: p.t, kind: p.kind, d: d, urls: p.urls}, nil
 }
 
-// requests returns the URLs the browser requested so far; the browser
-// must have been opened with logRequests.
+// requests returns the URLs requested so far (Chromium: by the pages of
+// the browser's tabs, as DevTools sees them; Firefox: by every tab and
+// worker); the browser must have been opened with logRequests.
 func (p *tab) requests() []string {
 	if p.urls == nil {
 		p.t.Fatal("tab.requests needs openBrowser(t, b, logRequests())")

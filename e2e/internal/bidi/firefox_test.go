@@ -58,6 +58,10 @@ func TestFirefox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	responses, err := ff.LogResponses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tab, err := ff.FirstTab(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +143,12 @@ func TestFirefox(t *testing.T) {
 		if err := tab2.Navigate(ctx, srv.URL+"/other"); err != nil {
 			t.Fatal(err)
 		}
+		var visible1, visible2 string
+		tab.Evaluate(ctx, `document.visibilityState`, &visible1)
+		tab2.Evaluate(ctx, `document.visibilityState`, &visible2)
+		if visible1 != "visible" || visible2 != "visible" {
+			t.Errorf("the tabs are %q and %q, want both visible", visible1, visible2)
+		}
 		var path1, path2 string
 		tab.Evaluate(ctx, `location.pathname`, &path1)
 		tab2.Evaluate(ctx, `location.pathname`, &path2)
@@ -147,6 +157,21 @@ func TestFirefox(t *testing.T) {
 		}
 		if err := tab2.Close(ctx); err != nil {
 			t.Error(err)
+		}
+	})
+
+	t.Run("response log", func(t *testing.T) {
+		var found bool
+		for _, r := range responses.Responses() {
+			if r.URL == srv.URL+"/pixel.png" {
+				found = true
+				if r.Status != 404 || r.FromCache || r.HeadersSize == 0 {
+					t.Errorf("pixel.png: %+v, want a 404 from the network", r)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no response for pixel.png: %+v", responses.Responses())
 		}
 	})
 

@@ -32,12 +32,15 @@ func (f *Firefox) FirstTab(ctx context.Context) (*Tab, error) {
 	return &Tab{c: f.Conn, ID: tree.Contexts[0].Context}, nil
 }
 
-// NewTab opens a new tab on about:blank.
+// NewTab opens a new tab on about:blank, in a window of its own: in one
+// window, only the front tab is visible, and Firefox pauses animation
+// frames and slows timers in the others (as Chromium does not in
+// headless mode, where every tab counts as visible).
 func (f *Firefox) NewTab(ctx context.Context) (*Tab, error) {
 	var r struct {
 		Context string `json:"context"`
 	}
-	if err := f.Call(ctx, "browsingContext.create", map[string]any{"type": "tab"}, &r); err != nil {
+	if err := f.Call(ctx, "browsingContext.create", map[string]any{"type": "window"}, &r); err != nil {
 		return nil, err
 	}
 	return &Tab{c: f.Conn, ID: r.Context}, nil
@@ -243,3 +246,56 @@ func (l *RequestLog) URLs() []string {
 
 // Stop stops logging.
 func (l *RequestLog) Stop() { l.remove() }
+
+// Response is what network.responseStarted says of a response.
+type Response struct {
+	URL    string `json:"url"`
+	Status int    `json:"status"`
+	// FromCache is set for a response that came from a cache, Firefox's
+	// own or a service worker's, not from the network.
+	FromCache bool `json:"fromCache"`
+	// HeadersSize is the size of the headers as received: 0 for a
+	// response that did not come from the network.
+	HeadersSize int `json:"headersSize"`
+}
+
+// ResponseLog records the start of every response the browser gets,
+// from every tab and worker, from LogResponses on.
+type ResponseLog struct {
+	mu     sync.Mutex
+	list   []Response
+	remove func()
+}
+
+// LogResponses subscribes to network.responseStarted and starts a log.
+func (f *Firefox) LogResponses(ctx context.Context) (*ResponseLog, error) {
+	l := &ResponseLog{}
+	l.remove = f.OnEvent(func(e Event) {
+		if e.Method != "network.responseStarted" {
+			return
+		}
+		var p struct {
+			Response Response `json:"response"`
+		}
+		if json.Unmarshal(e.Params, &p) == nil {
+			l.mu.Lock()
+			l.list = append(l.list, p.Response)
+			l.mu.Unlock()
+		}
+	})
+	if err := f.Call(ctx, "session.subscribe", map[string]any{"events": []string{"network.responseStarted"}}, nil); err != nil {
+		l.remove()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Responses returns the responses logged so far, in order.
+func (l *ResponseLog) Responses() []Response {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Response(nil), l.list...)
+}
+
+// Stop stops logging.
+func (l *ResponseLog) Stop() { l.remove() }
