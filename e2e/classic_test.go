@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,32 +93,5 @@ func TestClassicDemo(t *testing.T) {
 		if _, err := pollJS[bool](tab, 10*time.Second, fmt.Sprintf("%s > %d", countLines("ping"), pings)); err != nil {
 			t.Fatalf("pings did not resume after the reconnect: %v", err)
 		}
-	})
-}
-
-// TestClassicFirstPing measures, in each browser, the time from navigation
-// to the first "Ping:" line on / over 5 cold loads (a new browser profile
-// each, so the wasm app is fetched and compiled every time; Firefox's is a
-// copy of a template profile that has visited only about:blank). It logs the
-// figures and asserts none: timings on a shared machine are noise.
-func TestClassicFirstPing(t *testing.T) {
-	dir := buildApp(t)
-	srv := startServer(t, dir, "127.0.0.1:0")
-	forEachBrowser(t, func(t *testing.T, b browserKind) {
-		var firsts []float64
-		for range 5 {
-			tab := openBrowser(t, b)
-			if err := tab.navigate(srv.URL); err != nil {
-				t.Fatal(err)
-			}
-			// performance.now() counts from the start of the navigation.
-			first, err := pollJS[float64](tab, 60*time.Second, countLines("ping")+` > 0 ? performance.now() : 0`)
-			if err != nil {
-				t.Fatalf("no Ping: line: %v", err)
-			}
-			firsts = append(firsts, first)
-		}
-		sorted := slices.Sorted(slices.Values(firsts))
-		t.Logf("%s: cold loads of /: navigation to first Ping: line: median %.0f ms (in order: %.0f)", b, sorted[len(sorted)/2], firsts)
 	})
 }
