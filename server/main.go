@@ -68,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		HTTP2:    http2Config(),
 	}
+	if !cfg.tlsHTTP2 {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
+	}
 	// http.Server.Shutdown waits for handlers to return, and stream
 	// handlers only return when told: tell them first.
 	srv.RegisterOnShutdown(func() { svc.beginShutdown(cfg.shutdownGrace, log) })
