@@ -16,8 +16,8 @@ import (
 // Hijacked streams.
 //
 // A goroutine, net/http's buffers and its background reader cost about
-// 25 KB per open stream, nearly all of it idle. So on Linux, a plain
-// HTTP/1.x request (no TLS, a connection that can be hijacked) is taken
+// 25 KB per open stream, nearly all of it idle. So on Linux, an
+// HTTP/1.x request (a connection that can be hijacked, TLS or not) is taken
 // over after its headers: the handler writes the response headers, the
 // retry line and any replay itself, hands the connection to the broker
 // and returns. An idle stream then holds its client struct, its socket
