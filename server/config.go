@@ -36,6 +36,7 @@ type config struct {
 	allowOrigins []string
 	tlsCert      string
 	tlsKey       string
+	tlsHTTP2     bool // -tls-http2: offer HTTP/2 over TLS
 
 	trustedProxies trustedProxies // -trusted-proxy
 	drain          time.Duration  // -drain
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS, and HTTP/2 to browsers)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+	fs.BoolVar(&c.tlsHTTP2, "tls-http2", true, "with -tls-cert: offer HTTP/2; false serves HTTP/1.1 over TLS only, whose idle streams cost a quarter of the memory (docs/scale-out.md)")
 	fs.Func("trusted-proxy", "a reverse proxy (CIDR or IP; repeatable) whose X-Forwarded-For or Forwarded header names the client, for -max-clients-per-ip and the logs; other peers' headers are ignored", func(s string) error {
 		p, err := parseTrustedProxy(s)
 		if err != nil {

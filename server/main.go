@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 func main() {
@@ -64,6 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// No WriteTimeout: it would cut every stream; streams set a
 		// deadline per write instead.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		HTTP2:    http2Config(),
+	}
+	if !cfg.tlsHTTP2 {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
 	}
 	// http.Server.Shutdown waits for handlers to return, and stream
 	// handlers only return when told: tell them first.
@@ -86,7 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.tlsCert != "" {
 			// ServeTLS offers HTTP/2, which lifts the browsers' limit of
 			// six HTTP/1.1 connections per origin.
-			serveErr <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			// TLSListener: HTTP/1.1 streams over TLS are hijacked
+			// and written without blocking, like plain ones.
+			serveErr <- srv.ServeTLS(sse.TLSListener(ln), cfg.tlsCert, cfg.tlsKey)
 			return
 		}
 		serveErr <- srv.Serve(ln)
@@ -116,4 +125,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-serveErr // Serve has returned http.ErrServerClosed
 	log.Info("stopped")
 	return nil
+}
+
+// http2Config sizes HTTP/2 for many long-lived, mostly idle streams with
+// small requests (docs/design.md, "Streams over TLS"): frames of at most
+// 16 KB (the protocol's minimum; we only read GET headers) and small
+// HPACK tables, which a connection keeps for its whole life.
+func http2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxReadFrameSize:          16 << 10,
+		MaxDecoderHeaderTableSize: 1 << 10,
+		MaxEncoderHeaderTableSize: 1 << 10,
+	}
 }

@@ -119,3 +119,47 @@ func TestTLSServesHTTP2Streams(t *testing.T) {
 		t.Fatal("run did not return within 10s with an HTTP/2 stream open")
 	}
 }
+
+// With -tls-http2=false the server offers HTTP/1.1 only over TLS, and
+// the stream is the hijacked one (delimited by the connection's close).
+func TestTLSHTTP1Only(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-web", fakeWeb(t), "-tls-cert", cert, "-tls-key", key, "-tls-http2=false"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("run printed no URL: %v", err)
+	}
+	_, url, _ := strings.Cut(strings.TrimSpace(line), "serving on ")
+	go io.Copy(io.Discard, pr)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	req, _ := http.NewRequestWithContext(sctx, "GET", url+"events?topic=tls", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 1 || !resp.Close || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("%s, close %v, transfer encoding %v: want HTTP/1.1 delimited by the connection's close", resp.Proto, resp.Close, resp.TransferEncoding)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return within 10s with a TLS stream open")
+	}
+}

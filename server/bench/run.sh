@@ -14,7 +14,10 @@
 #                      node is a plain Node http broadcast server (server/bench/node, no npm deps);
 #                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
 #                      a fresh store each run), shown beside ours and never counted as a peer
-#   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst)
+#   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst
+#                      idle-tls idle-h2 idle-h2x10); the TLS ones (our server only, with a
+#                      self-signed certificate): idle-tls HTTP/1.1 over TLS, idle-h2 one HTTP/2
+#                      stream per connection, idle-h2x10 ten streams per connection
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
 #   BENCH_PIN          1 (default when taskset exists and there are 2+ CPUs): run every
@@ -30,7 +33,7 @@ cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
 IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node"}
-SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst"}
+SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
@@ -78,6 +81,9 @@ scenario_flags() {
 		steady) echo "-clients 200 -rate 50 -duration 5s -settle 1s" ;;
 		idle-10k) echo "-clients 10000 -idle -duration 2s -settle 2s" ;;
 		idle-100k) echo "-clients 100000 -idle -duration 2s -settle 2s" ;;
+		idle-tls) echo "-clients 2000 -idle -duration 2s -settle 2s -tls-insecure" ;;
+		idle-h2) echo "-clients 2000 -idle -duration 2s -settle 2s -tls-insecure -http2" ;;
+		idle-h2x10) echo "-clients 2000 -idle -duration 2s -settle 2s -tls-insecure -http2 -streams-per-conn 10" ;;
 		burst) echo "-clients 20 -inflight 32 -duration 3s -settle 1s" ;;
 		hiccup) echo "-clients 50 -inflight 8 -size 128 -no-reconnect -pause 400ms -pause-every 1s -duration 3s -settle 1s" ;;
 		ordinary) echo "-clients 200 -rate 200 -duration 5s -settle 1s" ;;
@@ -89,6 +95,10 @@ scenario_flags() {
 		steady) echo "-clients 1000 -rate 50 -duration 15s" ;;
 		idle-10k) echo "-clients 10000 -idle -duration 5s -settle 3s" ;;
 		idle-100k) echo "-clients 100000 -idle -duration 5s -settle 3s" ;;
+		# TLS: 5,000 streams (handshakes cost the tool CPU too), our server only.
+		idle-tls) echo "-clients 5000 -idle -duration 5s -settle 3s -tls-insecure" ;;
+		idle-h2) echo "-clients 5000 -idle -duration 5s -settle 3s -tls-insecure -http2" ;;
+		idle-h2x10) echo "-clients 5000 -idle -duration 5s -settle 3s -tls-insecure -http2 -streams-per-conn 10" ;;
 		burst) echo "-clients 50 -inflight 32 -duration 10s" ;;
 		# hiccup: readers that pause 400 ms a second and never reconnect,
 		# an unthrottled publisher: what an eviction loses stays lost.
@@ -110,6 +120,11 @@ if [[ " $IMPLS " == *" ours"* ]]; then # ours and its variants run the same bina
 	fi
 fi
 (cd server/bench && $GO build -o "$BIN/" ./adapters/...)
+# A self-signed certificate for the TLS scenarios.
+if [ ! -f "$DIR/cert/cert.pem" ]; then
+	mkdir -p "$DIR/cert"
+	(cd "$DIR/cert" && $GO run "$($GO env GOROOT)/src/crypto/tls/generate_cert.go" --host 127.0.0.1 --ecdsa-curve P256 2>/dev/null)
+fi
 
 
 stop_server() { # pid
@@ -149,12 +164,23 @@ run_one() {
 		"$BIN/ssebench" fail -impl "$impl" -scenario "$s" -json "$out" -reason "$OURS_BUILD_ERR"
 		return
 	fi
+	local scheme=http tlsflags=()
+	case $s in idle-tls | idle-h2*)
+		if [[ $impl != ours* ]]; then
+			echo "   skipped: only our server serves TLS here"
+			return
+		fi
+		scheme=https
+		tlsflags=(-tls-cert "$DIR/cert/cert.pem" -tls-key "$DIR/cert/key.pem")
+		;;
+	esac
 	case $s in idle-*) wait_time_wait ;; esac
 	port=$("$BIN/ssebench" freeport)
 	if [[ $impl == ours* ]]; then
 		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$WEB")
 		# shellcheck disable=SC2206
 		cmd+=(${BENCH_OURS_FLAGS:-}) # extra flags for our server, to compare settings
+		cmd+=("${tlsflags[@]}")
 		if [ "$impl" = ours-jetstream ]; then
 			rm -rf "$DIR/nats"
 			cmd+=(-nats-embedded "$DIR/nats")
@@ -169,7 +195,7 @@ run_one() {
 	rc=0
 	# Progress lines go to the terminal and to a file; the table to a file.
 	# shellcheck disable=SC2086
-	timeout 300 "${TOOL_CPU[@]}" "$BIN/ssebench" -url "http://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
+	timeout 300 "${TOOL_CPU[@]}" "$BIN/ssebench" -url "$scheme://127.0.0.1:$port" -pid "$SERVER_PID" -server-log "$log" \
 		-impl "$impl" -scenario "$s" -json "$out" $flags \
 		>"$LOGS/$s-$impl-$run.table" 2> >(tee "$LOGS/$s-$impl-$run.progress" | sed 's/^/   /' >&2) || rc=$?
 	stop_server "$SERVER_PID"
@@ -184,7 +210,7 @@ run_one() {
 }
 
 for s in $SCENARIOS; do
-	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst)" >&2; exit 2; }
+	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10)" >&2; exit 2; }
 done
 for impl in $IMPLS; do
 	if [ "$impl" = node ]; then

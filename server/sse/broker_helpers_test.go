@@ -21,11 +21,12 @@ const (
 	hijackMode testMode = "hijack" // HTTP/1.1, the connection taken over (Linux; elsewhere as http1Mode)
 	http1Mode  testMode = "http1"  // HTTP/1.1 through the ResponseWriter
 	http2Mode  testMode = "h2"     // HTTP/2 over TLS, through the ResponseWriter
+	tlsMode    testMode = "tls"    // HTTP/1.1 over TLS (TLSListener), the connection taken over (Linux)
 )
 
 var (
-	allModes   = []testMode{hijackMode, http1Mode, http2Mode}
-	http1Modes = []testMode{hijackMode, http1Mode} // for tests that speak HTTP/1.1 on raw connections
+	allModes   = []testMode{hijackMode, http1Mode, http2Mode, tlsMode}
+	http1Modes = []testMode{hijackMode, http1Mode, tlsMode} // for tests that speak HTTP/1.1 on raw connections (stalledConn)
 )
 
 // run runs f as a subtest in each of modes, all of them if none given.
@@ -63,15 +64,19 @@ func newTestBroker(t testing.TB, mode testMode, opts Options) (*Broker, *httptes
 // startServer serves b in mode; wrap, if not nil, wraps the listener.
 // srv.Client() speaks the mode's protocol.
 func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener) *httptest.Server {
-	b.ordinary = mode != hijackMode
+	b.ordinary = mode != hijackMode && mode != tlsMode
 	srv := httptest.NewUnstartedServer(b)
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
 	}
-	if mode == http2Mode {
+	switch mode {
+	case http2Mode:
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
-	} else {
+	case tlsMode:
+		srv.Listener = TLSListener(srv.Listener) // under the TLS layer StartTLS adds
+		srv.StartTLS()
+	default:
 		srv.Start()
 	}
 	return srv
@@ -277,11 +282,12 @@ func TestModes(t *testing.T) {
 	run(t, func(t *testing.T, mode testMode) {
 		b, srv := newTestBroker(t, mode, Options{})
 		c := connect(t, srv, "", nil)
-		wantMajor, wantHijacked := 1, mode == hijackMode && canHijack
+		wantMajor, wantHijacked := 1, (mode == hijackMode || mode == tlsMode) && canHijack
 		if mode == http2Mode {
 			wantMajor = 2
 		}
-		if c.resp.ProtoMajor != wantMajor || c.resp.TLS == nil != (mode != http2Mode) {
+		wantTLS := mode == http2Mode || mode == tlsMode
+		if c.resp.ProtoMajor != wantMajor || (c.resp.TLS != nil) != wantTLS {
 			t.Errorf("%s over TLS %v, want HTTP/%d", c.resp.Proto, c.resp.TLS != nil, wantMajor)
 		}
 		if hijacked := c.resp.Close && c.resp.ContentLength == -1 && len(c.resp.TransferEncoding) == 0 && c.resp.ProtoMajor == 1; hijacked != wantHijacked {

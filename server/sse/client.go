@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -44,6 +45,8 @@ type client struct {
 	// can set it.
 	conn     net.Conn
 	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine
+	tls      *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
+	sock     *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
@@ -296,7 +299,13 @@ func (c *client) writeAll(bufs net.Buffers) error {
 		if c.killed.Load() {
 			return c.stopReason()
 		}
-		if _, err := bufs.WriteTo(c.conn); err != nil {
+		var err error
+		if c.tls != nil {
+			err = c.writeTLS(bufs)
+		} else {
+			_, err = bufs.WriteTo(c.conn)
+		}
+		if err != nil {
 			return c.writeErr(err)
 		}
 		c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above; if end set one meanwhile, the next turn sees killed

@@ -66,12 +66,14 @@
 // of silence a stream gets a heartbeat, a comment or, with
 // heartbeat=event, a [HeartbeatEvent]. The protocol is in docs/protocol.md.
 //
-// Goroutines: on Linux, a plain HTTP/1.x stream is hijacked once its
+// Goroutines: on Linux, an HTTP/1.x stream is hijacked once its
 // headers and replay are written (hijack.go): an idle stream then holds
 // no goroutine and no net/http buffers; a pool of GOMAXPROCS writers
 // writes queued events, and one goroutine watches the sockets for
-// clients that hang up. HTTP/2, TLS and writers that cannot be hijacked
-// keep the request's goroutine as their writer. The broker runs one more
+// clients that hang up. Over TLS this holds too; serve through
+// [TLSListener] so that the pool's writes do not block. HTTP/2 and
+// writers that cannot be hijacked keep the request's goroutine as their
+// writer. The broker runs one more
 // goroutine, for heartbeats.
 //
 // Without a broker, a handler sends events with a [Stream] in a loop until

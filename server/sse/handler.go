@@ -154,7 +154,10 @@ func (b *Broker) finish(c *client, reason error) {
 		b.watcher.remove(c)
 	}
 	b.unregister(c)
-	if c.conn != nil {
+	switch {
+	case c.tls != nil:
+		c.closeTLS()
+	case c.conn != nil:
 		c.conn.Close()
 	}
 	b.streamEnded(c, reason)

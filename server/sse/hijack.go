@@ -2,6 +2,7 @@ package sse
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,8 +16,8 @@ import (
 // Hijacked streams.
 //
 // A goroutine, net/http's buffers and its background reader cost about
-// 25 KB per open stream, nearly all of it idle. So on Linux, a plain
-// HTTP/1.x request (no TLS, a connection that can be hijacked) is taken
+// 25 KB per open stream, nearly all of it idle. So on Linux, an
+// HTTP/1.x request (a connection that can be hijacked, TLS or not) is taken
 // over after its headers: the handler writes the response headers, the
 // retry line and any replay itself, hands the connection to the broker
 // and returns. An idle stream then holds its client struct, its socket
@@ -48,19 +49,20 @@ import (
 // correct HTTP/1.1 framing for a body that never ends: browsers, curl -N
 // and Go's http.Client read it as a body that ends at EOF.
 //
-// HTTP/2, TLS and writers that cannot be hijacked (httptest.ResponseRecorder,
-// most middleware) keep the ordinary path: the handler's goroutine
+// HTTP/1.1 over TLS is hijacked too (see tlsconn.go for how its writes
+// stay non-blocking). HTTP/2 and writers that cannot be hijacked
+// (httptest.ResponseRecorder, most middleware) keep the ordinary path: the handler's goroutine
 // writes through the http.ResponseWriter (client.serve).
 
 // errClientGone is the reason of a hijacked stream whose client closed
 // the connection: like a cancelled request context on the ordinary path.
 var errClientGone = fmt.Errorf("sse: client closed the connection: %w", context.Canceled)
 
-// hijack takes over r's connection, if it is plain HTTP/1.x and w can be
+// hijack takes over r's connection, if it is HTTP/1.x and w can be
 // hijacked, and returns it with its deadlines cleared; nil otherwise,
 // and then nothing was written.
 func (b *Broker) hijack(w http.ResponseWriter, r *http.Request) net.Conn {
-	if !canHijack || b.ordinary || r.ProtoMajor != 1 || r.TLS != nil {
+	if !canHijack || b.ordinary || r.ProtoMajor != 1 {
 		return nil
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
@@ -100,11 +102,20 @@ func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return
 // it ends the stream if it could not open.
 func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	var raw syscall.RawConn
-	if sc, ok := conn.(syscall.Conn); ok {
+	nc := conn
+	tc, _ := conn.(*tls.Conn)
+	if tc != nil { // see tlsconn.go
+		nc = tc.NetConn()
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
 		raw, _ = sc.SyscallConn()
 	}
+	sock, _ := nc.(*tlsSock)
+	if sock != nil {
+		sock.raw = raw
+	}
 	b.mu.Lock() // end reads conn with b.mu held
-	c.conn, c.raw = conn, raw
+	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
 	// Drop the response: it holds net/http's connection and its 8 KB
 	// of buffers, which an idle stream must not keep.
 	c.w, c.rc = nil, nil
@@ -281,13 +292,17 @@ func (b *Broker) write(c *client, w *rawWriter) {
 		return
 	}
 	rest := bufs
-	if c.raw != nil {
-		if rest, err = w.write(c.raw, bufs); err != nil {
-			b.finish(c, c.writeErr(err))
-			return
-		}
+	switch {
+	case c.tls != nil:
+		rest, err = c.writeTLSNow(w, bufs)
+	case c.raw != nil:
+		rest, err = w.write(c.raw, bufs)
 	}
-	if len(rest) > 0 { // the socket is full: finish in a goroutine of its own
+	if err != nil {
+		b.finish(c, c.writeErr(err))
+		return
+	}
+	if len(rest) > 0 || c.sock.stalled() { // the socket is full: finish in a goroutine of its own
 		go b.writeSlow(c, slices.Clone(rest), n, size) // references to frames nobody modifies
 		return
 	}

@@ -13,7 +13,9 @@ const canHijack = true
 // rawWriter does non-blocking writes for one writer goroutine. Its
 // function value is made once, so a write does not allocate.
 type rawWriter struct {
-	bufs net.Buffers // the batch being built, reused
+	bufs  net.Buffers // the batch being built, reused
+	chunk []byte      // a TLS stream's batch, copied (tlsconn.go)
+	one   net.Buffers // writeOne's
 
 	rest net.Buffers // what fn has still to write
 	iov  []syscall.Iovec
@@ -68,6 +70,19 @@ func (w *rawWriter) write(rc syscall.RawConn, bufs net.Buffers) (net.Buffers, er
 	clear(w.iov) // do not keep the frames alive
 	w.rest, w.err = nil, nil
 	return rest, err
+}
+
+// writeOne is write for one buffer: it returns the part of p the socket
+// did not take.
+func (w *rawWriter) writeOne(rc syscall.RawConn, p []byte) ([]byte, error) {
+	w.one = append(w.one[:0], p)
+	rest, err := w.write(rc, w.one)
+	var r []byte
+	if len(rest) > 0 {
+		r = rest[0]
+	}
+	clear(w.one)
+	return r, err
 }
 
 // consume drops the first n bytes of bufs.

@@ -11,9 +11,13 @@ import (
 // canHijack: elsewhere every stream keeps the ordinary path.
 const canHijack = false
 
-type rawWriter struct{ bufs net.Buffers }
+type rawWriter struct {
+	bufs  net.Buffers
+	chunk []byte
+}
 
 func (*rawWriter) write(_ syscall.RawConn, bufs net.Buffers) (net.Buffers, error) { return bufs, nil }
+func (*rawWriter) writeOne(_ syscall.RawConn, p []byte) ([]byte, error)           { return p, nil }
 
 type watcher struct{}
 

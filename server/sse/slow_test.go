@@ -3,6 +3,7 @@ package sse
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -47,11 +48,24 @@ func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *h
 	}
 	t.Cleanup(func() { conn.Close() })
 	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if srv.TLS != nil { // tlsMode: HTTP/1.1 over TLS
+		conf := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		conf.NextProtos, conf.ServerName = []string{"http/1.1"}, "127.0.0.1"
+		conn = tls.Client(conn, conf)
+	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/events?"+query, nil)
 	if err := req.Write(conn); err != nil {
 		t.Fatal(err)
 	}
 	return conn, req
+}
+
+// tcpConn is the TCP connection of a stalledConn.
+func tcpConn(c net.Conn) *net.TCPConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.NetConn().(*net.TCPConn)
+	}
+	return c.(*net.TCPConn)
 }
 
 // A client that stops reading does not delay delivery to 100 others, is
@@ -218,7 +232,7 @@ func openPaused(t *testing.T, srv *httptest.Server, query string) *pausedReader 
 	// Not stalledConn's tiny buffer: below the loopback MSS, a reader
 	// that resumes waits for the sender's zero-window probes, which back
 	// off to seconds.
-	conn.(*net.TCPConn).SetReadBuffer(128 << 10)
+	tcpConn(conn).SetReadBuffer(128 << 10)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -44,6 +45,10 @@ type config struct {
 	jsonOut         string
 	allowRemote     bool
 	progress        time.Duration // 0: no progress lines
+	tlsInsecure     bool          // https: do not verify the server's certificate
+	tlsCA           string        // https: PEM file of the CA that signed the server's certificate
+	http2           bool          // https: streams over HTTP/2 instead of HTTP/1.1
+	streamsPerConn  int           // with http2: streams that share one connection
 }
 
 // urlParts is what the clients and the publisher need from -url.
@@ -59,6 +64,9 @@ func splitURL(u *url.URL, topic, event string) urlParts {
 	port := u.Port()
 	if port == "" {
 		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
 	}
 	base := strings.TrimSuffix(u.Path, "/")
 	q := url.Values{"topic": {topic}}
@@ -158,13 +166,18 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 
 	r := &runner{cfg: cfg, urls: urls, start: time.Now(), log: logw}
 	r.dialer = newDialer(urls, min(cfg.connectTimeout, 10*time.Second))
+	if u.Scheme == "https" {
+		if r.dialer.tls, err = cfg.tlsConfig(); err != nil {
+			return err
+		}
+	}
 	r.phase.Store("starting")
 	capacity := cfg.maxEvents
 	if cfg.idle {
 		capacity = 1
 	}
 	r.table = newSentTable(capacity)
-	r.pub = newPublisher(r, max(cfg.inflight, 1))
+	r.pub = newPublisher(r, max(cfg.inflight, 1), r.dialer.tls)
 	defer r.pub.close()
 
 	if err := waitListening(ctx, urls.dialAddr, 10*time.Second, cfg.pid); err != nil {
@@ -190,8 +203,16 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 	}
 
 	r.clients = make([]*client, cfg.clients)
+	var h2 *http.Transport
 	for i := range r.clients {
 		r.clients[i] = &client{}
+		if cfg.http2 {
+			if i%cfg.streamsPerConn == 0 { // a transport of its own: a connection of its own
+				h2 = r.dialer.h2Transport(srcs, i)
+				defer h2.CloseIdleConnections()
+			}
+			r.clients[i].h2 = h2
+		}
 		if len(srcs) > 0 {
 			r.clients[i].src = srcs[i%len(srcs)]
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,21 +23,90 @@ import (
 // dialer opens event streams: a raw TCP connection, a minimal HTTP/1.1
 // GET, and the response read with a small buffer. This keeps each client
 // to a goroutine, a socket and a few KB, so one process holds 10,000s.
+//
+// Over https:// the connection is wrapped in TLS (HTTP/1.1 by ALPN); with
+// -http2 the streams go through an http.Transport instead, one per
+// connection (client.h2), so that -streams-per-conn streams share it.
 type dialer struct {
 	addr        string // host:port to dial
+	host        string // Host header
+	eventsPath  string
 	request     string // the GET request up to the blank line, without it
 	dialTimeout time.Duration
 	readBuf     int
+	tls         *tls.Config // nil: plain TCP
 }
+
+// tlsConfig is the client TLS configuration of an https:// run.
+func (c *config) tlsConfig() (*tls.Config, error) {
+	conf := &tls.Config{InsecureSkipVerify: c.tlsInsecure} //nolint:gosec // only with -tls-insecure, for test certificates
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-ca: %w", err)
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s: no PEM certificate in it", c.tlsCA)
+		}
+	} else if !c.tlsInsecure {
+		return nil, fmt.Errorf("an https:// -url needs -tls-ca FILE or -tls-insecure (for a self-signed test certificate)")
+	}
+	return conf, nil
+}
+
+// h2Transport returns a transport for one HTTP/2 connection, dialled from
+// the source address of client i.
+func (d *dialer) h2Transport(srcs []netip.Addr, i int) *http.Transport {
+	nd := &net.Dialer{Timeout: d.dialTimeout}
+	if len(srcs) > 0 {
+		nd.LocalAddr = &net.TCPAddr{IP: srcs[i%len(srcs)].AsSlice()}
+	}
+	conf := d.tls.Clone()
+	conf.NextProtos = []string{"h2"}
+	return &http.Transport{
+		DialContext:        nd.DialContext,
+		TLSClientConfig:    conf,
+		ForceAttemptHTTP2:  true,
+		DisableCompression: true,
+		MaxConnsPerHost:    1, // every stream of this transport on one connection
+	}
+}
+
+// h2Stream is a stream opened over HTTP/2: the response, or why not.
+type h2Stream struct{ resp *http.Response }
+
+func (s *h2Stream) Close() error { return s.resp.Body.Close() }
 
 func newDialer(u urlParts, dialTimeout time.Duration) *dialer {
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n", u.eventsPath, u.host)
-	return &dialer{addr: u.dialAddr, request: b.String(), dialTimeout: dialTimeout, readBuf: 2048}
+	return &dialer{addr: u.dialAddr, host: u.host, eventsPath: u.eventsPath, request: b.String(), dialTimeout: dialTimeout, readBuf: 2048}
 }
 
-// dial connects from src (if valid) and sends the GET request.
-func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string) (net.Conn, error) {
+// dial connects from src (if valid) and sends the GET request; over
+// HTTP/2 (h2 not nil) it sends the request on h2's connection and waits
+// for the response headers.
+func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string, h2 *http.Transport) (io.Closer, error) {
+	if h2 != nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+d.host+d.eventsPath, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		if lastID != "" && !strings.ContainsAny(lastID, "\r\n\x00") {
+			req.Header.Set("Last-Event-ID", lastID)
+		}
+		resp, err := h2.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.ProtoMajor != 2 {
+			resp.Body.Close()
+			return nil, fmt.Errorf("the server answered over %s, not HTTP/2", resp.Proto)
+		}
+		return &h2Stream{resp}, nil
+	}
 	nd := net.Dialer{Timeout: d.dialTimeout}
 	if src.IsValid() {
 		nd.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
@@ -42,6 +114,19 @@ func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string) (net.C
 	conn, err := nd.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return nil, err
+	}
+	if d.tls != nil {
+		conf := d.tls.Clone()
+		conf.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(conn, conf)
+		hctx, cancel := context.WithTimeout(ctx, d.dialTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
 	}
 	req := d.request
 	if lastID != "" && !strings.ContainsAny(lastID, "\r\n\x00") {
@@ -60,11 +145,16 @@ func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string) (net.C
 // handshake reads the response headers and returns the event stream body
 // if the server answered 200 text/event-stream. It has no deadline: some
 // servers (go-sse) send the headers only with the first event.
-func (d *dialer) handshake(conn net.Conn) (io.Reader, error) {
-	br := bufio.NewReaderSize(conn, d.readBuf)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read response headers: %w", err)
+func (d *dialer) handshake(conn io.Closer) (io.Reader, error) {
+	var resp *http.Response
+	if s, ok := conn.(*h2Stream); ok {
+		resp = s.resp
+	} else {
+		var err error
+		br := bufio.NewReaderSize(conn.(net.Conn), d.readBuf)
+		if resp, err = http.ReadResponse(br, nil); err != nil {
+			return nil, fmt.Errorf("read response headers: %w", err)
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
@@ -79,6 +169,7 @@ func (d *dialer) handshake(conn net.Conn) (io.Reader, error) {
 // client is one SSE subscriber. Its goroutine owns the tally.
 type client struct {
 	src         netip.Addr
+	h2          *http.Transport // the HTTP/2 connection of the stream (-http2); nil otherwise
 	tally       tally
 	lastID      string
 	disconnects int64 // times the server ended the stream
@@ -94,7 +185,7 @@ func (c *client) everConnected() bool { return c.connectedOnce.Load() }
 // request is sent), then reads events until ctx is done, reconnecting
 // with Last-Event-ID after the server ends the stream.
 func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
-	conn, err := r.dialer.dial(ctx, c.src, "")
+	conn, err := r.dialer.dial(ctx, c.src, "", c.h2)
 	opened(err)
 	if err != nil {
 		return
@@ -137,7 +228,7 @@ func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
 				return
 			case <-time.After(r.cfg.reconnectDelay):
 			}
-			conn, err = r.dialer.dial(ctx, c.src, c.lastID)
+			conn, err = r.dialer.dial(ctx, c.src, c.lastID, c.h2)
 			if err == nil {
 				break
 			}

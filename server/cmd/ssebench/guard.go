@@ -20,8 +20,8 @@ func checkTarget(ctx context.Context, raw string, allowRemote bool, resolver *ne
 	if err != nil {
 		return nil, fmt.Errorf("bad -url %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("bad -url %q: only http:// is supported (the clients speak plain HTTP/1.1)", raw)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("bad -url %q: only http:// and https:// are supported", raw)
 	}
 	host := u.Hostname()
 	if host == "" {

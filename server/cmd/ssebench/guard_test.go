@@ -23,7 +23,8 @@ func TestCheckTarget(t *testing.T) {
 		{"http://[2001:db8::1]:8844", false, false},
 		{"http://0.0.0.0:8844", false, false},
 		{"http://192.0.2.1:8844", true, true},
-		{"https://127.0.0.1:8844", false, false},
+		{"https://127.0.0.1:8844", false, true},
+		{"ftp://127.0.0.1:8844", false, false},
 		{"127.0.0.1:8844", false, false},
 	} {
 		_, err := checkTarget(ctx, tc.url, tc.remote, nil)

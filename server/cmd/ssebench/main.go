@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -137,6 +138,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.scenario, "scenario", "", "scenario name, for the report")
 	fs.StringVar(&c.jsonOut, "json", "", "write the result as JSON to this file")
 	fs.DurationVar(&c.progress, "progress", time.Second, "progress line interval on stderr (0: none)")
+	fs.BoolVar(&c.tlsInsecure, "tls-insecure", false, "with an https:// -url: accept any server certificate (a self-signed test certificate)")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "with an https:// -url: PEM file of the CA (or the self-signed certificate) the server's certificate must chain to")
+	fs.BoolVar(&c.http2, "http2", false, "with an https:// -url: open the streams over HTTP/2 (otherwise HTTP/1.1 over TLS)")
+	fs.IntVar(&c.streamsPerConn, "streams-per-conn", 1, "with -http2: streams sharing one connection, as several EventSources of one tab do")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -173,6 +178,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("-reconnect-delay %v: must be 0..1m", c.reconnectDelay)
 	case c.pause < 0 || c.pause > 10*time.Second || c.pause > 0 && c.pauseEvery <= c.pause:
 		return fmt.Errorf("-pause %v: must be 0..10s and shorter than -pause-every (%v)", c.pause, c.pauseEvery)
+	case c.streamsPerConn < 1 || c.streamsPerConn > 1000:
+		return fmt.Errorf("-streams-per-conn %d: must be 1..1000", c.streamsPerConn)
+	case c.streamsPerConn > 1 && !c.http2:
+		return fmt.Errorf("-streams-per-conn %d needs -http2: HTTP/1.1 carries one stream per connection", c.streamsPerConn)
+	case c.http2 && !strings.HasPrefix(c.url, "https://"):
+		return fmt.Errorf("-http2 needs an https:// -url (HTTP/2 without TLS is not offered by browsers)")
 	case c.topic == "":
 		return fmt.Errorf("-topic must not be empty")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,8 +30,9 @@ type publisher struct {
 	mu        sync.Mutex
 }
 
-func newPublisher(r *runner, inflight int) *publisher {
+func newPublisher(r *runner, inflight int, tlsConf *tls.Config) *publisher {
 	tr := &http.Transport{
+		TLSClientConfig:     tlsConf,
 		MaxIdleConnsPerHost: inflight,
 		MaxConnsPerHost:     inflight,
 		DisableCompression:  true,

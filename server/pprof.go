@@ -1,0 +1,29 @@
+//go:build pprof
+
+// Profiling build: `go build -tags pprof ./server`, then run with
+// SSEWASM_PPROF=127.0.0.1:6060 to serve net/http/pprof there (heap and
+// goroutine profiles of idle streams, for docs/design.md). Never in the
+// shipped binary: the default build has no such listener.
+package main
+
+import (
+	"net/http"
+	_ "net/http/pprof" //nolint:gosec // profiling build only
+	"os"
+	"runtime"
+	"runtime/debug"
+)
+
+func init() {
+	// /debug/gc: three collections and the memory back to the OS, to
+	// tell live memory (and stacks the GC shrinks) from garbage.
+	http.HandleFunc("/debug/gc", func(w http.ResponseWriter, _ *http.Request) {
+		for range 3 {
+			runtime.GC()
+		}
+		debug.FreeOSMemory()
+	})
+	if addr := os.Getenv("SSEWASM_PPROF"); addr != "" {
+		go http.ListenAndServe(addr, nil) //nolint:errcheck,gosec // profiling build only
+	}
+}

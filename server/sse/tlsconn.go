@@ -1,0 +1,183 @@
+package sse
+
+import (
+	"net"
+	"sync"
+	"syscall"
+)
+
+// HTTP/1.1 streams over TLS.
+//
+// A TLS stream is hijacked like a plain one (see hijack.go): after the
+// headers the broker owns the *tls.Conn, the hang-up watcher watches the
+// TCP socket under it (tls.Conn.NetConn) and the writer pool writes
+// through it, so an idle TLS stream holds no goroutine either.
+//
+// The pool must never block, and a tls.Conn cannot be written without
+// blocking: a write that times out leaves the TLS state corrupt, and every
+// later write fails (crypto/tls makes the error permanent), so "a short
+// deadline and try again" would kill the stream. Instead the socket under
+// the TLS layer does the non-blocking part: [TLSListener] wraps each
+// accepted TCP connection in a tlsSock. While a pool writer writes
+// through the tls.Conn, the tlsSock writes each record with one
+// non-blocking write(2) and keeps the part of the ciphertext the socket
+// did not take (then the TLS layer has sent the whole record as far as
+// it knows, so its state stays right). A stream with such a rest is
+// stalled: the pool hands it, with the frames not yet encrypted, to a
+// goroutine of its own that writes the rest, then the frames, blocking
+// under WriteTimeout (a timeout there ends the stream anyway), exactly as
+// a plain stream whose socket is full. The rest is dropped once written.
+//
+// The frames of a batch are copied into a 16 KB buffer (one per pool
+// writer) and written with one tls.Conn.Write: one TLS record and one
+// write(2) for up to 16 KB of events, instead of a record per frame.
+// crypto/tls encrypts into a pooled buffer, so an idle stream keeps
+// only what the TLS connection itself holds (its keys and its read
+// buffers, sized by what the client sent).
+//
+// Without TLSListener (a TLS listener made elsewhere) HTTP/1.1 streams
+// over TLS are still hijacked and watched, but every write goes to a
+// goroutine of its own, blocking: correct, a goroutine per busy stream.
+
+// TLSListener wraps the TCP listener that a TLS server serves (the
+// listener given to http.Server.ServeTLS, or to tls.NewListener), so that
+// HTTP/1.1 event streams over TLS are written by the broker's writer pool
+// without blocking. Connections that are not TCP pass through unchanged;
+// HTTP/2 and every other request are served as before.
+//
+//	ln, _ := net.Listen("tcp", addr)
+//	srv.ServeTLS(sse.TLSListener(ln), certFile, keyFile)
+func TLSListener(ln net.Listener) net.Listener { return tlsListener{ln} }
+
+type tlsListener struct{ net.Listener }
+
+func (l tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		return &tlsSock{TCPConn: tc}, nil
+	}
+	return c, err
+}
+
+// tlsSock is an accepted TCP connection under a TLS connection. Its
+// fields are used by the stream's owner only (the handler, then one pool
+// writer or the stream's slow writer at a time).
+type tlsSock struct {
+	*net.TCPConn
+	raw     syscall.RawConn // set when the stream is hijacked
+	w       *rawWriter      // set while a pool writer writes: Write does not block
+	closing bool            // the stream ends: Write tries once and drops the rest
+	rest    []byte          // ciphertext the socket did not take
+}
+
+// Write writes p, blocking, unless a pool writer writes (s.w set) or the
+// stream ends: then it writes what the socket takes now and keeps the
+// rest for flush (or, closing, drops it), and reports p written.
+func (s *tlsSock) Write(p []byte) (int, error) {
+	if s.w == nil && !s.closing || s.raw == nil {
+		return s.TCPConn.Write(p)
+	}
+	if len(s.rest) > 0 { // the socket is full: keep the order
+		if !s.closing {
+			s.rest = append(s.rest, p...)
+		}
+		return len(p), nil
+	}
+	w := s.w
+	if w == nil {
+		w = &rawWriter{} // closing outside the pool: rare
+	}
+	rest, err := w.writeOne(s.raw, p)
+	if err != nil {
+		return 0, err
+	}
+	if len(rest) > 0 && !s.closing {
+		s.rest = append(s.rest, rest...) // a copy: the TLS layer reuses its buffer
+	}
+	return len(p), nil
+}
+
+// stalled reports whether ciphertext is waiting for flush.
+func (s *tlsSock) stalled() bool { return s != nil && len(s.rest) > 0 }
+
+// flush writes the kept ciphertext, blocking under the deadline already
+// set, and drops it.
+func (s *tlsSock) flush() error {
+	_, err := s.TCPConn.Write(s.rest)
+	s.rest = nil
+	return err
+}
+
+// tlsChunk is the most plaintext one tls.Conn.Write gets: one full record.
+const tlsChunk = 16 << 10
+
+// fill copies the head of bufs into chunk, up to tlsChunk bytes, and
+// returns the chunk and what is left of bufs (whose first buffer it may
+// reslice; the frames are not modified).
+func fill(chunk []byte, bufs net.Buffers) ([]byte, net.Buffers) {
+	for len(bufs) > 0 && len(chunk) < tlsChunk {
+		n := min(len(bufs[0]), tlsChunk-len(chunk))
+		chunk = append(chunk, bufs[0][:n]...)
+		if bufs[0] = bufs[0][n:]; len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+	}
+	return chunk, bufs
+}
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, tlsChunk); return &b }}
+
+// writeTLS writes bufs through c.tls, blocking under the deadline already
+// set: first the ciphertext a pool write left, then the frames.
+func (c *client) writeTLS(bufs net.Buffers) error {
+	if c.sock.stalled() {
+		if err := c.sock.flush(); err != nil {
+			return err
+		}
+	}
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	for len(bufs) > 0 {
+		var chunk []byte
+		chunk, bufs = fill((*bp)[:0], bufs)
+		if _, err := c.tls.Write(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTLSNow writes bufs through c.tls from a pool writer, without
+// blocking, and returns what the slow writer must write; c.sock.stalled
+// then tells whether it must flush ciphertext first. Without a tlsSock
+// nothing is written here.
+func (c *client) writeTLSNow(w *rawWriter, bufs net.Buffers) (net.Buffers, error) {
+	if c.sock == nil {
+		return bufs, nil
+	}
+	if cap(w.chunk) == 0 {
+		w.chunk = make([]byte, 0, tlsChunk)
+	}
+	c.sock.w = w
+	defer func() { c.sock.w = nil }()
+	for len(bufs) > 0 && !c.sock.stalled() {
+		var chunk []byte
+		chunk, bufs = fill(w.chunk[:0], bufs)
+		w.chunk = chunk[:0]
+		if _, err := c.tls.Write(chunk); err != nil {
+			return nil, err
+		}
+	}
+	return bufs, nil
+}
+
+// closeTLS closes a hijacked TLS connection without blocking: the
+// close_notify alert goes out if the socket takes it now.
+func (c *client) closeTLS() {
+	if c.sock != nil {
+		c.sock.closing = true
+	} else {
+		c.tls.NetConn().Close() // no tlsSock: skip the alert rather than wait for it
+	}
+	c.tls.Close()
+}
