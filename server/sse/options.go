@@ -109,7 +109,8 @@ type Options struct {
 	// MaxClientsPerIP bounds the open streams per ClientIP; 0 means 100,
 	// -1 unlimited.
 	MaxClientsPerIP int
-	// MaxEventSize bounds an event's Data, in bytes; 0 means 1 MiB.
+	// MaxEventSize bounds an event's name and Data together, in bytes;
+	// 0 means 1 MiB.
 	MaxEventSize int
 	// DefaultTopic is the topic of a request that names none, and of a
 	// Publish with topic ""; "" means "default".
