@@ -40,6 +40,12 @@ type config struct {
 	trustedProxies trustedProxies // -trusted-proxy
 	drain          time.Duration  // -drain
 
+	// Caps on every way in (guard.go).
+	maxConns           int           // -max-conns
+	maxHeaderBytes     int           // -max-header-bytes
+	maxPublishing      int           // -max-publishing
+	publishReadTimeout time.Duration // -publish-read-timeout
+
 	engine engineConfig
 
 	devBuild string // -dev-build: development mode (make dev)
@@ -69,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events (0: browser default)")
 	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
 	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
-	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event data accepted by /publish, in bytes (over it: 413)")
+	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
 
 	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token required by POST /publish (default: $"+tokenEnv+"; empty: no token)")
 	fs.Func("allow-origin", "an origin allowed to use the API from a browser, with credentials (repeatable; \"*\": any origin, without credentials)", func(s string) error {
@@ -90,6 +96,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) before open streams are closed; 0: close them at once")
+
+	fs.IntVar(&c.maxConns, "max-conns", 0, "open connections at most; over it a new connection is closed at once (0: the open-file limit less a headroom of a tenth, at least 64; -1: no cap)")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request line and headers, in bytes (over it: 431)")
+	fs.IntVar(&c.maxPublishing, "max-publishing", 64, "publishes in progress at most, each holding up to -max-event-size of body (over it: 503 with Retry-After)")
+	fs.DurationVar(&c.publishReadTimeout, "publish-read-timeout", 10*time.Second, "deadline for reading a /publish request's body (over it: 408 and the connection closes)")
 
 	addEngineFlags(fs, &c.engine)
 	addDevFlags(fs, &c.devBuild)
@@ -114,6 +125,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxLag <= 0 {
 		return c, errors.New("-max-lag must be positive: the bytes a client may fall behind")
+	}
+	if c.maxConns < -1 || c.maxPublishing <= 0 || c.maxHeaderBytes < 1024 || c.publishReadTimeout < 0 {
+		return c, errors.New("-max-conns is -1, 0 or a count; -max-publishing a positive count; -max-header-bytes 1024 or more; -publish-read-timeout 0 (none) or a duration")
 	}
 	if c.queueSize < 0 {
 		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")

@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -57,22 +56,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           svc.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: it would cut every stream; streams set a
-		// deadline per write instead.
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	// http.Server.Shutdown waits for handlers to return, and stream
-	// handlers only return when told: tell them first.
-	srv.RegisterOnShutdown(func() { svc.beginShutdown(cfg.shutdownGrace, log) })
-
+	srv := svc.httpServer(cfg, log)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running? choose another port with -addr)", cfg.addr, err)
 	}
+	ln = svc.listener(ln, cfg)
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		scheme = "https"
