@@ -21,6 +21,7 @@ type config struct {
 	// The broker (see server/sse.Options for what each means).
 	historySize     int
 	historyAge      time.Duration
+	historyBytes    int
 	maxLag          int
 	publishStall    time.Duration
 	flushWindow     time.Duration
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 
 	fs.IntVar(&c.historySize, "history-size", 10000, "events kept for Last-Event-ID replay (all topics together)")
+	fs.IntVar(&c.historyBytes, "history-bytes", 64<<20, "bytes of encoded events kept for replay, at most (JetStream: the stream's MaxBytes); the oldest go first")
 	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
 	fs.IntVar(&c.maxLag, "max-lag", 1<<20, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
 	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
@@ -122,6 +124,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")
+	}
+	if c.historyBytes <= 0 {
+		return c, errors.New("-history-bytes must be positive: the bytes of events kept for replay")
 	}
 	if c.maxLag <= 0 {
 		return c, errors.New("-max-lag must be positive: the bytes a client may fall behind")

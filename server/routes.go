@@ -48,7 +48,7 @@ type service struct {
 //	GET  /healthz   liveness
 //	     /          the go-app pages and /web/ files
 func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
-	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, log)
+	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, cfg.historyBytes, log)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		Logger:          log,
 	}
 	if engine == nil {
-		opts.HistorySize, opts.HistoryAge = cfg.historySize, cfg.historyAge
+		opts.HistorySize, opts.HistoryAge, opts.HistoryBytes = cfg.historySize, cfg.historyAge, cfg.historyBytes
 	}
 	broker, err := sse.New(opts)
 	if err != nil {

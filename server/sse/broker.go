@@ -110,7 +110,7 @@ func New(opts Options) (*Broker, error) {
 		drained: make(chan struct{}),
 	}
 	if b.engine == nil {
-		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge})
+		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge, HistoryBytes: opts.HistoryBytes})
 		b.engine = b.ownEngine
 	}
 	if opts.Retry > 0 {

@@ -61,6 +61,10 @@ type Options struct {
 	// HistoryAge is how long the default engine keeps an event; 0 means
 	// 1 hour. Set it only when Engine is nil.
 	HistoryAge time.Duration
+	// HistoryBytes bounds the encoded frames the default engine keeps
+	// (see MemoryOptions.HistoryBytes); 0 means 64 MiB. Set it only when
+	// Engine is nil.
+	HistoryBytes int
 
 	// MaxLag is how far a client may fall behind, in bytes of encoded
 	// events queued for it and not yet written (the frames are shared:
@@ -168,7 +172,8 @@ func (o Options) withDefaults() (Options, error) {
 		msg string
 	}
 	for _, c := range []check{
-		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0), "Options.HistorySize and HistoryAge configure the default engine only; with Options.Engine set, configure the engine itself"},
+		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0 || o.HistoryBytes != 0), "Options.HistorySize, HistoryAge and HistoryBytes configure the default engine only; with Options.Engine set, configure the engine itself"},
+		{o.HistoryBytes < 0, fmt.Sprintf("Options.HistoryBytes is %d; use a positive size in bytes, or 0 for the default", o.HistoryBytes)},
 		{o.HistorySize < 0, fmt.Sprintf("Options.HistorySize is %d; use a positive count, or 0 for the default", o.HistorySize)},
 		{o.HistoryAge < 0, fmt.Sprintf("Options.HistoryAge is %v; use a positive duration, or 0 for the default", o.HistoryAge)},
 		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for no count bound (MaxLag bounds bytes)", o.QueueSize)},
