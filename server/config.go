@@ -74,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
-	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events (0: browser default)")
+	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within ±50 % so that clients dropped together come back spread (0: browser default)")
 	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
 	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
 	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
@@ -97,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.trustedProxies = append(c.trustedProxies, p)
 		return nil
 	})
-	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) before open streams are closed; 0: close them at once")
+	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) while the open streams are closed one by one, spread over it; 0: close them at once")
 
 	fs.IntVar(&c.maxConns, "max-conns", 0, "open connections at most; over it a new connection is closed at once (0: the open-file limit less a headroom of a tenth, at least 64; -1: no cap)")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request line and headers, in bytes (over it: 431)")

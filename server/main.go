@@ -89,11 +89,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.drain > 0 {
 		log.Info("draining: /healthz answers 503 and new streams are refused", "drain", cfg.drain)
 		svc.beginDrain()
+		// Meanwhile the open streams close one by one over the window,
+		// so that their clients reach the other instances spread out.
+		dctx, dcancel := context.WithTimeout(context.Background(), cfg.drain)
+		drained := make(chan struct{})
+		go func() { defer close(drained); svc.broker.Drain(dctx, cfg.drain) }()
 		select {
 		case err := <-serveErr:
+			dcancel()
+			<-drained
 			return fmt.Errorf("serve: %w", err)
 		case <-time.After(cfg.drain):
 		}
+		dcancel()
+		<-drained
 	}
 	log.Info("shutting down", "grace", cfg.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)

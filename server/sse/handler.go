@@ -130,7 +130,7 @@ func (b *Broker) open(c *client, head []byte) error {
 	if f := b.opts.Hooks.OnConnect; f != nil {
 		f(c.info)
 	}
-	bufs := net.Buffers{head, b.retryLine}
+	bufs := net.Buffers{head, b.retryFrame()}
 	if c.info.LastEventID == "" {
 		return c.writeAll(bufs)
 	}

@@ -225,6 +225,8 @@ func TestNewOptions(t *testing.T) {
 		{Options{MaxEventSize: -1}, "MaxEventSize"},
 		{Options{Retry: -1}, "Options.Retry "},
 		{Options{RetryAfter: -1}, "RetryAfter"},
+		{Options{RetryJitter: 1.5}, "RetryJitter"},
+		{Options{HistoryBytes: -1}, "HistoryBytes"},
 		{Options{DefaultTopic: "a b"}, "DefaultTopic"},
 	} {
 		if _, err := New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "sse: ") {
@@ -236,7 +238,7 @@ func TestNewOptions(t *testing.T) {
 func TestRetryField(t *testing.T) { run(t, testRetryField) }
 
 func testRetryField(t *testing.T, mode testMode) {
-	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second})
+	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second, RetryJitter: -1}) // exact (jitter: TestRetryJitter)
 	c := connect(t, srv, "", nil)
 	waitFor(t, "client", func() bool { return b.Stats().Clients == 1 })
 	publish(t, b, "", "x")
