@@ -436,7 +436,7 @@ func TestInterop(t *testing.T) {
 	dir := buildApp(t)
 	goReader := buildGoReader(t, t.TempDir())
 	retry := time.Duration(corpus.RetryMS) * time.Millisecond
-	srv := startServer(t, dir, "127.0.0.1:0", "-retry", retry.String())
+	srv := startServer(t, dir, "127.0.0.1:0", "-retry", retry.String(), "-retry-jitter", "0") // the clients' reported retry is checked exactly
 	wireURL := startWireServer(t)
 	clients := interopClients(t, corpus, goReader)
 

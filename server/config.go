@@ -29,6 +29,7 @@ type config struct {
 	writeTimeout    time.Duration
 	heartbeat       time.Duration
 	retry           time.Duration
+	retryJitter     float64
 	maxClients      int
 	maxClientsPerIP int
 	maxEventSize    int
@@ -74,7 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
-	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within ±50 % so that clients dropped together come back spread (0: browser default)")
+	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
+	fs.Float64Var(&c.retryJitter, "retry-jitter", 0.5, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
 	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
 	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
 	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
@@ -124,6 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")
+	}
+	if c.retryJitter < 0 || c.retryJitter > 1 {
+		return c, errors.New("-retry-jitter is a fraction from 0 to 1, such as 0.5 for ±50 %")
 	}
 	if c.historyBytes <= 0 {
 		return c, errors.New("-history-bytes must be positive: the bytes of events kept for replay")

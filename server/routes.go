@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -61,6 +62,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,
 		Retry:           cfg.retry,
+		RetryJitter:     cmp.Or(cfg.retryJitter, -1), // the flag's 0 is none
 		MaxClients:      cfg.maxClients,
 		MaxClientsPerIP: cfg.maxClientsPerIP,
 		MaxEventSize:    cfg.maxEventSize,
