@@ -436,7 +436,9 @@ func TestInterop(t *testing.T) {
 	dir := buildApp(t)
 	goReader := buildGoReader(t, t.TempDir())
 	retry := time.Duration(corpus.RetryMS) * time.Millisecond
-	srv := startServer(t, dir, "127.0.0.1:0", "-retry", retry.String())
+	// The clients' reported retry is checked exactly; the 1 MiB event has
+	// a name, which counts with its data under -max-event-size (1 MiB + 1 KiB here).
+	srv := startServer(t, dir, "127.0.0.1:0", "-retry", retry.String(), "-retry-jitter", "0", "-max-event-size", "1049600")
 	wireURL := startWireServer(t)
 	clients := interopClients(t, corpus, goReader)
 

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// maxLoggedPath is the longest path logged whole: a client chooses the
+// length, and must not choose the size of the log.
+const maxLoggedPath = 256
+
 // logRequests logs each request when it ends, with its status and
 // duration (for a stream: how long the client stayed).
 func logRequests(next http.Handler, log *slog.Logger) http.Handler {
@@ -13,7 +17,7 @@ func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
+		attrs := []any{"method", clipText(r.Method, 16), "path", clipText(r.URL.Path, maxLoggedPath), "status", sw.status,
 			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", r.RemoteAddr}
 		if p := peerAddr(r); p != "" {
 			attrs = append(attrs, "proxy", p) // remote is the client the proxy named

@@ -17,9 +17,17 @@ const classicRetry = 10 * time.Second
 // no credentials, so a page from any origin may read it), `retry: 10000`,
 // a named connecttime event with the server's time, an unnamed ping with
 // the time at once, then one every interval.
-// It ends when the client leaves or stop is closed.
-func classicStream(stop <-chan struct{}, interval time.Duration, log *slog.Logger) http.Handler {
+// It ends when the client leaves or stop is closed. admit, when not nil,
+// counts the stream under the broker's client limits (sse.Broker.Admit).
+func classicStream(stop <-chan struct{}, interval time.Duration, admit func(http.ResponseWriter, *http.Request) func(), log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admit != nil {
+			release := admit(w, r)
+			if release == nil {
+				return // answered 503
+			}
+			defer release()
+		}
 		// Set, not added: this replaces whatever the /events allow-list
 		// middleware put there, and drops its credentials.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -30,7 +38,7 @@ func classicStream(stop <-chan struct{}, interval time.Duration, log *slog.Logge
 			http.Error(w, "this server cannot stream responses: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		s.SetWriteTimeout(10 * time.Second)
+		s.SetWriteTimeout(10 * time.Second) // as -write-timeout's default
 		if err := s.Retry(classicRetry); err != nil {
 			return
 		}

@@ -21,6 +21,7 @@ type config struct {
 	// The broker (see server/sse.Options for what each means).
 	historySize     int
 	historyAge      time.Duration
+	historyBytes    int
 	maxLag          int
 	publishStall    time.Duration
 	flushWindow     time.Duration
@@ -28,6 +29,7 @@ type config struct {
 	writeTimeout    time.Duration
 	heartbeat       time.Duration
 	retry           time.Duration
+	retryJitter     float64
 	maxClients      int
 	maxClientsPerIP int
 	maxEventSize    int
@@ -40,6 +42,12 @@ type config struct {
 
 	trustedProxies trustedProxies // -trusted-proxy
 	drain          time.Duration  // -drain
+
+	// Caps on every way in (guard.go).
+	maxConns           int           // -max-conns
+	maxHeaderBytes     int           // -max-header-bytes
+	maxPublishing      int           // -max-publishing
+	publishReadTimeout time.Duration // -publish-read-timeout
 
 	engine engineConfig
 
@@ -60,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 
 	fs.IntVar(&c.historySize, "history-size", 10000, "events kept for Last-Event-ID replay (all topics together)")
+	fs.IntVar(&c.historyBytes, "history-bytes", 64<<20, "bytes of encoded events kept for replay, at most (JetStream: the stream's MaxBytes); the oldest go first")
 	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
 	fs.IntVar(&c.maxLag, "max-lag", 1<<20, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
 	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
@@ -67,10 +76,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
-	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events (0: browser default)")
+	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
+	fs.Float64Var(&c.retryJitter, "retry-jitter", 0.5, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
 	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
 	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
-	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event data accepted by /publish, in bytes (over it: 413)")
+	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
 
 	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token required by POST /publish (default: $"+tokenEnv+"; empty: no token)")
 	fs.Func("allow-origin", "an origin allowed to use the API from a browser, with credentials (repeatable; \"*\": any origin, without credentials)", func(s string) error {
@@ -91,7 +101,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.trustedProxies = append(c.trustedProxies, p)
 		return nil
 	})
-	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) before open streams are closed; 0: close them at once")
+	fs.DurationVar(&c.drain, "drain", 0, "on SIGTERM, how long /healthz answers 503 and new streams are refused with 503 (so that a load balancer sends clients elsewhere) while the open streams are closed one by one, spread over it; 0: close them at once")
+
+	fs.IntVar(&c.maxConns, "max-conns", 0, "open connections at most; over it a new connection is closed at once (0: the open-file limit less a headroom of a tenth, at least 64; -1: no cap)")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request line and headers, in bytes (over it: 431)")
+	fs.IntVar(&c.maxPublishing, "max-publishing", 64, "publishes in progress at most, each holding up to -max-event-size of body (over it: 503 with Retry-After)")
+	fs.DurationVar(&c.publishReadTimeout, "publish-read-timeout", 10*time.Second, "deadline for reading a /publish request's body (over it: 408 and the connection closes)")
 
 	addEngineFlags(fs, &c.engine)
 	addDevFlags(fs, &c.devBuild)
@@ -114,8 +129,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")
 	}
+	if c.retryJitter < 0 || c.retryJitter > 1 {
+		return c, errors.New("-retry-jitter is a fraction from 0 to 1, such as 0.5 for ±50 %")
+	}
+	if c.historyBytes <= 0 {
+		return c, errors.New("-history-bytes must be positive: the bytes of events kept for replay")
+	}
 	if c.maxLag <= 0 {
 		return c, errors.New("-max-lag must be positive: the bytes a client may fall behind")
+	}
+	if c.maxConns < -1 || c.maxPublishing <= 0 || c.maxHeaderBytes < 1024 || c.publishReadTimeout < 0 {
+		return c, errors.New("-max-conns is -1, 0 or a count; -max-publishing a positive count; -max-header-bytes 1024 or more; -publish-read-timeout 0 (none) or a duration")
 	}
 	if c.queueSize < 0 {
 		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")

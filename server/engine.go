@@ -50,7 +50,7 @@ var exit = os.Exit
 // (deleted, or expired before this instance could deliver it), the process
 // exits with status 1, so that its clients reconnect (to another instance,
 // or this one restarted) and replay or get the sse.gap event.
-func openEngine(c engineConfig, historySize int, historyAge time.Duration, log *slog.Logger) (sse.Engine, func(), error) {
+func openEngine(c engineConfig, historySize int, historyAge time.Duration, historyBytes int, log *slog.Logger) (sse.Engine, func(), error) {
 	switch {
 	case c.natsURL == "" && c.natsEmbedded == "":
 		return nil, func() {}, nil
@@ -95,9 +95,10 @@ func openEngine(c engineConfig, historySize int, historyAge time.Duration, log *
 	ctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
 	defer cancel()
 	eng, err := jetstream.New(ctx, nc, jetstream.Options{
-		HistorySize: historySize,
-		HistoryAge:  historyAge,
-		Logger:      log,
+		HistorySize:  historySize,
+		HistoryAge:   historyAge,
+		HistoryBytes: historyBytes,
+		Logger:       log,
 		OnLost: func(err error) {
 			log.Error("the JetStream history this instance serves is gone; exiting so that clients reconnect and replay (restart this instance)", "err", err)
 			exit(1)

@@ -16,7 +16,7 @@ import (
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestOpenEngineDefault(t *testing.T) {
-	e, release, err := openEngine(engineConfig{}, 10, time.Minute, discard)
+	e, release, err := openEngine(engineConfig{}, 10, time.Minute, 1<<20, discard)
 	if err != nil || e != nil {
 		t.Fatalf("no flags: engine %v, err %v; want the broker's own", e, err)
 	}
@@ -37,7 +37,7 @@ func TestOpenEngineErrors(t *testing.T) {
 		{engineConfig{natsURL: "nats://x", natsEmbedded: t.TempDir()}, []string{"-nats and -nats-embedded"}},
 		{engineConfig{natsURL: closed}, []string{"cannot reach NATS at " + closed, "fix -nats"}},
 	} {
-		e, _, err := openEngine(c.cfg, 10, time.Minute, discard)
+		e, _, err := openEngine(c.cfg, 10, time.Minute, 1<<20, discard)
 		if err == nil {
 			e.(*jetstream.Engine).Close()
 			t.Errorf("%+v: no error", c.cfg)
@@ -57,7 +57,7 @@ func TestOpenEngineErrors(t *testing.T) {
 func TestOpenEngineEmbeddedKeepsHistory(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	e, release, err := openEngine(engineConfig{natsEmbedded: dir}, 100, time.Hour, discard)
+	e, release, err := openEngine(engineConfig{natsEmbedded: dir}, 100, time.Hour, 64<<20, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestOpenEngineEmbeddedKeepsHistory(t *testing.T) {
 	}
 	release()
 
-	e, release, err = openEngine(engineConfig{natsEmbedded: dir}, 100, time.Hour, discard)
+	e, release, err = openEngine(engineConfig{natsEmbedded: dir}, 100, time.Hour, 64<<20, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -59,27 +58,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           svc.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: it would cut every stream; streams set a
-		// deadline per write instead.
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		HTTP2:    http2Config(),
-	}
-	if !cfg.tlsHTTP2 {
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
-	}
-	// http.Server.Shutdown waits for handlers to return, and stream
-	// handlers only return when told: tell them first.
-	srv.RegisterOnShutdown(func() { svc.beginShutdown(cfg.shutdownGrace, log) })
-
+	srv := svc.httpServer(cfg, log)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running? choose another port with -addr)", cfg.addr, err)
 	}
+	ln = svc.listener(ln, cfg)
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		scheme = "https"
@@ -109,11 +93,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.drain > 0 {
 		log.Info("draining: /healthz answers 503 and new streams are refused", "drain", cfg.drain)
 		svc.beginDrain()
+		// Meanwhile the open streams close one by one over the window,
+		// so that their clients reach the other instances spread out.
+		dctx, dcancel := context.WithTimeout(context.Background(), cfg.drain)
+		drained := make(chan struct{})
+		go func() { defer close(drained); svc.broker.Drain(dctx, cfg.drain) }()
 		select {
 		case err := <-serveErr:
+			dcancel()
+			<-drained
 			return fmt.Errorf("serve: %w", err)
 		case <-time.After(cfg.drain):
 		}
+		dcancel()
+		<-drained
 	}
 	log.Info("shutting down", "grace", cfg.shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
@@ -125,16 +118,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-serveErr // Serve has returned http.ErrServerClosed
 	log.Info("stopped")
 	return nil
-}
-
-// http2Config sizes HTTP/2 for many long-lived, mostly idle streams with
-// small requests (docs/design.md, "Streams over TLS"): frames of at most
-// 16 KB (the protocol's minimum; we only read GET headers) and small
-// HPACK tables, which a connection keeps for its whole life.
-func http2Config() *http.HTTP2Config {
-	return &http.HTTP2Config{
-		MaxReadFrameSize:          16 << 10,
-		MaxDecoderHeaderTableSize: 1 << 10,
-		MaxEncoderHeaderTableSize: 1 << 10,
-	}
 }

@@ -12,7 +12,7 @@ import (
 // metricsHandler serves the broker's figures, with the Go runtime's and
 // the process's, in the Prometheus text format. The figures are read from
 // Broker.Stats when scraped, so the hot path keeps only its own counters.
-func metricsHandler(b *sse.Broker) http.Handler {
+func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -34,5 +34,11 @@ func metricsHandler(b *sse.Broker) http.Handler {
 	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.Stalled) })
 	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
+	for _, reason := range refusedReasons {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
+			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate.",
+			ConstLabels: prometheus.Labels{"reason": reason}},
+			func() float64 { return float64(ref.count(reason)) }))
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

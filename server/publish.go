@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -24,7 +25,10 @@ type publishHandler struct {
 	broker       *sse.Broker
 	defaultTopic string
 	maxEventSize int
-	token        string // empty: no token needed
+	token        string        // empty: no token needed
+	readTimeout  time.Duration // for the body; 0: none
+	gate         publishGate   // publishes in progress
+	refused      *refusals
 }
 
 // publishParams are the query parameters of POST /publish.
@@ -75,6 +79,10 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "use POST, with the event's data as the body")
 		return
 	}
+	// The body has its deadline from the start: net/http reads what a
+	// handler leaves unread before it answers, so an early answer waits
+	// for the body too.
+	setPublishReadDeadline(w, time.Now().Add(h.readTimeout), h.readTimeout > 0)
 	if h.token != "" && !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="publish"`)
 		writeError(w, http.StatusUnauthorized, "a valid token is needed: send Authorization: Bearer <token>")
@@ -85,9 +93,25 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if !h.gate.enter() {
+		h.refused.add(refusedPublishBusy)
+		// Not a byte more of the body: the answer goes out at once,
+		// and the connection closes after it.
+		setPublishReadDeadline(w, time.Now(), true)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%d publishes are in progress, the limit (-max-publishing): retry in a second", cap(h.gate)))
+		return
+	}
+	defer h.gate.leave()
 	// Read one byte more than allowed, to tell "at the limit" from "over".
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.maxEventSize)+1))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.refused.add(refusedPublishTimeout)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the body took over %v to arrive (-publish-read-timeout): send it at once", h.readTimeout))
+			return
+		}
 		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}

@@ -62,6 +62,7 @@ func TestPublishBadInput(t *testing.T) {
 		{"unknown parameter", "id=5", "s3cret", "x", 400, "unknown parameter"},
 		{"malformed query", "topic=%zz", "s3cret", "x", 400, "malformed"},
 		{"body over the limit", "", "s3cret", strings.Repeat("x", 65), 413, "limit"},
+		{"event name counted with the data", "event=update", "s3cret", strings.Repeat("x", 59), 413, "event name and data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,8 +79,9 @@ func TestPublishBadInput(t *testing.T) {
 		t.Fatalf("%d events were published by bad requests", n)
 	}
 
-	// A body exactly at the limit, with the right token, is published.
-	status, m, _ := post(t, ts.URL, "topic=news&event=update", "s3cret", strings.Repeat("x", 64))
+	// A name and body exactly at the limit, with the right token, is
+	// published.
+	status, m, _ := post(t, ts.URL, "topic=news&event=update", "s3cret", strings.Repeat("x", 64-len("update")))
 	if status != 200 || m["id"] == "" {
 		t.Fatalf("good publish: %d %v", status, m)
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -34,6 +36,8 @@ type service struct {
 	statsDone chan struct{} // closed when the stats publisher has returned
 	// publishing counts the running publishers (publishers.go).
 	publishing sync.WaitGroup
+	// refused counts what the guards refuse (guard.go), for /metrics.
+	refused *refusals
 }
 
 // newService builds the broker and routes every endpoint:
@@ -45,7 +49,7 @@ type service struct {
 //	GET  /healthz   liveness
 //	     /          the go-app pages and /web/ files
 func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
-	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, log)
+	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, cfg.historyBytes, log)
 	if err != nil {
 		return nil, err
 	}
@@ -58,6 +62,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,
 		Retry:           cfg.retry,
+		RetryJitter:     cmp.Or(cfg.retryJitter, -1), // the flag's 0 is none
 		MaxClients:      cfg.maxClients,
 		MaxClientsPerIP: cfg.maxClientsPerIP,
 		MaxEventSize:    cfg.maxEventSize,
@@ -65,14 +70,15 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		Logger:          log,
 	}
 	if engine == nil {
-		opts.HistorySize, opts.HistoryAge = cfg.historySize, cfg.historyAge
+		opts.HistorySize, opts.HistoryAge, opts.HistoryBytes = cfg.historySize, cfg.historyAge, cfg.historyBytes
 	}
 	broker, err := sse.New(opts)
 	if err != nil {
 		closeEngine()
 		return nil, err
 	}
-	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{})}
+	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), refused: newRefusals()}
+	web.refused = s.refused
 	s.running, s.stop = context.WithCancel(context.Background())
 	go func() {
 		defer close(s.statsDone)
@@ -87,10 +93,12 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	ui.Routes()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, log))
+	// /stream counts under the broker's client limits, like /events.
+	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, broker.Admit, log))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
-	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken})
-	mux.Handle("GET /metrics", metricsHandler(broker))
+	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
+		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused})
+	mux.Handle("GET /metrics", metricsHandler(broker, s.refused))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || s.running.Err() != nil {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -105,8 +113,41 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		dev.configure(h)
 	}
 	mux.Handle("/", appJS{h})
-	s.handler = resolveClient(logRequests(cors(mux, cfg.allowOrigins), log), cfg.trustedProxies, log)
+	s.handler = resolveClient(logRequests(refuseUnknownMethods(cors(mux, cfg.allowOrigins), s.refused), log), cfg.trustedProxies, log)
 	return s, nil
+}
+
+// httpServer returns the server for s: the header bytes bounded, no
+// ReadTimeout nor WriteTimeout (they would cut every stream: streams
+// set a deadline per write, /publish one per body).
+func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    cfg.maxHeaderBytes,
+		// No WriteTimeout: it would cut every stream; streams set a
+		// deadline per write instead.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		HTTP2:    http2Config(),
+	}
+	if !cfg.tlsHTTP2 {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
+	}
+	// http.Server.Shutdown waits for handlers to return, and stream
+	// handlers only return when told: tell them first.
+	srv.RegisterOnShutdown(func() { s.beginShutdown(cfg.shutdownGrace, log) })
+	return srv
+}
+
+// listener caps ln's open connections at -max-conns (see capListener).
+func (s *service) listener(ln net.Listener, cfg config) net.Listener {
+	n := maxConnsFor(cfg.maxConns, fdLimit())
+	if n <= 0 {
+		return ln
+	}
+	return &capListener{Listener: ln, max: int64(n), ref: s.refused}
 }
 
 // beginDrain starts the -drain window: /healthz answers 503, so that a
@@ -172,5 +213,17 @@ func newAppHandler(web *webDir) *app.Handler {
 		Version:               web.version,
 		WasmContentLength:     strconv.FormatInt(web.wasmSize, 10),
 		ServiceWorkerTemplate: serviceWorker,
+	}
+}
+
+// http2Config sizes HTTP/2 for many long-lived, mostly idle streams with
+// small requests (docs/design.md, "Streams over TLS"): frames of at most
+// 16 KB (the protocol's minimum; we only read GET headers) and small
+// HPACK tables, which a connection keeps for its whole life.
+func http2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxReadFrameSize:          16 << 10,
+		MaxDecoderHeaderTableSize: 1 << 10,
+		MaxEncoderHeaderTableSize: 1 << 10,
 	}
 }

@@ -24,6 +24,7 @@ type webDir struct {
 	version   string     // content hash of app.wasm: a new build is a new version
 	wasmSize  int64      // bytes of the uncompressed app.wasm, for go-app's progress bar
 	encodings []encoding // precompressed app.wasm copies found, in order of preference
+	refused   *refusals  // nil: not counted
 }
 
 // encoding is a precompressed copy of app.wasm.
@@ -79,6 +80,13 @@ func (w *webDir) Resolve(location string) string {
 // ServeHTTP serves files under /web/, and app.wasm precompressed when the
 // client accepts it.
 func (w *webDir) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if !validWebName(r.URL.Path) {
+		if w.refused != nil {
+			w.refused.add(refusedWebName)
+		}
+		http.Error(rw, "no such file: a file name is at most 255 bytes", http.StatusNotFound)
+		return
+	}
 	if r.URL.Path == "/web/app.wasm" {
 		rw.Header().Add("Vary", "Accept-Encoding")
 		for _, e := range w.encodings {

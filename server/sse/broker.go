@@ -62,7 +62,10 @@ type Broker struct {
 	topics  map[string]*topicSubs // guarded by mu
 	clients map[*client]struct{}  // guarded by mu; every registered client
 	perIP   map[string]int        // guarded by mu
-	ticking bool                  // guarded by mu; the heartbeat goroutine runs
+	// admitted counts the streams served elsewhere but counted under the
+	// limits (Admit). Guarded by mu.
+	admitted int
+	ticking  bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
 		clients                                                                 atomic.Int64
@@ -107,7 +110,7 @@ func New(opts Options) (*Broker, error) {
 		drained: make(chan struct{}),
 	}
 	if b.engine == nil {
-		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge})
+		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge, HistoryBytes: opts.HistoryBytes})
 		b.engine = b.ownEngine
 	}
 	if opts.Retry > 0 {
@@ -259,8 +262,8 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 		return "", fmt.Errorf("%w, but it is %s: the broker assigns IDs", ErrIDAssigned, clip(e.ID))
 	case strings.HasPrefix(e.Event, ReservedPrefix):
 		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Event), ReservedPrefix)
-	case len(e.Data) > b.opts.MaxEventSize:
-		return "", fmt.Errorf("%w: %d bytes of data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Data), b.opts.MaxEventSize)
+	case len(e.Event)+len(e.Data) > b.opts.MaxEventSize:
+		return "", fmt.Errorf("%w: %d bytes of event name and data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Event)+len(e.Data), b.opts.MaxEventSize)
 	}
 	if err := e.Validate(); err != nil {
 		return "", err
@@ -290,8 +293,8 @@ func (b *Broker) register(c *client) error {
 	switch {
 	case b.closed.Load():
 		return ErrClosed
-	case b.opts.MaxClients >= 0 && len(b.clients) >= b.opts.MaxClients:
-		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients))
+	case b.opts.MaxClients >= 0 && len(b.clients)+b.admitted >= b.opts.MaxClients:
+		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+b.admitted)
 	case b.opts.MaxClientsPerIP >= 0 && b.perIP[c.info.IP] >= b.opts.MaxClientsPerIP:
 		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, c.info.IP, b.perIP[c.info.IP])
 	}

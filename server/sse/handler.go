@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ssewasm/ssewasm/shared/protocol"
@@ -30,7 +32,13 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, r, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %s; an event stream is a GET", ErrBadRequest, r.Method))
 		return
 	}
-	q := r.URL.Query()
+	// A malformed query is refused, as on /publish: r.URL.Query would
+	// drop the bad pairs and subscribe to the default topic instead.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: the query string is malformed (%v); percent-encode the values", ErrBadRequest, err))
+		return
+	}
 	topics, err := ParseTopics(q[TopicParam], b.opts.DefaultTopic)
 	if err != nil {
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrBadRequest, err))
@@ -50,6 +58,14 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lastID == "" {
 		lastID = q.Get(LastEventIDParam)
 	}
+	// The stream outlives the request: keep copies of only what it needs,
+	// so that a big header or query is collected. An ID longer than
+	// protocol.MaxIDLen is malformed (a gap) whatever follows its first
+	// MaxIDLen+1 bytes.
+	lastID = strings.Clone(lastID[:min(len(lastID), protocol.MaxIDLen+1)])
+	for i, t := range topics {
+		topics[i] = strings.Clone(t)
+	}
 	if b.opts.Authorize != nil {
 		if err := b.opts.Authorize(r, topics); err != nil {
 			b.reject(w, r, authStatus(err), err)
@@ -66,7 +82,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wake:  make(chan struct{}, 1),
 		info: ClientInfo{
 			ID:          b.nextID.Add(1),
-			IP:          b.opts.ClientIP(r),
+			IP:          strings.Clone(b.opts.ClientIP(r)),
 			Topics:      topics,
 			LastEventID: lastID,
 			Heartbeat:   hb,
@@ -114,7 +130,7 @@ func (b *Broker) open(c *client, head []byte) error {
 	if f := b.opts.Hooks.OnConnect; f != nil {
 		f(c.info)
 	}
-	bufs := net.Buffers{head, b.retryLine}
+	bufs := net.Buffers{head, b.retryFrame()}
 	if c.info.LastEventID == "" {
 		return c.writeAll(bufs)
 	}

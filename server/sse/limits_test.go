@@ -139,6 +139,7 @@ func testBadRequests(t *testing.T, mode testMode) {
 		{"topic=" + strings.Repeat("x", MaxTopicLen+1), "invalid topic"},
 		{strings.Repeat("topic=a&", MaxTopicsPerStream+1), "at most"},
 		{"heartbeat=yes", "heartbeat=event"},
+		{"topic=a&b=%zz", "malformed"}, // not silently the default topic
 	} {
 		resp, body := get(t, srv, srv.URL+"/events?"+tt.query, nil)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tt.want) || !strings.HasPrefix(body, "sse: ") {
@@ -153,7 +154,7 @@ func testBadRequests(t *testing.T, mode testMode) {
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
 		t.Errorf("POST: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
-	if s := b.Stats(); s.Rejected != 7 || s.Clients != 0 {
+	if s := b.Stats(); s.Rejected != 8 || s.Clients != 0 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -171,6 +172,7 @@ func TestPublishErrors(t *testing.T) {
 		want  error
 	}{
 		{"too large", "a", Event{Data: "01234567890"}, ErrEventTooLarge},
+		{"name counted with the data", "a", Event{Event: "name", Data: "0123456"}, ErrEventTooLarge},
 		{"reserved", "a", Event{Event: "sse.gap"}, ErrReservedEvent},
 		{"reserved prefix", "a", Event{Event: "sse.mine"}, ErrReservedEvent},
 		{"ID set", "a", Event{ID: "1"}, ErrIDAssigned},
@@ -223,6 +225,8 @@ func TestNewOptions(t *testing.T) {
 		{Options{MaxEventSize: -1}, "MaxEventSize"},
 		{Options{Retry: -1}, "Options.Retry "},
 		{Options{RetryAfter: -1}, "RetryAfter"},
+		{Options{RetryJitter: 1.5}, "RetryJitter"},
+		{Options{HistoryBytes: -1}, "HistoryBytes"},
 		{Options{DefaultTopic: "a b"}, "DefaultTopic"},
 	} {
 		if _, err := New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "sse: ") {
@@ -234,7 +238,7 @@ func TestNewOptions(t *testing.T) {
 func TestRetryField(t *testing.T) { run(t, testRetryField) }
 
 func testRetryField(t *testing.T, mode testMode) {
-	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second})
+	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second, RetryJitter: -1}) // exact (jitter: TestRetryJitter)
 	c := connect(t, srv, "", nil)
 	waitFor(t, "client", func() bool { return b.Stats().Clients == 1 })
 	publish(t, b, "", "x")

@@ -16,6 +16,9 @@ import (
 const (
 	DefaultHistorySize = 10000
 	DefaultHistoryAge  = time.Hour
+	// DefaultHistoryBytes bounds the encoded frames the history keeps:
+	// with the default MaxEventSize, at least 64 of the largest events.
+	DefaultHistoryBytes = 64 << 20
 )
 
 // MemoryOptions configure a [MemoryEngine]. The zero value is ready.
@@ -26,6 +29,11 @@ type MemoryOptions struct {
 	// HistoryAge is how long an event stays in the history. 0 means
 	// DefaultHistoryAge (1 hour).
 	HistoryAge time.Duration
+	// HistoryBytes bounds the bytes of the encoded frames the history
+	// keeps (their wire size: a body of line feeds counts as the data
+	// lines it becomes); the oldest go first. The newest event is kept
+	// whatever its size. 0 means DefaultHistoryBytes (64 MiB).
+	HistoryBytes int
 	// Epoch names this history in event IDs (see [ValidEpoch]). "" means
 	// 8 random characters: IDs from another run never match.
 	Epoch string
@@ -43,6 +51,7 @@ type MemoryEngine struct {
 	epoch string
 	size  int
 	age   time.Duration
+	max   int // HistoryBytes
 	now   func() time.Time
 
 	mu     sync.Mutex
@@ -50,6 +59,7 @@ type MemoryEngine struct {
 	ring   []entry // circular, allocated on first use
 	start  int     // index of the oldest entry
 	n      int     // entries in use
+	bytes  int     // of the frames of the entries in use
 	subs   []*sub  // subscriptions, in the order they started
 	closed bool
 }
@@ -67,7 +77,10 @@ func NewMemoryEngine(opts MemoryOptions) *MemoryEngine {
 	if err := opts.check(); err != nil {
 		panic(err)
 	}
-	e := &MemoryEngine{epoch: opts.Epoch, size: opts.HistorySize, age: opts.HistoryAge, now: opts.Now}
+	e := &MemoryEngine{epoch: opts.Epoch, size: opts.HistorySize, age: opts.HistoryAge, max: opts.HistoryBytes, now: opts.Now}
+	if e.max == 0 {
+		e.max = DefaultHistoryBytes
+	}
 	if e.size == 0 {
 		e.size = DefaultHistorySize
 	}
@@ -87,6 +100,8 @@ func (o MemoryOptions) check() error {
 	switch {
 	case o.HistorySize < 0:
 		return fmt.Errorf("sse: MemoryOptions.HistorySize is %d; use a positive count, or 0 for the default %d", o.HistorySize, DefaultHistorySize)
+	case o.HistoryBytes < 0:
+		return fmt.Errorf("sse: MemoryOptions.HistoryBytes is %d; use a positive size, or 0 for the default %d", o.HistoryBytes, DefaultHistoryBytes)
 	case o.HistoryAge < 0:
 		return fmt.Errorf("sse: MemoryOptions.HistoryAge is %v; use a positive duration, or 0 for the default %v", o.HistoryAge, DefaultHistoryAge)
 	case o.Epoch != "" && !ValidEpoch(o.Epoch):
@@ -139,12 +154,14 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 		m.ring = make([]entry, m.size)
 	}
 	if m.n == m.size { // full: overwrite the oldest
-		m.ring[m.start] = entry{}
-		m.start = (m.start + 1) % m.size
-		m.n--
+		m.dropOldest()
 	}
 	m.ring[(m.start+m.n)%m.size] = entry{msg: msg, at: now}
 	m.n++
+	m.bytes += len(frame)
+	for m.bytes > m.max && m.n > 1 {
+		m.dropOldest()
+	}
 	m.seq = seq
 	for _, s := range m.subs {
 		s.deliver(msg)
@@ -156,10 +173,23 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 func (m *MemoryEngine) trim(now int64) {
 	cutoff := now - int64(m.age)
 	for m.n > 0 && m.ring[m.start].at < cutoff {
-		m.ring[m.start] = entry{}
-		m.start = (m.start + 1) % m.size
-		m.n--
+		m.dropOldest()
 	}
+}
+
+// dropOldest drops the oldest entry. m.mu is held and m.n > 0.
+func (m *MemoryEngine) dropOldest() {
+	m.bytes -= len(m.ring[m.start].msg.Frame)
+	m.ring[m.start] = entry{}
+	m.start = (m.start + 1) % m.size
+	m.n--
+}
+
+// HistoryBytes returns the bytes of the frames the history holds now.
+func (m *MemoryEngine) HistoryBytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
 }
 
 // Subscribe implements [Engine]. deliver runs in Publish's goroutine,

@@ -95,3 +95,39 @@ func TestMemoryEngineEpochs(t *testing.T) {
 		}()
 	}
 }
+
+// TestMemoryHistoryBytes: a flood of the largest events, and of bodies of
+// line feeds (each a data line on the wire), keeps the history's frames
+// under HistoryBytes; the newest stay replayable.
+func TestMemoryHistoryBytes(t *testing.T) {
+	const limit = 1 << 20
+	m := NewMemoryEngine(MemoryOptions{HistoryBytes: limit})
+	ctx := context.Background()
+	for _, data := range []string{strings.Repeat("x", 64<<10), strings.Repeat("\n", 16<<10)} {
+		var last *Message
+		for range 200 {
+			msg, err := m.Publish(ctx, "a", Event{Data: data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = msg
+			if b := m.HistoryBytes(); b > limit {
+				t.Fatalf("history holds %d bytes, over %d", b, limit)
+			}
+		}
+		r, err := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), last.Seq-3))
+		if err != nil || r.Gap != "" || len(r.Messages) != 3 {
+			t.Errorf("replay of the newest: %v, gap %q, %d messages", err, r.Gap, len(r.Messages))
+		}
+		// The oldest were dropped for their bytes: a gap.
+		if r, _ := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), last.Seq-190)); r.Gap == "" {
+			t.Error("an event dropped for bytes was replayed")
+		}
+		t.Logf("200 events of %d bytes of data (%d on the wire): history %d bytes", len(data), len(last.Frame), m.HistoryBytes())
+	}
+	// One event larger than the bound is kept alone.
+	big, _ := m.Publish(ctx, "a", Event{Data: strings.Repeat("x", 2*limit)})
+	if r, _ := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), big.Seq-1)); len(r.Messages) != 1 {
+		t.Errorf("an event over the bound: %d replayed, want it alone", len(r.Messages))
+	}
+}

@@ -46,6 +46,7 @@ const (
 	DefaultMaxEventSize    = 1 << 20
 	DefaultTopic           = "default"
 	DefaultRetryAfter      = 5 * time.Second
+	DefaultRetryJitter     = 0.5
 )
 
 // Options configure a [Broker]. The zero value gives the defaults.
@@ -61,6 +62,10 @@ type Options struct {
 	// HistoryAge is how long the default engine keeps an event; 0 means
 	// 1 hour. Set it only when Engine is nil.
 	HistoryAge time.Duration
+	// HistoryBytes bounds the encoded frames the default engine keeps
+	// (see MemoryOptions.HistoryBytes); 0 means 64 MiB. Set it only when
+	// Engine is nil.
+	HistoryBytes int
 
 	// MaxLag is how far a client may fall behind, in bytes of encoded
 	// events queued for it and not yet written (the frames are shared:
@@ -98,8 +103,18 @@ type Options struct {
 	// finds dead clients. 0 means 15 s; negative means no heartbeats.
 	Heartbeat time.Duration
 	// Retry, when positive, is sent as the retry field when a stream
-	// opens: the browser's reconnection delay. 0 sends none.
+	// opens: the browser's reconnection delay, spread by RetryJitter.
+	// 0 sends none.
 	Retry time.Duration
+	// RetryJitter spreads Retry per stream: each gets Retry times a
+	// random factor in [1-RetryJitter, 1+RetryJitter), so that clients
+	// dropped together (a restart, a deploy) do not come back in the
+	// same instant. 0 means 0.5 (±50 %); negative means none (every
+	// stream gets Retry exactly); at most 1.
+	RetryJitter float64
+	// Rand returns a random number in [0, 1), for RetryJitter; nil means
+	// math/rand/v2. Tests inject one to make the retry deterministic.
+	Rand func() float64
 	// RetryAfter is the Retry-After of a 503 answer (limits, shutdown),
 	// in whole seconds. 0 means 5 s.
 	RetryAfter time.Duration
@@ -109,7 +124,8 @@ type Options struct {
 	// MaxClientsPerIP bounds the open streams per ClientIP; 0 means 100,
 	// -1 unlimited.
 	MaxClientsPerIP int
-	// MaxEventSize bounds an event's Data, in bytes; 0 means 1 MiB.
+	// MaxEventSize bounds an event's name and Data together, in bytes;
+	// 0 means 1 MiB.
 	MaxEventSize int
 	// DefaultTopic is the topic of a request that names none, and of a
 	// Publish with topic ""; "" means "default".
@@ -167,13 +183,15 @@ func (o Options) withDefaults() (Options, error) {
 		msg string
 	}
 	for _, c := range []check{
-		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0), "Options.HistorySize and HistoryAge configure the default engine only; with Options.Engine set, configure the engine itself"},
+		{o.Engine != nil && (o.HistorySize != 0 || o.HistoryAge != 0 || o.HistoryBytes != 0), "Options.HistorySize, HistoryAge and HistoryBytes configure the default engine only; with Options.Engine set, configure the engine itself"},
+		{o.HistoryBytes < 0, fmt.Sprintf("Options.HistoryBytes is %d; use a positive size in bytes, or 0 for the default", o.HistoryBytes)},
 		{o.HistorySize < 0, fmt.Sprintf("Options.HistorySize is %d; use a positive count, or 0 for the default", o.HistorySize)},
 		{o.HistoryAge < 0, fmt.Sprintf("Options.HistoryAge is %v; use a positive duration, or 0 for the default", o.HistoryAge)},
 		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for no count bound (MaxLag bounds bytes)", o.QueueSize)},
 		{o.MaxLag < 0, fmt.Sprintf("Options.MaxLag is %d; use a positive size in bytes, or 0 for the default", o.MaxLag)},
 		{o.FlushWindow < 0 || o.FlushWindow > time.Second, fmt.Sprintf("Options.FlushWindow is %v; use 0 (off) up to 1s, a few milliseconds at most for live streams", o.FlushWindow)},
 		{o.Retry < 0, fmt.Sprintf("Options.Retry is %v; use a positive duration, or 0 to send none", o.Retry)},
+		{o.RetryJitter > 1, fmt.Sprintf("Options.RetryJitter is %v; use a fraction up to 1 (0.5: ±50 %%), 0 for the default or negative for none", o.RetryJitter)},
 		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
 		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
 		{o.MaxClientsPerIP < -1, fmt.Sprintf("Options.MaxClientsPerIP is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClientsPerIP)},
@@ -202,6 +220,12 @@ func (o Options) withDefaults() (Options, error) {
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.Heartbeat, DefaultHeartbeat)
 	defDur(&o.RetryAfter, DefaultRetryAfter)
+	if o.RetryJitter == 0 {
+		o.RetryJitter = DefaultRetryJitter
+	}
+	if o.Rand == nil {
+		o.Rand = defaultRand
+	}
 	if o.DefaultTopic == "" {
 		o.DefaultTopic = DefaultTopic
 	}

@@ -12,7 +12,8 @@
 // server; the epoch is derived from the stream's creation time, so it
 // survives restarts of NATS and of our servers, and changes only when the
 // stream is deleted and created again. The stream's own limits bound the
-// history: MaxMsgs is Options.HistorySize, MaxAge Options.HistoryAge.
+// history: MaxMsgs is Options.HistorySize, MaxAge Options.HistoryAge,
+// MaxBytes Options.HistoryBytes.
 //
 // Delivery: each [Engine.Subscribe] reads the stream with an ordered
 // consumer that starts after the stream's last sequence, and checks that
@@ -87,6 +88,9 @@ type Options struct {
 	HistorySize int
 	// HistoryAge is the stream's MaxAge; 0 means sse.DefaultHistoryAge.
 	HistoryAge time.Duration
+	// HistoryBytes is the stream's MaxBytes (NATS counts each message's
+	// subject, headers and data); 0 means sse.DefaultHistoryBytes.
+	HistoryBytes int
 	// Replicas is the stream's replica count in a NATS cluster; 0 means 1.
 	Replicas int
 	// MemoryStorage keeps the stream in NATS's memory instead of files:
@@ -143,6 +147,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	if opts.HistorySize == 0 {
 		opts.HistorySize = sse.DefaultHistorySize
 	}
+	if opts.HistoryBytes == 0 {
+		opts.HistoryBytes = sse.DefaultHistoryBytes
+	}
 	if opts.HistoryAge == 0 {
 		opts.HistoryAge = sse.DefaultHistoryAge
 	}
@@ -152,6 +159,8 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	switch {
 	case opts.HistorySize < 0:
 		return nil, fmt.Errorf("jetstream: Options.HistorySize is %d; use a positive count, or 0 for the default", opts.HistorySize)
+	case opts.HistoryBytes < 0:
+		return nil, fmt.Errorf("jetstream: Options.HistoryBytes is %d; use a positive size in bytes, or 0 for the default", opts.HistoryBytes)
 	case opts.HistoryAge < 0:
 		return nil, fmt.Errorf("jetstream: Options.HistoryAge is %v; use a positive duration, or 0 for the default", opts.HistoryAge)
 	case opts.Replicas < 0:
@@ -178,6 +187,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		Discard:     natsjs.DiscardOld,
 		MaxMsgs:     int64(opts.HistorySize),
 		MaxAge:      opts.HistoryAge,
+		MaxBytes:    int64(opts.HistoryBytes),
 		Storage:     storage,
 		Replicas:    opts.Replicas,
 	})

@@ -450,3 +450,28 @@ func TestBroker(t *testing.T) {
 		t.Errorf("id %q", id)
 	}
 }
+
+// TestHistoryBytes: the stream's MaxBytes is Options.HistoryBytes, so a
+// flood of large events keeps the stored bytes under it, the newest
+// replayable.
+func TestHistoryBytes(t *testing.T) {
+	n := startNATS(t)
+	const limit = 64 << 10
+	e := newEngine(t, n, Options{HistoryBytes: limit})
+	ctx := context.Background()
+	var last *sse.Message
+	for range 100 {
+		last = publish(t, e, "a", strings.Repeat("x", 4<<10))
+	}
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxBytes != limit || info.State.Bytes > limit || info.State.Msgs == 0 {
+		t.Errorf("MaxBytes %d, %d bytes in %d messages stored; want at most %d", info.Config.MaxBytes, info.State.Bytes, info.State.Msgs, limit)
+	}
+	if r := replay(t, e, []string{"a"}, last.ID); r.Gap != "" {
+		t.Errorf("the newest event: gap %q", r.Gap)
+	}
+	t.Logf("100 events of 4 KiB: %d bytes in %d messages stored", info.State.Bytes, info.State.Msgs)
+}

@@ -1,0 +1,61 @@
+package sse
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Admit counts a stream that the broker does not serve itself (a
+// handler of your own built on [NewStream]) under Options.MaxClients
+// and MaxClientsPerIP, and in Stats.Clients, so that no way in escapes
+// the limits. Over a limit, or after Shutdown, it answers the request
+// as ServeHTTP would (503 with Retry-After, counted in Stats.Rejected)
+// and returns nil: the handler must then return. Otherwise it returns
+// the function that ends the count, to be called once when the stream
+// ends (calling it again does nothing).
+//
+//	release := b.Admit(w, r)
+//	if release == nil {
+//		return
+//	}
+//	defer release()
+func (b *Broker) Admit(w http.ResponseWriter, r *http.Request) (release func()) {
+	ip := strings.Clone(b.opts.ClientIP(r))
+	if err := b.admit(ip); err != nil {
+		b.reject(w, r, http.StatusServiceUnavailable, err)
+		return nil
+	}
+	var once sync.Once
+	return func() { once.Do(func() { b.unadmit(ip) }) }
+}
+
+func (b *Broker) admit(ip string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed.Load():
+		return ErrClosed
+	case b.opts.MaxClients >= 0 && len(b.clients)+b.admitted >= b.opts.MaxClients:
+		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+b.admitted)
+	case b.opts.MaxClientsPerIP >= 0 && b.perIP[ip] >= b.opts.MaxClientsPerIP:
+		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, ip, b.perIP[ip])
+	}
+	b.admitted++
+	b.perIP[ip]++
+	b.stats.clients.Add(1)
+	return nil
+}
+
+func (b *Broker) unadmit(ip string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.admitted--
+	if n := b.perIP[ip] - 1; n > 0 {
+		b.perIP[ip] = n
+	} else {
+		delete(b.perIP, ip)
+	}
+	b.stats.clients.Add(-1)
+}
