@@ -19,10 +19,9 @@ const (
 	refusedConnCap        = "conn_cap"        // a connection over -max-conns: closed at once
 	refusedPublishBusy    = "publish_busy"    // over -max-publishing: 503
 	refusedPublishTimeout = "publish_timeout" // a body slower than -publish-read-timeout: 408
-	refusedPublishRate    = "publish_rate"    // over -publish-rate: 429
 )
 
-var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout, refusedPublishRate}
+var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout}
 
 // refusals counts refused requests and connections by reason.
 type refusals struct{ n map[string]*atomic.Uint64 }
