@@ -104,6 +104,11 @@ type cappedConn struct {
 	once sync.Once
 }
 
+// NetConn returns the connection under the cap, so that the broker can
+// reach the socket of a hijacked stream (its writers and hang-up watcher
+// need the file descriptor, which a wrapper hides).
+func (c *cappedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *cappedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()

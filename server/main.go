@@ -24,8 +24,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 func main() {
@@ -77,9 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.tlsCert != "" {
 			// ServeTLS offers HTTP/2, which lifts the browsers' limit of
 			// six HTTP/1.1 connections per origin.
-			// TLSListener: HTTP/1.1 streams over TLS are hijacked
-			// and written without blocking, like plain ones.
-			serveErr <- srv.ServeTLS(sse.TLSListener(ln), cfg.tlsCert, cfg.tlsKey)
+			serveErr <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
 			return
 		}
 		serveErr <- srv.Serve(ln)

@@ -142,7 +142,13 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 }
 
 // listener caps ln's open connections at -max-conns (see capListener).
+// With TLS, sse.TLSListener goes under the cap, on the TCP sockets as
+// accepted: HTTP/1.1 streams over TLS are then hijacked and written
+// without blocking, like plain ones (TestStreamsAreHijacked).
 func (s *service) listener(ln net.Listener, cfg config) net.Listener {
+	if cfg.tlsCert != "" {
+		ln = sse.TLSListener(ln)
+	}
 	n := maxConnsFor(cfg.maxConns, fdLimit())
 	if n <= 0 {
 		return ln

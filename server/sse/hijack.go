@@ -107,6 +107,19 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	if tc != nil { // see tlsconn.go
 		nc = tc.NetConn()
 	}
+	// A listener's wrapper (a connection cap, say) hides the socket:
+	// wrappers that expose it with NetConn, as tls.Conn does, are looked
+	// through. Writes and Close still go through conn, the outermost.
+	for {
+		if _, ok := nc.(syscall.Conn); ok {
+			break
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		nc = u.NetConn()
+	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		raw, _ = sc.SyscallConn()
 	}
