@@ -53,6 +53,39 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// startRun runs the real main loop with args (on a free port, over the
+// fake web directory) and returns the URL it prints, and stop, which
+// cancels it and fails the test unless run returns cleanly within 10s.
+func startRun(t *testing.T, args ...string) (url string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-web", fakeWeb(t)}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("run printed no URL: %v", err)
+	}
+	_, url, _ = strings.Cut(strings.TrimSpace(line), "serving on ")
+	go io.Copy(io.Discard, pr)
+	return url, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("run did not return within 10s with a stream open")
+		}
+	}
+}
+
 // TestTLSServesHTTP2Streams runs the real main loop with -tls-cert and
 // -tls-key: streams go over HTTP/2 (the path browsers take over TLS, and
 // the one that is not hijacked), carry published events, and end at
@@ -60,23 +93,11 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 func TestTLSServesHTTP2Streams(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-web", fakeWeb(t), "-tls-cert", cert, "-tls-key", key}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("run printed no URL: %v", err)
-	}
-	_, url, _ := strings.Cut(strings.TrimSpace(line), "serving on ")
+	url, stop := startRun(t, "-tls-cert", cert, "-tls-key", key)
+	ctx := t.Context()
 	if !strings.HasPrefix(url, "https://127.0.0.1:") {
-		t.Fatalf("printed %q, want an https URL", line)
+		t.Fatalf("printed %q, want an https URL", url)
 	}
-	go io.Copy(io.Discard, pr)
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
@@ -109,15 +130,7 @@ func TestTLSServesHTTP2Streams(t *testing.T) {
 		t.Fatalf("got %+v", e)
 	}
 
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return within 10s with an HTTP/2 stream open")
-	}
+	stop()
 }
 
 // With -tls-http2=false the server offers HTTP/1.1 only over TLS, and
@@ -125,20 +138,8 @@ func TestTLSServesHTTP2Streams(t *testing.T) {
 func TestTLSHTTP1Only(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, []string{"-addr", "127.0.0.1:0", "-web", fakeWeb(t), "-tls-cert", cert, "-tls-key", key, "-tls-http2=false"}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("run printed no URL: %v", err)
-	}
-	_, url, _ := strings.Cut(strings.TrimSpace(line), "serving on ")
-	go io.Copy(io.Discard, pr)
+	url, stop := startRun(t, "-tls-cert", cert, "-tls-key", key, "-tls-http2=false")
+	ctx := t.Context()
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
@@ -153,13 +154,5 @@ func TestTLSHTTP1Only(t *testing.T) {
 	if resp.ProtoMajor != 1 || !resp.Close || len(resp.TransferEncoding) != 0 {
 		t.Fatalf("%s, close %v, transfer encoding %v: want HTTP/1.1 delimited by the connection's close", resp.Proto, resp.Close, resp.TransferEncoding)
 	}
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return within 10s with a TLS stream open")
-	}
+	stop()
 }
