@@ -68,8 +68,8 @@ type Broker struct {
 	ticking  bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                                 atomic.Int64
-		published, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
+		clients                                                                               atomic.Int64
+		published, deduplicated, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
 	}
 }
 
@@ -83,13 +83,16 @@ type topicSubs struct {
 type Stats struct {
 	Clients   int    // open streams
 	Published uint64 // events published through this broker's Publish (stored, with an ID)
-	Local     uint64 // events sent with PublishLocal (not in Published)
-	Delivered uint64 // live events written to clients, PublishLocal's included
-	Replayed  uint64 // events written to clients from history
-	Evicted   uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
-	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
-	Rejected  uint64 // requests refused before their stream opened
-	Gaps      uint64 // gap events sent
+	// Deduplicated counts publishes answered with the ID of an earlier
+	// one with the same idempotency key (PublishWith): nothing stored.
+	Deduplicated uint64
+	Local        uint64 // events sent with PublishLocal (not in Published)
+	Delivered    uint64 // live events written to clients, PublishLocal's included
+	Replayed     uint64 // events written to clients from history
+	Evicted      uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
+	Stalled      uint64 // publishes that waited for a client over Options.MaxLag
+	Rejected     uint64 // requests refused before their stream opened
+	Gaps         uint64 // gap events sent
 }
 
 // New returns a Broker with opts, after checking them: the error says
@@ -132,21 +135,11 @@ func New(opts Options) (*Broker, error) {
 // up. If a client on the topic has fallen behind by more than
 // Options.MaxLag bytes, Publish waits for it to catch up, for at most
 // Options.PublishStall in all, and then evicts the clients still over.
+// To make a publish safe to retry, give it an idempotency key with
+// [Broker.PublishWith].
 func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string, err error) {
-	if b.closed.Load() {
-		return "", fmt.Errorf("sse: publish: %w", ErrClosed)
-	}
-	topic, err = b.check(topic, e)
-	if err != nil {
-		return "", err
-	}
-	m, err := b.engine.Publish(ctx, topic, e)
-	if err != nil {
-		return "", err
-	}
-	b.stats.published.Add(1)
-	b.stall(ctx, topic)
-	return m.ID, nil
+	p, err := b.PublishWith(ctx, topic, e, PublishOptions{})
+	return p.ID, err
 }
 
 // stall waits while a client on topic is over MaxLag, for at most
@@ -426,14 +419,15 @@ const shutdownGrace = 100 * time.Millisecond
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
 	return Stats{
-		Clients:   int(b.stats.clients.Load()),
-		Published: b.stats.published.Load(),
-		Local:     b.stats.local.Load(),
-		Delivered: b.stats.delivered.Load(),
-		Replayed:  b.stats.replayed.Load(),
-		Evicted:   b.stats.evicted.Load(),
-		Rejected:  b.stats.rejected.Load(),
-		Gaps:      b.stats.gaps.Load(),
-		Stalled:   b.stats.stalled.Load(),
+		Clients:      int(b.stats.clients.Load()),
+		Published:    b.stats.published.Load(),
+		Deduplicated: b.stats.deduplicated.Load(),
+		Local:        b.stats.local.Load(),
+		Delivered:    b.stats.delivered.Load(),
+		Replayed:     b.stats.replayed.Load(),
+		Evicted:      b.stats.evicted.Load(),
+		Rejected:     b.stats.rejected.Load(),
+		Gaps:         b.stats.gaps.Load(),
+		Stalled:      b.stats.stalled.Load(),
 	}
 }
