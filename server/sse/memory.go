@@ -87,9 +87,10 @@ type entry struct {
 type topicKey struct{ topic, key string }
 
 // KeyOverhead is what an idempotency key costs the memory engine beyond
-// its bytes (its map entry and ring field), as counted in
-// MemoryOptions.HistoryBytes.
-const KeyOverhead = 64
+// its bytes (its map slot and the rounding of its copy), as counted in
+// MemoryOptions.HistoryBytes: 10,000 keys of 36 bytes measured 127
+// bytes each, under the 132 counted.
+const KeyOverhead = 96
 
 type sub struct{ deliver func(*Message) }
 
