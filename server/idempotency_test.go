@@ -62,8 +62,10 @@ func TestPublishIdempotencyKey(t *testing.T) {
 		{name: "same key, other topic", topic: "b", body: "x", keys: []string{"k1"}, status: 200},
 		{name: "no key", topic: "a", body: "x", status: 200},
 		{name: "empty key is no key", topic: "a", body: "x", keys: []string{""}, status: 200},
-		{name: "key over 256 bytes", topic: "a", body: "x", keys: []string{strings.Repeat("k", 257)}, status: 400, msg: "1 to 256 bytes"},
-		{name: "key with a space", topic: "a", body: "x", keys: []string{"k 1"}, status: 400, msg: "visible ASCII"},
+		{name: "key over 256 bytes", topic: "a", body: "x", keys: []string{strings.Repeat("k", 257)}, status: 400, msg: "257 bytes, over the limit"},
+		{name: "key with a space", topic: "a", body: "x", keys: []string{"k 1"}, status: 400, msg: "not visible ASCII (a space, a control character or non-ASCII) at byte 1"},
+		{name: "key with a tab", topic: "a", body: "x", keys: []string{"k\t1"}, status: 400, msg: "at byte 1"},
+		{name: "non-ASCII key", topic: "a", body: "x", keys: []string{"clé"}, status: 400, msg: "at byte 2"},
 		{name: "two keys", topic: "a", body: "x", keys: []string{"k1", "k2"}, status: 400, msg: "once"},
 		{name: "key at 256 bytes", topic: "a", body: "x", keys: []string{strings.Repeat("k", 256)}, status: 200},
 		// Three events on a since "first": it has left the history of 3.
@@ -129,7 +131,7 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, line := range []string{
-		fmt.Sprintf(`ssewasm_refused_total{reason=%q} 3`, refusedIdempotencyKey),
+		fmt.Sprintf(`ssewasm_refused_total{reason=%q} 5`, refusedIdempotencyKey),
 		"ssewasm_publishes_deduplicated_total 2",
 	} {
 		if !strings.Contains(string(body), line+"\n") {

@@ -141,7 +141,7 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, sse.ErrEventTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
-	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent), errors.Is(err, sse.ErrInvalidData):
+	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent), errors.Is(err, sse.ErrInvalidData), errors.Is(err, sse.ErrInvalidIdempotencyKey):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, sse.ErrClosed):
 		w.Header().Set("Retry-After", "1")
@@ -168,8 +168,11 @@ func idempotencyKey(h http.Header) (string, error) {
 		return "", nil
 	case len(vs) > 1:
 		return "", fmt.Errorf("%s is given %d times: give it once", keyHeader, len(vs))
+	case len(vs[0]) > sse.MaxIdempotencyKeyLen:
+		return "", fmt.Errorf("%s is %d bytes, over the limit: it must be 1 to %d bytes of visible ASCII, such as a UUID", keyHeader, len(vs[0]), sse.MaxIdempotencyKeyLen)
 	case !sse.ValidIdempotencyKey(vs[0]):
-		return "", fmt.Errorf("%s must be 1 to %d bytes of visible ASCII (no spaces), such as a UUID; this one has %d bytes", keyHeader, sse.MaxIdempotencyKeyLen, len(vs[0]))
+		i := strings.IndexFunc(vs[0], func(r rune) bool { return r < '!' || r > '~' })
+		return "", fmt.Errorf("%s has a byte that is not visible ASCII (a space, a control character or non-ASCII) at byte %d: it must be 1 to %d bytes of visible ASCII, such as a UUID", keyHeader, i, sse.MaxIdempotencyKeyLen)
 	}
 	return vs[0], nil
 }
