@@ -206,3 +206,36 @@ func TestPublishIdempotencyKeyCluster(t *testing.T) {
 		t.Errorf("B: Published %d, Deduplicated %d; want 1 and 1", s.Published, s.Deduplicated)
 	}
 }
+
+// TestPublishIdempotencyKeyCORS: a page of an allowed origin may send
+// Idempotency-Key (the preflight allows it) and read Idempotent-Replayed
+// (the answer exposes it).
+func TestPublishIdempotencyKeyCORS(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t, "-allow-origin", "https://app.example"))
+	req, _ := http.NewRequest("OPTIONS", ts.URL+"/publish", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "idempotency-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Idempotency-Key") {
+		t.Errorf("preflight: %d, Allow-Headers %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Headers"))
+	}
+	for _, origin := range []string{"https://app.example", "https://evil.example"} {
+		req, _ = http.NewRequest("POST", ts.URL+"/publish", strings.NewReader("x"))
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Idempotency-Key", "k")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string]string{"https://app.example": "Idempotent-Replayed"}[origin]
+		if got := resp.Header.Get("Access-Control-Expose-Headers"); resp.StatusCode != 200 || got != want {
+			t.Errorf("POST from %s: %d, Expose-Headers %q, want %q", origin, resp.StatusCode, got, want)
+		}
+	}
+}
