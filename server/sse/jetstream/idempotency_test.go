@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
 
 // publishOnce publishes data on topic with key and fails the test on error.
@@ -191,5 +193,50 @@ func TestBrokerPublishWith(t *testing.T) {
 	}
 	if s := brokers[1].Stats(); s.Deduplicated != 1 || s.Published != 0 {
 		t.Errorf("instance B: Published %d, Deduplicated %d", s.Published, s.Deduplicated)
+	}
+}
+
+// BenchmarkPublishOnce compares publishing to the embedded nats-server
+// without a key, with a new key each time (NATS stores it in its
+// Duplicates window), and a retry (a duplicate, read back by sequence).
+func BenchmarkPublishOnce(b *testing.B) {
+	ev := sse.Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	for _, c := range []struct {
+		name string
+		key  func(i int) string
+	}{
+		{"no-key", nil},
+		{"new-key", func(i int) string { return fmt.Sprintf("8e03978e-40d5-43e8-bc93-%012d", i) }},
+		{"retry", func(int) string { return "8e03978e-40d5-43e8-bc93-000000000000" }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			n := jstest.Start(b)
+			nc, err := nats.Connect(n.URL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			ctx := context.Background()
+			e, err := New(ctx, nc, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			if c.key != nil {
+				e.PublishOnce(ctx, "t", c.key(0), ev) // the retry's first
+			}
+			i := 0
+			for b.Loop() {
+				i++
+				if c.key == nil {
+					_, err = e.Publish(ctx, "t", ev)
+				} else {
+					_, _, err = e.PublishOnce(ctx, "t", c.key(i), ev)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
