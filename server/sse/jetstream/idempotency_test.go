@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
@@ -79,6 +80,29 @@ func TestPublishOnce(t *testing.T) {
 	}
 	if _, _, err := a.PublishOnce(context.Background(), "orders", "a key", sse.Event{}); !errors.Is(err, sse.ErrInvalidIdempotencyKey) {
 		t.Errorf("a key with a space: %v", err)
+	}
+}
+
+// TestDuplicateWindowUpdated: a stream made before idempotent publish
+// (NATS's default window of 2 minutes) gets the history age as its
+// window when an engine starts on it.
+func TestDuplicateWindowUpdated(t *testing.T) {
+	n := startNATS(t)
+	js, err := natsjs.New(connect(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: DefaultStream, Subjects: []string{DefaultSubject + ".>"}, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, n, Options{HistoryAge: time.Hour})
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Duplicates != time.Hour {
+		t.Errorf("Duplicates window %v after the engine started, want 1h", info.Config.Duplicates)
 	}
 }
 
