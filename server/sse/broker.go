@@ -68,8 +68,10 @@ type Broker struct {
 	ticking  bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                                               atomic.Int64
-		published, deduplicated, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
+		clients                                                                 atomic.Int64
+		published, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
+
+		deduplicated atomic.Uint64
 	}
 }
 
@@ -83,16 +85,17 @@ type topicSubs struct {
 type Stats struct {
 	Clients   int    // open streams
 	Published uint64 // events published through this broker's Publish (stored, with an ID)
+	Local     uint64 // events sent with PublishLocal (not in Published)
+	Delivered uint64 // live events written to clients, PublishLocal's included
+	Replayed  uint64 // events written to clients from history
+	Evicted   uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
+	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
+	Rejected  uint64 // requests refused before their stream opened
+	Gaps      uint64 // gap events sent
+
 	// Deduplicated counts publishes answered with the ID of an earlier
 	// one with the same idempotency key (PublishWith): nothing stored.
 	Deduplicated uint64
-	Local        uint64 // events sent with PublishLocal (not in Published)
-	Delivered    uint64 // live events written to clients, PublishLocal's included
-	Replayed     uint64 // events written to clients from history
-	Evicted      uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
-	Stalled      uint64 // publishes that waited for a client over Options.MaxLag
-	Rejected     uint64 // requests refused before their stream opened
-	Gaps         uint64 // gap events sent
 }
 
 // New returns a Broker with opts, after checking them: the error says
@@ -419,15 +422,16 @@ const shutdownGrace = 100 * time.Millisecond
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
 	return Stats{
-		Clients:      int(b.stats.clients.Load()),
-		Published:    b.stats.published.Load(),
+		Clients:   int(b.stats.clients.Load()),
+		Published: b.stats.published.Load(),
+		Local:     b.stats.local.Load(),
+		Delivered: b.stats.delivered.Load(),
+		Replayed:  b.stats.replayed.Load(),
+		Evicted:   b.stats.evicted.Load(),
+		Rejected:  b.stats.rejected.Load(),
+		Gaps:      b.stats.gaps.Load(),
+		Stalled:   b.stats.stalled.Load(),
+
 		Deduplicated: b.stats.deduplicated.Load(),
-		Local:        b.stats.local.Load(),
-		Delivered:    b.stats.delivered.Load(),
-		Replayed:     b.stats.replayed.Load(),
-		Evicted:      b.stats.evicted.Load(),
-		Rejected:     b.stats.rejected.Load(),
-		Gaps:         b.stats.gaps.Load(),
-		Stalled:      b.stats.stalled.Load(),
 	}
 }
