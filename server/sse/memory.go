@@ -74,7 +74,8 @@ type MemoryEngine struct {
 	// keys maps the idempotency key of each entry published with one
 	// to its message; allocated on first use. An entry leaving the ring
 	// takes its key out.
-	keys map[topicKey]*Message
+	keys  map[topicKey]*Message
+	topic string // of the last publish, the engine's own copy (ownTopic)
 }
 
 type entry struct {
@@ -183,6 +184,7 @@ func (m *MemoryEngine) publish(ctx context.Context, topic, key string, e Event) 
 		}
 		key = strings.Clone(key) // kept: hold none of the caller's memory
 	}
+	topic = m.ownTopic(topic)
 	seq := m.seq + 1
 	frame := make([]byte, 0, len(body)+len(m.epoch)+26)
 	frame = append(frame, body[:split]...)
@@ -219,6 +221,17 @@ func (m *MemoryEngine) publish(ctx context.Context, topic, key string, e Event) 
 		s.deliver(msg)
 	}
 	return msg, false, nil
+}
+
+// ownTopic returns topic in memory of the engine's own: the caller's
+// string may be part of a larger one (a request's query) that the
+// history must not keep alive. Publishes on the topic of the previous
+// one, the common case, share its copy. m.mu is held.
+func (m *MemoryEngine) ownTopic(topic string) string {
+	if topic != m.topic {
+		m.topic = strings.Clone(topic)
+	}
+	return m.topic
 }
 
 // entryBytes is what an entry counts in HistoryBytes: its frame, and its
