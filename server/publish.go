@@ -152,8 +152,9 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The headers of an idempotent publish (as Stripe names them; the key's
-// is that of the IETF httpapi draft).
+// The headers of an idempotent publish: the names Stripe and many other
+// APIs use. The key's is also that of the IETF httpapi draft, which
+// answers a key reused for another payload with 422, as we do.
 const (
 	keyHeader      = "Idempotency-Key"
 	replayedHeader = "Idempotent-Replayed" // "true" on the answer to a retry
