@@ -29,9 +29,12 @@ func cors(next http.Handler, allowed []string) http.Handler {
 		default:
 			origin = "" // not allowed: answer as to a same-origin request
 		}
+		if origin != "" { // let the page read whether its publish was a retry
+			h.Set("Access-Control-Expose-Headers", replayedHeader)
+		}
 		if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -19,9 +19,10 @@ const (
 	refusedConnCap        = "conn_cap"        // a connection over -max-conns: closed at once
 	refusedPublishBusy    = "publish_busy"    // over -max-publishing: 503
 	refusedPublishTimeout = "publish_timeout" // a body slower than -publish-read-timeout: 408
+	refusedIdempotencyKey = "idempotency_key" // a /publish Idempotency-Key too long, not visible ASCII, or repeated: 400
 )
 
-var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout}
+var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout, refusedIdempotencyKey}
 
 // refusals counts refused requests and connections by reason.
 type refusals struct{ n map[string]*atomic.Uint64 }

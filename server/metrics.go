@@ -29,6 +29,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	gauge("clients", "Event streams open now.", func(s sse.Stats) float64 { return float64(s.Clients) })
 	counter("events_published_total", "Events published.", func(s sse.Stats) float64 { return float64(s.Published) })
 	counter("events_delivered_total", "Events queued for delivery to clients, replayed ones included.", func(s sse.Stats) float64 { return float64(s.Delivered) })
+	counter("publishes_deduplicated_total", "Publishes answered with the ID of an earlier one with the same Idempotency-Key: nothing stored.", func(s sse.Stats) float64 { return float64(s.Deduplicated) })
 	counter("events_replayed_total", "Events replayed to reconnecting clients from history.", func(s sse.Stats) float64 { return float64(s.Replayed) })
 	counter("clients_evicted_total", "Clients disconnected because they could not keep up (they replay on reconnect).", func(s sse.Stats) float64 { return float64(s.Evicted) })
 	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.Stalled) })
@@ -36,7 +37,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	for _, reason := range refusedReasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
-			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate.",
+			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate; a bad Idempotency-Key.",
 			ConstLabels: prometheus.Labels{"reason": reason}},
 			func() float64 { return float64(ref.count(reason)) }))
 	}

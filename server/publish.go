@@ -20,7 +20,9 @@ const publishTimeout = 10 * time.Second
 
 // publishHandler serves POST /publish?topic=T&event=NAME: the body becomes
 // the event's data verbatim. It answers {"id": "<id>"}; bad input gets a
-// JSON error and publishes nothing.
+// JSON error and publishes nothing. With an Idempotency-Key header, a
+// retry of a publish whose event is still in the history answers the
+// first event's ID, with Idempotent-Replayed: true, and publishes nothing.
 type publishHandler struct {
 	broker       *sse.Broker
 	defaultTopic string
@@ -93,6 +95,12 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	key, err := idempotencyKey(r.Header)
+	if err != nil {
+		h.refused.add(refusedIdempotencyKey)
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if !h.gate.enter() {
 		h.refused.add(refusedPublishBusy)
 		// Not a byte more of the body: the answer goes out at once,
@@ -122,13 +130,18 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
 	defer cancel()
-	id, err := h.broker.Publish(ctx, p.Topic, sse.Event{Event: p.Event, Data: string(body)})
+	pub, err := h.broker.PublishWith(ctx, p.Topic, sse.Event{Event: p.Event, Data: string(body)}, sse.PublishOptions{IdempotencyKey: key})
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, map[string]string{"id": id})
+		if pub.Duplicate {
+			w.Header().Set(replayedHeader, "true")
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": pub.ID})
+	case errors.Is(err, sse.ErrIdempotencyKeyReused):
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, sse.ErrEventTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
-	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent), errors.Is(err, sse.ErrInvalidData):
+	case errors.Is(err, sse.ErrInvalidTopic), errors.Is(err, sse.ErrInvalidEvent), errors.Is(err, sse.ErrReservedEvent), errors.Is(err, sse.ErrInvalidData), errors.Is(err, sse.ErrInvalidIdempotencyKey):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, sse.ErrClosed):
 		w.Header().Set("Retry-After", "1")
@@ -137,6 +150,32 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "publishing failed: "+err.Error())
 	}
+}
+
+// The headers of an idempotent publish: the names Stripe and many other
+// APIs use. The key's is also that of the IETF httpapi draft, which
+// answers a key reused for another payload with 422, as we do.
+const (
+	keyHeader      = "Idempotency-Key"
+	replayedHeader = "Idempotent-Replayed" // "true" on the answer to a retry
+)
+
+// idempotencyKey returns the request's Idempotency-Key, "" if it has none
+// (or an empty one), or why it is not a key.
+func idempotencyKey(h http.Header) (string, error) {
+	vs := h.Values(keyHeader)
+	switch {
+	case len(vs) == 0 || len(vs) == 1 && vs[0] == "":
+		return "", nil
+	case len(vs) > 1:
+		return "", fmt.Errorf("%s is given %d times: give it once", keyHeader, len(vs))
+	case len(vs[0]) > sse.MaxIdempotencyKeyLen:
+		return "", fmt.Errorf("%s is %d bytes, over the limit: it must be 1 to %d bytes of visible ASCII, such as a UUID", keyHeader, len(vs[0]), sse.MaxIdempotencyKeyLen)
+	case !sse.ValidIdempotencyKey(vs[0]):
+		i := strings.IndexFunc(vs[0], func(r rune) bool { return r < '!' || r > '~' })
+		return "", fmt.Errorf("%s has a byte that is not visible ASCII (a space, a control character or non-ASCII) at byte %d: it must be 1 to %d bytes of visible ASCII, such as a UUID", keyHeader, i, sse.MaxIdempotencyKeyLen)
+	}
+	return vs[0], nil
 }
 
 // authorized checks the bearer token in constant time.

@@ -87,3 +87,43 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublishIdempotent compares a publish without a key, with a new
+// key each time (the history of 10,000 is full, so each publish also
+// forgets the oldest key), and a retry answered from the keys.
+func BenchmarkPublishIdempotent(b *testing.B) {
+	keys := make([]string, 1<<16) // reused only long after they left the history
+	for i := range keys {
+		keys[i] = fmt.Sprintf("8e03978e-40d5-43e8-bc93-%012d", i)
+	}
+	e := Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	for _, c := range []struct {
+		name string
+		key  func(i int) string
+	}{
+		{"no-key", func(int) string { return "" }},
+		{"new-key", func(i int) string { return keys[i%len(keys)] }},
+		{"retry", func(int) string { return keys[0] }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			br, err := New(Options{Heartbeat: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer br.Shutdown(context.Background())
+			ctx := context.Background()
+			for i := range DefaultHistorySize { // a full history, with keys
+				br.PublishWith(ctx, "bench", e, PublishOptions{IdempotencyKey: keys[(i+1)%len(keys)]})
+			}
+			br.PublishWith(ctx, "bench", e, PublishOptions{IdempotencyKey: keys[0]})
+			b.ReportAllocs()
+			i := DefaultHistorySize + 1
+			for b.Loop() {
+				if _, err := br.PublishWith(ctx, "bench", e, PublishOptions{IdempotencyKey: c.key(i)}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -70,6 +70,8 @@ type Broker struct {
 	stats struct {
 		clients                                                                 atomic.Int64
 		published, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
+
+		deduplicated atomic.Uint64
 	}
 }
 
@@ -90,6 +92,10 @@ type Stats struct {
 	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
 	Rejected  uint64 // requests refused before their stream opened
 	Gaps      uint64 // gap events sent
+
+	// Deduplicated counts publishes answered with the ID of an earlier
+	// one with the same idempotency key (PublishWith): nothing stored.
+	Deduplicated uint64
 }
 
 // New returns a Broker with opts, after checking them: the error says
@@ -132,21 +138,11 @@ func New(opts Options) (*Broker, error) {
 // up. If a client on the topic has fallen behind by more than
 // Options.MaxLag bytes, Publish waits for it to catch up, for at most
 // Options.PublishStall in all, and then evicts the clients still over.
+// To make a publish safe to retry, give it an idempotency key with
+// [Broker.PublishWith].
 func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string, err error) {
-	if b.closed.Load() {
-		return "", fmt.Errorf("sse: publish: %w", ErrClosed)
-	}
-	topic, err = b.check(topic, e)
-	if err != nil {
-		return "", err
-	}
-	m, err := b.engine.Publish(ctx, topic, e)
-	if err != nil {
-		return "", err
-	}
-	b.stats.published.Add(1)
-	b.stall(ctx, topic)
-	return m.ID, nil
+	p, err := b.PublishWith(ctx, topic, e, PublishOptions{})
+	return p.ID, err
 }
 
 // stall waits while a client on topic is over MaxLag, for at most
@@ -435,5 +431,7 @@ func (b *Broker) Stats() Stats {
 		Rejected:  b.stats.rejected.Load(),
 		Gaps:      b.stats.gaps.Load(),
 		Stalled:   b.stats.stalled.Load(),
+
+		Deduplicated: b.stats.deduplicated.Load(),
 	}
 }

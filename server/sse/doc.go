@@ -20,6 +20,9 @@
 //   - broker.go: [Broker] publishes to topics ([Broker.Publish], or to
 //     this instance's clients only with [Broker.PublishLocal]) and
 //     keeps the registry of clients; [Broker.Shutdown] ends every stream.
+//   - idempotency.go: [Broker.PublishWith] with an idempotency key, so
+//     that a publish retried after a lost answer is stored once and
+//     every try gets the first event's ID.
 //   - handler.go: [Broker.ServeHTTP], the /events handler: topics, limits,
 //     authorisation, then the one stream lifecycle of both paths (open:
 //     hooks, retry, replay or gap; finish).

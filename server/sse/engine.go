@@ -39,6 +39,17 @@ type Engine interface {
 	// or an error wrapping ErrClosed once the engine is closed.
 	Publish(ctx context.Context, topic string, e Event) (*Message, error)
 
+	// PublishOnce is Publish with an idempotency key (valid, see
+	// [ValidIdempotencyKey]; the broker checks): if a message published
+	// with key on topic is still remembered, it stores and delivers
+	// nothing and returns that first message with dup true. Concurrent
+	// calls with one key, through any instance, store exactly one
+	// message. An engine remembers a key at least as long as its message
+	// stays in the history; one that remembers keys longer (JetStream's
+	// Duplicates window) returns, for a key whose message has left, a
+	// Message with its Topic, Seq and ID and a nil Frame.
+	PublishOnce(ctx context.Context, topic, key string, e Event) (m *Message, dup bool, err error)
+
 	// Subscribe starts delivering every message published from now on
 	// to deliver, as the contract above says. Calling cancel ends the
 	// subscription; it is idempotent.

@@ -3,6 +3,7 @@ package sse_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -89,4 +90,33 @@ func ExampleBroker_Shutdown() {
 	// Output:
 	// <nil>
 	// <nil>
+}
+
+// A publisher that did not get its answer (a timeout, a dropped
+// connection) retries with the same idempotency key: the event is
+// stored and delivered once, and both tries get its ID.
+func ExampleBroker_PublishWith() {
+	b, err := sse.New(sse.Options{Engine: sse.NewMemoryEngine(sse.MemoryOptions{Epoch: "demo"})})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Shutdown(context.Background())
+
+	ctx := context.Background()
+	order := sse.Event{Event: "order", Data: `{"item":"tea"}`}
+	opts := sse.PublishOptions{IdempotencyKey: "order-7f3a"} // one per event, made by the publisher
+	first, _ := b.PublishWith(ctx, "orders", order, opts)
+	retry, _ := b.PublishWith(ctx, "orders", order, opts)
+	fmt.Printf("first %s, duplicate %v\n", first.ID, first.Duplicate)
+	fmt.Printf("retry %s, duplicate %v\n", retry.ID, retry.Duplicate)
+	fmt.Println("stored", b.Stats().Published)
+
+	// The same key for another event is refused: nothing is lost in silence.
+	_, err = b.PublishWith(ctx, "orders", sse.Event{Event: "order", Data: `{"item":"cake"}`}, opts)
+	fmt.Println(errors.Is(err, sse.ErrIdempotencyKeyReused))
+	// Output:
+	// first demo-1, duplicate false
+	// retry demo-1, duplicate true
+	// stored 1
+	// true
 }

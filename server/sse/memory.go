@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +32,10 @@ type MemoryOptions struct {
 	HistoryAge time.Duration
 	// HistoryBytes bounds the bytes of the encoded frames the history
 	// keeps (their wire size: a body of line feeds counts as the data
-	// lines it becomes); the oldest go first. The newest event is kept
-	// whatever its size. 0 means DefaultHistoryBytes (64 MiB).
+	// lines it becomes), with the idempotency keys of their publishes
+	// (each key's length plus [KeyOverhead]); the oldest go first. The
+	// newest event is kept whatever its size. 0 means
+	// DefaultHistoryBytes (64 MiB).
 	HistoryBytes int
 	// Epoch names this history in event IDs (see [ValidEpoch]). "" means
 	// 8 random characters: IDs from another run never match.
@@ -47,6 +50,12 @@ type MemoryOptions struct {
 // its subscriptions, in the publishing goroutine, while it holds a lock
 // that makes Seq order and delivery order the same. It starts no
 // goroutines. An expired event is dropped at the next Publish or Replay.
+//
+// Idempotency keys ([MemoryEngine.PublishOnce]) live in a map beside the
+// ring, one entry per event published with a key: a key is forgotten
+// when its event leaves the history (by count, bytes or age), so the map
+// never holds more than HistorySize keys, and their bytes count in
+// HistoryBytes.
 type MemoryEngine struct {
 	epoch string
 	size  int
@@ -59,15 +68,30 @@ type MemoryEngine struct {
 	ring   []entry // circular, allocated on first use
 	start  int     // index of the oldest entry
 	n      int     // entries in use
-	bytes  int     // of the frames of the entries in use
+	bytes  int     // of the frames and keys of the entries in use
 	subs   []*sub  // subscriptions, in the order they started
 	closed bool
+	// keys maps the idempotency key of each entry published with one
+	// to its message; allocated on first use. An entry leaving the ring
+	// takes its key out.
+	keys  map[topicKey]*Message
+	topic string // of the last publish, the engine's own copy (ownTopic)
 }
 
 type entry struct {
 	msg *Message
-	at  int64 // publish time, Unix nanoseconds
+	at  int64  // publish time, Unix nanoseconds
+	key string // idempotency key, "" if none
 }
+
+// topicKey scopes an idempotency key to its topic.
+type topicKey struct{ topic, key string }
+
+// KeyOverhead is what an idempotency key costs the memory engine beyond
+// its bytes (its map slot and the rounding of its copy), as counted in
+// MemoryOptions.HistoryBytes: 10,000 keys of 36 bytes measured 127
+// bytes each, under the 132 counted.
+const KeyOverhead = 96
 
 type sub struct{ deliver func(*Message) }
 
@@ -116,13 +140,30 @@ func (m *MemoryEngine) Epoch() string { return m.epoch }
 // Publish implements [Engine]. The event is encoded before the lock is
 // taken; under it, only the ID line is added.
 func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Message, error) {
+	msg, _, err := m.publish(ctx, topic, "", e)
+	return msg, err
+}
+
+// PublishOnce implements [Engine]: the key is looked up and stored under
+// the lock that assigns Seq, so of concurrent publishes with one key
+// exactly one is stored. A key is remembered while its event is in the
+// history.
+func (m *MemoryEngine) PublishOnce(ctx context.Context, topic, key string, e Event) (msg *Message, dup bool, err error) {
+	if key == "" {
+		return nil, false, fmt.Errorf("%w: it is empty; use Publish to publish without one", ErrInvalidIdempotencyKey)
+	}
+	return m.publish(ctx, topic, key, e)
+}
+
+// publish is Publish, with an idempotency key unless key is "".
+func (m *MemoryEngine) publish(ctx context.Context, topic, key string, e Event) (*Message, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sse: publish: %w", err)
+		return nil, false, fmt.Errorf("sse: publish: %w", err)
 	}
 	e.ID = ""
 	body, err := AppendEvent(make([]byte, 0, frameSize(e)), e)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// A retry line comes before the id line (see AppendEvent).
 	split := 0
@@ -133,8 +174,17 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, fmt.Errorf("sse: publish: memory engine: %w", ErrClosed)
+		return nil, false, fmt.Errorf("sse: publish: memory engine: %w", ErrClosed)
 	}
+	now := m.now().UnixNano()
+	m.trim(now) // an expired event's key is forgotten with it
+	if key != "" {
+		if first := m.keys[topicKey{topic, key}]; first != nil {
+			return first, true, nil
+		}
+		key = strings.Clone(key) // kept: hold none of the caller's memory
+	}
+	topic = m.ownTopic(topic)
 	seq := m.seq + 1
 	frame := make([]byte, 0, len(body)+len(m.epoch)+26)
 	frame = append(frame, body[:split]...)
@@ -148,17 +198,21 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 	frame = append(frame, body[split:]...)
 	msg := &Message{Topic: topic, Seq: seq, ID: id, Frame: frame}
 
-	now := m.now().UnixNano()
-	m.trim(now)
 	if m.ring == nil {
 		m.ring = make([]entry, m.size)
 	}
 	if m.n == m.size { // full: overwrite the oldest
 		m.dropOldest()
 	}
-	m.ring[(m.start+m.n)%m.size] = entry{msg: msg, at: now}
+	m.ring[(m.start+m.n)%m.size] = entry{msg: msg, at: now, key: key}
 	m.n++
-	m.bytes += len(frame)
+	m.bytes += entryBytes(len(frame), key)
+	if key != "" {
+		if m.keys == nil {
+			m.keys = make(map[topicKey]*Message)
+		}
+		m.keys[topicKey{topic, key}] = msg
+	}
 	for m.bytes > m.max && m.n > 1 {
 		m.dropOldest()
 	}
@@ -166,7 +220,27 @@ func (m *MemoryEngine) Publish(ctx context.Context, topic string, e Event) (*Mes
 	for _, s := range m.subs {
 		s.deliver(msg)
 	}
-	return msg, nil
+	return msg, false, nil
+}
+
+// ownTopic returns topic in memory of the engine's own: the caller's
+// string may be part of a larger one (a request's query) that the
+// history must not keep alive. Publishes on the topic of the previous
+// one, the common case, share its copy. m.mu is held.
+func (m *MemoryEngine) ownTopic(topic string) string {
+	if topic != m.topic {
+		m.topic = strings.Clone(topic)
+	}
+	return m.topic
+}
+
+// entryBytes is what an entry counts in HistoryBytes: its frame, and its
+// key if it has one.
+func entryBytes(frame int, key string) int {
+	if key == "" {
+		return frame
+	}
+	return frame + len(key) + KeyOverhead
 }
 
 // trim drops the entries older than the age bound. m.mu is held.
@@ -179,13 +253,19 @@ func (m *MemoryEngine) trim(now int64) {
 
 // dropOldest drops the oldest entry. m.mu is held and m.n > 0.
 func (m *MemoryEngine) dropOldest() {
-	m.bytes -= len(m.ring[m.start].msg.Frame)
+	old := m.ring[m.start]
+	m.bytes -= entryBytes(len(old.msg.Frame), old.key)
+	if old.key != "" {
+		delete(m.keys, topicKey{old.msg.Topic, old.key})
+	}
 	m.ring[m.start] = entry{}
 	m.start = (m.start + 1) % m.size
 	m.n--
 }
 
-// HistoryBytes returns the bytes of the frames the history holds now.
+// HistoryBytes returns the bytes the history holds now, as
+// MemoryOptions.HistoryBytes counts them: frames, and keys with their
+// overhead.
 func (m *MemoryEngine) HistoryBytes() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,34 @@ func TestMemoryHistoryBytes(t *testing.T) {
 	if r, _ := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), big.Seq-1)); len(r.Messages) != 1 {
 		t.Errorf("an event over the bound: %d replayed, want it alone", len(r.Messages))
 	}
+}
+
+// TestMemoryKeepsNoCallerStrings: the history keeps its own copy of a
+// topic (and key), never the caller's larger string it was cut from,
+// such as a request's query: 64 events whose topics and keys are cut
+// from 256 KiB strings hold far less than the 32 MiB they came from.
+func TestMemoryKeepsNoCallerStrings(t *testing.T) {
+	m := NewMemoryEngine(MemoryOptions{})
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	const events = 64
+	ctx := context.Background()
+	before := heap()
+	for i := range events {
+		query := fmt.Sprintf("topic=t%d&pad=%s", i%2, strings.Repeat("x", 256<<10)) // a new string each time
+		keyed := fmt.Sprintf("%d %s", i, strings.Repeat("k", 256<<10))
+		if _, _, err := m.PublishOnce(ctx, query[len("topic="):len("topic=t0")], keyed[:strings.IndexByte(keyed, ' ')], Event{Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown := int64(heap()) - int64(before)
+	t.Logf("%d events with topics and keys cut from 512 KiB: heap +%d KiB", events, grown>>10)
+	if sent := int64(events * 512 << 10); grown > sent/10 {
+		t.Errorf("heap grew by %d bytes for %d events: the history keeps the callers' strings (%d bytes)", grown, events, sent)
+	}
+	runtime.KeepAlive(m)
 }
