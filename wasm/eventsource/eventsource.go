@@ -2,6 +2,7 @@ package eventsource
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -92,7 +93,7 @@ const (
 // Delay returns the wait before the reopen numbered attempt (from 0), with
 // rnd, in [0, 1), as the random draw.
 func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
-	initial, maxDelay, mult, jitter := p.Initial, p.Max, p.Multiplier, p.Jitter
+	initial, maxDelay, mult, jitter := p.Initial, p.Max, p.Multiplier, p.jitter()
 	if initial <= 0 {
 		initial = DefaultReopenInitial
 	}
@@ -101,14 +102,6 @@ func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
 	}
 	if mult < 1 {
 		mult = DefaultReopenMultiplier
-	}
-	switch {
-	case jitter == 0:
-		jitter = DefaultReopenJitter
-	case jitter < 0:
-		jitter = 0
-	case jitter > 1:
-		jitter = 1
 	}
 	d := float64(initial)
 	for range attempt {
@@ -119,6 +112,19 @@ func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
 	}
 	d = min(d, float64(maxDelay))
 	return time.Duration(d - d*jitter*rnd)
+}
+
+// jitter returns the policy's Jitter with its default and bounds applied.
+func (p ReopenPolicy) jitter() float64 {
+	switch {
+	case p.Jitter == 0:
+		return DefaultReopenJitter
+	case p.Jitter < 0:
+		return 0
+	case p.Jitter > 1:
+		return 1
+	}
+	return p.Jitter
 }
 
 // State is the connection state of a [Source].
@@ -135,9 +141,15 @@ const (
 	// [Source.Close] or because the browser gave up and reopening is
 	// disabled.
 	StateClosed State = 2
+	// StateFailed means the server answered a status that will not change
+	// by itself (see [StatusError]), so the Source stopped reopening.
+	// [Source.Err] returns the *StatusError; [Source.Reopen] tries again
+	// once the cause is fixed, and [Source.Close] still releases everything.
+	// It has no EventSource.readyState counterpart.
+	StateFailed State = 3
 )
 
-// String returns "connecting", "open" or "closed".
+// String returns "connecting", "open", "closed" or "failed".
 func (s State) String() string {
 	switch s {
 	case StateConnecting:
@@ -146,8 +158,127 @@ func (s State) String() string {
 		return "open"
 	case StateClosed:
 		return "closed"
+	case StateFailed:
+		return "failed"
 	}
 	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// StatusError is the answer that put a [Source] in [StateFailed]: when the
+// browser gave up, the Source asked once more with fetch (its probe) and
+// the server answered a status that reopening cannot change:
+//
+//   - 204 No Content: the server asks clients not to reconnect (the HTML
+//     standard's way to stop an EventSource);
+//   - 400 Bad Request, 414 URI Too Long: the URL (a topic, an ID) is wrong;
+//   - 401 Unauthorized, 403 Forbidden: sign in, or get the right to read
+//     the stream;
+//   - 404 Not Found, 410 Gone: no stream at this URL;
+//   - 405 Method Not Allowed, 406 Not Acceptable, 501 Not Implemented: the
+//     URL is not an event stream.
+//
+// Every other answer keeps the Source reopening with backoff: 5xx (but 501)
+// and 408, 429 are passing, and a 429 or 503 with a Retry-After the page may
+// read (same origin, or exposed with Access-Control-Expose-Headers) delays
+// the reopen at least that long. A probe that gets no answer at all
+// (network error, refused by CORS, no headers within 10 s) tells nothing,
+// and the Source keeps reopening too.
+type StatusError struct {
+	Code   int    // the HTTP status code, such as 404
+	Status string // its reason phrase, such as "Not Found"
+	URL    string // the URL probed: the one the next reopen would open
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("eventsource: %s answered %d %s, which reopening cannot change: %s; then call Source.Reopen (or Close and Open again)",
+		e.URL, e.Code, e.Status, statusAdvice(e.Code))
+}
+
+// statusAdvice says what to do about a permanent status.
+func statusAdvice(code int) string {
+	switch code {
+	case 204:
+		return "the server asks clients to stop; open the stream again when it says so"
+	case 400, 414:
+		return "the URL's query (a topic, an event ID) is refused; correct it"
+	case 401:
+		return "the stream needs authentication; sign in (with Options.WithCredentials for another origin)"
+	case 403:
+		return "this client may not read the stream; get the right, or pick a topic it may read"
+	case 404, 410:
+		return "no stream at this URL; check its path"
+	}
+	return "the URL is not an event stream; check its path"
+}
+
+// permanentStatuses maps each status that puts a Source in StateFailed to
+// its reason phrase, used when the response has none (HTTP/2).
+var permanentStatuses = map[int]string{
+	204: "No Content",
+	400: "Bad Request",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Method Not Allowed",
+	406: "Not Acceptable",
+	410: "Gone",
+	414: "URI Too Long",
+	501: "Not Implemented",
+}
+
+// statusError returns the *StatusError for a probe's answer, or nil if
+// the status may change (or is 0: no answer).
+func statusError(code int, status, url string) *StatusError {
+	phrase, ok := permanentStatuses[code]
+	if !ok {
+		return nil
+	}
+	if status == "" {
+		status = phrase
+	}
+	return &StatusError{Code: code, Status: status, URL: url}
+}
+
+// maxRetryAfter bounds how long a server's Retry-After may hold a reopen.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter parses a Retry-After header, in seconds or as an HTTP
+// date, into a wait from now, at most maxRetryAfter. It returns 0 for an
+// empty, malformed or past value.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	// Too many digits parse as MaxInt64 (or MinInt64) with ErrRange.
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if n <= 0 {
+			return 0
+		}
+		if n >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := time.Parse(time.RFC1123, v); err == nil && strings.HasSuffix(v, " GMT") {
+		d = t.Sub(now)
+	} else {
+		return 0
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// delayAfter is the wait before reopen number attempt when the server
+// asked for retryAfter (0: it did not): the policy's delay, or, if longer,
+// retryAfter plus up to the policy's jitter of it (drawn with rnd), so that
+// clients told the same Retry-After do not all come back in the same
+// instant, and none comes back earlier than asked.
+func (p ReopenPolicy) delayAfter(attempt int, rnd float64, retryAfter time.Duration) time.Duration {
+	d := p.Delay(attempt, rnd)
+	if retryAfter <= 0 {
+		return d
+	}
+	return max(d, retryAfter+time.Duration(float64(retryAfter)*p.jitter()*rnd))
 }
 
 // Event is one event received from the stream, undecoded: the fields of
