@@ -29,6 +29,11 @@ func cors(next http.Handler, allowed []string) http.Handler {
 		default:
 			origin = "" // not allowed: answer as to a same-origin request
 		}
+		if origin != "" {
+			// The wasm client's status probe reads it on 429 and 503 to
+			// wait before reopening (docs/protocol.md).
+			h.Set("Access-Control-Expose-Headers", "Retry-After")
+		}
 		if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
