@@ -41,7 +41,8 @@ type Options struct {
 	// to the page's own origin.
 	WithCredentials bool
 
-	// Reopen says when to open a new EventSource after the browser gave up.
+	// Reopen says when to open a new EventSource after the browser gave up
+	// and the status probe found nothing permanent (see [StatusError]).
 	// Default: reopen, after 1 s, doubling up to 30 s, with jitter.
 	Reopen ReopenPolicy
 
@@ -54,9 +55,10 @@ type Options struct {
 	Watchdog time.Duration
 
 	// OnStateChange, if set, is called with the Source's new state each time
-	// it changes, including to [StateClosed] by [Source.Close]. It runs on the
-	// browser's event loop or on a timer goroutine, and must not block.
-	// Default nil.
+	// it changes, including to [StateClosed] by [Source.Close] and to
+	// [StateFailed], where [Source.Err] says which status stopped the
+	// reopening. It runs on the browser's event loop or on a timer goroutine,
+	// and must not block. Default nil.
 	OnStateChange func(State)
 }
 
@@ -66,7 +68,8 @@ type Options struct {
 // A stream that opens resets n to 0.
 type ReopenPolicy struct {
 	// Disabled turns reopening off: once the browser gives up, the Source
-	// stays in StateClosed until the caller closes it. Default false.
+	// stays in StateClosed, without probing the status, until the caller
+	// calls Source.Reopen or closes it. Default false.
 	Disabled bool
 	// Initial is the first delay. Default (0) 1 s.
 	Initial time.Duration
