@@ -2,7 +2,6 @@ package eventsource
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -188,87 +187,59 @@ func (s State) String() string {
 // and the Source keeps reopening too.
 type StatusError struct {
 	Code   int    // the HTTP status code, such as 404
-	Status string // its reason phrase, such as "Not Found"
+	Status string // the code and its reason phrase, as in net/http's Response.Status: "404 Not Found"
 	URL    string // the URL probed: the one the next reopen would open
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("eventsource: %s answered %d %s, which reopening cannot change: %s; then call Source.Reopen (or Close and Open again)",
-		e.URL, e.Code, e.Status, statusAdvice(e.Code))
+	return "eventsource: " + e.URL + " answered " + e.Status + ", which reopening cannot change: " +
+		statusAdvice(e.Code) + "; then call Source.Reopen (or Close and Open again)"
 }
 
 // statusAdvice says what to do about a permanent status.
 func statusAdvice(code int) string {
 	switch code {
-	case 204:
-		return "the server asks clients to stop; open the stream again when it says so"
 	case 400, 414:
-		return "the URL's query (a topic, an event ID) is refused; correct it"
-	case 401:
-		return "the stream needs authentication; sign in (with Options.WithCredentials for another origin)"
-	case 403:
-		return "this client may not read the stream; get the right, or pick a topic it may read"
-	case 404, 410:
-		return "no stream at this URL; check its path"
+		return "correct the URL's query (a topic, an event ID)"
+	case 401, 403:
+		return "sign in, or get the right to read the stream"
+	case 404, 410, 405, 406, 501:
+		return "check the stream's path"
 	}
-	return "the URL is not an event stream; check its path"
-}
-
-// permanentStatuses maps each status that puts a Source in StateFailed to
-// its reason phrase, used when the response has none (HTTP/2).
-var permanentStatuses = map[int]string{
-	204: "No Content",
-	400: "Bad Request",
-	401: "Unauthorized",
-	403: "Forbidden",
-	404: "Not Found",
-	405: "Method Not Allowed",
-	406: "Not Acceptable",
-	410: "Gone",
-	414: "URI Too Long",
-	501: "Not Implemented",
+	return "the server asks clients to stop"
 }
 
 // statusError returns the *StatusError for a probe's answer, or nil if
-// the status may change (or is 0: no answer).
-func statusError(code int, status, url string) *StatusError {
-	phrase, ok := permanentStatuses[code]
-	if !ok {
-		return nil
+// the status may change (or is 0: no answer). phrase is the response's
+// reason phrase or, over HTTP/2, which has none, the queue's own.
+func statusError(code int, phrase, url string) *StatusError {
+	switch code {
+	case 204, 400, 401, 403, 404, 405, 406, 410, 414, 501:
+		return &StatusError{Code: code, Status: strings.TrimSpace(strconv.Itoa(code) + " " + phrase), URL: url}
 	}
-	if status == "" {
-		status = phrase
-	}
-	return &StatusError{Code: code, Status: status, URL: url}
+	return nil
 }
 
 // maxRetryAfter bounds how long a server's Retry-After may hold a reopen.
 const maxRetryAfter = time.Hour
 
-// parseRetryAfter parses a Retry-After header, in seconds or as an HTTP
-// date, into a wait from now, at most maxRetryAfter. It returns 0 for an
-// empty, malformed or past value.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// parseRetryAfter parses a Retry-After header in seconds, the form servers
+// send with 429 and 503 (ours does), into a wait of at most maxRetryAfter.
+// It returns 0 for an empty or malformed value, and for the HTTP-date
+// form, which would cost app.wasm time.Parse: the backoff applies then.
+func parseRetryAfter(v string) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	var d time.Duration
-	// Too many digits parse as MaxInt64 (or MinInt64) with ErrRange.
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		if n <= 0 {
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
 			return 0
 		}
-		if n >= int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := time.Parse(time.RFC1123, v); err == nil && strings.HasSuffix(v, " GMT") {
-		d = t.Sub(now)
-	} else {
-		return 0
+		d = min(d*10+time.Duration(c-'0')*time.Second, maxRetryAfter)
 	}
-	return min(max(d, 0), maxRetryAfter)
+	return d
 }
 
 // delayAfter is the wait before reopen number attempt when the server

@@ -77,6 +77,10 @@ q.idle = () => q.buf.length > q.head ? 0 : performance.now() - q.lastAt;
 // status 0 when no answer came (network error, CORS, ms without headers).
 // The body is aborted as soon as the headers arrive, so the probe never
 // holds a stream; its callbacks are JavaScript, so no js.Func is made.
+// The reason phrases of the statuses that fail a Source, for HTTP/2
+// answers, which have none.
+const phrases = { 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone", 414: "URI Too Long", 501: "Not Implemented" };
 q.ctl = null;
 q.abortProbe = () => { if (q.ctl) { q.ctl.abort(); q.ctl = null; } };
 q.probe = (id, seq, url, credentials, ms) => {
@@ -94,7 +98,7 @@ q.probe = (id, seq, url, credentials, ms) => {
 	};
 	try {
 		fetch(url, { credentials, cache: "no-store", headers: { Accept: "text/event-stream" }, signal: ctl.signal })
-			.then(r => done(r.status, r.headers.get("Retry-After") ?? "", r.statusText ?? ""), () => done(0, "", ""));
+			.then(r => done(r.status, r.headers.get("Retry-After") ?? "", r.statusText || phrases[r.status] || ""), () => done(0, "", ""));
 	} catch (e) { done(0, "", ""); }
 };
 q.close = () => {
@@ -537,7 +541,7 @@ func (s *Source) onProbe(data string) {
 		s.notify(changed, StateFailed)
 		return
 	}
-	d := s.opts.Reopen.delayAfter(s.attempt, rand.Float64(), parseRetryAfter(retryAfter, time.Now()))
+	d := s.opts.Reopen.delayAfter(s.attempt, rand.Float64(), parseRetryAfter(retryAfter))
 	s.attempt++
 	s.reopen = time.AfterFunc(d, s.reopenNow)
 	s.mu.Unlock()

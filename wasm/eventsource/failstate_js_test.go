@@ -71,7 +71,7 @@ func TestFailedOnPermanentStatus(t *testing.T) {
 			if !errors.As(src.Err(), &se) {
 				t.Fatalf("Err() = %v, want a *StatusError", src.Err())
 			}
-			if want := (eventsource.StatusError{Code: code, Status: phrases[code], URL: u}); *se != want {
+			if want := (eventsource.StatusError{Code: code, Status: strconv.Itoa(code) + " " + phrases[code], URL: u}); *se != want {
 				t.Errorf("Err() = %+v, want %+v", *se, want)
 			}
 			if msg := se.Error(); !strings.Contains(msg, strconv.Itoa(code)) || !strings.Contains(msg, "Reopen") {

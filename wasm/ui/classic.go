@@ -45,21 +45,7 @@ func (c *Classic) OnMount(ctx app.Context) {
 	if url == "" {
 		url = StreamPath
 	}
-	var src *eventsource.Source
-	src, err := eventsource.Open(url, eventsource.Options{
-		// The browser gave up and the server's status will not change
-		// (a 404, say): the source stops reconnecting.
-		OnStateChange: func(s eventsource.State) {
-			if s != eventsource.StateFailed {
-				return
-			}
-			text := "Connection failed: the server answered " + failedWords(src.Err()) + "; not reconnecting."
-			ctx.Dispatch(func(app.Context) {
-				c.state = s
-				c.add(Line{"error", text})
-			})
-		},
-	})
+	src, err := eventsource.Open(url, eventsource.Options{})
 	if err != nil {
 		c.add(Line{"error", "Cannot open the stream: " + err.Error()})
 		return

@@ -344,7 +344,7 @@ func (c *logView) OnMount(ctx app.Context) {
 			add("state " + s.String())
 			var se *eventsource.StatusError
 			if s == eventsource.StateFailed && errors.As(c.stream.Source().Err(), &se) {
-				add(fmt.Sprint("status ", se.Code, " ", se.Status))
+				add(fmt.Sprintf("status %d: %s", se.Code, se.Status))
 			}
 		}),
 		appstream.OnEvent(func(ctx app.Context, v tick, id string) { add(fmt.Sprint("tick ", v.N, " ", id)) }),
@@ -414,12 +414,12 @@ func TestFailedState(t *testing.T) {
 	comp := &logView{URL: u}
 	stop := mount(t, comp)
 	defer stop()
-	waitText(t, "log", "state connectingstate failedstatus 403 Forbidden")
+	waitText(t, "log", "state connectingstate failedstatus 403: 403 Forbidden")
 	time.Sleep(1500 * time.Millisecond) // the default backoff's first reopen comes within 1 s
 	if got := comp.stream.Source().Stats().Reopens; got != 0 {
 		t.Errorf("%d reopens after the 403, want 0", got)
 	}
-	if got := text("log"); got != "state connectingstate failedstatus 403 Forbidden" {
+	if got := text("log"); got != "state connectingstate failedstatus 403: 403 Forbidden" {
 		t.Errorf("log %q, want nothing after the failed state", got)
 	}
 }
