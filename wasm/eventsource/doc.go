@@ -20,8 +20,8 @@
 // reports it, and [Source.Err] returns the [*StatusError], which says what
 // to do; once that is done, [Source.Reopen] tries again. Any other answer
 // (500, 503, 429, ...), or none (a network error, an answer refused by
-// CORS), keeps the Source reopening; a Retry-After the page may read holds
-// the reopen at least that long. A cross-origin server should therefore
+// CORS), keeps the Source reopening; a Retry-After in seconds that the page
+// may read holds the reopen at least that long. A cross-origin server should therefore
 // send its CORS headers on refusals too, and expose Retry-After
 // (Access-Control-Expose-Headers), for the client to tell them apart.
 //

@@ -180,9 +180,9 @@ func (s State) String() string {
 //     URL is not an event stream.
 //
 // Every other answer keeps the Source reopening with backoff: 5xx (but 501)
-// and 408, 429 are passing, and a 429 or 503 with a Retry-After the page may
-// read (same origin, or exposed with Access-Control-Expose-Headers) delays
-// the reopen at least that long. A probe that gets no answer at all
+// and 408, 429 are passing, and a 429 or 503 with a Retry-After in seconds
+// (not an HTTP date) that the page may read (same origin, or exposed with
+// Access-Control-Expose-Headers) delays the reopen at least that long. A probe that gets no answer at all
 // (network error, refused by CORS, no headers within 10 s) tells nothing,
 // and the Source keeps reopening too.
 type StatusError struct {

@@ -62,7 +62,7 @@ func ExampleStatusError() {
 				go signIn(src.Reopen) // handlers must not block: reopen once signed in
 				return
 			}
-			log.Print(src.Err()) // e.g. "... answered 404 Not Found ...: no stream at this URL; check its path ..."
+			log.Print(src.Err()) // e.g. "eventsource: https://…/events?topic=news answered 404 Not Found, which reopening cannot change: check the stream's path; then call Source.Reopen …"
 		},
 	})
 	if err != nil {
