@@ -72,15 +72,15 @@ q.take = max => {
 	return s;
 };
 q.idle = () => q.buf.length > q.head ? 0 : performance.now() - q.lastAt;
+// The reason phrases of the statuses that fail a Source, for HTTP/2
+// answers, which have none.
+const phrases = { 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone", 414: "URI Too Long", 501: "Not Implemented" };
 // probe asks url once with fetch, as the EventSource would, and queues
 // the answer for the drain under id: "seq\nstatus\nRetry-After\nstatusText",
 // status 0 when no answer came (network error, CORS, ms without headers).
 // The body is aborted as soon as the headers arrive, so the probe never
 // holds a stream; its callbacks are JavaScript, so no js.Func is made.
-// The reason phrases of the statuses that fail a Source, for HTTP/2
-// answers, which have none.
-const phrases = { 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-	405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone", 414: "URI Too Long", 501: "Not Implemented" };
 q.ctl = null;
 q.abortProbe = () => { if (q.ctl) { q.ctl.abort(); q.ctl = null; } };
 q.probe = (id, seq, url, credentials, ms) => {
