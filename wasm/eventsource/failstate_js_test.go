@@ -283,3 +283,48 @@ func TestProbeReleases(t *testing.T) {
 		t.Errorf("%d goroutines after closing, %d before", got, goroutines)
 	}
 }
+
+// TestProbePending: Close and Reopen while the probe waits for its answer
+// abort it (the server sees its request end), and a late answer of the
+// aborted probe changes nothing.
+func TestProbePending(t *testing.T) {
+	t.Run("close", func(t *testing.T) {
+		probes := watchProbes(t)
+		u, key := streamURL(t, "status", "404", "hold", "2-2")
+		src := open(t, u, eventsource.Options{Reopen: noJitter})
+		waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 }) // the probe, held
+		if got := src.ReadyState(); got != eventsource.StateConnecting {
+			t.Errorf("state %v while the probe is out, want connecting", got)
+		}
+		src.Close()
+		// The probe's request ends at once, not at the probe's 10 s timeout.
+		for deadline := time.Now().Add(3 * time.Second); fetchStats(t, key).Disconnects < 2; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the held probe's request still open 3 s after Close: Close did not abort it")
+			}
+		}
+		time.Sleep(quiet)
+		if st := fetchStats(t, key); st.Connects != 2 || !probes.Call("done").Bool() {
+			t.Errorf("%d requests, probe settled and aborted: %v; want 2, true", st.Connects, probes.Call("done").Bool())
+		}
+	})
+	t.Run("reopen", func(t *testing.T) {
+		u, key := streamURL(t, "status", "404", "hold", "2-2")
+		states := newRecorder[eventsource.State]()
+		src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
+		waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 })
+		src.Reopen() // the held probe is aborted; the reopen gets a 404 and a probe of its own
+		if got := states.next(t, "state change"); got != eventsource.StateFailed {
+			t.Fatalf("state %v, want failed", got)
+		}
+		time.Sleep(quiet)
+		st := fetchStats(t, key)
+		if st.Connects != 4 || st.Disconnects != 4 {
+			t.Errorf("%d requests, %d ended; want 4 and 4: the stream, the aborted probe, the reopen, its probe", st.Connects, st.Disconnects)
+		}
+		states.none(t, 0, "another state change")
+		if src.Stats().Reopens != 1 {
+			t.Errorf("%d reopens, want 1", src.Stats().Reopens)
+		}
+	})
+}

@@ -32,7 +32,8 @@ import (
 // that status instead, with retryafter=V as its Retry-After header;
 // creds=0 leaves out Access-Control-Allow-Credentials, and cors=0 every
 // CORS header, so that the browser refuses the answer. hangup=A-B closes
-// connections A to B (from 1) of key K without an answer: a network error.
+// connections A to B (from 1) of key K without an answer: a network error;
+// hold=A-B holds them unanswered until the client goes away.
 //
 // GET /events?key=K serves a history of events with IDs ep-1, ep-2, ...:
 // one per e=NAME:DATA parameter, in order (an empty NAME is an unnamed
@@ -142,6 +143,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	n, record := s.connect(key, Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Accept: r.Header.Get("Accept"), Status: code})
 	defer s.disconnect(key)
 
+	if inRange(q.Get("hold"), n) {
+		record(func(c *Conn) { c.Status = 0 })
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
 	if inRange(q.Get("hangup"), n) {
 		record(func(c *Conn) { c.Status = 0 })
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
