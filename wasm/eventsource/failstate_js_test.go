@@ -4,6 +4,7 @@ package eventsource_test
 
 import (
 	"errors"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 // watchProbes wraps window.fetch to record the Source's status probes (the
 // fetches that ask for text/event-stream): their URL, credentials mode,
 // whether they settled and whether their AbortController was aborted.
+// count and done take the part of the URL that picks a test's probes ("":
+// every probe), so that parallel subtests can share one watch.
 func watchProbes(t *testing.T) js.Value {
 	t.Helper()
 	w := jsFunc(`
@@ -32,10 +35,11 @@ window.fetch = function (url, init) {
 };
 return {
 	restore() { window.fetch = orig; },
-	count() { return probes.length; },
+	count(part = "") { return probes.filter(r => r.url.includes(part)).length; },
 	// done: every probe settled and had its body aborted.
-	done() { return probes.every(r => r.settled && r.signal.aborted); },
+	done(part = "") { return probes.filter(r => r.url.includes(part)).every(r => r.settled && r.signal.aborted); },
 	at(i) { return probes[i]; },
+	credentials(part) { return probes.find(r => r.url.includes(part))?.credentials ?? ""; },
 };`).Invoke()
 	t.Cleanup(func() { w.Call("restore") })
 	return w
@@ -53,10 +57,12 @@ var phrases = map[int]string{
 // reports StateFailed with the status, and does not reopen within a
 // backoff window in which it would have reopened several times.
 func TestFailedOnPermanentStatus(t *testing.T) {
+	probes := watchProbes(t) // shared: restored after the parallel subtests
 	for _, code := range []int{400, 401, 403, 404, 405, 204, 410, 501} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			probes := watchProbes(t)
+			t.Parallel()
 			u, key := streamURL(t, "status", strconv.Itoa(code))
+			mine := "key=" + url.QueryEscape(key) + "&" // the URL's next parameter follows
 			states := newRecorder[eventsource.State]()
 			src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
 			errs := newRecorder[eventsource.State]()
@@ -86,10 +92,10 @@ func TestFailedOnPermanentStatus(t *testing.T) {
 			if got := st.Conns[1].Accept; got != "text/event-stream" {
 				t.Errorf("the probe sent Accept %q, want text/event-stream", got)
 			}
-			if n := probes.Call("count").Int(); n != 1 || !probes.Call("done").Bool() {
-				t.Errorf("%d probes, all settled and aborted: %v; want 1, true", n, probes.Call("done").Bool())
+			if n := probes.Call("count", mine).Int(); n != 1 || !probes.Call("done", mine).Bool() {
+				t.Errorf("%d probes, all settled and aborted: %v; want 1, true", n, probes.Call("done", mine).Bool())
 			}
-			if got := probes.Call("at", 0).Get("credentials").String(); got != "same-origin" {
+			if got := probes.Call("credentials", mine).String(); got != "same-origin" {
 				t.Errorf("probe credentials %q, want same-origin, as the EventSource's", got)
 			}
 			if st := src.Stats(); st.Reopens != 0 || src.ReadyState() != eventsource.StateFailed {
@@ -180,6 +186,7 @@ func TestFailedReopen(t *testing.T) {
 // a probe that meets a network error keep the Source reopening with
 // backoff; Retry-After, when the page may read it, delays the reopen.
 func TestKeepsReopening(t *testing.T) {
+	probes := watchProbes(t) // shared: restored after the parallel subtests
 	for _, tc := range []struct {
 		name   string
 		params []string
@@ -196,8 +203,9 @@ func TestKeepsReopening(t *testing.T) {
 		{"404ProbeNetworkError", []string{"status", "404", "hangup", "2-100"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			probes := watchProbes(t)
+			t.Parallel()
 			u, key := streamURL(t, tc.params...)
+			mine := "key=" + url.QueryEscape(key) + "&" // the URL's next parameter follows
 			states := newRecorder[eventsource.State]()
 			src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
 			deadline := time.Now().Add(waitTimeout)
@@ -216,8 +224,8 @@ func TestKeepsReopening(t *testing.T) {
 				}
 				t.Logf("reopen %v after the probe", gap)
 			}
-			if src.Stats().Reopens < 1 || src.Err() != nil || probes.Call("count").Int() < 1 {
-				t.Errorf("%d reopens, %d probes, Err() %v; want some, some, nil", src.Stats().Reopens, probes.Call("count").Int(), src.Err())
+			if src.Stats().Reopens < 1 || src.Err() != nil || probes.Call("count", mine).Int() < 1 {
+				t.Errorf("%d reopens, %d probes, Err() %v; want some, some, nil", src.Stats().Reopens, probes.Call("count", mine).Int(), src.Err())
 			}
 			for {
 				select {
