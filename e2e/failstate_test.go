@@ -32,6 +32,9 @@ func TestLiveFailedState(t *testing.T) {
 		if got, want := badge(t, tab), "failed: 400 Bad Request"; got != want {
 			t.Errorf("badge %q, want %q", got, want)
 		}
+		if b == chromium {
+			saveScreenshot(t, tab, "live-failed.png") // with -screenshots
+		}
 		notice, err := tab.text("#notice")
 		if err != nil || !strings.Contains(notice, "400 Bad Request") || !strings.Contains(notice, "not reconnecting") {
 			t.Errorf("notice %q (%v), want the status in words and that it stopped", notice, err)
