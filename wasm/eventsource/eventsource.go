@@ -281,7 +281,8 @@ type Stats struct {
 	// open: the browser's own reconnections and the Source's reopens.
 	Reconnects uint64
 	// Reopens counts the EventSources the Source created after the first:
-	// after the browser gave up, or when the watchdog fired.
+	// after the browser gave up, when the watchdog fired, or by
+	// [Source.Reopen]. Status probes are not counted.
 	Reopens uint64
 	// LastEventID is the last event ID seen, which a reopen resumes from.
 	LastEventID string
