@@ -182,9 +182,11 @@ func (s State) String() string {
 // Every other answer keeps the Source reopening with backoff: 5xx (but 501)
 // and 408, 429 are passing, and a 429 or 503 with a Retry-After in seconds
 // (not an HTTP date) that the page may read (same origin, or exposed with
-// Access-Control-Expose-Headers) delays the reopen at least that long. A probe that gets no answer at all
-// (network error, refused by CORS, no headers within 10 s) tells nothing,
-// and the Source keeps reopening too.
+// Access-Control-Expose-Headers) delays the reopen at least that long. So
+// does a 200 (the stream is back, or a page of the wrong Content-Type,
+// which a captive portal may send for a while). A probe that gets no
+// answer at all (network error, refused by CORS, no headers within 10 s)
+// tells nothing, and the Source keeps reopening too.
 type StatusError struct {
 	Code   int    // the HTTP status code, such as 404
 	Status string // the code and its reason phrase, as in net/http's Response.Status: "404 Not Found"
