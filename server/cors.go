@@ -29,8 +29,11 @@ func cors(next http.Handler, allowed []string) http.Handler {
 		default:
 			origin = "" // not allowed: answer as to a same-origin request
 		}
-		if origin != "" { // let the page read whether its publish was a retry
-			h.Set("Access-Control-Expose-Headers", replayedHeader)
+		if origin != "" {
+			// The page may read whether its publish was a retry, and the
+			// wasm client's status probe reads Retry-After on 429 and 503
+			// to wait before reopening (docs/protocol.md).
+			h.Set("Access-Control-Expose-Headers", replayedHeader+", Retry-After")
 		}
 		if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")

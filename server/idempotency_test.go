@@ -233,7 +233,7 @@ func TestPublishIdempotencyKeyCORS(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		want := map[string]string{"https://app.example": "Idempotent-Replayed"}[origin]
+		want := map[string]string{"https://app.example": "Idempotent-Replayed, Retry-After"}[origin]
 		if got := resp.Header.Get("Access-Control-Expose-Headers"); resp.StatusCode != 200 || got != want {
 			t.Errorf("POST from %s: %d, Expose-Headers %q, want %q", origin, resp.StatusCode, got, want)
 		}

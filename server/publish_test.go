@@ -151,11 +151,11 @@ func TestPublishReachesStream(t *testing.T) {
 func TestCORS(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t, "-allow-origin", "https://app.example"))
 	tests := []struct {
-		origin, wantOrigin, wantCreds string
+		origin, wantOrigin, wantCreds, wantExpose string
 	}{
-		{"https://app.example", "https://app.example", "true"},
-		{"https://evil.example", "", ""},
-		{"", "", ""},
+		{"https://app.example", "https://app.example", "true", "Idempotent-Replayed, Retry-After"},
+		{"https://evil.example", "", "", ""},
+		{"", "", "", ""},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest("GET", ts.URL+"/healthz", nil)
@@ -172,6 +172,10 @@ func TestCORS(t *testing.T) {
 		}
 		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tt.wantCreds {
 			t.Errorf("origin %q: Allow-Credentials %q, want %q", tt.origin, got, tt.wantCreds)
+		}
+		// The wasm client reads Retry-After when its probe meets a 429 or 503.
+		if got := resp.Header.Get("Access-Control-Expose-Headers"); got != tt.wantExpose {
+			t.Errorf("origin %q: Expose-Headers %q, want %q", tt.origin, got, tt.wantExpose)
 		}
 	}
 	// Preflight for a publish with a token.

@@ -12,6 +12,19 @@
 // stream on which nothing arrived for too long; it asks the server for
 // heartbeats as the named event "sse.heartbeat" (heartbeat=event).
 //
+// The browser does not say why it gave up, so the Source asks once, with
+// fetch, the URL it would reopen (its probe, whose body it aborts as soon
+// as the headers arrive). A status that reopening cannot change (400, 401,
+// 403, 404, 405, and 204, 406, 410, 414, 501: see [StatusError]) stops the
+// reopening: the Source enters [StateFailed], [Options.OnStateChange]
+// reports it, and [Source.Err] returns the [*StatusError], which says what
+// to do; once that is done, [Source.Reopen] tries again. Any other answer
+// (500, 503, 429, ...), or none (a network error, an answer refused by
+// CORS), keeps the Source reopening; a Retry-After in seconds that the page
+// may read holds the reopen at least that long. A cross-origin server should therefore
+// send its CORS headers on refusals too, and expose Retry-After
+// (Access-Control-Expose-Headers), for the client to tell them apart.
+//
 // Subscriptions keep working across reopens: each is added once and follows
 // the Source from one EventSource to the next. The handlers are named as
 // in package appstream, which delivers the same events to go-app
@@ -56,9 +69,15 @@
 //
 // Usage, with the shared event types:
 //
+//	var src *eventsource.Source
 //	src, err := eventsource.Open("/stream", eventsource.Options{
 //		Watchdog: 45 * time.Second, // three missed heartbeats
-//		OnStateChange: func(s eventsource.State) { log.Print("stream ", s) },
+//		OnStateChange: func(s eventsource.State) {
+//			log.Print("stream ", s)
+//			if s == eventsource.StateFailed {
+//				log.Print(src.Err()) // e.g. 401: sign in, then src.Reopen()
+//			}
+//		},
 //	})
 //	if err != nil {
 //		return err

@@ -40,7 +40,8 @@ type Options struct {
 	// to the page's own origin.
 	WithCredentials bool
 
-	// Reopen says when to open a new EventSource after the browser gave up.
+	// Reopen says when to open a new EventSource after the browser gave up
+	// and the status probe found nothing permanent (see [StatusError]).
 	// Default: reopen, after 1 s, doubling up to 30 s, with jitter.
 	Reopen ReopenPolicy
 
@@ -53,9 +54,10 @@ type Options struct {
 	Watchdog time.Duration
 
 	// OnStateChange, if set, is called with the Source's new state each time
-	// it changes, including to [StateClosed] by [Source.Close]. It runs on the
-	// browser's event loop or on a timer goroutine, and must not block.
-	// Default nil.
+	// it changes, including to [StateClosed] by [Source.Close] and to
+	// [StateFailed], where [Source.Err] says which status stopped the
+	// reopening. It runs on the browser's event loop or on a timer goroutine,
+	// and must not block. Default nil.
 	OnStateChange func(State)
 }
 
@@ -65,7 +67,8 @@ type Options struct {
 // A stream that opens resets n to 0.
 type ReopenPolicy struct {
 	// Disabled turns reopening off: once the browser gives up, the Source
-	// stays in StateClosed until the caller closes it. Default false.
+	// stays in StateClosed, without probing the status, until the caller
+	// calls Source.Reopen or closes it. Default false.
 	Disabled bool
 	// Initial is the first delay. Default (0) 1 s.
 	Initial time.Duration
@@ -92,7 +95,7 @@ const (
 // Delay returns the wait before the reopen numbered attempt (from 0), with
 // rnd, in [0, 1), as the random draw.
 func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
-	initial, maxDelay, mult, jitter := p.Initial, p.Max, p.Multiplier, p.Jitter
+	initial, maxDelay, mult, jitter := p.Initial, p.Max, p.Multiplier, p.jitter()
 	if initial <= 0 {
 		initial = DefaultReopenInitial
 	}
@@ -101,14 +104,6 @@ func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
 	}
 	if mult < 1 {
 		mult = DefaultReopenMultiplier
-	}
-	switch {
-	case jitter == 0:
-		jitter = DefaultReopenJitter
-	case jitter < 0:
-		jitter = 0
-	case jitter > 1:
-		jitter = 1
 	}
 	d := float64(initial)
 	for range attempt {
@@ -119,6 +114,19 @@ func (p ReopenPolicy) Delay(attempt int, rnd float64) time.Duration {
 	}
 	d = min(d, float64(maxDelay))
 	return time.Duration(d - d*jitter*rnd)
+}
+
+// jitter returns the policy's Jitter with its default and bounds applied.
+func (p ReopenPolicy) jitter() float64 {
+	switch {
+	case p.Jitter == 0:
+		return DefaultReopenJitter
+	case p.Jitter < 0:
+		return 0
+	case p.Jitter > 1:
+		return 1
+	}
+	return p.Jitter
 }
 
 // State is the connection state of a [Source].
@@ -135,9 +143,15 @@ const (
 	// [Source.Close] or because the browser gave up and reopening is
 	// disabled.
 	StateClosed State = 2
+	// StateFailed means the server answered a status that will not change
+	// by itself (see [StatusError]), so the Source stopped reopening.
+	// [Source.Err] returns the *StatusError; [Source.Reopen] tries again
+	// once the cause is fixed, and [Source.Close] still releases everything.
+	// It has no EventSource.readyState counterpart.
+	StateFailed State = 3
 )
 
-// String returns "connecting", "open" or "closed".
+// String returns "connecting", "open", "closed" or "failed".
 func (s State) String() string {
 	switch s {
 	case StateConnecting:
@@ -146,8 +160,101 @@ func (s State) String() string {
 		return "open"
 	case StateClosed:
 		return "closed"
+	case StateFailed:
+		return "failed"
 	}
 	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// StatusError is the answer that put a [Source] in [StateFailed]: when the
+// browser gave up, the Source asked once more with fetch (its probe) and
+// the server answered a status that reopening cannot change:
+//
+//   - 204 No Content: the server asks clients not to reconnect (the HTML
+//     standard's way to stop an EventSource);
+//   - 400 Bad Request, 414 URI Too Long: the URL (a topic, an ID) is wrong;
+//   - 401 Unauthorized, 403 Forbidden: sign in, or get the right to read
+//     the stream;
+//   - 404 Not Found, 410 Gone: no stream at this URL;
+//   - 405 Method Not Allowed, 406 Not Acceptable, 501 Not Implemented: the
+//     URL is not an event stream.
+//
+// Every other answer keeps the Source reopening with backoff: 5xx (but 501)
+// and 408, 429 are passing, and a 429 or 503 with a Retry-After in seconds
+// (not an HTTP date) that the page may read (same origin, or exposed with
+// Access-Control-Expose-Headers) delays the reopen at least that long. So
+// does a 200 (the stream is back, or a page of the wrong Content-Type,
+// which a captive portal may send for a while). A probe that gets no
+// answer at all (network error, refused by CORS, no headers within 10 s)
+// tells nothing, and the Source keeps reopening too.
+type StatusError struct {
+	Code   int    // the HTTP status code, such as 404
+	Status string // the code and its reason phrase, as in net/http's Response.Status: "404 Not Found"
+	URL    string // the URL probed: the one the next reopen would open
+}
+
+func (e *StatusError) Error() string {
+	return "eventsource: " + e.URL + " answered " + e.Status + ", which reopening cannot change: " +
+		statusAdvice(e.Code) + "; then call Source.Reopen (or Close and Open again)"
+}
+
+// statusAdvice says what to do about a permanent status.
+func statusAdvice(code int) string {
+	switch code {
+	case 400, 414:
+		return "correct the URL's query (a topic, an event ID)"
+	case 401, 403:
+		return "sign in, or get the right to read the stream"
+	case 404, 410, 405, 406, 501:
+		return "check the stream's path"
+	}
+	return "the server asks clients to stop"
+}
+
+// statusError returns the *StatusError for a probe's answer, or nil if
+// the status may change (or is 0: no answer). phrase is the response's
+// reason phrase or, over HTTP/2, which has none, the queue's own.
+func statusError(code int, phrase, url string) *StatusError {
+	switch code {
+	case 204, 400, 401, 403, 404, 405, 406, 410, 414, 501:
+		return &StatusError{Code: code, Status: strings.TrimSpace(strconv.Itoa(code) + " " + phrase), URL: url}
+	}
+	return nil
+}
+
+// maxRetryAfter bounds how long a server's Retry-After may hold a reopen.
+const maxRetryAfter = time.Hour
+
+// parseRetryAfter parses a Retry-After header in seconds, the form servers
+// send with 429 and 503 (ours does), into a wait of at most maxRetryAfter.
+// It returns 0 for an empty or malformed value, and for the HTTP-date
+// form, which would cost app.wasm time.Parse: the backoff applies then.
+func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		d = min(d*10+time.Duration(c-'0')*time.Second, maxRetryAfter)
+	}
+	return d
+}
+
+// delayAfter is the wait before reopen number attempt when the server
+// asked for retryAfter (0: it did not): the policy's delay, or, if longer,
+// retryAfter plus up to the policy's jitter of it (drawn with rnd), so that
+// clients told the same Retry-After do not all come back in the same
+// instant, and none comes back earlier than asked.
+func (p ReopenPolicy) delayAfter(attempt int, rnd float64, retryAfter time.Duration) time.Duration {
+	d := p.Delay(attempt, rnd)
+	if retryAfter <= 0 {
+		return d
+	}
+	return max(d, retryAfter+time.Duration(float64(retryAfter)*p.jitter()*rnd))
 }
 
 // Event is one event received from the stream, undecoded: the fields of
@@ -176,7 +283,8 @@ type Stats struct {
 	// open: the browser's own reconnections and the Source's reopens.
 	Reconnects uint64
 	// Reopens counts the EventSources the Source created after the first:
-	// after the browser gave up, or when the watchdog fired.
+	// after the browser gave up, when the watchdog fired, or by
+	// [Source.Reopen]. Status probes are not counted.
 	Reopens uint64
 	// LastEventID is the last event ID seen, which a reopen resumes from.
 	LastEventID string

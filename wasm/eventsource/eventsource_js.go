@@ -48,6 +48,14 @@ const (
 // readyState values of the browser's EventSource.
 const jsClosed = 2
 
+// probeID is the queue ID under which a probe's answer reaches the drain;
+// subscriptions count from 0.
+const probeID = -1
+
+// probeTimeout bounds a probe that gets no headers: it then tells nothing,
+// and the Source reopens as after a network error.
+const probeTimeout = 10 * time.Second
+
 // jsQueue makes a Source's queue. Compiled once.
 var jsQueue = sync.OnceValue(func() js.Value {
 	return js.Global().Get("Function").New("drain", `
@@ -64,7 +72,37 @@ q.take = max => {
 	return s;
 };
 q.idle = () => q.buf.length > q.head ? 0 : performance.now() - q.lastAt;
+// The reason phrases of the statuses that fail a Source, for HTTP/2
+// answers, which have none.
+const phrases = { 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone", 414: "URI Too Long", 501: "Not Implemented" };
+// probe asks url once with fetch, as the EventSource would, and queues
+// the answer for the drain under id: "seq\nstatus\nRetry-After\nstatusText",
+// status 0 when no answer came (network error, CORS, ms without headers).
+// The body is aborted as soon as the headers arrive, so the probe never
+// holds a stream; its callbacks are JavaScript, so no js.Func is made.
+q.ctl = null;
+q.abortProbe = () => { if (q.ctl) { q.ctl.abort(); q.ctl = null; } };
+q.probe = (id, seq, url, credentials, ms) => {
+	q.abortProbe();
+	const ctl = new AbortController();
+	q.ctl = ctl;
+	const timer = setTimeout(() => ctl.abort(), ms);
+	const done = (status, retryAfter, text) => {
+		clearTimeout(timer);
+		ctl.abort();
+		if (q.ctl === ctl) q.ctl = null;
+		if (q.closed) return;
+		q.buf.push(id, "", "", seq + "\n" + status + "\n" + retryAfter + "\n" + text);
+		q.post();
+	};
+	try {
+		fetch(url, { credentials, cache: "no-store", headers: { Accept: "text/event-stream" }, signal: ctl.signal })
+			.then(r => done(r.status, r.headers.get("Retry-After") ?? "", r.statusText || phrases[r.status] || ""), () => done(0, "", ""));
+	} catch (e) { done(0, "", ""); }
+};
 q.close = () => {
+	q.abortProbe();
 	q.closed = true; q.buf = []; q.head = 0; q.lastEv = null;
 	ch.port1.onmessage = null; ch.port1.close(); ch.port2.close();
 };
@@ -111,11 +149,15 @@ type Source struct {
 	state    State
 	subs     map[int]*Subscription // every live listener, Open's own included
 	nextID   int
-	opened   bool        // some EventSource of this Source has opened
-	attempt  int         // consecutive reopens without an open
-	stats    Stats       // Reconnects and Reopens; the queue has the rest
-	reopen   *time.Timer // pending reopen after the browser gave up; nil if none
-	watchdog *time.Timer // nil without Options.Watchdog
+	opened   bool         // some EventSource of this Source has opened
+	attempt  int          // consecutive reopens without an open
+	stats    Stats        // Reconnects and Reopens; the queue has the rest
+	reopen   *time.Timer  // pending reopen after the browser gave up; nil if none
+	watchdog *time.Timer  // nil without Options.Watchdog
+	probing  bool         // a probe is out; its answer decides the next step
+	probeSeq int          // the current probe's number: older answers are ignored
+	probeURL string       // the URL the current probe asked
+	err      *StatusError // why the Source is in StateFailed; nil in other states
 }
 
 // Subscription is one listener added to a [Source]. Its Close removes the
@@ -204,9 +246,11 @@ func (s *Source) OnOpen(fn func()) *Subscription {
 // OnError calls fn on each error event of the underlying EventSource with
 // the Source's state at that moment: [StateConnecting] means the stream
 // failed or ended and the browser is reconnecting, or that the browser gave
-// up and the Source will reopen; [StateClosed] means the browser gave up and
-// reopening is disabled ([ReopenPolicy.Disabled]), so the caller must Close
-// this source and Open a new one to try again. fn must not block.
+// up and the Source probes the status and then reopens or, if the status
+// will not change, goes to [StateFailed] ([Options.OnStateChange] reports
+// it); [StateClosed] means the browser gave up and reopening is disabled
+// ([ReopenPolicy.Disabled]), so the caller must call [Source.Reopen] (or
+// Close this source and Open a new one) to try again. fn must not block.
 func (s *Source) OnError(fn func(State)) *Subscription {
 	mustHandler(fn == nil)
 	return s.listen("error", kindError, func(*message) { fn(s.ReadyState()) })
@@ -219,11 +263,49 @@ func (s *Source) subscribe(name string, fn func(Event)) *Subscription {
 }
 
 // ReadyState reports the Source's state. It is [StateConnecting], not
-// [StateClosed], while the Source waits to reopen after the browser gave up.
+// [StateClosed], while the Source probes the status and waits to reopen
+// after the browser gave up, and [StateFailed] once a probe got a status
+// that will not change.
 func (s *Source) ReadyState() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state
+}
+
+// Err returns the [*StatusError] that put the Source in [StateFailed], or
+// nil in any other state.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != StateFailed || s.err == nil {
+		return nil
+	}
+	return s.err
+}
+
+// Reopen opens a new EventSource at once, resuming after the last event
+// ID, and starts the backoff afresh: call it after fixing what put the
+// Source in [StateFailed] (signing in, say), or in [StateClosed] when the
+// browser gave up with reopening disabled. It cancels a pending reopen or
+// probe. On an open stream it replaces the connection, as the watchdog
+// does. It does nothing after [Source.Close].
+func (s *Source) Reopen() {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return
+	}
+	if s.reopen != nil {
+		s.reopen.Stop()
+		s.reopen = nil
+	}
+	if s.probing {
+		s.probing = false
+		s.q.Call("abortProbe")
+	}
+	s.attempt = 0
+	s.mu.Unlock()
+	s.reopenNow()
 }
 
 // URL returns the absolute URL of the current EventSource, as the browser
@@ -360,11 +442,15 @@ func (s *Source) drainSlice() {
 			s.origin = origin
 		}
 		i, _ := strconv.Atoi(id)
-		s.mu.Lock()
-		sub := s.subs[i]
-		s.mu.Unlock()
-		if sub != nil && sub.handle != nil {
-			sub.handle(&m)
+		if i == probeID {
+			s.onProbe(m.data)
+		} else {
+			s.mu.Lock()
+			sub := s.subs[i]
+			s.mu.Unlock()
+			if sub != nil && sub.handle != nil {
+				sub.handle(&m)
+			}
 		}
 		if n%4 == 0 && time.Since(start) >= sliceBudget {
 			s.q.Call("post") // the rest in a later task
@@ -406,20 +492,68 @@ func (s *Source) onError(readyState string) {
 		s.watchdog.Stop()
 	}
 	next := StateConnecting
-	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && s.es.Get("readyState").Int() == jsClosed {
-		// The browser gave up. The listeners stay on the dead EventSource
-		// until the reopen moves them.
+	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && !s.probing && s.es.Get("readyState").Int() == jsClosed {
+		// The browser gave up, and does not say why. The listeners stay on
+		// the dead EventSource until the reopen moves them.
 		if s.opts.Reopen.Disabled {
 			next = StateClosed
 		} else {
-			d := s.opts.Reopen.Delay(s.attempt, rand.Float64())
-			s.attempt++
-			s.reopen = time.AfterFunc(d, s.reopenNow)
+			s.probe()
 		}
 	}
 	changed := s.setState(next)
 	s.mu.Unlock()
 	s.notify(changed, next)
+}
+
+// probe asks the URL the next reopen would open, once, with fetch, with the
+// EventSource's credentials mode; onProbe gets the answer. s.mu is held.
+func (s *Source) probe() {
+	s.probing = true
+	s.probeSeq++
+	s.probeURL = s.nextURL()
+	credentials := "same-origin" // an EventSource's mode without withCredentials
+	if s.opts.WithCredentials {
+		credentials = "include"
+	}
+	s.q.Call("probe", probeID, s.probeSeq, s.probeURL, credentials, probeTimeout.Milliseconds())
+}
+
+// onProbe handles a probe's answer, data as the queue's probe pushed it:
+// a status that will not change puts the Source in StateFailed; any other
+// answer, or none, schedules a reopen after the backoff (and Retry-After).
+func (s *Source) onProbe(data string) {
+	seq, rest, _ := strings.Cut(data, "\n")
+	code, rest, _ := strings.Cut(rest, "\n")
+	retryAfter, text, _ := strings.Cut(rest, "\n")
+	n, _ := strconv.Atoi(seq)
+	status, _ := strconv.Atoi(code)
+	s.mu.Lock()
+	if s.closed.Load() || !s.probing || n != s.probeSeq {
+		s.mu.Unlock()
+		return // closed, reopened by hand, or an older probe
+	}
+	s.probing = false
+	if e := statusError(status, text, s.probeURL); e != nil {
+		s.err = e
+		changed := s.setState(StateFailed)
+		s.mu.Unlock()
+		s.notify(changed, StateFailed)
+		return
+	}
+	d := s.opts.Reopen.delayAfter(s.attempt, rand.Float64(), parseRetryAfter(retryAfter))
+	s.attempt++
+	s.reopen = time.AfterFunc(d, s.reopenNow)
+	s.mu.Unlock()
+}
+
+// nextURL is the URL a reopen opens: the current one, resuming after the
+// last event ID. s.mu is held.
+func (s *Source) nextURL() string {
+	if id := s.lastEventID(); id != "" {
+		return withParam(s.url, LastEventIDParam, id)
+	}
+	return s.url
 }
 
 // checkWatchdog runs when the watchdog timer fires: it reopens the stream
@@ -450,13 +584,11 @@ func (s *Source) reopenNow() {
 		return
 	}
 	s.reopen = nil
+	s.err = nil
 	if s.watchdog != nil {
 		s.watchdog.Stop()
 	}
-	url := s.url
-	if id := s.lastEventID(); id != "" {
-		url = withParam(url, LastEventIDParam, id)
-	}
+	url := s.nextURL()
 	es, err := newEventSource(url, s.opts.WithCredentials)
 	if err != nil {
 		// The URL opened before; only an odd browser fails now. Stay closed

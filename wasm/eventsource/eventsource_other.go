@@ -36,6 +36,12 @@ func (s *Source) subscribe(name string, fn func(Event)) *Subscription { return n
 // ReadyState reports [StateClosed] outside js/wasm.
 func (s *Source) ReadyState() State { return StateClosed }
 
+// Err returns nil outside js/wasm.
+func (s *Source) Err() error { return nil }
+
+// Reopen does nothing outside js/wasm.
+func (s *Source) Reopen() {}
+
 // URL returns "" outside js/wasm.
 func (s *Source) URL() string { return "" }
 

@@ -1,6 +1,7 @@
 package eventsource_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 
@@ -39,4 +40,34 @@ func ExampleOpen() {
 		}
 	})
 	log.Print(<-updates)
+}
+
+func ExampleState_failed() {
+	fmt.Println(eventsource.StateFailed)
+	// Output: failed
+}
+
+// A Source in StateFailed says why; the app fixes the cause, then reopens.
+// (Compiled, not run: Open needs a browser.)
+func ExampleStatusError() {
+	var src *eventsource.Source
+	signIn := func(done func()) { /* ask the user, then */ done() }
+	src, err := eventsource.Open("/events?topic=news", eventsource.Options{
+		OnStateChange: func(s eventsource.State) {
+			if s != eventsource.StateFailed {
+				return
+			}
+			var se *eventsource.StatusError
+			if errors.As(src.Err(), &se) && se.Code == 401 {
+				go signIn(src.Reopen) // handlers must not block: reopen once signed in
+				return
+			}
+			log.Print(src.Err()) // e.g. "eventsource: https://…/events?topic=news answered 404 Not Found, which reopening cannot change: check the stream's path; then call Source.Reopen …"
+		},
+	})
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer src.Close()
 }

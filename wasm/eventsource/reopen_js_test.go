@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
 )
 
 // noJitter is a fast backoff without randomness, so delays can be checked.
 var noJitter = eventsource.ReopenPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: -1}
 
 // TestReopenAfterServerError: the stream drops, the server answers 500
-// three times (the browser gives up at the first), then recovers. The
-// Source reopens with growing delays, resumes from the last event ID, and
+// six times (the browser gives up at the first), then recovers. Each time
+// the browser gives up, the Source probes the status once (a 500 may pass),
+// then reopens with growing delays, resumes from the last event ID, and
 // every event arrives exactly once, in order.
 func TestReopenAfterServerError(t *testing.T) {
 	tr := trackListeners(t)
@@ -27,9 +29,9 @@ func TestReopenAfterServerError(t *testing.T) {
 		params = append(params, "e", fmt.Sprintf(":d%d", i))
 	}
 	// Connection 1 sends 4 events and ends; 2 (the browser's reconnection)
-	// to 4 (our reopens) answer 500; 5 sends 4 more and ends; 6 (the
-	// browser's reconnection) sends the last 2.
-	u, key := eventsURL(t, append(params, "drop", "4", "fail", "2-4")...)
+	// to 7 (our probes and reopens, one after the other) answer 500; 8
+	// sends 4 more and ends; 9 (the browser's reconnection) sends the last 2.
+	u, key := eventsURL(t, append(params, "drop", "4", "fail", "2-7")...)
 	states := newRecorder[eventsource.State]()
 	src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
 	msgs := newRecorder[eventsource.Event]()
@@ -48,27 +50,40 @@ func TestReopenAfterServerError(t *testing.T) {
 	for _, c := range st.Conns {
 		status = append(status, c.Status)
 	}
-	if want := []int{200, 500, 500, 500, 200, 200}; !slices.Equal(status, want) {
+	if want := []int{200, 500, 500, 500, 500, 500, 500, 200, 200}; !slices.Equal(status, want) {
 		t.Fatalf("statuses %v, want %v", status, want)
 	}
 	c := st.Conns
 	for i, want := range []struct{ header, query string }{
 		{"", ""},
 		{"ep-4", ""},     // the browser's reconnection sends the header
-		{"", "ep-4"},     // our reopens cannot: the query parameter
-		{"", "ep-4"},     //
-		{"", "ep-4"},     //
+		{"", "ep-4"},     // our probe asks what the reopen will: the query parameter
+		{"", "ep-4"},     // our reopens cannot send the header either
+		{"", "ep-4"},     // probe
+		{"", "ep-4"},     // reopen
+		{"", "ep-4"},     // probe
+		{"", "ep-4"},     // reopen
 		{"ep-8", "ep-4"}, // the browser's reconnection of the reopened source: the header wins
 	} {
 		if c[i].Header != want.header || c[i].Query != want.query {
 			t.Errorf("connection %d: Last-Event-ID %q, lastEventId %q; want %q, %q", i+1, c[i].Header, c[i].Query, want.header, want.query)
 		}
 	}
-	// Each reopen waits for its backoff after the 500 that preceded it.
+	// Each probe follows the failure at once, and each reopen waits for its
+	// backoff after the probe's 500.
 	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
-		gap := time.Duration((c[i+2].AtMS - c[i+1].AtMS) * float64(time.Millisecond))
-		if gap < want || gap > want+300*time.Millisecond {
-			t.Errorf("reopen %d came %v after the failure, want %v (+ up to 300ms)", i+1, gap, want)
+		fail, probe, reopen := c[1+2*i], c[2+2*i], c[3+2*i]
+		ms := func(a, b ssetest.Conn) time.Duration {
+			return time.Duration((b.AtMS - a.AtMS) * float64(time.Millisecond))
+		}
+		if gap := ms(fail, probe); gap > 300*time.Millisecond {
+			t.Errorf("probe %d came %v after the failure, want at once (under 300ms)", i+1, gap)
+		}
+		if gap := ms(probe, reopen); gap < want || gap > want+300*time.Millisecond {
+			t.Errorf("reopen %d came %v after the probe, want %v (+ up to 300ms)", i+1, gap, want)
+		}
+		if probe.Accept != "text/event-stream" {
+			t.Errorf("probe %d sent Accept %q, want text/event-stream", i+1, probe.Accept)
 		}
 	}
 	got := src.Stats()
@@ -128,13 +143,14 @@ func TestCloseDuringReopen(t *testing.T) {
 		if got := errs.next(t, "error event"); got != eventsource.StateConnecting {
 			t.Errorf("OnError state = %v, want %v: the Source will reopen", got, eventsource.StateConnecting)
 		}
-		src.Close() // the reopen is pending
+		waitStats(t, key, func(st streamStats) bool { return st.Connects >= 2 }) // the probe's 500
+		src.Close()                                                              // the reopen is pending
 		if got := states.next(t, "state change"); got != eventsource.StateClosed {
 			t.Errorf("state = %v, want closed", got)
 		}
 		time.Sleep(600 * time.Millisecond)
-		if st := fetchStats(t, key); st.Connects != 1 {
-			t.Errorf("%d connections, want 1: the source reopened after Close", st.Connects)
+		if st := fetchStats(t, key); st.Connects != 2 {
+			t.Errorf("%d connections, want 2 (the stream and its probe): the source reopened after Close", st.Connects)
 		}
 		if st := src.Stats(); st.Reopens != 0 || src.ReadyState() != eventsource.StateClosed {
 			t.Errorf("after Close: %+v, %v; want no reopen, closed", st, src.ReadyState())
@@ -172,8 +188,11 @@ func TestCloseDuringReopen(t *testing.T) {
 		errs.next(t, "first error")
 		errs.next(t, "error after the reopen")
 		time.Sleep(300 * time.Millisecond)
-		if st := fetchStats(t, key); st.Connects != 2 {
-			t.Errorf("%d connections, want 2", st.Connects)
+		// The stream, its probe, the reopen, and maybe the reopen's probe,
+		// which starts just before the handler closes the source; open, it
+		// would have reopened twice more in 300 ms.
+		if st := fetchStats(t, key); st.Connects < 3 || st.Connects > 4 {
+			t.Errorf("%d connections, want 3 or 4", st.Connects)
 		}
 		if changes != 1 {
 			t.Errorf("%d state changes, want 1 (closed)", changes)

@@ -14,6 +14,7 @@ func TestStateString(t *testing.T) {
 		{eventsource.StateConnecting, "connecting"},
 		{eventsource.StateOpen, "open"},
 		{eventsource.StateClosed, "closed"},
+		{eventsource.StateFailed, "failed"},
 		{eventsource.State(7), "State(7)"},
 		{eventsource.State(-1), "State(-1)"},
 	} {

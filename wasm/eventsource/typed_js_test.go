@@ -162,7 +162,8 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 		params = append(params, "e", ":"+at.Add(time.Duration(i)*time.Second).Format(event.TimeLayout))
 	}
 	// The first connection sends two pings and ends; the browser's
-	// reconnection gets a 500 and it gives up; the reopen sends the rest.
+	// reconnection gets a 500 and it gives up; the Source's probe finds the
+	// stream back (a 200, whose body it drops); the reopen sends the rest.
 	u, key := eventsURL(t, append(params, "drop", "2", "fail", "2-2")...)
 	src := open(t, u, eventsource.Options{Reopen: eventsource.ReopenPolicy{Initial: 50 * time.Millisecond, Jitter: -1}})
 	first := tr.Call("last")
@@ -210,7 +211,7 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	if st := src.Stats(); st.Received != 4 || st.Reopens != 1 {
 		t.Errorf("Stats() = %+v, want 4 events received, 1 reopen", st)
 	}
-	if st := fetchStats(t, key); len(st.Conns) != 3 || st.Conns[2].Query != "ep-2" {
-		t.Errorf("connections %+v, want 3, the last resuming with lastEventId=ep-2", st.Conns)
+	if st := fetchStats(t, key); len(st.Conns) != 4 || st.Conns[2].Query != "ep-2" || st.Conns[3].Query != "ep-2" {
+		t.Errorf("connections %+v, want 4, the probe and the reopen resuming with lastEventId=ep-2", st.Conns)
 	}
 }

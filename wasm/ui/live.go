@@ -35,7 +35,9 @@ type Live struct {
 
 	stream *appstream.Stream
 	state  eventsource.State
-	opened bool // the stream was open once: a later "connecting" is a reconnect
+	opened bool     // the stream was open once: a later "connecting" is a reconnect
+	failed string   // in words, the status that put the stream in StateFailed
+	topics []string // of the page's URL (?topic=...); nil: stats and board
 
 	points []event.Stats // the chart, oldest first, at most chartSpan
 	board  []boardLine   // newest last
@@ -56,18 +58,23 @@ type boardLine struct {
 	Text string
 }
 
-// liveURL is the stream of the live page, resuming after lastEventID
-// when it is set.
-func liveURL(lastEventID string) string {
-	q := url.Values{protocol.TopicParam: {event.TopicStats, event.TopicBoard}}
+// liveURL is the stream of the live page, on topics (stats and board when
+// empty), resuming after lastEventID when it is set.
+func liveURL(topics []string, lastEventID string) string {
+	if len(topics) == 0 {
+		topics = []string{event.TopicStats, event.TopicBoard}
+	}
+	q := url.Values{protocol.TopicParam: topics}
 	if lastEventID != "" {
 		q.Set(eventsource.LastEventIDParam, lastEventID)
 	}
 	return EventsPath + "?" + q.Encode()
 }
 
-// OnMount opens the stream.
+// OnMount opens the stream, on the topics the page's URL names
+// (/live?topic=board), if any.
 func (c *Live) OnMount(ctx app.Context) {
+	c.topics = ctx.Page().URL().Query()[protocol.TopicParam]
 	c.open(ctx, "")
 }
 
@@ -86,13 +93,20 @@ func (c *Live) close() {
 // open (re)opens the stream, resuming after lastEventID when it is set.
 func (c *Live) open(ctx app.Context, lastEventID string) {
 	c.close()
-	c.opened = false
-	st, err := appstream.Open(ctx, liveURL(lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
+	c.opened, c.failed = false, ""
+	var st *appstream.Stream
+	st, err := appstream.Open(ctx, liveURL(c.topics, lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
 		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) {
 			if s == eventsource.StateOpen {
 				c.opened = true
 			}
 			c.state = s
+			c.failed = ""
+			if s == eventsource.StateFailed && st == c.stream {
+				c.failed = failedWords(st.Source().Err())
+				c.notice = "The server refused the stream with " + c.failed +
+					", which will not change by itself: not reconnecting. Press Reopen to try again."
+			}
 		}),
 		appstream.OnEvent(func(ctx app.Context, s event.Stats, _ string) { c.addPoint(s) }),
 		appstream.OnEvent(func(ctx app.Context, m event.BoardMessage, id string) { c.addBoard(m, id) }),
@@ -207,12 +221,26 @@ func fetch(url, body string, done func(status int, err error)) {
 	}).Call("then", ok, fail)
 }
 
+// failedWords says in words which status put a stream in StateFailed,
+// such as "404 Not Found".
+func failedWords(err error) string {
+	// A type assertion: errors.As would add 50 KB to app.wasm.
+	se, ok := err.(*eventsource.StatusError)
+	if !ok {
+		return "a status that will not change"
+	}
+	return se.Status
+}
+
 // stateLabel says what the badge shows: after the stream was open, a
-// browser that is reconnecting is shown as closed (reconnecting).
+// browser that is reconnecting is shown as closed (reconnecting); a failed
+// stream shows its status.
 func (c *Live) stateLabel() (class, text string) {
 	switch {
 	case c.state == eventsource.StateOpen:
 		return "open", "open"
+	case c.state == eventsource.StateFailed:
+		return "failed", "failed: " + c.failed
 	case c.state == eventsource.StateConnecting && c.opened:
 		return "closed", "closed, reconnecting"
 	default:

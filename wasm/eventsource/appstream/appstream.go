@@ -123,7 +123,10 @@ func OnGap(fn func(app.Context, eventsource.Gap)) Handler {
 
 // OnStateChange handles the stream's state, as
 // [eventsource.Options.OnStateChange] does: once with the state at Open
-// (connecting), then at each change.
+// (connecting), then at each change. In [eventsource.StateFailed] the
+// server answered a status that will not change, and
+// st.Source().Err() says which (an [*eventsource.StatusError]); the
+// stream stays failed until st.Source().Reopen() or a new Open.
 func OnStateChange(fn func(app.Context, eventsource.State)) Handler {
 	mustHandler(fn == nil)
 	return Handler{state: fn}

@@ -340,7 +340,13 @@ func (c *logView) OnMount(ctx app.Context) {
 	add := func(s string) { c.log = append(c.log, s) }
 	var err error
 	c.stream, err = appstream.Open(ctx, c.URL, eventsource.Options{},
-		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { add("state " + s.String()) }),
+		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) {
+			add("state " + s.String())
+			var se *eventsource.StatusError
+			if s == eventsource.StateFailed && errors.As(c.stream.Source().Err(), &se) {
+				add(fmt.Sprintf("status %d: %s", se.Code, se.Status))
+			}
+		}),
 		appstream.OnEvent(func(ctx app.Context, v tick, id string) { add(fmt.Sprint("tick ", v.N, " ", id)) }),
 		appstream.OnEvent(func(ctx app.Context, p event.Ping, _ string) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
 		appstream.OnRaw("note", func(ctx app.Context, m eventsource.Event) { add("note " + m.Data) }),
@@ -397,6 +403,24 @@ func TestGapAndDismount(t *testing.T) {
 	}
 	if st := comp.stream.Stats(); st.Delivered != 3 {
 		t.Errorf("%d handler calls, want 3", st.Delivered)
+	}
+}
+
+// TestFailedState: a stream refused with a status that will not change
+// reaches the component as StateFailed, with the status from Source.Err,
+// and the stream is not reopened.
+func TestFailedState(t *testing.T) {
+	u := eventsURL(t, "fail", "1-100", "failstatus", "403")
+	comp := &logView{URL: u}
+	stop := mount(t, comp)
+	defer stop()
+	waitText(t, "log", "state connectingstate failedstatus 403: 403 Forbidden")
+	time.Sleep(1500 * time.Millisecond) // the default backoff's first reopen comes within 1 s
+	if got := comp.stream.Source().Stats().Reopens; got != 0 {
+		t.Errorf("%d reopens after the 403, want 0", got)
+	}
+	if got := text("log"); got != "state connectingstate failedstatus 403: 403 Forbidden" {
+		t.Errorf("log %q, want nothing after the failed state", got)
 	}
 }
 

@@ -29,7 +29,11 @@ import (
 // then, with burst=N, N unnamed events "burst i" in the same write; then,
 // with end=1, it ends the response (the browser reconnects); otherwise it
 // sends "tick i" every 20 ms until the client goes away. status=N answers
-// that status instead; creds=0 leaves out Access-Control-Allow-Credentials.
+// that status instead, with retryafter=V as its Retry-After header;
+// creds=0 leaves out Access-Control-Allow-Credentials, and cors=0 every
+// CORS header, so that the browser refuses the answer. hangup=A-B closes
+// connections A to B (from 1) of key K without an answer: a network error;
+// hold=A-B holds them unanswered until the client goes away.
 //
 // GET /events?key=K serves a history of events with IDs ep-1, ep-2, ...:
 // one per e=NAME:DATA parameter, in order (an empty NAME is an unnamed
@@ -42,9 +46,13 @@ import (
 // every hb=MS milliseconds (the sse.heartbeat event with heartbeat=event, a
 // comment otherwise), or with end=1 ends it. Other parameters: retry=MS
 // (default 50); drop=N ends every response after N events; fail=A-B
-// answers 500 to connections A to B (from 1) of key K. Events go out in
+// answers 500 (or failstatus=N) to connections A to B (from 1) of key K.
+// Events go out in
 // writes of about 64 KiB, not one flush each, or with batch=N in writes of
 // N events, pause=MS apart.
+//
+// Both record each connection's status and Accept header in [Conn]: the
+// client's status probes are connections too.
 //
 // GET /stats?key=K returns the [Stats] of K as JSON.
 type Server struct {
@@ -80,6 +88,8 @@ func allowOrigin(w http.ResponseWriter, r *http.Request, credentials bool) {
 		if credentials {
 			h.Set("Access-Control-Allow-Credentials", "true")
 		}
+		// The client's status probe reads it to delay its reopen.
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
 	}
 }
 
@@ -118,16 +128,41 @@ func (s *Server) disconnect(key string) {
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	allowOrigin(w, r, q.Get("creds") != "0")
+	if q.Get("cors") != "0" {
+		allowOrigin(w, r, q.Get("creds") != "0")
+	}
 	key := q.Get("key")
 	if key == "" {
 		http.Error(w, "missing key", http.StatusBadRequest)
 		return
 	}
-	s.connect(key, Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId")})
+	code, _ := strconv.Atoi(q.Get("status"))
+	if code == 0 {
+		code = http.StatusOK
+	}
+	n, record := s.connect(key, Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Accept: r.Header.Get("Accept"), Status: code})
 	defer s.disconnect(key)
 
-	if code, _ := strconv.Atoi(q.Get("status")); code != 0 && code != http.StatusOK {
+	if inRange(q.Get("hold"), n) {
+		record(func(c *Conn) { c.Status = 0 })
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
+	if inRange(q.Get("hangup"), n) {
+		record(func(c *Conn) { c.Status = 0 })
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+
+	if code != http.StatusOK {
+		if v := q.Get("retryafter"); v != "" {
+			w.Header().Set("Retry-After", v)
+		}
 		w.WriteHeader(code)
 		return
 	}
@@ -139,8 +174,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("retry: 200\n\n: hello\n\n")
 	b.WriteString("event: greet\nid: 1\ndata: hello\ndata: world\n\n")
 	b.WriteString("id: 2\ndata: plain\n\n")
-	n, _ := strconv.Atoi(q.Get("burst"))
-	for i := range n {
+	burst, _ := strconv.Atoi(q.Get("burst"))
+	for i := range burst {
 		fmt.Fprintf(&b, "data: burst %d\n\n", i)
 	}
 	if _, err := fmt.Fprint(w, b.String()); err != nil {
@@ -169,6 +204,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// inRange reports whether n is in the range "A-B" (from 1); false for a
+// malformed or empty range.
+func inRange(r string, n int) bool {
+	a, b, ok := strings.Cut(r, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	return ok && err1 == nil && err2 == nil && lo <= n && n <= hi
 }
 
 // histEvent is one event of an /events history.
@@ -219,18 +263,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing key", http.StatusBadRequest)
 		return
 	}
-	c := Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Heartbeat: q.Get("heartbeat"), Status: http.StatusOK}
+	c := Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Heartbeat: q.Get("heartbeat"),
+		Accept: r.Header.Get("Accept"), Status: http.StatusOK}
 	n, record := s.connect(key, c)
 	defer s.disconnect(key)
 
-	if a, b, ok := strings.Cut(q.Get("fail"), "-"); ok {
-		lo, _ := strconv.Atoi(a)
-		hi, _ := strconv.Atoi(b)
-		if lo <= n && n <= hi {
-			record(func(c *Conn) { c.Status = http.StatusInternalServerError })
-			http.Error(w, "failing on purpose", http.StatusInternalServerError)
-			return
+	if inRange(q.Get("fail"), n) {
+		code, _ := strconv.Atoi(q.Get("failstatus"))
+		if code == 0 {
+			code = http.StatusInternalServerError
 		}
+		record(func(c *Conn) { c.Status = code })
+		http.Error(w, "failing on purpose", code)
+		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")

@@ -15,6 +15,7 @@ type Conn struct {
 	Header    string  `json:"header"`    // its Last-Event-ID header
 	Query     string  `json:"query"`     // its lastEventId query parameter
 	Heartbeat string  `json:"heartbeat"` // its heartbeat query parameter
+	Accept    string  `json:"accept"`    // its Accept header
 	Status    int     `json:"status"`    // the status answered
 	AtMS      float64 `json:"atMS"`      // when it arrived, in ms since the server started
 	Sent      int     `json:"sent"`      // events sent on it (not counting gaps and heartbeats); final once it is closed
