@@ -21,7 +21,8 @@ const (
 	refusedPublishTimeout = "publish_timeout" // a body slower than -publish-read-timeout: 408
 )
 
-var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout}
+var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout,
+	refusedTLSBusy, refusedTLSTimeout} // handshake.go
 
 // refusals counts refused requests and connections by reason.
 type refusals struct{ n map[string]*atomic.Uint64 }
