@@ -7,9 +7,9 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	_ "net/http/pprof" //nolint:gosec // profiling build only
-	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
