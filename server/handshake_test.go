@@ -184,3 +184,36 @@ func TestHandshakeListenerClose(t *testing.T) {
 		t.Error("Accept after Close succeeded")
 	}
 }
+
+// The real server over TLS: clients that connect and never handshake do
+// not hold up others, and the handshake refusals are in /metrics.
+func TestTLSSilentClients(t *testing.T) {
+	cert, key := selfSigned(t, t.TempDir())
+	url, stop := startRun(t, "-tls-cert", cert, "-tls-key", key)
+	defer stop()
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "https://"), "/")
+	for range 50 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := client.Get(url + "metrics")
+	if err != nil {
+		t.Fatalf("with 50 silent connections open: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("served over %s, want HTTP/2", resp.Proto)
+	}
+	for _, reason := range []string{refusedTLSBusy, refusedTLSTimeout} {
+		if line := `ssewasm_refused_total{reason="` + reason + `"} 0`; !strings.Contains(string(body), line) {
+			t.Errorf("/metrics lacks %s", line)
+		}
+	}
+}
