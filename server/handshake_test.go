@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -215,5 +216,72 @@ func TestTLSSilentClients(t *testing.T) {
 		if line := `ssewasm_refused_total{reason="` + reason + `"} 0`; !strings.Contains(string(body), line) {
 			t.Errorf("/metrics lacks %s", line)
 		}
+	}
+}
+
+// -max-conns over TLS: connections still handshaking count under the
+// cap (it sits under the handshake listener), a connection over it is
+// closed at once and counted, and the slots free up when clients leave.
+func TestTLSConnCap(t *testing.T) {
+	const max = 3
+	cert, key := selfSigned(t, t.TempDir())
+	cfg := defaults(t, "-tls-cert", cert, "-tls-key", key, "-max-conns", fmt.Sprint(max))
+	web, err := openWebDir(fakeWeb(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := newService(cfg, web, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := svc.httpServer(cfg, quiet)
+	done := make(chan error, 1)
+	go func() { done <- svc.serve(srv, svc.listener(tcp, cfg), cfg, quiet) }()
+	t.Cleanup(func() {
+		srv.Shutdown(t.Context())
+		<-done
+	})
+	addr := tcp.Addr().String()
+
+	var silent []net.Conn
+	for range max { // handshakes that never start: they fill the cap
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	over, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		over.Close()
+		t.Fatal("a handshake over -max-conns succeeded")
+	}
+	if n := svc.refused.count(refusedConnCap); n != 1 {
+		t.Errorf("%s counted %d, want 1", refusedConnCap, n)
+	}
+	for _, c := range silent {
+		c.Close()
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Errorf("served over %s, want HTTP/2", resp.Proto)
+			}
+			break
+		}
+		if time.Now().After(deadline) { // the silent ones' slots are freed once their handshakes see EOF
+			t.Fatalf("no request got through within 5s of the silent clients leaving: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
