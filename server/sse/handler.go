@@ -26,16 +26,14 @@ import (
 // opens with 200, then sends the retry field (Options.Retry), then either
 // the missed events or a [GapEvent], then live events and heartbeats
 // until the client leaves, is evicted, or Shutdown.
-//
-// The goroutine serving the request waits for the stream's whole life.
-// On the ordinary path (HTTP/2) it is not hijacked, so it is one
-// goroutine per stream, and its stack is what it costs: the checks and
-// the opening of the stream (start), and each batch written (see
-// client.serve), run on short-lived goroutines (onFreshStack), so that
-// their deeper calls do not grow the stack of the goroutine that waits,
-// and its waiting frames stay shallow (docs/design.md, "Streams over
-// TLS").
 func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The goroutine serving the request waits for the stream's whole
+	// life. On the ordinary path (HTTP/2) it is one goroutine per stream,
+	// and its stack is what it costs: the checks and the opening of the
+	// stream (start), and each batch written (client.serve), run on
+	// short-lived goroutines (onFreshStack), so that their deeper calls
+	// do not grow the stack of the goroutine that waits, and its waiting
+	// frames stay shallow (docs/design.md, "Streams over TLS").
 	var c *client
 	var reason error
 	onFreshStack(func() { c, reason = b.start(w, r) })
