@@ -22,7 +22,16 @@ const (
 	refusedIdempotencyKey = "idempotency_key" // a /publish Idempotency-Key too long, not visible ASCII, or repeated: 400
 )
 
-var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout, refusedIdempotencyKey}
+var refusedReasons = []string{
+	refusedMethod,
+	refusedWebName,
+	refusedConnCap,
+	refusedPublishBusy,
+	refusedPublishTimeout,
+	refusedIdempotencyKey,
+	refusedTLSBusy,    // handshake.go
+	refusedTLSTimeout, // handshake.go
+}
 
 // refusals counts refused requests and connections by reason.
 type refusals struct{ n map[string]*atomic.Uint64 }

@@ -50,13 +50,7 @@ func TestStreamsAreHijacked(t *testing.T) {
 			ln := svc.listener(tcp, cfg)
 			srv := svc.httpServer(cfg, quiet)
 			done := make(chan error, 1)
-			go func() {
-				if tc.tls {
-					done <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
-				} else {
-					done <- srv.Serve(ln)
-				}
-			}()
+			go func() { done <- svc.serve(srv, ln, cfg, quiet) }()
 			t.Cleanup(func() {
 				srv.Shutdown(t.Context())
 				<-done

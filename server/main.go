@@ -72,13 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	serveErr := make(chan error, 1) // buffered: Serve's result is read at most once
 	go func() {
-		if cfg.tlsCert != "" {
-			// ServeTLS offers HTTP/2, which lifts the browsers' limit of
-			// six HTTP/1.1 connections per origin.
-			serveErr <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
-			return
-		}
-		serveErr <- srv.Serve(ln)
+		// Over TLS, HTTP/2 is offered: it lifts the browsers' limit of
+		// six HTTP/1.1 connections per origin.
+		serveErr <- svc.serve(srv, ln, cfg, log)
 	}()
 
 	select {

@@ -7,11 +7,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	_ "net/http/pprof" //nolint:gosec // profiling build only
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 )
 
 func init() {
@@ -22,6 +24,16 @@ func init() {
 			runtime.GC()
 		}
 		debug.FreeOSMemory()
+	})
+	// /debug/stacks: what goroutine stacks cost, and the size new
+	// goroutines start with (the runtime's adaptive stack start sets it
+	// at each GC to the average stack in use).
+	http.HandleFunc("/debug/stacks", func(w http.ResponseWriter, _ *http.Request) {
+		samples := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}, {Name: "/sched/goroutines:goroutines"}, {Name: "/gc/cycles/total:gc-cycles"}}
+		metrics.Read(samples)
+		for _, s := range samples {
+			fmt.Fprintf(w, "%s %d\n", s.Name, s.Value.Uint64())
+		}
 	})
 	if addr := os.Getenv("SSEWASM_PPROF"); addr != "" {
 		go http.ListenAndServe(addr, nil) //nolint:errcheck,gosec // profiling build only

@@ -156,6 +156,24 @@ func (s *service) listener(ln net.Listener, cfg config) net.Listener {
 	return &capListener{Listener: ln, max: int64(n), ref: s.refused}
 }
 
+// serve serves srv on ln (from listener) until srv is shut down. With
+// -tls-cert the TLS handshakes are done by a handshakeListener on top
+// of the cap, each in a short-lived goroutine of its own, so that the
+// goroutine serving a connection starts with a small stack
+// (handshake.go); http.Server still chooses HTTP/2 or HTTP/1.1 from the
+// protocol the handshake negotiated.
+func (s *service) serve(srv *http.Server, ln net.Listener, cfg config, log *slog.Logger) error {
+	if cfg.tlsCert == "" {
+		return srv.Serve(ln)
+	}
+	tlsCfg, err := serverTLSConfig(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return srv.Serve(newHandshakeListener(ln, tlsCfg, maxHandshakes, handshakeTimeout, s.refused, log))
+}
+
 // beginDrain starts the -drain window: /healthz answers 503, so that a
 // load balancer's health checks take the instance out, and new streams
 // get 503 with Retry-After, which a proxy retries on another instance

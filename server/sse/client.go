@@ -258,7 +258,7 @@ func (c *client) serve() error {
 			return err
 		}
 		if len(bufs) > 0 {
-			err = c.writeAll(bufs)
+			onFreshStack(func() { err = c.writeAll(bufs) }) // see Broker.ServeHTTP
 			clear(bufs)
 		}
 		c.written(size)

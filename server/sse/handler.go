@@ -27,22 +27,52 @@ import (
 // the missed events or a [GapEvent], then live events and heartbeats
 // until the client leaves, is evicted, or Shutdown.
 func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The goroutine serving the request waits for the stream's whole
+	// life. On the ordinary path (HTTP/2) it is one goroutine per stream,
+	// and its stack is what it costs: the checks and the opening of the
+	// stream (start), and each batch written (client.serve), run on
+	// short-lived goroutines (onFreshStack), so that their deeper calls
+	// do not grow the stack of the goroutine that waits, and its waiting
+	// frames stay shallow (docs/design.md, "Streams over TLS").
+	var c *client
+	var reason error
+	onFreshStack(func() { c, reason = b.start(w, r) })
+	if c == nil {
+		return
+	}
+	if reason == nil {
+		reason = c.serve()
+	}
+	// The response stays bounded for what net/http writes after us (the
+	// end of a chunked body): unless end set it, clear nothing.
+	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
+		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
+	}
+	b.finish(c, reason)
+}
+
+// start checks the request, registers its client and opens the stream
+// (see open), or refuses it. It returns the client, and why the stream
+// ended if it did, for the ordinary path to go on serving; nil when
+// nothing is left to do (refused, or hijacked: the writers own the
+// stream).
+func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		b.reject(w, r, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %s; an event stream is a GET", ErrBadRequest, r.Method))
-		return
+		return nil, nil
 	}
 	// A malformed query is refused, as on /publish: r.URL.Query would
 	// drop the bad pairs and subscribe to the default topic instead.
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: the query string is malformed (%v); percent-encode the values", ErrBadRequest, err))
-		return
+		return nil, nil
 	}
 	topics, err := ParseTopics(q[TopicParam], b.opts.DefaultTopic)
 	if err != nil {
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrBadRequest, err))
-		return
+		return nil, nil
 	}
 	hb := protocol.HeartbeatCommentValue
 	switch v := q.Get(HeartbeatParam); v {
@@ -52,7 +82,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %s=%s; use %s=%s or %s=%s", ErrBadRequest, HeartbeatParam, clip(v),
 			HeartbeatParam, protocol.HeartbeatEventValue, HeartbeatParam, protocol.HeartbeatCommentValue))
-		return
+		return nil, nil
 	}
 	lastID := r.Header.Get("Last-Event-ID")
 	if lastID == "" {
@@ -69,7 +99,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b.opts.Authorize != nil {
 		if err := b.opts.Authorize(r, topics); err != nil {
 			b.reject(w, r, authStatus(err), err)
-			return
+			return nil, nil
 		}
 	}
 
@@ -92,29 +122,20 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Register for live events first, then read history: see Engine.
 	if err := b.register(c); err != nil {
 		b.reject(w, r, http.StatusServiceUnavailable, err)
-		return
+		return nil, nil
 	}
 	if conn := b.hijack(w, r); conn != nil {
 		b.serveHijacked(c, conn, w.Header()) // the writers own the stream from here on, and end it
-		return
+		return nil, nil
 	}
 	if err := checkFlush(w); err != nil { // nothing written yet: answer with an error
 		b.reject(w, r, http.StatusInternalServerError, err)
 		b.finish(c, errNotOpened)
-		return
+		return nil, nil
 	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	reason := b.open(c, nil)
-	if reason == nil {
-		reason = c.serve()
-	}
-	// The response stays bounded for what net/http writes after us (the
-	// end of a chunked body): unless end set it, clear nothing.
-	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
-		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
-	}
-	b.finish(c, reason)
+	return c, b.open(c, nil)
 }
 
 // open opens the stream of a registered client, on either path: it logs

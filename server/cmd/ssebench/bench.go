@@ -272,6 +272,9 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 			return err
 		}
 		res.Server.RSSEndKB = s2.rss / 1024
+		if n := res.ClientsAtEnd; cfg.idle && n > 0 {
+			res.Server.RSSEndPerConnBytes = (s2.rss - s0.rss) / n
+		}
 		res.Server.CPUSeconds = (s2.cpu - s1.cpu).Seconds()
 	}
 	r.phase.Store("closing")

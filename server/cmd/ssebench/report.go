@@ -225,14 +225,17 @@ func describe(r *result) string {
 func writeScenario(w io.Writer, name string, rs []*result, ours string) {
 	fmt.Fprintf(w, "## %s\n\n%s.\n\n", name, describe(rs[0]))
 	if rs[0].Idle {
-		fmt.Fprintf(w, "| impl | status | connected | at end | RSS before | RSS connected | RSS/conn | CPU while idle |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
+		// RSS/conn is measured after -settle; "after the hold" once the
+		// server has idled for -duration (long for the TLS scenarios, so
+		// that the forced GC and the scavenger have run).
+		fmt.Fprintf(w, "| impl | status | connected | at end | RSS before | RSS connected | RSS/conn | RSS/conn after the %gs hold | CPU while idle |\n|---|---|--:|--:|--:|--:|--:|--:|--:|\n", rs[0].Duration)
 		for _, r := range rs {
 			if r.Status != "ok" && r.Connected == 0 {
-				fmt.Fprintf(w, "| %s | %s | | | | | | |\n", r.Impl, statusCell(r))
+				fmt.Fprintf(w, "| %s | %s | | | | | | | |\n", r.Impl, statusCell(r))
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %.2f s |\n", r.Impl, statusCell(r), r.Connected, r.ClientsAtEnd,
-				kb(r.Server.RSSBeforeKB), kb(r.Server.RSSConnectedKB), bytesCell(r.Server.RSSPerConnBytes), r.Server.CPUSeconds)
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %s | %.2f s |\n", r.Impl, statusCell(r), r.Connected, r.ClientsAtEnd,
+				kb(r.Server.RSSBeforeKB), kb(r.Server.RSSConnectedKB), bytesCell(r.Server.RSSPerConnBytes), orDash(r.Server.RSSEndPerConnBytes, bytesCell), r.Server.CPUSeconds)
 		}
 	} else {
 		fmt.Fprintf(w, "| impl | status | connected | published/s | delivered/s | loss | dups | p50 ms | p90 ms | p99 ms | max ms | CPU µs/event | disconnects | runs |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
@@ -300,6 +303,14 @@ func kb(n int64) string {
 		return fmt.Sprintf("%.1f MB", float64(n)/1024)
 	}
 	return fmt.Sprintf("%d KB", n)
+}
+
+// orDash formats n, or shows a dash when it was not measured (0).
+func orDash(n int64, f func(int64) string) string {
+	if n == 0 {
+		return "—"
+	}
+	return f(n)
 }
 
 func bytesCell(n int64) string {

@@ -92,13 +92,17 @@ func latencyOf(h *histogram) latency {
 
 // server holds the server process's figures, given -pid.
 type server struct {
-	PID             int     `json:"pid,omitempty"`
-	RSSBeforeKB     int64   `json:"rss_before_kb,omitempty"`
-	RSSConnectedKB  int64   `json:"rss_connected_kb,omitempty"`
-	RSSEndKB        int64   `json:"rss_end_kb,omitempty"`
-	RSSPerConnBytes int64   `json:"rss_per_conn_bytes,omitempty"` // (connected - before) / clients
-	CPUSeconds      float64 `json:"cpu_s,omitempty"`              // during the measured phase
-	CPUPerEventUS   float64 `json:"cpu_per_event_us,omitempty"`   // CPUSeconds / delivered
+	PID             int   `json:"pid,omitempty"`
+	RSSBeforeKB     int64 `json:"rss_before_kb,omitempty"`
+	RSSConnectedKB  int64 `json:"rss_connected_kb,omitempty"`
+	RSSEndKB        int64 `json:"rss_end_kb,omitempty"`
+	RSSPerConnBytes int64 `json:"rss_per_conn_bytes,omitempty"` // (connected - before) / clients
+	// RSSEndPerConnBytes is (end - before) / clients at end, for idle
+	// runs: the figure once the server has settled for -duration (its
+	// garbage collected and, after long enough, returned to the OS).
+	RSSEndPerConnBytes int64   `json:"rss_end_per_conn_bytes,omitempty"`
+	CPUSeconds         float64 `json:"cpu_s,omitempty"`            // during the measured phase
+	CPUPerEventUS      float64 `json:"cpu_per_event_us,omitempty"` // CPUSeconds / delivered
 }
 
 func newResult(cfg config) *result {
@@ -270,6 +274,9 @@ func writeTable(w io.Writer, res *result) {
 	if res.Server.PID > 0 {
 		row("server RSS", "%d KB before, %d KB connected, %d KB at end", res.Server.RSSBeforeKB, res.Server.RSSConnectedKB, res.Server.RSSEndKB)
 		row("RSS per connection", "%d bytes", res.Server.RSSPerConnBytes)
+		if res.Idle {
+			row("RSS per connection at end", "%d bytes (after the %g s hold)", res.Server.RSSEndPerConnBytes, res.Duration)
+		}
 		row("server CPU", "%.2f s (%.2f µs per delivered event)", res.Server.CPUSeconds, res.Server.CPUPerEventUS)
 	}
 	row("load tool CPU", "%.2f s", res.LoadgenCPUSeconds)
