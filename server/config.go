@@ -49,10 +49,23 @@ type config struct {
 	maxPublishing      int           // -max-publishing
 	publishReadTimeout time.Duration // -publish-read-timeout
 
+	// Publish rate limits (ratelimit.go).
+	publishRate, publishRateGlobal   float64 // -publish-rate, -publish-rate-global; <0: the default
+	publishBurst, publishBurstGlobal int     // -publish-burst, -publish-burst-global
+	publishRateAddrs                 int     // -publish-rate-addrs
+
 	engine engineConfig
 
 	devBuild string // -dev-build: development mode (make dev)
 }
+
+// The publish rate limits without -publish-token (anyone may publish):
+// generous for people and scripts, far below what fan-out to many
+// clients can carry. With a token there are none by default.
+const (
+	defaultPublishRate       = 50.0   // a second, per client address
+	defaultPublishRateGlobal = 1000.0 // a second, for the server
+)
 
 // tokenEnv is read when -publish-token is not given, so the token need
 // not appear in the process list.
@@ -108,6 +121,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.maxPublishing, "max-publishing", 64, "publishes in progress at most, each holding up to -max-event-size of body (over it: 503 with Retry-After)")
 	fs.DurationVar(&c.publishReadTimeout, "publish-read-timeout", 10*time.Second, "deadline for reading a /publish request's body (over it: 408 and the connection closes)")
 
+	fs.Float64Var(&c.publishRate, "publish-rate", -1, fmt.Sprintf("publishes a second per client address (after -trusted-proxy; IPv6 by /64), in bursts of -publish-burst; over it: 429 with Retry-After (0: no limit; default: %g without -publish-token, when anyone may publish; none with a token, whose holders are your own publishers)", defaultPublishRate))
+	fs.IntVar(&c.publishBurst, "publish-burst", 500, "publishes one client address may send at once before -publish-rate applies")
+	fs.Float64Var(&c.publishRateGlobal, "publish-rate-global", -1, fmt.Sprintf("publishes a second for the whole server, in bursts of -publish-burst-global; over it: 429 with Retry-After (0: no limit; default: %g without -publish-token, which bounds a flood from many addresses; none with a token)", defaultPublishRateGlobal))
+	fs.IntVar(&c.publishBurstGlobal, "publish-burst-global", 2000, "publishes the whole server takes at once before -publish-rate-global applies")
+	fs.IntVar(&c.publishRateAddrs, "publish-rate-addrs", 10000, "client addresses -publish-rate tracks at most (about 100 bytes each); idle ones are dropped, and addresses beyond it share one bucket")
+
 	addEngineFlags(fs, &c.engine)
 	addDevFlags(fs, &c.devBuild)
 
@@ -140,6 +159,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxConns < -1 || c.maxPublishing <= 0 || c.maxHeaderBytes < 1024 || c.publishReadTimeout < 0 {
 		return c, errors.New("-max-conns is -1, 0 or a count; -max-publishing a positive count; -max-header-bytes 1024 or more; -publish-read-timeout 0 (none) or a duration")
+	}
+	if c.publishRate < 0 {
+		c.publishRate = 0
+		if c.publishToken == "" {
+			c.publishRate = defaultPublishRate
+		}
+	}
+	if c.publishRateGlobal < 0 {
+		c.publishRateGlobal = 0
+		if c.publishToken == "" {
+			c.publishRateGlobal = defaultPublishRateGlobal
+		}
+	}
+	if c.publishBurst < 1 || c.publishBurstGlobal < 1 || c.publishRateAddrs < 1 {
+		return c, errors.New("-publish-burst, -publish-burst-global and -publish-rate-addrs must be 1 or more (turn a limit off with -publish-rate 0 or -publish-rate-global 0)")
 	}
 	if c.queueSize < 0 {
 		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")

@@ -19,9 +19,13 @@ const (
 	refusedConnCap        = "conn_cap"        // a connection over -max-conns: closed at once
 	refusedPublishBusy    = "publish_busy"    // over -max-publishing: 503
 	refusedPublishTimeout = "publish_timeout" // a body slower than -publish-read-timeout: 408
+	// over -publish-rate (per client address) or -publish-rate-global: 429
+	refusedPublishRate       = "publish_rate"
+	refusedPublishRateGlobal = "publish_rate_global"
 )
 
-var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout}
+var refusedReasons = []string{refusedMethod, refusedWebName, refusedConnCap, refusedPublishBusy, refusedPublishTimeout,
+	refusedPublishRate, refusedPublishRateGlobal}
 
 // refusals counts refused requests and connections by reason.
 type refusals struct{ n map[string]*atomic.Uint64 }

@@ -38,6 +38,8 @@ type service struct {
 	publishing sync.WaitGroup
 	// refused counts what the guards refuse (guard.go), for /metrics.
 	refused *refusals
+	// limiter holds the publish rate limits (ratelimit.go); nil: none.
+	limiter *publishLimiter
 }
 
 // newService builds the broker and routes every endpoint:
@@ -96,8 +98,9 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	// /stream counts under the broker's client limits, like /events.
 	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, broker.Admit, log))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
-	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
-		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused})
+	s.limiter = newPublishLimiter(rateLimit{cfg.publishRate, cfg.publishBurst}, rateLimit{cfg.publishRateGlobal, cfg.publishBurstGlobal}, cfg.publishRateAddrs)
+	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
+		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused}, s.limiter, s.refused))
 	mux.Handle("GET /metrics", metricsHandler(broker, s.refused))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || s.running.Err() != nil {
