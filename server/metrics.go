@@ -36,7 +36,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	for _, reason := range refusedReasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
-			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate.",
+			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global; headers over -max-header-bytes (plain HTTP/1.1).",
 			ConstLabels: prometheus.Labels{"reason": reason}},
 			func() float64 { return float64(ref.count(reason)) }))
 	}

@@ -144,7 +144,8 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 	return srv
 }
 
-// listener caps ln's open connections at -max-conns (see capListener).
+// listener caps ln's open connections at -max-conns (see capListener)
+// and counts net/http's 431 answers.
 // With TLS, sse.TLSListener goes under the cap, on the TCP sockets as
 // accepted: HTTP/1.1 streams over TLS are then hijacked and written
 // without blocking, like plain ones (TestStreamsAreHijacked).
@@ -153,10 +154,7 @@ func (s *service) listener(ln net.Listener, cfg config) net.Listener {
 		ln = sse.TLSListener(ln)
 	}
 	n := maxConnsFor(cfg.maxConns, fdLimit())
-	if n <= 0 {
-		return ln
-	}
-	return &capListener{Listener: ln, max: int64(n), ref: s.refused}
+	return &capListener{Listener: ln, max: int64(max(n, 0)), ref: s.refused} // n <= 0: no cap, 431s still counted
 }
 
 // beginDrain starts the -drain window: /healthz answers 503, so that a
