@@ -57,6 +57,9 @@ type config struct {
 	engine engineConfig
 
 	devBuild string // -dev-build: development mode (make dev)
+
+	// streamInterval is /stream's ping interval, 1 s; tests shorten it.
+	streamInterval time.Duration
 }
 
 // The publish rate limits without -publish-token (anyone may publish):

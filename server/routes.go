@@ -96,7 +96,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 
 	mux := http.NewServeMux()
 	// /stream counts under the broker's client limits, like /events.
-	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, broker.Admit, log))
+	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), cmp.Or(cfg.streamInterval, time.Second), cfg.writeTimeout, broker, log))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
 	s.limiter = newPublishLimiter(rateLimit{cfg.publishRate, cfg.publishBurst}, rateLimit{cfg.publishRateGlobal, cfg.publishBurstGlobal}, cfg.publishRateAddrs)
 	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
@@ -132,7 +132,10 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		// No WriteTimeout: it would cut every stream; streams set a
 		// deadline per write instead.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		HTTP2:    http2Config(),
+		// Streams on the ordinary path look at their sockets for
+		// readers that stopped (sse.ErrStalled).
+		ConnContext: sse.ConnContext,
+		HTTP2:       http2Config(),
 	}
 	if !cfg.tlsHTTP2 {
 		srv.Protocols = new(http.Protocols)

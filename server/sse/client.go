@@ -37,6 +37,11 @@ type client struct {
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
+	// peer is the socket whose send queue the heartbeat goroutine looks
+	// at to find a stalled reader (stall.go); nil: none to look at.
+	// Set under b.mu; stall is the heartbeat goroutine's alone.
+	peer  syscall.RawConn
+	stall stallCheck
 
 	// Hijacked streams (see hijack.go). conn is set before hijacked, and
 	// neither changes after. sched says who owns the writing: the

@@ -103,6 +103,11 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.finish(c, errNotOpened)
 		return
 	}
+	if peer := requestSocket(r); peer != nil { // HTTP/1.x with ConnContext
+		b.mu.Lock() // the heartbeat goroutine reads it with b.mu held
+		c.peer = peer
+		b.mu.Unlock()
+	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	reason := b.open(c, nil)
@@ -183,7 +188,7 @@ func (b *Broker) finish(c *client, reason error) {
 // streamEnded logs a stream's end and calls the hooks.
 func (b *Broker) streamEnded(c *client, reason error) {
 	if errors.Is(reason, ErrEvicted) {
-		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "maxLag", b.opts.MaxLag)
+		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "reason", reason, "maxLag", b.opts.MaxLag)
 		if f := b.opts.Hooks.OnEvict; f != nil {
 			f(c.info)
 		}
