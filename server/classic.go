@@ -47,12 +47,18 @@ func classicStream(stop <-chan struct{}, interval, writeTimeout time.Duration, b
 			return
 		}
 		ended := func(err error) {
-			if errors.Is(err, sse.ErrStalled) && b != nil {
-				b.CountEvicted()
-				log.Warn("client evicted", "path", r.URL.Path, "client", r.RemoteAddr, "reason", err)
+			if !errors.Is(err, sse.ErrStalled) {
+				log.Debug("stream ended", "err", err)
 				return
 			}
-			log.Debug("stream ended", "err", err)
+			if b != nil {
+				b.CountEvicted()
+			}
+			log.Warn("client evicted", "path", r.URL.Path, "client", r.RemoteAddr, "reason", err)
+			// Close the connection now: after a response net/http
+			// would keep an HTTP/1.1 connection open for the next
+			// request, and this client reads nothing.
+			panic(http.ErrAbortHandler)
 		}
 		now := time.Now()
 		if err := send(s, event.ConnectTime{Time: now}); err != nil {
