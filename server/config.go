@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
 	fs.DurationVar(&c.flushWindow, "flush-window", 2*time.Millisecond, "after an idle spell, wait this long before writing so one write carries several events (0: write at once)")
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client; on Linux a stream whose client has taken no byte for this long while bytes waited is ended too")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
 	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
 	fs.Float64Var(&c.retryJitter, "retry-jitter", 0.5, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
