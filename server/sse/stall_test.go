@@ -2,6 +2,7 @@ package sse
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -73,7 +74,7 @@ func TestStalledReaderEvicted(t *testing.T) {
 		srv := startServer(mode, b, func(l net.Listener) net.Listener { return bigBufListener{l} })
 		t.Cleanup(srv.Close)
 		defer b.Shutdown(t.Context())
-		stalledConn(t, srv, topicsQuery("quiet"))
+		stalled, _ := stalledConn(t, srv, topicsQuery("quiet"))
 		healthy := connect(t, srv, topicsQuery("quiet"), nil)
 		waitFor(t, "both clients", func() bool { return b.Stats().Clients == 2 })
 		// 64 KB fill the stalled client's small receive buffer; the
@@ -95,6 +96,13 @@ func TestStalledReaderEvicted(t *testing.T) {
 		t.Logf("stalled reader ended %v after the last event (write timeout %v, heartbeat %v)", time.Since(start).Round(time.Millisecond), writeTimeout, heartbeat)
 		if s := b.Stats(); s.Evicted != 1 || s.Clients != 1 {
 			t.Errorf("stats %+v, want 1 evicted and the healthy client open", s)
+		}
+		// Its connection is closed (on the ordinary path too, where
+		// net/http would keep it for a next request): reading what
+		// reached it ends.
+		stalled.SetReadDeadline(time.Now().Add(wait))
+		if n, err := io.Copy(io.Discard, stalled); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("the stalled client's connection is still open after %d bytes", n)
 		}
 		// The healthy client got heartbeats all along and gets events.
 		publish(t, b, "quiet", "after")
