@@ -194,3 +194,24 @@ func (l bigBufListener) Accept() (net.Conn, error) {
 	}
 	return c, err
 }
+
+// BenchmarkSockProbe measures one look at a socket's send queue: what
+// the heartbeat goroutine pays per stream per tick.
+func BenchmarkSockProbe(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	raw := rawConnOf(c)
+	var p sockProbe
+	b.ReportAllocs()
+	for b.Loop() {
+		p.look(raw)
+	}
+}
