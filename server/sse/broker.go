@@ -373,7 +373,7 @@ func (b *Broker) heartbeats() {
 				if !wrote {
 					c.heartbeatDue()
 				}
-				if c.peer != nil && (wrote || c.stall.queued) && b.opts.WriteTimeout > 0 {
+				if c.raw != nil && (wrote || c.stall.queued()) && b.opts.WriteTimeout > 0 {
 					look = append(look, c)
 				}
 			}

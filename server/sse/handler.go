@@ -103,9 +103,9 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.finish(c, errNotOpened)
 		return
 	}
-	if peer := requestSocket(r); peer != nil { // HTTP/1.x with ConnContext
+	if raw := requestSocket(r); raw != nil { // HTTP/1.x with ConnContext: looked at for stalls
 		b.mu.Lock() // the heartbeat goroutine reads it with b.mu held
-		c.peer = peer
+		c.raw = raw
 		b.mu.Unlock()
 	}
 	setStreamHeaders(w.Header())

@@ -112,7 +112,6 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	}
 	b.mu.Lock() // end reads conn with b.mu held
 	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
-	c.peer = raw
 	// Drop the response: it holds net/http's connection and its 8 KB
 	// of buffers, which an idle stream must not keep.
 	c.w, c.rc = nil, nil

@@ -45,12 +45,14 @@ import (
 // therefore ended (see Stats.Evicted). It wraps ErrEvicted.
 var ErrStalled = fmt.Errorf("%w: it took no byte of its stream for the write timeout (Options.WriteTimeout)", ErrEvicted)
 
-// stallCheck follows the send queue of one socket across looks.
+// stallCheck follows the send queue of one socket across looks, in 16
+// bytes (an idle stream's client struct stays in its size class).
 type stallCheck struct {
-	acked  uint64 // the bytes the peer had acknowledged at the last look
-	last   int64  // the last look, Unix nanoseconds
-	since  int64  // the look since which the queue has been stuck; 0: it moves
-	queued bool   // bytes waited in the send queue at the last look
+	acked uint64 // the bytes the peer had acknowledged at the last look
+	// since is the first of the looks, up to the last, that all saw
+	// bytes queued and acknowledged nothing new (Unix nanoseconds); 0:
+	// the last look saw an empty queue.
+	since int64
 }
 
 // observe records a look at now: queued says bytes wait in the send
@@ -58,16 +60,21 @@ type stallCheck struct {
 // whether the queue has been non-empty without a byte acknowledged for
 // limit or longer.
 func (s *stallCheck) observe(now int64, queued bool, acked uint64, limit time.Duration) bool {
-	stuck := queued && s.queued && acked == s.acked
+	moved := acked != s.acked
+	s.acked = acked
 	switch {
-	case !stuck:
+	case !queued:
 		s.since = 0
-	case s.since == 0:
-		s.since = s.last // bytes were queued then, and none was acknowledged since
+	case s.since == 0 || moved:
+		s.since = now // bytes are queued now: count from here
+	default:
+		return now-s.since >= int64(limit)
 	}
-	s.acked, s.queued, s.last = acked, queued, now
-	return stuck && now-s.since >= int64(limit)
+	return false
 }
+
+// queued reports whether the last look saw bytes queued.
+func (s *stallCheck) queued() bool { return s.since != 0 }
 
 // connKey keys a request's connection in its context (ConnContext).
 type connKey struct{}
@@ -130,7 +137,7 @@ func (b *Broker) lookAt(clients []*client, now time.Time, p *sockProbe) []*clien
 	limit := b.opts.WriteTimeout
 	stalled := clients[:0]
 	for _, c := range clients {
-		queued, acked, ok := p.look(c.peer)
+		queued, acked, ok := p.look(c.raw)
 		if ok && c.stall.observe(now.UnixNano(), queued, acked, limit) {
 			stalled = append(stalled, c)
 		}
