@@ -124,9 +124,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.maxPublishing, "max-publishing", 64, "publishes in progress at most, each holding up to -max-event-size of body (over it: 503 with Retry-After)")
 	fs.DurationVar(&c.publishReadTimeout, "publish-read-timeout", 10*time.Second, "deadline for reading a /publish request's body (over it: 408 and the connection closes)")
 
-	fs.Float64Var(&c.publishRate, "publish-rate", -1, fmt.Sprintf("publishes a second per client address (after -trusted-proxy; IPv6 by /64), in bursts of -publish-burst; over it: 429 with Retry-After (0: no limit; default: %g without -publish-token, when anyone may publish; none with a token, whose holders are your own publishers)", defaultPublishRate))
+	fs.Float64Var(&c.publishRate, "publish-rate", -1, fmt.Sprintf("publishes a second per client address (after -trusted-proxy; IPv6 by /64), in bursts of -publish-burst; over it: 429 with Retry-After (0: no limit; -1: %g without -publish-token, when anyone may publish, and none with a token, whose holders are your own publishers)", defaultPublishRate))
 	fs.IntVar(&c.publishBurst, "publish-burst", 500, "publishes one client address may send at once before -publish-rate applies")
-	fs.Float64Var(&c.publishRateGlobal, "publish-rate-global", -1, fmt.Sprintf("publishes a second for the whole server, in bursts of -publish-burst-global; over it: 429 with Retry-After (0: no limit; default: %g without -publish-token, which bounds a flood from many addresses; none with a token)", defaultPublishRateGlobal))
+	fs.Float64Var(&c.publishRateGlobal, "publish-rate-global", -1, fmt.Sprintf("publishes a second for the whole server, in bursts of -publish-burst-global; over it: 429 with Retry-After (0: no limit; -1: %g without -publish-token, which bounds a flood from many addresses, and none with a token)", defaultPublishRateGlobal))
 	fs.IntVar(&c.publishBurstGlobal, "publish-burst-global", 2000, "publishes the whole server takes at once before -publish-rate-global applies")
 	fs.IntVar(&c.publishRateAddrs, "publish-rate-addrs", 10000, "client addresses -publish-rate tracks at most (about 100 bytes each); idle ones are dropped, and addresses beyond it share one bucket")
 
