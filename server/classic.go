@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,12 +18,15 @@ const classicRetry = 10 * time.Second
 // no credentials, so a page from any origin may read it), `retry: 10000`,
 // a named connecttime event with the server's time, an unnamed ping with
 // the time at once, then one every interval.
-// It ends when the client leaves or stop is closed. admit, when not nil,
-// counts the stream under the broker's client limits (sse.Broker.Admit).
-func classicStream(stop <-chan struct{}, interval time.Duration, admit func(http.ResponseWriter, *http.Request) func(), log *slog.Logger) http.Handler {
+// It ends when the client leaves or stop is closed, when a write takes
+// longer than writeTimeout, or when the client has taken nothing for
+// writeTimeout (sse.ErrStalled). b, when not nil, counts the stream
+// under the broker's client limits (sse.Broker.Admit), and a stalled
+// one in its evictions.
+func classicStream(stop <-chan struct{}, interval, writeTimeout time.Duration, b *sse.Broker, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if admit != nil {
-			release := admit(w, r)
+		if b != nil {
+			release := b.Admit(w, r)
 			if release == nil {
 				return // answered 503
 			}
@@ -38,19 +42,33 @@ func classicStream(stop <-chan struct{}, interval time.Duration, admit func(http
 			http.Error(w, "this server cannot stream responses: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		s.SetWriteTimeout(10 * time.Second) // as -write-timeout's default
+		s.SetWriteTimeout(writeTimeout)
 		if err := s.Retry(classicRetry); err != nil {
 			return
 		}
+		ended := func(err error) {
+			if !errors.Is(err, sse.ErrStalled) {
+				log.Debug("stream ended", "err", err)
+				return
+			}
+			if b != nil {
+				b.CountEvicted()
+			}
+			log.Warn("client evicted", "path", r.URL.Path, "client", r.RemoteAddr, "reason", err)
+			// Close the connection now: after a response net/http
+			// would keep an HTTP/1.1 connection open for the next
+			// request, and this client reads nothing.
+			panic(http.ErrAbortHandler)
+		}
 		now := time.Now()
 		if err := send(s, event.ConnectTime{Time: now}); err != nil {
-			log.Debug("stream ended", "err", err)
+			ended(err)
 			return
 		}
 		// The first ping right away, as the original sends it: pages
 		// show a ping at once instead of an interval late.
 		if err := send(s, event.Ping{Time: now}); err != nil {
-			log.Debug("stream ended", "err", err)
+			ended(err)
 			return
 		}
 		tick := time.NewTicker(interval)
@@ -63,7 +81,7 @@ func classicStream(stop <-chan struct{}, interval time.Duration, admit func(http
 				return
 			case now := <-tick.C:
 				if err := send(s, event.Ping{Time: now}); err != nil {
-					log.Debug("stream ended", "err", err)
+					ended(err)
 					return
 				}
 			}

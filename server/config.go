@@ -49,10 +49,26 @@ type config struct {
 	maxPublishing      int           // -max-publishing
 	publishReadTimeout time.Duration // -publish-read-timeout
 
+	// Publish rate limits (ratelimit.go).
+	publishRate, publishRateGlobal   float64 // -publish-rate, -publish-rate-global; <0: the default
+	publishBurst, publishBurstGlobal int     // -publish-burst, -publish-burst-global
+	publishRateAddrs                 int     // -publish-rate-addrs
+
 	engine engineConfig
 
 	devBuild string // -dev-build: development mode (make dev)
+
+	// streamInterval is /stream's ping interval, 1 s; tests shorten it.
+	streamInterval time.Duration
 }
+
+// The publish rate limits without -publish-token (anyone may publish):
+// generous for people and scripts, far below what fan-out to many
+// clients can carry. With a token there are none by default.
+const (
+	defaultPublishRate       = 50.0   // a second, per client address
+	defaultPublishRateGlobal = 1000.0 // a second, for the server
+)
 
 // tokenEnv is read when -publish-token is not given, so the token need
 // not appear in the process list.
@@ -74,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
 	fs.DurationVar(&c.flushWindow, "flush-window", 2*time.Millisecond, "after an idle spell, wait this long before writing so one write carries several events (0: write at once)")
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client; on Linux a stream whose client has taken no byte for this long while bytes waited is ended too")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
 	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
 	fs.Float64Var(&c.retryJitter, "retry-jitter", 0.5, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
@@ -108,6 +124,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.maxPublishing, "max-publishing", 64, "publishes in progress at most, each holding up to -max-event-size of body (over it: 503 with Retry-After)")
 	fs.DurationVar(&c.publishReadTimeout, "publish-read-timeout", 10*time.Second, "deadline for reading a /publish request's body (over it: 408 and the connection closes)")
 
+	fs.Float64Var(&c.publishRate, "publish-rate", -1, fmt.Sprintf("publishes a second per client address (after -trusted-proxy; IPv6 by /64), in bursts of -publish-burst; over it: 429 with Retry-After (0: no limit; -1: %g without -publish-token, when anyone may publish, and none with a token, whose holders are your own publishers)", defaultPublishRate))
+	fs.IntVar(&c.publishBurst, "publish-burst", 500, "publishes one client address may send at once before -publish-rate applies")
+	fs.Float64Var(&c.publishRateGlobal, "publish-rate-global", -1, fmt.Sprintf("publishes a second for the whole server, in bursts of -publish-burst-global; over it: 429 with Retry-After (0: no limit; -1: %g without -publish-token, which bounds a flood from many addresses, and none with a token)", defaultPublishRateGlobal))
+	fs.IntVar(&c.publishBurstGlobal, "publish-burst-global", 2000, "publishes the whole server takes at once before -publish-rate-global applies")
+	fs.IntVar(&c.publishRateAddrs, "publish-rate-addrs", 10000, "client addresses -publish-rate tracks at most (about 100 bytes each); idle ones are dropped, and addresses beyond it share one bucket")
+
 	addEngineFlags(fs, &c.engine)
 	addDevFlags(fs, &c.devBuild)
 
@@ -140,6 +162,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.maxConns < -1 || c.maxPublishing <= 0 || c.maxHeaderBytes < 1024 || c.publishReadTimeout < 0 {
 		return c, errors.New("-max-conns is -1, 0 or a count; -max-publishing a positive count; -max-header-bytes 1024 or more; -publish-read-timeout 0 (none) or a duration")
+	}
+	if c.publishRate < 0 {
+		c.publishRate = 0
+		if c.publishToken == "" {
+			c.publishRate = defaultPublishRate
+		}
+	}
+	if c.publishRateGlobal < 0 {
+		c.publishRateGlobal = 0
+		if c.publishToken == "" {
+			c.publishRateGlobal = defaultPublishRateGlobal
+		}
+	}
+	if c.publishBurst < 1 || c.publishBurstGlobal < 1 || c.publishRateAddrs < 1 {
+		return c, errors.New("-publish-burst, -publish-burst-global and -publish-rate-addrs must be 1 or more (turn a limit off with -publish-rate 0 or -publish-rate-global 0)")
 	}
 	if c.queueSize < 0 {
 		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")

@@ -20,6 +20,10 @@ const (
 	refusedPublishBusy    = "publish_busy"    // over -max-publishing: 503
 	refusedPublishTimeout = "publish_timeout" // a body slower than -publish-read-timeout: 408
 	refusedIdempotencyKey = "idempotency_key" // a /publish Idempotency-Key too long, not visible ASCII, or repeated: 400
+	// over -publish-rate (per client address) or -publish-rate-global: 429
+	refusedPublishRate       = "publish_rate"
+	refusedPublishRateGlobal = "publish_rate_global"
+	refusedHeaderSize        = "header_size" // request line and headers over -max-header-bytes: 431, from net/http
 )
 
 var refusedReasons = []string{
@@ -29,6 +33,9 @@ var refusedReasons = []string{
 	refusedPublishBusy,
 	refusedPublishTimeout,
 	refusedIdempotencyKey,
+	refusedPublishRate,
+	refusedPublishRateGlobal,
+	refusedHeaderSize,
 	refusedTLSBusy,    // handshake.go
 	refusedTLSTimeout, // handshake.go
 }
@@ -83,7 +90,8 @@ func clipText(s string, max int) string {
 // streams cannot open files or dial the engine). A connection over the
 // cap is accepted and closed at once, and counted: its client sees the
 // connection reset, and retries later. max is kept below the process's
-// descriptor limit by maxConnsFor.
+// descriptor limit by maxConnsFor; 0 is no cap (the connections are
+// still wrapped, for counting 431 answers: see cappedConn.Write).
 type capListener struct {
 	net.Listener
 	max  int64
@@ -97,7 +105,7 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) > l.max {
+		if l.open.Add(1) > l.max && l.max > 0 {
 			l.open.Add(-1)
 			l.ref.add(refusedConnCap)
 			c.Close()
@@ -118,6 +126,23 @@ type cappedConn struct {
 // reach the socket of a hijacked stream (its writers and hang-up watcher
 // need the file descriptor, which a wrapper hides).
 func (c *cappedConn) NetConn() net.Conn { return c.Conn }
+
+// answer431 is what net/http writes to the connection, in one Write and
+// before any handler runs, when a request's line and headers are over
+// MaxHeaderBytes (net/http's server.go; TestHostile's 431 cases fail if
+// it changes). No handler sees such a request, so it is counted here.
+// Over TLS the connection under the cap sees ciphertext, and HTTP/2
+// answers oversized headers on a stream of its own: neither is counted.
+const answer431 = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
+
+// Write counts net/http's 431 answers (answer431): a comparison of
+// lengths for every other write.
+func (c *cappedConn) Write(p []byte) (int, error) {
+	if len(p) == len(answer431) && string(p) == answer431 {
+		c.l.ref.add(refusedHeaderSize)
+	}
+	return c.Conn.Write(p)
+}
 
 func (c *cappedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })

@@ -37,7 +37,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	for _, reason := range refusedReasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
-			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout; a bad Idempotency-Key; TLS handshakes over the bound or too slow.",
+			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global; a bad Idempotency-Key; headers over -max-header-bytes (plain HTTP/1.1); TLS handshakes over the bound or too slow.",
 			ConstLabels: prometheus.Labels{"reason": reason}},
 			func() float64 { return float64(ref.count(reason)) }))
 	}

@@ -38,6 +38,8 @@ type service struct {
 	publishing sync.WaitGroup
 	// refused counts what the guards refuse (guard.go), for /metrics.
 	refused *refusals
+	// limiter holds the publish rate limits (ratelimit.go); nil: none.
+	limiter *publishLimiter
 }
 
 // newService builds the broker and routes every endpoint:
@@ -94,10 +96,11 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 
 	mux := http.NewServeMux()
 	// /stream counts under the broker's client limits, like /events.
-	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), time.Second, broker.Admit, log))
+	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), cmp.Or(cfg.streamInterval, time.Second), cfg.writeTimeout, broker, log))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
-	mux.Handle(ui.PublishPath, &publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
-		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused})
+	s.limiter = newPublishLimiter(rateLimit{cfg.publishRate, cfg.publishBurst}, rateLimit{cfg.publishRateGlobal, cfg.publishBurstGlobal}, cfg.publishRateAddrs)
+	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
+		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused}, s.limiter, s.refused))
 	mux.Handle("GET /metrics", metricsHandler(broker, s.refused))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || s.running.Err() != nil {
@@ -129,7 +132,10 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		// No WriteTimeout: it would cut every stream; streams set a
 		// deadline per write instead.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		HTTP2:    http2Config(),
+		// Streams on the ordinary path look at their sockets for
+		// readers that stopped (sse.ErrStalled).
+		ConnContext: sse.ConnContext,
+		HTTP2:       http2Config(),
 	}
 	if !cfg.tlsHTTP2 {
 		srv.Protocols = new(http.Protocols)
@@ -141,7 +147,8 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 	return srv
 }
 
-// listener caps ln's open connections at -max-conns (see capListener).
+// listener caps ln's open connections at -max-conns (see capListener)
+// and counts net/http's 431 answers.
 // With TLS, sse.TLSListener goes under the cap, on the TCP sockets as
 // accepted: HTTP/1.1 streams over TLS are then hijacked and written
 // without blocking, like plain ones (TestStreamsAreHijacked).
@@ -150,10 +157,7 @@ func (s *service) listener(ln net.Listener, cfg config) net.Listener {
 		ln = sse.TLSListener(ln)
 	}
 	n := maxConnsFor(cfg.maxConns, fdLimit())
-	if n <= 0 {
-		return ln
-	}
-	return &capListener{Listener: ln, max: int64(n), ref: s.refused}
+	return &capListener{Listener: ln, max: int64(max(n, 0)), ref: s.refused} // n <= 0: no cap, 431s still counted
 }
 
 // serve serves srv on ln (from listener) until srv is shut down. With

@@ -89,7 +89,7 @@ func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan
 	t.Helper()
 	stop := make(chan struct{})
 	mux := http.NewServeMux()
-	mux.Handle("GET /stream", classicStream(stop, interval, nil, quiet))
+	mux.Handle("GET /stream", classicStream(stop, interval, 10*time.Second, nil, quiet))
 	ts := httptest.NewServer(logRequests(mux, quiet))
 	t.Cleanup(ts.Close)
 	return ts, stop

@@ -181,7 +181,7 @@ run_one() {
 	case $s in idle-*) wait_time_wait ;; esac
 	port=$("$BIN/ssebench" freeport)
 	if [[ $impl == ours* ]]; then
-		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$WEB")
+		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -publish-rate=0 -publish-rate-global=0 -log-level=WARN -web "$WEB")
 		# shellcheck disable=SC2206
 		cmd+=(${BENCH_OURS_FLAGS:-}) # extra flags for our server, to compare settings
 		cmd+=("${tlsflags[@]}")

@@ -59,3 +59,8 @@ func (b *Broker) unadmit(ip string) {
 	}
 	b.stats.clients.Add(-1)
 }
+
+// CountEvicted counts in Stats.Evicted a stream of your own (see Admit)
+// that you ended because its client could not keep up, such as one
+// whose [Stream.Send] returned an error wrapping ErrStalled.
+func (b *Broker) CountEvicted() { b.stats.evicted.Add(1) }

@@ -348,11 +348,15 @@ func (b *Broker) unregister(c *client) {
 // heartbeats runs from the first connect until Shutdown. Every half
 // heartbeat interval it renews the heartbeat frame and marks each client
 // that wrote nothing during the last interval: so a stream is silent for
-// at most one Heartbeat, and no client needs a timer of its own.
+// at most one Heartbeat, and no client needs a timer of its own. Then it
+// looks at the sockets of the clients that wrote, or had bytes queued,
+// and ends those whose reader stalled (stall.go).
 func (b *Broker) heartbeats() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.opts.Heartbeat / 2)
 	defer t.Stop()
+	var look []*client // reused: the clients whose sockets to look at
+	var probe sockProbe
 	for {
 		select {
 		case <-b.done:
@@ -361,11 +365,16 @@ func (b *Broker) heartbeats() {
 			b.renewHeartbeat(now)
 			b.mu.RLock()
 			for c := range b.clients {
-				if !c.wrote.Swap(false) {
+				wrote := c.wrote.Swap(false)
+				if !wrote {
 					c.heartbeatDue()
+				}
+				if c.raw != nil && (wrote || c.stall.queued()) && b.opts.WriteTimeout > 0 {
+					look = append(look, c)
 				}
 			}
 			b.mu.RUnlock()
+			look = b.lookAt(look, now, &probe)
 		}
 	}
 }

@@ -66,6 +66,7 @@ func newTestBroker(t testing.TB, mode testMode, opts Options) (*Broker, *httptes
 func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener) *httptest.Server {
 	b.ordinary = mode != hijackMode && mode != tlsMode
 	srv := httptest.NewUnstartedServer(b)
+	srv.Config.ConnContext = ConnContext // streams on the ordinary path look at their sockets (stall.go)
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
 	}

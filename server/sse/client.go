@@ -37,6 +37,9 @@ type client struct {
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
+	// stall follows the socket's send queue, to find a reader that
+	// stopped (stall.go): the heartbeat goroutine's alone.
+	stall stallCheck
 
 	// Hijacked streams (see hijack.go). conn is set before hijacked, and
 	// neither changes after. sched says who owns the writing: the
@@ -44,7 +47,7 @@ type client struct {
 	// write while it is set; a signal schedules the client only when it
 	// can set it.
 	conn     net.Conn
-	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine
+	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine. On the ordinary path: the socket's, with ConnContext, only looked at for stalls (stall.go)
 	tls      *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
 	sock     *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
 	hijacked atomic.Bool

@@ -133,6 +133,11 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		b.finish(c, errNotOpened)
 		return nil, nil
 	}
+	if raw := requestSocket(r); raw != nil { // HTTP/1.x with ConnContext: looked at for stalls
+		b.mu.Lock() // the heartbeat goroutine reads it with b.mu held
+		c.raw = raw
+		b.mu.Unlock()
+	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return c, b.open(c, nil)
@@ -204,7 +209,7 @@ func (b *Broker) finish(c *client, reason error) {
 // streamEnded logs a stream's end and calls the hooks.
 func (b *Broker) streamEnded(c *client, reason error) {
 	if errors.Is(reason, ErrEvicted) {
-		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "maxLag", b.opts.MaxLag)
+		b.opts.Logger.Warn("sse: client evicted", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "reason", reason, "maxLag", b.opts.MaxLag)
 		if f := b.opts.Hooks.OnEvict; f != nil {
 			f(c.info)
 		}

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -101,28 +100,12 @@ func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return
 // connection (see open) and hands it to the writers, which end it; or
 // it ends the stream if it could not open.
 func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
-	var raw syscall.RawConn
-	nc := conn
-	tc, _ := conn.(*tls.Conn)
-	if tc != nil { // see tlsconn.go
-		nc = tc.NetConn()
-	}
-	// A listener's wrapper (a connection cap, say) hides the socket:
-	// wrappers that expose it with NetConn, as tls.Conn does, are looked
-	// through. Writes and Close still go through conn, the outermost.
-	for {
-		if _, ok := nc.(syscall.Conn); ok {
-			break
-		}
-		u, ok := nc.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		nc = u.NetConn()
-	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		raw, _ = sc.SyscallConn()
-	}
+	tc, _ := conn.(*tls.Conn) // see tlsconn.go
+	// The TLS layer, and a listener's wrapper (a connection cap, say),
+	// hide the socket: socketOf looks through the wrappers that expose it
+	// with NetConn. Writes and Close still go through conn, the outermost.
+	nc := socketOf(conn)
+	raw := rawConnOf(nc)
 	sock, _ := nc.(*tlsSock)
 	if sock != nil {
 		sock.raw = raw

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +23,13 @@ type Stream struct {
 	ctx          context.Context
 	buf          []byte
 	writeTimeout time.Duration
+
+	// The socket, to find a stalled reader (stall.go): nil unless the
+	// server has ConnContext and the request is HTTP/1.x.
+	peer     syscall.RawConn
+	stall    stallCheck
+	nextLook int64 // Unix nanoseconds
+	probe    *sockProbe
 }
 
 // NewStream starts an event stream on w. It first checks that w can
@@ -46,7 +54,7 @@ func NewStream(w http.ResponseWriter, r *http.Request) (*Stream, error) {
 	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	s := &Stream{w: w, rc: http.NewResponseController(w), ctx: r.Context()}
+	s := &Stream{w: w, rc: http.NewResponseController(w), ctx: r.Context(), peer: requestSocket(r)}
 	if err := s.rc.Flush(); err != nil {
 		return nil, fmt.Errorf("sse: flushing response headers: %w", err)
 	}
@@ -88,6 +96,13 @@ func (s *Stream) Context() context.Context { return s.ctx }
 // the handler likes. This replaces the server's WriteTimeout for this
 // response. d <= 0 turns the bound off. Writers that do not support
 // deadlines are written to without one.
+//
+// When the server keeps its connections with [ConnContext], an HTTP/1.x
+// stream also looks at its socket at its writes, at most once a second:
+// a write returns an error wrapping [ErrStalled] once the client has
+// taken no byte for d while bytes waited for it, even though the
+// socket's buffer still takes writes (a reader that stopped reading
+// would otherwise be found only once that buffer is full).
 func (s *Stream) SetWriteTimeout(d time.Duration) { s.writeTimeout = d }
 
 // Send writes e and flushes it. An invalid e (see [Event.Validate])
@@ -138,6 +153,27 @@ func (s *Stream) write(b []byte) error {
 	}
 	if err := s.rc.Flush(); err != nil {
 		return fmt.Errorf("sse: flushing event: %w", err)
+	}
+	return s.lookAtPeer()
+}
+
+// lookAtPeer looks at the socket's send queue, at most once a second
+// (and twice per write timeout), and returns ErrStalled if the client
+// has taken nothing for the write timeout while bytes waited.
+func (s *Stream) lookAtPeer() error {
+	if s.peer == nil || s.writeTimeout <= 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	if now < s.nextLook {
+		return nil
+	}
+	s.nextLook = now + int64(min(time.Second, s.writeTimeout/2))
+	if s.probe == nil {
+		s.probe = new(sockProbe)
+	}
+	if queued, acked, ok := s.probe.look(s.peer); ok && s.stall.observe(now, queued, acked, s.writeTimeout) {
+		return ErrStalled
 	}
 	return nil
 }

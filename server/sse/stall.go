@@ -1,0 +1,156 @@
+package sse
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Stalled readers.
+//
+// A client that stops reading (a frozen tab, a peer gone without a
+// word) is found by a failed write only once the kernel's send buffer
+// is full: the write then waits, and WriteTimeout ends it. For a quiet
+// stream (a heartbeat every 15 s, or /stream's ping a second) that
+// buffer, autotuned up to 4 MB, takes hours to fill. So the broker also
+// looks at the socket: on Linux TCP_INFO tells how many bytes the peer
+// has acknowledged and whether bytes wait in the send queue. A stream
+// whose queue has stayed non-empty, with no byte acknowledged, for
+// WriteTimeout is ended with [ErrStalled] and counted in Stats.Evicted,
+// like a reader that falls over MaxLag.
+//
+// Cost: the heartbeat goroutine looks, once per tick (Heartbeat/2), at
+// the streams that wrote since the last tick or whose queue was
+// non-empty then (an idle stream whose queue was empty cannot have
+// bytes queued): one getsockopt each, outside the broker's lock, never
+// on the fan-out path. A stream is thus ended between WriteTimeout and
+// WriteTimeout plus a Heartbeat after its reader stopped. Without
+// heartbeats (Heartbeat < 0) nothing looks. [Stream] looks at its own
+// writes, at most once a second.
+//
+// Which streams: hijacked HTTP/1.1 streams, plain and TLS; HTTP/1.1
+// streams on the ordinary path, and [Stream]s, when the server keeps
+// its connections in the request contexts with [ConnContext]. Not
+// HTTP/2: its streams share one connection, whose socket says nothing
+// about one of them; HTTP/2's flow control makes a write block once the
+// client's window for the stream is full, and then WriteTimeout ends
+// it. Elsewhere than Linux nothing looks, and a stalled reader is ended
+// by WriteTimeout once the send buffer is full.
+
+// ErrStalled is the reason of a stream whose client took no byte of it
+// for Options.WriteTimeout while bytes waited for it, and which was
+// therefore ended (see Stats.Evicted). It wraps ErrEvicted.
+var ErrStalled = fmt.Errorf("%w: it took no byte of its stream for the write timeout (Options.WriteTimeout)", ErrEvicted)
+
+// stallCheck follows the send queue of one socket across looks, in 16
+// bytes (an idle stream's client struct stays in its size class).
+type stallCheck struct {
+	acked uint64 // the bytes the peer had acknowledged at the last look
+	// since is the first of the looks, up to the last, that all saw
+	// bytes queued and acknowledged nothing new (Unix nanoseconds); 0:
+	// the last look saw an empty queue.
+	since int64
+}
+
+// observe records a look at now: queued says bytes wait in the send
+// queue, acked is how many the peer has acknowledged in all. It reports
+// whether the queue has been non-empty without a byte acknowledged for
+// limit or longer.
+func (s *stallCheck) observe(now int64, queued bool, acked uint64, limit time.Duration) bool {
+	moved := acked != s.acked
+	s.acked = acked
+	switch {
+	case !queued:
+		s.since = 0
+	case s.since == 0 || moved:
+		s.since = now // bytes are queued now: count from here
+	default:
+		return now-s.since >= int64(limit)
+	}
+	return false
+}
+
+// queued reports whether the last look saw bytes queued.
+func (s *stallCheck) queued() bool { return s.since != 0 }
+
+// connKey keys a request's connection in its context (ConnContext).
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it keeps each connection
+// in the contexts of its requests, so that the broker's streams on the
+// ordinary path and [Stream]s can look at their sockets to find clients
+// that stopped reading (see [ErrStalled]). Hijacked streams need it not.
+//
+//	srv := &http.Server{Handler: b, ConnContext: sse.ConnContext}
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// requestSocket returns the socket of r's connection if it is HTTP/1.x
+// and the server keeps its connections with ConnContext; nil otherwise.
+func requestSocket(r *http.Request) syscall.RawConn {
+	if r.ProtoMajor != 1 {
+		return nil // HTTP/2: the socket is shared by many streams
+	}
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if c == nil {
+		return nil
+	}
+	return rawConnOf(socketOf(c))
+}
+
+// socketOf looks through the wrappers of conn (a tls.Conn, a listener's
+// connection cap) that expose what they wrap with NetConn, down to the
+// connection that has a file descriptor, or the innermost one.
+func socketOf(conn net.Conn) net.Conn {
+	for {
+		if _, ok := conn.(syscall.Conn); ok {
+			return conn
+		}
+		u, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			return conn
+		}
+		conn = u.NetConn()
+	}
+}
+
+// rawConnOf returns the descriptor's RawConn of c, or nil if it has none.
+func rawConnOf(c net.Conn) syscall.RawConn {
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			return raw
+		}
+	}
+	return nil
+}
+
+// lookAt looks at the sockets of clients, which wrote since the last
+// tick or had bytes queued then, and ends those stalled for
+// WriteTimeout. It is called by the heartbeat goroutine, the only one
+// that touches client.stall, without b.mu held: the syscalls do not
+// hold up fan-out or connects. It returns clients, emptied.
+func (b *Broker) lookAt(clients []*client, now time.Time, p *sockProbe) []*client {
+	limit := b.opts.WriteTimeout
+	stalled := clients[:0]
+	for _, c := range clients {
+		queued, acked, ok := p.look(c.raw)
+		if ok && c.stall.observe(now.UnixNano(), queued, acked, limit) {
+			stalled = append(stalled, c)
+		}
+	}
+	if len(stalled) > 0 {
+		b.mu.RLock() // end's callers hold it, and a client still in b.clients is live
+		for _, c := range stalled {
+			if _, live := b.clients[c]; live && c.end(ErrStalled, 0) {
+				b.stats.evicted.Add(1)
+			}
+		}
+		b.mu.RUnlock()
+	}
+	clear(clients[:cap(clients)])
+	return clients[:0]
+}
