@@ -46,6 +46,12 @@ func testReplayLiveHandoff(t *testing.T, mode testMode) {
 		t.Errorf("got %q, want %q: lost or doubled at the handoff", got, want)
 	}
 	c.expectNothing(20e6)
+	// The counters are added after the write returns, which may be after
+	// the client read the events (the TLS path under load): wait for them.
+	waitFor(t, "1 replayed, 2 delivered live", func() bool {
+		s := b.Stats()
+		return s.Replayed == 1 && s.Delivered == 2
+	})
 	if s := b.Stats(); s.Replayed != 1 || s.Delivered != 2 {
 		t.Errorf("stats %+v, want 1 replayed, 2 delivered live", s)
 	}
