@@ -74,6 +74,9 @@ func (s *soak) plot(samples []sample, faults []fault) plot {
 	for _, f := range faults {
 		p.Markers = append(p.Markers, marker{X: f.At.Minutes(), Label: f.Kind})
 	}
+	if s.loadEnd > 0 {
+		p.Markers = append(p.Markers, marker{X: s.loadEnd.Minutes(), Label: "end of load"})
+	}
 	return p
 }
 
@@ -102,9 +105,9 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w("## Parameters\n\n")
 	w("| | |\n|---|---|\n")
 	w("| duration | %v (clients arrive over the first %v; publishing starts halfway through that) |\n", cfg.duration, min(cfg.duration/20, 20*time.Second))
-	w("| cluster | %d instances of `bin/server -nats`, one NATS JetStream server (in the soak process, store in a temporary directory) |\n", len(s.cluster.instances))
+	w("| cluster | %d instances of `bin/server -nats`, one NATS JetStream server (nats-server v2 as a library, run by the soak binary as a process of its own, store in a temporary directory) |\n", len(s.cluster.instances))
 	w("| instance flags | `-history-size %d -history-bytes %d -history-age %v -max-event-size %d -log-level WARN`, the rest default (`-max-lag` 1 MiB, `-write-timeout` 10s, `-max-clients-per-ip` 100, `-publish-read-timeout` 10s) |\n", cfg.historySize, cfg.historyBytes, cfg.historyAge, cfg.maxEventSize)
-	w("| clients | %d at any time (open-file limit %d less a reserve of %d), %d chains in all with churn, from %d addresses 127.1.x.y (%d each), each connecting to a random instance |\n", s.clients, s.machine.FDLimit, cfg.fdReserve, r.chains, len(s.srcs), cfg.perSource)
+	w("| clients | %d at any time (open-file limit %d less a reserve of %d), %d chains in all with churn, from %d addresses 127.1.x.y (%d each), each connecting to a random instance; a stream whose response head does not come within 10 s counts as a failed attempt and is retried |\n", s.clients, s.machine.FDLimit, cfg.fdReserve, r.chains, len(s.srcs), cfg.perSource)
 	w("| kinds | %.0f %% normal, %.0f %% slow (%d B/s, 4 KB receive buffer), %.0f %% pausing (half the pauses 1–4 s, half %v–%v, beyond the write deadline; every ~%v) |\n",
 		100*(1-cfg.slowShare-cfg.pauseShare), 100*cfg.slowShare, cfg.slowRate, 100*cfg.pauseShare, cfg.longPause, cfg.longPause*3/2, cfg.pauseEvery)
 	w("| churn | a client stays ~%v (exponential), then leaves: half come back after 1 s–%v with Last-Event-ID, half are replaced by a new client |\n", cfg.lifetime, cfg.maxAway)
@@ -130,7 +133,7 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w("| streams reset by the reset bursts | %d |\n", r.p.resets.Load())
 	w("| clients that left / came back | %d / %d |\n", r.p.leaves.Load(), r.p.returns.Load())
 	w("| connection attempts that failed | %d%s |\n", r.p.connectFails.Load(), r.p.failKinds())
-	w("| **clients still connected that had not caught up %v after the end** (a failure) | **%d** |\n", cfg.drainMax, r.late)
+	w("| **clients that had not caught up %v after the end of the load** (connected or still trying; a failure) | **%d** |\n", cfg.drainMax, r.late)
 	w("| publish-to-receive latency, normal clients, whole run | p50 %s, p99 %s, p99.9 %s, max %s (%d events) |\n", ms(r.p50), ms(r.p99), ms(r.p999), ms(r.pmax), r.latCount)
 	w("| faults | %d |\n\n", len(r.faults))
 	if len(s.lateInfo) > 0 {
@@ -195,7 +198,11 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	step := max(1, len(samples)/30)
 	for i := 0; i < len(samples); i += step {
 		smp := samples[i]
-		w("| %s | %d | %s | %s | %s | %.0f | %.1f | %.1f |\n", fmtAt(smp.T), smp.Connected, fmtList(smp.RSS), fmtList(smp.Goroutines), fmtList(smp.FDs), smp.Delivered, smp.P99, smp.Load1)
+		p99 := "-"
+		if !math.IsNaN(smp.P99) {
+			p99 = fmt.Sprintf("%.1f", smp.P99)
+		}
+		w("| %s | %d | %s | %s | %s | %.0f | %s | %.1f |\n", fmtAt(smp.T), smp.Connected, fmtList(smp.RSS), fmtList(smp.Goroutines), fmtList(smp.FDs), smp.Delivered, p99, smp.Load1)
 	}
 	w("\n## How the checks work\n\n")
 	w("Event IDs are `<epoch>-<seq>`, seq being the JetStream sequence, the same on every instance, and each instance delivers in that order. The soak keeps a ledger of every event (its topic, size and publish time, from the publish answers, and from the first delivery of an event whose answer was lost). A client and its resumptions (a chain) must receive, between the first and the last event it got, and up to the last event of its topics when it stayed to the end, every event of its topics; each event once, in increasing order. An `sse.gap` answered to a resumption whose Last-Event-ID was within %.0f %% of every history bound (count, bytes with a per-event overhead, age) is a failure; beyond that, the skipped events are counted apart and coverage resumes after the gap's ID.\n", 100*historyMargin)

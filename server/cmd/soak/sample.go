@@ -140,6 +140,7 @@ func (s *soak) takeSample(ctx context.Context) sample {
 			s.evictions.update(i, m["ssewasm_clients_evicted_total"])
 		}
 	}
+	smp.P99 = math.NaN() // no live event in the interval: no point
 	if h := s.lat.take(); h.Count() > 0 {
 		smp.P99 = float64(h.Quantile(0.99)) / 1e6
 	}

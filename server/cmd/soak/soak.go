@@ -49,6 +49,7 @@ type soak struct {
 
 	refused  []map[string]float64 // each instance's refusal counters at the end of the load
 	lateInfo []string             // some of the clients that did not catch up at the end
+	loadEnd  time.Duration        // when publishing and the faults stopped
 
 	sampleMu  sync.Mutex
 	samples   []sample
@@ -174,6 +175,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 	wg.Go(func() { s.watchInstances(loadCtx) })
 	<-loadCtx.Done()
 	wg.Wait()
+	s.loadEnd = time.Since(s.start)
 	s.logf("load over: %d events acknowledged, %d publishes failed; letting the clients catch up", s.pub.acked.Load(), s.pub.failed.Load())
 
 	// Each instance's refusals, before the drain (its reconnections would
