@@ -192,7 +192,7 @@ func freePort() (int, error) {
 
 // newCluster starts the NATS server and n instances of bin with extra
 // flags, everything under dir.
-func newCluster(ctx context.Context, bin, dir string, n int, extra []string) (*cluster, error) {
+func newCluster(ctx context.Context, bin, dir string, n int, memory bool, extra []string) (*cluster, error) {
 	web := filepath.Join(dir, "web")
 	// The server serves the browser app from -web and refuses to start
 	// without app.wasm; the soak never loads it, so an empty one will do.
@@ -217,7 +217,11 @@ func newCluster(ctx context.Context, bin, dir string, n int, extra []string) (*c
 		}
 		in := &instance{name: string(rune('a' + i)), addr: "127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, fmt.Sprintf("instance-%c.log", 'a'+i))}
 		in.url = "http://" + in.addr
-		in.args = append([]string{"-addr", in.addr, "-web", web, "-nats", c.nats.url(), "-log-level", "WARN"}, extra...)
+		in.args = []string{"-addr", in.addr, "-web", web, "-log-level", "WARN"}
+		if !memory {
+			in.args = append(in.args, "-nats", c.nats.url())
+		}
+		in.args = append(in.args, extra...)
 		c.instances = append(c.instances, in)
 		if err := c.startInstance(ctx, in); err != nil {
 			return c, err

@@ -96,6 +96,7 @@ type config struct {
 	svgPath      string
 	note         string
 	drainMax     time.Duration
+	memory       bool
 
 	lorisPublishes int
 }
@@ -180,6 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.svgPath, "svg", "docs/soak.svg", "the plot to write (linked from -md by its base name)")
 	fs.StringVar(&c.note, "note", os.Getenv("SOAK_NOTE"), "a note for the report, e.g. what else ran on the machine (default $SOAK_NOTE)")
 	fs.DurationVar(&c.drainMax, "drain-max", time.Minute, "at the end, how long the clients get to catch up with the last event")
+	fs.BoolVar(&c.memory, "memory-engine", false, "one instance (-instances 1) without NATS, its history in memory (to tell the broker's behaviour from the JetStream engine's; give -fault-every longer than -duration: a kill loses the history)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -189,7 +191,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.duration < 20*time.Second || c.duration > 4*time.Hour:
 		return c, errors.New("-duration is from 20s to 4h")
-	case c.instances < 2 || c.instances > 8:
+	case c.memory && c.instances != 1:
+		return c, errors.New("-memory-engine runs one instance (-instances 1): each would have its own IDs")
+	case !c.memory && (c.instances < 2 || c.instances > 8):
 		return c, errors.New("-instances is from 2 to 8 (one is killed now and then: its clients need another)")
 	case c.clients < 0 || c.clients > 200_000:
 		return c, errors.New("-clients is 0 (as many as the open-file limit allows) or a count up to 200000")

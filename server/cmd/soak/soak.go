@@ -139,7 +139,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 		"-history-age", cfg.historyAge.String(),
 		"-max-event-size", strconv.Itoa(cfg.maxEventSize),
 	}
-	s.cluster, err = newCluster(ctx, cfg.serverBin, dir, cfg.instances, extra)
+	s.cluster, err = newCluster(ctx, cfg.serverBin, dir, cfg.instances, cfg.memory, extra)
 	if s.cluster != nil {
 		defer s.cluster.stop()
 	}
