@@ -58,6 +58,16 @@ func (l *ledger) record(seq uint64, topic, size int, at int64) {
 	l.newest = max(l.newest, seq)
 }
 
+// at returns when seq was published, or the zero time.
+func (l *ledger) at(seq uint64) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq >= uint64(len(l.events)) || l.events[seq].at == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, l.events[seq].at)
+}
+
 // newestSeq returns the highest seq recorded.
 func (l *ledger) newestSeq() uint64 {
 	l.mu.Lock()
@@ -135,6 +145,8 @@ type segment struct {
 // account is what one client chain received. Its chain's goroutine owns
 // it; the checker reads it after the chain has stopped.
 type account struct {
+	id     int  // the chain's, for the report
+	kind   kind // the chain's, for the report
 	topics topicMask
 	done   []segment
 	cur    segment
@@ -211,6 +223,8 @@ func (a *account) extend(to uint64) {
 type verdict struct {
 	received, expected, lost int64
 	missedInGaps             int64
+	lossy                    []segment // the segments with losses: received is what came, to-from+1 is not what was due
+	due                      []int64   // what each lossy segment should have had
 }
 
 // check compares the account's segments against the ledger.
@@ -226,6 +240,8 @@ func (a *account) check(l *ledger) verdict {
 		v.expected += want
 		if want > s.received {
 			v.lost += want - s.received
+			v.lossy = append(v.lossy, s)
+			v.due = append(v.due, want)
 		}
 	}
 	for _, s := range a.excused {

@@ -132,6 +132,7 @@ func (p *population) newChain(id int) *chain {
 	for _, k := range c.topics {
 		c.acct.topics |= 1 << k
 	}
+	c.acct.id, c.acct.kind = id, c.kind
 	return c
 }
 

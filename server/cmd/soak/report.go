@@ -122,7 +122,7 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w("| publishes failed | %d%s |\n", r.publishFailed, failureKinds(r.publishFailures))
 	w("| events delivered to the clients | %d |\n", r.delivered)
 	w("| events the clients should have received | %d |\n", r.expected)
-	w("| **events lost** | **%d** |\n", r.lost)
+	w("| **events lost** | **%d** (normal clients %d, slow %d, pausing %d) |\n", r.lost, r.lostByKind[normal], r.lostByKind[slow], r.lostByKind[pausing])
 	w("| events repeated or out of order | %d |\n", r.repeats)
 	w("| events of a topic not subscribed | %d |\n", r.misrouted)
 	w("| `sse.gap` beyond the history bounds (legitimate) | %d (%d events skipped) |\n", r.gapsLegit, r.missedInGaps)
@@ -136,6 +136,13 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w("| **clients that had not caught up %v after the end of the load** (connected or still trying; a failure) | **%d** |\n", cfg.drainMax, r.late)
 	w("| publish-to-receive latency, normal clients, whole run | p50 %s, p99 %s, p99.9 %s, max %s (%d events) |\n", ms(r.p50), ms(r.p99), ms(r.p999), ms(r.pmax), r.latCount)
 	w("| faults | %d |\n\n", len(r.faults))
+	if len(r.lossExamples) > 0 {
+		w("Stretches of coverage with losses (at most 12 shown; a stretch runs between two events a client received, or to the end):\n\n")
+		for _, l := range r.lossExamples {
+			w("- %s\n", l)
+		}
+		w("\n")
+	}
 	if len(s.lateInfo) > 0 {
 		w("Clients that had not received the last event of their topics %v after publishing stopped (at most 10 shown; the missing events of those that had received some count as lost):\n\n", cfg.drainMax)
 		for _, l := range s.lateInfo {

@@ -311,6 +311,8 @@ type results struct {
 	latCount                                 uint64
 	fatal                                    error
 	bursts                                   int64
+	lostByKind                               [3]int64
+	lossExamples                             []string
 	maxLoad, meanLoad                        float64
 	exited                                   []string
 }
@@ -349,6 +351,14 @@ func (s *soak) results(late map[*chain]uint64) *results {
 		v := a.check(&s.ledger)
 		r.expected += v.expected
 		r.lost += v.lost
+		r.lostByKind[a.kind] += v.lost
+		for i, sg := range v.lossy {
+			if len(r.lossExamples) >= 12 {
+				break
+			}
+			r.lossExamples = append(r.lossExamples, fmt.Sprintf("client %d (%s): seq %d–%d (published %s–%s): received %d of %d",
+				a.id, a.kind, sg.from, sg.to, fmtAt(s.ledger.at(sg.from).Sub(s.start)), fmtAt(s.ledger.at(sg.to).Sub(s.start)), sg.received, v.due[i]))
+		}
 		r.missedInGaps += v.missedInGaps
 		r.repeats += a.repeats
 		r.gapsLegit += a.gapsLegit
