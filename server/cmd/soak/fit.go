@@ -40,6 +40,9 @@ type memSlope struct {
 	FirstMB     float64 // the fit's value at From and at To
 	LastMB      float64
 	Interrupted bool // a restart fell in the window; the stretch after it is fitted
+	// Streams open on the instance at the first and last sample fitted:
+	// memory follows them, so a slope means something only if they stay.
+	FirstStreams, LastStreams float64
 }
 
 // memorySlope fits instance i's RSS over the samples from warm on, in
@@ -63,19 +66,25 @@ func memorySlope(samples []sample, i int, warm, settle time.Duration) memSlope {
 			}
 		}
 	}
-	var x, y []float64
+	var x, y, streams []float64
 	for _, smp := range samples {
 		if smp.T < from || smp.Restarts[i] != lastRestarts || math.IsNaN(smp.RSS[i]) {
 			continue
 		}
 		x = append(x, smp.T.Minutes())
 		y = append(y, smp.RSS[i]*1000) // KB
+		st := math.NaN()
+		if i < len(smp.Streams) {
+			st = smp.Streams[i]
+		}
+		streams = append(streams, st)
 	}
 	slope, icpt, ok := linearFit(x, y)
 	if !ok {
 		return out
 	}
 	out.KBPerMin, out.OK, out.Points = slope, true, len(x)
+	out.FirstStreams, out.LastStreams = streams[0], streams[len(streams)-1]
 	out.From = time.Duration(x[0] * float64(time.Minute))
 	out.To = time.Duration(x[len(x)-1] * float64(time.Minute))
 	out.FirstMB = (icpt + slope*x[0]) / 1000
