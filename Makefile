@@ -12,7 +12,7 @@ FIREFOX   := /usr/bin/firefox-esr
 # The interop test's npm eventsource reader (Node 20) and its packages.
 NODE_READER := e2e/node
 
-.PHONY: all build wasm wasm-build dev server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench clean
+.PHONY: all build wasm wasm-build dev server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench soak clean
 
 all: build
 
@@ -112,6 +112,14 @@ screenshots: deps
 ## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)
 bench:
 	GO=$(GO) ./server/bench/run.sh
+
+## soak: a cluster of bin/server under churn, faults and thousands of clients for
+## $(SOAK) (30m by default; SOAK=2m make soak for a short run); writes docs/soak.md
+## and docs/soak.svg, and fails if any event was lost. Not part of make test.
+SOAK ?= 30m
+soak: server
+	$(GO) build -trimpath -o bin/soak ./server/cmd/soak
+	./bin/soak -duration $(SOAK) -server bin/server -md docs/soak.md -svg docs/soak.svg
 
 clean:
 	rm -rf bin web/app.wasm web/app.wasm.gz web/app.wasm.br web/app.wasm.sha256

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/internal/proc"
 )
 
 // config is one run's settings; see the flags in main.go.
@@ -146,7 +148,7 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 		return err
 	}
 	if cfg.pid > 0 {
-		if !procAlive(cfg.pid) {
+		if !proc.Alive(cfg.pid) {
 			return fmt.Errorf("server pid %d is not running", cfg.pid)
 		}
 		if err := checkFDs(cfg.clients, 0, serverFDLimit(cfg.pid)); err != nil {
@@ -421,7 +423,7 @@ func waitListening(ctx context.Context, addr string, d time.Duration, pid int) e
 			conn.Close()
 			return nil
 		}
-		if pid > 0 && !procAlive(pid) {
+		if pid > 0 && !proc.Alive(pid) {
 			return fmt.Errorf("server pid %d exited before listening on %s", pid, addr)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

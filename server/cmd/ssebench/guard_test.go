@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestCheckTarget(t *testing.T) {
@@ -70,18 +69,6 @@ func TestSourceAddrs(t *testing.T) {
 	}
 	if _, err := sourceAddrs(10, 2, 28_232, false); err == nil {
 		t.Error("-sources with a remote target: want an error")
-	}
-}
-
-func TestParseStatCPU(t *testing.T) {
-	// Fields 14 and 15 are utime and stime; the name may hold ") (".
-	line := "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 1000 200"
-	got, err := parseStatCPU(line)
-	if err != nil || got != 3*time.Second {
-		t.Errorf("parseStatCPU = %v, %v; want 3s", got, err)
-	}
-	if _, err := parseStatCPU("garbage"); err == nil {
-		t.Error("garbage: want an error")
 	}
 }
 

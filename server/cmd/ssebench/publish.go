@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	hdr "github.com/ssewasm/ssewasm/server/internal/latency"
 )
 
 // publisher sends events through POST /publish.
@@ -26,7 +28,7 @@ type publisher struct {
 	capped    atomic.Bool   // stopped at the table's capacity
 	errOnce   sync.Once
 	firstErr  error
-	latencies histogram // request round trips, guarded by mu
+	latencies hdr.Histogram // request round trips, guarded by mu
 	mu        sync.Mutex
 }
 
@@ -105,7 +107,7 @@ func (p *publisher) publishSeq(ctx context.Context, seq uint64) {
 	p.r.table.ack(seq)
 	p.acked.Add(1)
 	p.mu.Lock()
-	p.latencies.record(rtt)
+	p.latencies.Record(rtt)
 	p.mu.Unlock()
 }
 

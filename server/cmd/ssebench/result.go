@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"text/tabwriter"
 	"time"
+
+	hdr "github.com/ssewasm/ssewasm/server/internal/latency"
+	"github.com/ssewasm/ssewasm/server/internal/proc"
 )
 
 // result is one run's outcome, the tool's JSON output. Durations are in
@@ -85,9 +88,9 @@ type latency struct {
 	Max   float64 `json:"max"`
 }
 
-func latencyOf(h *histogram) latency {
+func latencyOf(h *hdr.Histogram) latency {
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-	return latency{Count: h.count(), P50: ms(h.quantile(0.5)), P90: ms(h.quantile(0.9)), P99: ms(h.quantile(0.99)), Max: ms(h.maxValue())}
+	return latency{Count: h.Count(), P50: ms(h.Quantile(0.5)), P90: ms(h.Quantile(0.9)), P99: ms(h.Quantile(0.99)), Max: ms(h.Max())}
 }
 
 // server holds the server process's figures, given -pid.
@@ -135,7 +138,7 @@ func (r *runner) collect(res *result, measureStart time.Duration) {
 	res.ConnectFailures = r.connectFailed.Load()
 	res.FirstConnectError = r.firstConnectError()
 	acked := r.table.ackedSet(p.next.Load())
-	var h histogram
+	var h hdr.Histogram
 	var last time.Duration
 	for _, c := range r.clients {
 		if !c.everConnected() {
@@ -151,7 +154,7 @@ func (r *runner) collect(res *result, measureStart time.Duration) {
 		res.Unknown += t.unknown
 		res.Unacked += t.unackedCount(acked)
 		res.Gaps += t.gaps
-		h.merge(t.hist)
+		h.Merge(t.hist)
 		last = max(last, time.Duration(t.lastAt.Load()))
 		if c.disconnects > 0 {
 			res.ClientsDisconnected++
@@ -172,7 +175,7 @@ func (r *runner) collect(res *result, measureStart time.Duration) {
 	if res.Server.CPUSeconds > 0 && res.Delivered > 0 {
 		res.Server.CPUPerEventUS = res.Server.CPUSeconds / float64(res.Delivered) * 1e6
 	}
-	if self, err := procCPU(os.Getpid()); err == nil {
+	if self, err := proc.CPU(os.Getpid()); err == nil {
 		res.LoadgenCPUSeconds = self.Seconds()
 	}
 }
@@ -184,11 +187,11 @@ type procSample struct {
 }
 
 func sampleProc(pid int) (procSample, error) {
-	rss, err := procRSS(pid)
+	rss, err := proc.RSS(pid)
 	if err != nil {
 		return procSample{}, err
 	}
-	cpu, err := procCPU(pid)
+	cpu, err := proc.CPU(pid)
 	if err != nil {
 		return procSample{}, err
 	}

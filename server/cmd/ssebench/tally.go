@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	hdr "github.com/ssewasm/ssewasm/server/internal/latency"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
 
@@ -48,14 +49,14 @@ func (b bitset) andNotCount(o bitset) int64 {
 // the drain can read it while the client runs.
 type tally struct {
 	seen    bitset
-	unique  atomic.Int64 // distinct measured events received
-	dups    int64        // measured events received more than once
-	corrupt int64        // measured events whose data differs from what was published
-	unknown int64        // "seq=" events never published (or beyond the table)
-	warm    int64        // warm-up events and other unmeasured data
-	gaps    int64        // sse.gap events (the server said it could not replay)
-	lastAt  atomic.Int64 // when the last measured event arrived, on the run clock
-	hist    *histogram   // latency, allocated at the first measured event
+	unique  atomic.Int64   // distinct measured events received
+	dups    int64          // measured events received more than once
+	corrupt int64          // measured events whose data differs from what was published
+	unknown int64          // "seq=" events never published (or beyond the table)
+	warm    int64          // warm-up events and other unmeasured data
+	gaps    int64          // sse.gap events (the server said it could not replay)
+	lastAt  atomic.Int64   // when the last measured event arrived, on the run clock
+	hist    *hdr.Histogram // latency, allocated at the first measured event
 }
 
 // reserved reports whether an event name is one of the protocol's
@@ -96,9 +97,9 @@ func (t *tally) observe(event, data string, now time.Duration, table *sentTable,
 		return
 	}
 	if t.hist == nil {
-		t.hist = new(histogram)
+		t.hist = new(hdr.Histogram)
 	}
-	t.hist.record(now - s.mono)
+	t.hist.Record(now - s.mono)
 }
 
 // lossCount returns how many acknowledged events the client never got.

@@ -48,10 +48,10 @@ func TestTally(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	if n := tl.hist.count(); n != 3 { // 0, 1 and 4 verified
+	if n := tl.hist.Count(); n != 3 { // 0, 1 and 4 verified
 		t.Errorf("latency samples = %d, want 3", n)
 	}
-	if got := tl.hist.quantile(0.01); got < 95*time.Millisecond || got > 101*time.Millisecond {
+	if got := tl.hist.Quantile(0.01); got < 95*time.Millisecond || got > 101*time.Millisecond {
 		t.Errorf("latency of seq 0 = %v, want ~100ms", got)
 	}
 }

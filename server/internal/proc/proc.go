@@ -1,4 +1,9 @@
-package main
+// Package proc reads a process's resident memory, CPU time, open file
+// descriptors and liveness from Linux /proc, for the load tools that watch
+// a server from outside (server/cmd/ssebench, server/cmd/soak):
+//
+//	rss, err := proc.RSS(pid)
+package proc
 
 import (
 	"fmt"
@@ -13,9 +18,9 @@ import (
 // not reachable without cgo).
 const clockTick = 100
 
-// procRSS returns the resident set size of pid in bytes, from VmRSS in
+// RSS returns the resident set size of pid in bytes, from VmRSS in
 // /proc/PID/status.
-func procRSS(pid int) (int64, error) {
+func RSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read RSS of pid %d: %w (is the server running? -pid needs Linux /proc)", pid, err)
@@ -34,9 +39,9 @@ func procRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS line in /proc/%d/status", pid)
 }
 
-// procCPU returns the user plus system CPU time pid has used, from
+// CPU returns the user plus system CPU time pid has used, from
 // /proc/PID/stat.
-func procCPU(pid int) (time.Duration, error) {
+func CPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read CPU time of pid %d: %w", pid, err)
@@ -65,8 +70,8 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
 
-// procAlive reports whether pid still runs (and is not a zombie).
-func procAlive(pid int) bool {
+// Alive reports whether pid still runs (and is not a zombie).
+func Alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
@@ -74,4 +79,14 @@ func procAlive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// FDs returns how many file descriptors pid has open, from the entries of
+// /proc/PID/fd.
+func FDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, fmt.Errorf("count open files of pid %d: %w", pid, err)
+	}
+	return len(ents), nil
 }

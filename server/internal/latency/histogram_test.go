@@ -1,4 +1,4 @@
-package main
+package latency
 
 import (
 	"math/rand/v2"
@@ -34,9 +34,9 @@ func TestHistogramBuckets(t *testing.T) {
 }
 
 func TestHistogramQuantiles(t *testing.T) {
-	var h histogram
-	if h.quantile(0.5) != 0 || h.maxValue() != 0 {
-		t.Fatal("empty histogram: want zero quantiles")
+	var h Histogram
+	if h.Quantile(0.5) != 0 || h.Max() != 0 {
+		t.Fatal("empty Histogram: want zero quantiles")
 	}
 	// 1..10000 µs, shuffled: p50 is 5 ms, p99 9.9 ms, max 10 ms exactly.
 	vals := make([]time.Duration, 10_000)
@@ -45,35 +45,35 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	rand.Shuffle(len(vals), func(i, j int) { vals[i], vals[j] = vals[j], vals[i] })
 	// Split over two histograms to test merge.
-	var a, b histogram
+	var a, b Histogram
 	for i, v := range vals {
 		if i%2 == 0 {
-			a.record(v)
+			a.Record(v)
 		} else {
-			b.record(v)
+			b.Record(v)
 		}
 	}
-	h.merge(&a)
-	h.merge(&b)
-	h.merge(nil)
-	if h.count() != 10_000 {
-		t.Fatalf("count = %d, want 10000", h.count())
+	h.Merge(&a)
+	h.Merge(&b)
+	h.Merge(nil)
+	if h.Count() != 10_000 {
+		t.Fatalf("count = %d, want 10000", h.Count())
 	}
 	slices.Sort(vals)
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999, 1} {
 		exact := vals[int(q*float64(len(vals)))-1]
-		got := h.quantile(q)
+		got := h.Quantile(q)
 		if diff := float64(got-exact) / float64(exact); diff > 0.016 || diff < -0.016 {
 			t.Errorf("quantile(%g) = %v, exact %v: off by %.2f%%", q, got, exact, 100*diff)
 		}
 	}
-	if h.maxValue() != 10*time.Millisecond {
-		t.Errorf("max = %v, want 10ms", h.maxValue())
+	if h.Max() != 10*time.Millisecond {
+		t.Errorf("max = %v, want 10ms", h.Max())
 	}
 	// A negative duration (clock oddity) counts as 0.
-	var n histogram
-	n.record(-time.Second)
-	if n.quantile(1) != 0 {
-		t.Errorf("negative sample: quantile = %v, want 0", n.quantile(1))
+	var n Histogram
+	n.Record(-time.Second)
+	if n.Quantile(1) != 0 {
+		t.Errorf("negative sample: quantile = %v, want 0", n.Quantile(1))
 	}
 }

@@ -1,17 +1,25 @@
-package main
+// Package latency records durations in a fixed-size log-linear
+// histogram and reads percentiles from it, within 1.6 %, whatever the
+// number of samples. The load tools (server/cmd/ssebench, server/cmd/soak)
+// use it for publish-to-receive latency:
+//
+//	var h latency.Histogram
+//	h.Record(time.Since(sent))
+//	p99 := h.Quantile(0.99)
+package latency
 
 import (
 	"math/bits"
 	"time"
 )
 
-// histogram counts durations in log-linear buckets, like an HDR histogram
+// Histogram counts durations in log-linear buckets, like an HDR histogram
 // with 6 bits of precision: a bucket is at most 1/64 (1.6%) of its value
 // wide, so a percentile read from it is within 1.6% of the exact one. It
 // needs a fixed 30 KB whatever the number of samples. The zero value is
-// ready to use. It is not safe for concurrent use: each client owns one,
-// and they are merged at the end.
-type histogram struct {
+// ready to use. It is not safe for concurrent use: give each goroutine its own and
+// Merge them, or guard one with a mutex.
+type Histogram struct {
 	counts [histBuckets]uint64
 	n      uint64
 	max    int64
@@ -50,8 +58,8 @@ func histHigh(i int) uint64 {
 	return histLow(i) + (1 << shift) - 1
 }
 
-// record adds one duration; negative durations count as 0.
-func (h *histogram) record(d time.Duration) {
+// Record adds one duration; negative durations count as 0.
+func (h *Histogram) Record(d time.Duration) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
@@ -63,8 +71,8 @@ func (h *histogram) record(d time.Duration) {
 	}
 }
 
-// merge adds o's samples to h.
-func (h *histogram) merge(o *histogram) {
+// Merge adds o's samples to h.
+func (h *Histogram) Merge(o *Histogram) {
 	if o == nil || o.n == 0 {
 		return
 	}
@@ -75,13 +83,13 @@ func (h *histogram) merge(o *histogram) {
 	h.max = max(h.max, o.max)
 }
 
-// count returns the number of samples.
-func (h *histogram) count() uint64 { return h.n }
+// Count returns the number of samples.
+func (h *Histogram) Count() uint64 { return h.n }
 
-// quantile returns the value at quantile q (0 < q <= 1): the midpoint of
+// Quantile returns the value at quantile q (0 < q <= 1): the midpoint of
 // the bucket holding the ceil(q*n)-th smallest sample, capped at the
 // largest sample seen. It returns 0 when there are no samples.
-func (h *histogram) quantile(q float64) time.Duration {
+func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
@@ -98,5 +106,5 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return time.Duration(h.max)
 }
 
-// maxValue returns the largest sample, exact.
-func (h *histogram) maxValue() time.Duration { return time.Duration(h.max) }
+// Max returns the largest sample, exact.
+func (h *Histogram) Max() time.Duration { return time.Duration(h.max) }
