@@ -138,6 +138,10 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 		"-history-bytes", strconv.FormatInt(cfg.historyBytes, 10),
 		"-history-age", cfg.historyAge.String(),
 		"-max-event-size", strconv.Itoa(cfg.maxEventSize),
+		// The soak publishes from one address without a token, at
+		// bursts over the default per-address limit: it measures
+		// delivery, not the publish limits (TestHostile tests those).
+		"-publish-rate=0", "-publish-rate-global=0",
 	}
 	s.cluster, err = newCluster(ctx, cfg.serverBin, dir, cfg.instances, cfg.memory, extra)
 	if s.cluster != nil {

@@ -591,6 +591,10 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 // replayBatch is how many messages one fetch asks for.
 const replayBatch = 1000
 
+// replayWait bounds one fetch of a replay: the messages asked for are
+// stored, so they come at once unless some were removed.
+const replayWait = 2 * time.Second
+
 // read returns the messages on topics with a sequence in (after, last],
 // or expired if some of them left the stream before they could be read.
 // It reads every topic's messages in order, so that it can tell a
@@ -617,7 +621,13 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 		if err := ctx.Err(); err != nil {
 			return nil, false, fmt.Errorf("jetstream: replay: %w", err)
 		}
-		batch, err := cons.FetchNoWait(int(min(last-next+1, replayBatch)))
+		// Fetch, not FetchNoWait: a consumer created a moment ago on a
+		// busy server can answer a no-wait pull with nothing although the
+		// messages are stored (the soak saw it), and nothing must never
+		// be taken for "the rest was removed". Fetch waits for the
+		// messages asked for, all of which exist unless some were
+		// removed, up to replayWait.
+		batch, err := cons.Fetch(int(min(last-next+1, replayBatch)), natsjs.FetchMaxWait(replayWait))
 		if err != nil {
 			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 		}
@@ -651,10 +661,28 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 		if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) {
 			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 		}
-		if got == 0 { // nothing more in the stream: the rest was removed
-			if next <= last && !e.deleted(next) {
+		if got == 0 && next <= last {
+			// Nothing came within replayWait, though (next, last] was in
+			// the stream when Replay began. Either it expired meanwhile
+			// (a gap), or it was removed message by message (skipped, as
+			// the spec of a removed event allows), or the fetch failed to
+			// deliver what is stored: then the replay fails, and the
+			// client reconnects with the same Last-Event-ID. Never a
+			// replay that silently stops short: the live events up to
+			// last would then be skipped as covered, and lost.
+			info, err := e.stream.Info(ctx)
+			if err != nil {
+				return nil, false, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
+			}
+			if epochOf(info.Created) != e.epoch || info.State.FirstSeq > next {
 				return nil, true, nil
 			}
+			if info.State.NumDeleted == 0 {
+				return nil, false, fmt.Errorf("jetstream: replay: stream %s holds sequences %d to %d, but fetching from %d gave nothing within %v; the client should retry", e.opts.Stream, info.State.FirstSeq, info.State.LastSeq, next, replayWait)
+			}
+			break // removed one by one: what remains was read
+		}
+		if got == 0 {
 			break
 		}
 	}
