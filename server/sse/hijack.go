@@ -125,11 +125,16 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 		return
 	}
 	// Hand over. From here on a signal schedules the client on the pool;
-	// anything queued meanwhile is written by the pool at once.
+	// anything queued meanwhile is written by the pool at once. This
+	// goroutine holds the turn (sched) while hijacked is set, so that no
+	// signal schedules the client yet, then gives it up as a writer does
+	// (reschedule). It must not clear sched before that: a signal in
+	// between would push the client, and reschedule would clear sched
+	// and push it again, putting it in the pool twice, where two writers
+	// would write it at once and interleave its frames.
 	c.ctx = nil // the request's, cancelled when this handler returns
 	c.sched.Store(true)
 	c.hijacked.Store(true)
-	c.sched.Store(false)
 	c.reschedule()
 }
 
