@@ -53,29 +53,29 @@ func (c *Classic) OnMount(ctx app.Context) {
 	c.src = src
 	c.state = src.ReadyState()
 
-	src.OnOpen(func() {
-		ctx.Dispatch(func(app.Context) {
-			c.state = eventsource.StateOpen
-			c.add(Line{"open", "Connection open ..."})
-		})
-	})
+	src.OnOpen(func() { c.dispatch(ctx, eventsource.StateOpen, Line{"open", "Connection open ..."}) })
 	eventsource.OnEvent(src, func(v event.ConnectTime, _ string) {
-		text := "Start time: " + formatTime(v.Time)
-		ctx.Dispatch(func(app.Context) { c.add(Line{"start", text}) })
+		c.dispatch(ctx, -1, Line{"start", "Start time: " + formatTime(v.Time)})
 	}, func(e *eventsource.DecodeError) {
-		ctx.Dispatch(func(app.Context) { c.add(Line{"start", "Start time: " + e.Data + " (undecodable)"}) })
+		c.dispatch(ctx, -1, Line{"start", "Start time: " + e.Data + " (undecodable)"})
 	})
 	eventsource.OnEvent(src, func(v event.Ping, _ string) {
-		text := "Ping: " + formatTime(v.Time)
-		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", text}) })
+		c.dispatch(ctx, -1, Line{"ping", "Ping: " + formatTime(v.Time)})
 	}, func(e *eventsource.DecodeError) {
-		ctx.Dispatch(func(app.Context) { c.add(Line{"ping", "Ping: " + e.Data + " (undecodable)"}) })
+		c.dispatch(ctx, -1, Line{"ping", "Ping: " + e.Data + " (undecodable)"})
 	})
-	src.OnError(func(s eventsource.State) {
-		ctx.Dispatch(func(app.Context) {
+	src.OnError(func(s eventsource.State) { c.dispatch(ctx, s, Line{"close", "Connection close."}) })
+}
+
+// dispatch hands one log line, and the stream's new state unless it is
+// negative, to the component. One function for every handler: each
+// ctx.Dispatch call site inlines a copy of go-app's Dispatch into app.wasm.
+func (c *Classic) dispatch(ctx app.Context, s eventsource.State, l Line) {
+	ctx.Dispatch(func(app.Context) {
+		if s >= 0 {
 			c.state = s
-			c.add(Line{"close", "Connection close."})
-		})
+		}
+		c.add(l)
 	})
 }
 
