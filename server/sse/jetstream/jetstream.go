@@ -70,6 +70,10 @@ const (
 	retryHeader = "Sse-Retry" // the retry field in milliseconds, absent for none
 )
 
+// DefaultMaxReplays is the default of Options.MaxReplays: with ten
+// servers on a stream, 320 of NATS's 1,000 consumers per stream.
+const DefaultMaxReplays = 32
+
 // opTimeout bounds a request to NATS made without a caller's context.
 const opTimeout = 10 * time.Second
 
@@ -108,6 +112,15 @@ type Options struct {
 	// publishes without one cost nothing).
 	// Shorten it if many keyed publishes meet a long HistoryAge.
 	DuplicateWindow time.Duration
+	// MaxReplays is how many replays (streams that resume with a
+	// Last-Event-ID) read the stream at once on this engine, each
+	// through a consumer of its own; the others wait their turn, for as
+	// long as their context allows. NATS allows 1,000 consumers per
+	// stream by default, shared by every server on the stream: when an
+	// instance dies, its clients resume on the others all at once, and
+	// without a bound their replays ran out of consumers (and a server
+	// starting then could not subscribe). 0 means DefaultMaxReplays.
+	MaxReplays int
 	// Replicas is the stream's replica count in a NATS cluster; 0 means 1.
 	Replicas int
 	// MemoryStorage keeps the stream in NATS's memory instead of files:
@@ -136,6 +149,8 @@ type Engine struct {
 	log    *slog.Logger
 
 	lost atomic.Pointer[error] // set once continuity is lost
+
+	replays chan struct{} // a slot per replay reading the stream: Options.MaxReplays
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{} // guarded by mu
@@ -232,6 +247,11 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		status: nc.StatusChanged(nats.CONNECTED),
 		check:  make(chan struct{}, 1),
 	}
+	maxReplays := opts.MaxReplays
+	if maxReplays <= 0 {
+		maxReplays = DefaultMaxReplays
+	}
+	e.replays = make(chan struct{}, maxReplays)
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	e.wg.Add(1)
 	go e.watch()
@@ -576,7 +596,13 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 	if r.Gap != "" || after == last {
 		return r, nil
 	}
+	select { // wait for a turn: see Options.MaxReplays
+	case e.replays <- struct{}{}:
+	case <-ctx.Done():
+		return sse.Replay{}, fmt.Errorf("jetstream: replay: waiting for one of the %d replays in progress to end: %w", cap(e.replays), ctx.Err())
+	}
 	msgs, expired, err := e.read(ctx, after, last, topics)
+	<-e.replays
 	if err != nil {
 		return sse.Replay{}, err
 	}

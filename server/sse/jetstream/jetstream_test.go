@@ -475,3 +475,52 @@ func TestHistoryBytes(t *testing.T) {
 	}
 	t.Logf("100 events of 4 KiB: %d bytes in %d messages stored", info.State.Bytes, info.State.Msgs)
 }
+
+// TestReplayStorm: 1,200 streams resume at once, as when an instance
+// dies and its clients come back on another. NATS allows 1,000
+// consumers per stream by default, and each replay reads through a
+// consumer of its own: unbounded, some replays failed with "maximum
+// consumers limit reached". With Options.MaxReplays they wait their
+// turn, and every one gets its events; a server that starts meanwhile
+// can still subscribe.
+func TestReplayStorm(t *testing.T) {
+	n := startNATS(t)
+	e := newEngine(t, n, Options{})
+	var ms []*sse.Message
+	for i := range 20 {
+		ms = append(ms, publish(t, e, "a", fmt.Sprint(i)))
+	}
+	const streams = 1200
+	errs := make(chan error, streams)
+	var wg sync.WaitGroup
+	for i := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r, err := e.Replay(ctx, []string{"a"}, ms[i%10].ID)
+			switch {
+			case err != nil:
+				errs <- err
+			case r.Gap != "" || len(r.Messages) != 19-i%10:
+				errs <- fmt.Errorf("replay after %s: gap %q, %d messages, want %d", ms[i%10].ID, r.Gap, len(r.Messages), 19-i%10)
+			}
+		}()
+	}
+	other := newEngine(t, n, Options{}) // a server starting during the storm
+	if _, err := other.Subscribe(func(*sse.Message) {}); err != nil {
+		t.Errorf("a server starting during the storm: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 3 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d replays failed", failed, streams)
+	}
+}
