@@ -23,6 +23,12 @@ type client struct {
 	b     *Broker
 	info  ClientInfo
 	ctx   context.Context // the request's
+	// stopOpen cancels ctx on the hijacked path, where net/http no longer
+	// watches the connection: end calls it, so that a client that left
+	// while its stream opened (waiting for a replay, say) stops the
+	// replay. Set with b.mu held before the stream can end; nil on the
+	// ordinary path, whose request context net/http cancels.
+	stopOpen context.CancelFunc
 	w     http.ResponseWriter
 	rc    *http.ResponseController
 	hbEvt bool  // heartbeats as HeartbeatEvent, not comments
@@ -160,6 +166,9 @@ func (c *client) end(reason error, grace time.Duration) bool {
 	c.reason = reason
 	c.mu.Unlock()
 	c.killed.Store(true)
+	if c.stopOpen != nil {
+		c.stopOpen()
+	}
 	// Concurrent with the writer's own SetWriteDeadline: see writeAll.
 	c.setWriteDeadline(time.Now().Add(grace))
 	c.signal()

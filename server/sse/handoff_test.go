@@ -2,9 +2,13 @@ package sse
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // raceEngine publishes while a replay happens, at the worst moments.
@@ -55,4 +59,47 @@ func testReplayLiveHandoff(t *testing.T, mode testMode) {
 	if s := b.Stats(); s.Replayed != 1 || s.Delivered != 2 {
 		t.Errorf("stats %+v, want 1 replayed, 2 delivered live", s)
 	}
+}
+
+// blockingEngine's Replay waits until its context ends.
+type blockingEngine struct {
+	*MemoryEngine
+	entered, left chan struct{}
+}
+
+func (e *blockingEngine) Replay(ctx context.Context, topics []string, lastID string) (Replay, error) {
+	e.entered <- struct{}{}
+	<-ctx.Done()
+	close(e.left)
+	return Replay{}, ctx.Err()
+}
+
+// A client that leaves while its stream waits for a replay stops the
+// replay: on the hijacked path net/http no longer watches the
+// connection, so the broker must. Before, the replay went on for a
+// client long gone, and in the soak such replays queued up behind the
+// engine's bound on replays until instances hit MaxClients.
+func TestLeaveDuringReplay(t *testing.T) { run(t, testLeaveDuringReplay, hijackMode, http1Mode) }
+
+func testLeaveDuringReplay(t *testing.T, mode testMode) {
+	eng := &blockingEngine{MemoryEngine: NewMemoryEngine(MemoryOptions{}), entered: make(chan struct{}, 1), left: make(chan struct{})}
+	b, srv := newTestBroker(t, mode, Options{Engine: eng})
+	id := publish(t, b, "t", "x")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /?%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %s\r\n\r\n", topicsQuery("t"), id)
+	select {
+	case <-eng.entered:
+	case <-time.After(wait):
+		t.Fatal("the replay never started")
+	}
+	conn.Close()
+	select {
+	case <-eng.left:
+	case <-time.After(wait):
+		t.Fatal("the client left, but its replay went on")
+	}
+	waitFor(t, "the stream to end", func() bool { return b.Stats().Clients == 0 })
 }

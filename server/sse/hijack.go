@@ -112,6 +112,7 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	}
 	b.mu.Lock() // end reads conn with b.mu held
 	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
+	c.ctx, c.stopOpen = context.WithCancel(c.ctx)
 	// Drop the response: it holds net/http's connection and its 8 KB
 	// of buffers, which an idle stream must not keep.
 	c.w, c.rc = nil, nil
@@ -132,7 +133,8 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	// between would push the client, and reschedule would clear sched
 	// and push it again, putting it in the pool twice, where two writers
 	// would write it at once and interleave its frames.
-	c.ctx = nil // the request's, cancelled when this handler returns
+	c.stopOpen() // the replay is over: release the context
+	c.ctx = nil  // the request's, cancelled when this handler returns
 	c.sched.Store(true)
 	c.hijacked.Store(true)
 	c.reschedule()
