@@ -20,20 +20,20 @@ import (
 // the goroutine serving the request on the ordinary path (client.serve),
 // a writer of the pool on the hijacked path (hijack.go).
 type client struct {
-	b     *Broker
-	info  ClientInfo
-	ctx   context.Context // the request's
+	b    *Broker
+	info ClientInfo
+	ctx  context.Context // the request's
 	// stopOpen cancels ctx on the hijacked path, where net/http no longer
 	// watches the connection: end calls it, so that a client that left
 	// while its stream opened (waiting for a replay, say) stops the
 	// replay. Set with b.mu held before the stream can end; nil on the
 	// ordinary path, whose request context net/http cancels.
 	stopOpen context.CancelFunc
-	w     http.ResponseWriter
-	rc    *http.ResponseController
-	hbEvt bool  // heartbeats as HeartbeatEvent, not comments
-	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
-	spare []*Message
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	hbEvt    bool  // heartbeats as HeartbeatEvent, not comments
+	slots    []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
+	spare    []*Message
 	// noDeadline: w does not support write deadlines (a test double or
 	// an odd middleware). Owned by the writer.
 	noDeadline bool

@@ -622,13 +622,23 @@ const replayBatch = 1000
 const replayWait = 2 * time.Second
 
 // read returns the messages on topics with a sequence in (after, last],
-// or expired if some of them left the stream before they could be read.
-// It reads every topic's messages in order, so that it can tell a
-// message that expired from one on another topic.
+// or expired if some of them may have left the stream before they could
+// be read. It reads only the topics' subjects (a consumer filtered on
+// them), so that a resumption after a flood on another topic does not
+// pull the flood through NATS; the consumer's NumPending says how many
+// messages there are to read, so a fetch that gives fewer fails the
+// replay instead of stopping it short in silence.
 func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) (msgs []*sse.Message, expired bool, err error) {
+	filters := make([]string, 0, len(topics))
+	for _, t := range topics {
+		if f := subject(e.opts.Subject, t); !slices.Contains(filters, f) { // NATS refuses a filter twice
+			filters = append(filters, f)
+		}
+	}
 	cons, err := e.stream.CreateConsumer(ctx, natsjs.ConsumerConfig{
 		DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
 		OptStartSeq:       after + 1,
+		FilterSubjects:    filters,
 		AckPolicy:         natsjs.AckNonePolicy,
 		MemoryStorage:     true,
 		Replicas:          1,
@@ -642,22 +652,22 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 		defer cancel()
 		e.stream.DeleteConsumer(dctx, cons.CachedInfo().Name) //nolint:errcheck // InactiveThreshold cleans up
 	}()
-	next := after + 1 // the sequence expected next
-	for next <= last {
+	// The topics' messages from after+1 on, when the consumer was made;
+	// then, after each message, those still after it.
+	pending := cons.CachedInfo().NumPending
+	for pending > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, false, fmt.Errorf("jetstream: replay: %w", err)
 		}
-		// Fetch, not FetchNoWait: a consumer created a moment ago on a
-		// busy server can answer a no-wait pull with nothing although the
-		// messages are stored (the soak saw it), and nothing must never
-		// be taken for "the rest was removed". Fetch waits for the
-		// messages asked for, all of which exist unless some were
-		// removed, up to replayWait.
-		batch, err := cons.Fetch(int(min(last-next+1, replayBatch)), natsjs.FetchMaxWait(replayWait))
+		// Fetch waits for the messages asked for, all stored, up to
+		// replayWait. (FetchNoWait could answer nothing although they
+		// were stored, on a consumer made a moment ago on a busy server:
+		// the soak saw it.)
+		batch, err := cons.Fetch(int(min(pending, replayBatch)), natsjs.FetchMaxWait(replayWait))
 		if err != nil {
 			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 		}
-		got := 0
+		got, done := 0, false
 		for m := range batch.Messages() {
 			got++
 			meta, err := m.Metadata()
@@ -665,17 +675,10 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 				return nil, false, fmt.Errorf("jetstream: replay: %w", err)
 			}
 			seq := meta.Sequence.Stream
-			if seq != next && !e.deleted(next) {
-				return nil, true, nil
-			}
+			pending = meta.NumPending
 			if seq > last {
-				next = seq // past the end: done
+				done = true // past the end of the replay: live delivery has the rest
 				break
-			}
-			next = seq + 1
-			topic, ok := topicOf(e.opts.Subject, m.Subject())
-			if !ok || !slices.Contains(topics, topic) {
-				continue
 			}
 			msg, err := e.decode(m, seq)
 			if err != nil {
@@ -684,33 +687,25 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 			}
 			msgs = append(msgs, msg)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) {
+		if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
 			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 		}
-		if got == 0 && next <= last {
-			// Nothing came within replayWait, though (next, last] was in
-			// the stream when Replay began. Either it expired meanwhile
-			// (a gap), or it was removed message by message (skipped, as
-			// the spec of a removed event allows), or the fetch failed to
-			// deliver what is stored: then the replay fails, and the
-			// client reconnects with the same Last-Event-ID. Never a
-			// replay that silently stops short: the live events up to
-			// last would then be skipped as covered, and lost.
-			info, err := e.stream.Info(ctx)
-			if err != nil {
-				return nil, false, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
-			}
-			if epochOf(info.Created) != e.epoch || info.State.FirstSeq > next {
-				return nil, true, nil
-			}
-			if info.State.NumDeleted == 0 {
-				return nil, false, fmt.Errorf("jetstream: replay: stream %s holds sequences %d to %d, but fetching from %d gave nothing within %v; the client should retry", e.opts.Stream, info.State.FirstSeq, info.State.LastSeq, next, replayWait)
-			}
-			break // removed one by one: what remains was read
-		}
-		if got == 0 {
+		if done {
 			break
 		}
+		if got == 0 {
+			return nil, false, fmt.Errorf("jetstream: replay: %d messages of %v are pending on stream %s after sequence %d, but a fetch gave none within %v; the client should retry", pending, topics, e.opts.Stream, after, replayWait)
+		}
+	}
+	// A message that expired from the front of the stream before the
+	// consumer reached it was skipped without a trace: if the front has
+	// passed after+1, the replay may miss some, and says so.
+	info, err := e.stream.Info(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
+	}
+	if epochOf(info.Created) != e.epoch || info.State.FirstSeq > after+1 {
+		return nil, true, nil
 	}
 	return msgs, false, nil
 }
