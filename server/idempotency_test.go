@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,23 +16,7 @@ import (
 // (none if empty) and returns the status, the decoded JSON and the headers.
 func postKeys(t *testing.T, base, topic, body string, keys ...string) (int, map[string]string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest("POST", base+"/publish?topic="+topic, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		req.Header.Add("Idempotency-Key", k)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]string
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		t.Fatalf("the answer is not JSON: %v", err)
-	}
-	return resp.StatusCode, m, resp.Header
+	return postWith(t, base, "topic="+topic, body, http.Header{"Idempotency-Key": keys})
 }
 
 // TestPublishIdempotencyKey runs POST /publish with Idempotency-Key

@@ -16,12 +16,23 @@ import (
 // JSON answer.
 func post(t *testing.T, base, query, token, body string) (int, map[string]string, http.Header) {
 	t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return postWith(t, base, query, body, h)
+}
+
+// postWith publishes body with the given query and request headers,
+// and returns the status, the decoded JSON answer and the headers.
+func postWith(t *testing.T, base, query, body string, h http.Header) (int, map[string]string, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest("POST", base+"/publish?"+query, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, vs := range h {
+		req.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
