@@ -655,6 +655,11 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 	// The topics' messages from after+1 on, when the consumer was made;
 	// then, after each message, those still after it.
 	pending := cons.CachedInfo().NumPending
+	// The consumer numbers what it delivers 1, 2, 3…, and with AckNone a
+	// message lost on its way (NATS cut a slow connection, say) counts
+	// as delivered all the same: NumPending would not show it. A jump in
+	// that number fails the replay instead of skipping the message.
+	var delivered uint64
 	for pending > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, false, fmt.Errorf("jetstream: replay: %w", err)
@@ -673,6 +678,9 @@ func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) 
 			meta, err := m.Metadata()
 			if err != nil {
 				return nil, false, fmt.Errorf("jetstream: replay: %w", err)
+			}
+			if delivered++; meta.Sequence.Consumer != delivered {
+				return nil, false, fmt.Errorf("jetstream: replay: the consumer delivered message %d after %d: some were lost on their way; the client should retry", meta.Sequence.Consumer, delivered-1)
 			}
 			seq := meta.Sequence.Stream
 			pending = meta.NumPending
