@@ -1,7 +1,6 @@
 package sse
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,13 +33,8 @@ func (b *Broker) Admit(w http.ResponseWriter, r *http.Request) (release func()) 
 func (b *Broker) admit(ip string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	switch {
-	case b.closed.Load():
-		return ErrClosed
-	case b.opts.MaxClients >= 0 && len(b.clients)+b.admitted >= b.opts.MaxClients:
-		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+b.admitted)
-	case b.opts.MaxClientsPerIP >= 0 && b.perIP[ip] >= b.opts.MaxClientsPerIP:
-		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, ip, b.perIP[ip])
+	if err := b.mayOpen(ip); err != nil {
+		return err
 	}
 	b.admitted++
 	b.perIP[ip]++

@@ -282,17 +282,27 @@ func (b *Broker) fanOut(m *Message) {
 	b.mu.RUnlock()
 }
 
-// register adds c to the registry, or says why it may not.
-func (b *Broker) register(c *client) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// mayOpen says why one more stream from ip may not open, or returns
+// nil: after Shutdown, or over MaxClients or MaxClientsPerIP, counting
+// the broker's own streams and those of Admit alike. b.mu is held.
+func (b *Broker) mayOpen(ip string) error {
 	switch {
 	case b.closed.Load():
 		return ErrClosed
 	case b.opts.MaxClients >= 0 && len(b.clients)+b.admitted >= b.opts.MaxClients:
 		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+b.admitted)
-	case b.opts.MaxClientsPerIP >= 0 && b.perIP[c.info.IP] >= b.opts.MaxClientsPerIP:
-		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, c.info.IP, b.perIP[c.info.IP])
+	case b.opts.MaxClientsPerIP >= 0 && b.perIP[ip] >= b.opts.MaxClientsPerIP:
+		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, ip, b.perIP[ip])
+	}
+	return nil
+}
+
+// register adds c to the registry, or says why it may not.
+func (b *Broker) register(c *client) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.mayOpen(c.info.IP); err != nil {
+		return err
 	}
 	b.clients[c] = struct{}{}
 	b.perIP[c.info.IP]++
