@@ -348,44 +348,49 @@ func tail(path string) string {
 // scrape reads the figures of an instance's /metrics that the soak
 // samples (Prometheus text format, unlabelled or first label set).
 func scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
+	var out map[string]float64
+	err := readMetrics(ctx, url, func(r io.Reader) (err error) {
+		out, err = parseMetrics(r, names...)
+		return err
+	})
+	return out, err
+}
+
+// readMetrics hands an instance's /metrics body to read, within 3 s.
+func readMetrics(ctx context.Context, url string, read func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	return parseMetrics(resp.Body, names...)
+	return read(resp.Body)
 }
 
 // refusals returns an instance's counters of refused requests and
 // connections, by series ("ssewasm_refused_total{reason=...}" and the
 // like), for the report.
 func refusals(ctx context.Context, url string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, p := range []string{"ssewasm_refused_total", "ssewasm_connections_rejected_total", "ssewasm_gaps_total", "ssewasm_publishes_stalled_total", "ssewasm_clients_evicted_total", "ssewasm_events_replayed_total"} {
-			if strings.HasPrefix(line, p) {
-				i := strings.LastIndexByte(line, ' ')
-				if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil && v != 0 {
-					out[line[:i]] = v
+	err := readMetrics(ctx, url, func(r io.Reader) error {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			for _, p := range []string{"ssewasm_refused_total", "ssewasm_connections_rejected_total", "ssewasm_gaps_total", "ssewasm_publishes_stalled_total", "ssewasm_clients_evicted_total", "ssewasm_events_replayed_total"} {
+				if strings.HasPrefix(line, p) {
+					i := strings.LastIndexByte(line, ' ')
+					if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil && v != 0 {
+						out[line[:i]] = v
+					}
 				}
 			}
 		}
-	}
-	return out, sc.Err()
+		return sc.Err()
+	})
+	return out, err
 }
 
 // parseMetrics returns the values of the named metrics; a labelled
