@@ -226,26 +226,7 @@ func TestTLSConnCap(t *testing.T) {
 	const max = 3
 	cert, key := selfSigned(t, t.TempDir())
 	cfg := defaults(t, "-tls-cert", cert, "-tls-key", key, "-max-conns", fmt.Sprint(max))
-	web, err := openWebDir(fakeWeb(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := newService(cfg, web, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := svc.httpServer(cfg, quiet)
-	done := make(chan error, 1)
-	go func() { done <- svc.serve(srv, svc.listener(tcp, cfg), cfg, quiet) }()
-	t.Cleanup(func() {
-		srv.Shutdown(t.Context())
-		<-done
-	})
-	addr := tcp.Addr().String()
+	svc, addr := serveService(t, cfg)
 
 	var silent []net.Conn
 	for range max { // handshakes that never start: they fill the cap

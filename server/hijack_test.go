@@ -35,29 +35,10 @@ func TestStreamsAreHijacked(t *testing.T) {
 				args = []string{"-tls-cert", cert, "-tls-key", key}
 			}
 			cfg := defaults(t, append(args, "-max-clients-per-ip", "-1")...)
-			web, err := openWebDir(fakeWeb(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc, err := newService(cfg, web, quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tcp, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln := svc.listener(tcp, cfg)
-			srv := svc.httpServer(cfg, quiet)
-			done := make(chan error, 1)
-			go func() { done <- svc.serve(srv, ln, cfg, quiet) }()
-			t.Cleanup(func() {
-				srv.Shutdown(t.Context())
-				<-done
-			})
+			svc, addr := serveService(t, cfg)
 
 			dial := func() net.Conn {
-				c, err := net.Dial("tcp", tcp.Addr().String())
+				c, err := net.Dial("tcp", addr)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -114,7 +95,7 @@ func TestStreamsAreHijacked(t *testing.T) {
 				if tc.tls {
 					scheme = "https"
 				}
-				return c.Post(scheme+"://"+tcp.Addr().String()+"/publish?topic=hijack", "text/plain", strings.NewReader("hi"))
+				return c.Post(scheme+"://"+addr+"/publish?topic=hijack", "text/plain", strings.NewReader("hi"))
 			}()
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("publish: %v %v", resp, err)
@@ -132,4 +113,31 @@ func TestStreamsAreHijacked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveService serves a service made from cfg the way run does (its
+// listener with every wrapper, its http.Server), on a loopback port,
+// until the test ends. It returns the service and the address.
+func serveService(t *testing.T, cfg config) (*service, string) {
+	t.Helper()
+	web, err := openWebDir(fakeWeb(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := newService(cfg, web, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := svc.httpServer(cfg, quiet)
+	done := make(chan error, 1)
+	go func() { done <- svc.serve(srv, svc.listener(tcp, cfg), cfg, quiet) }()
+	t.Cleanup(func() {
+		srv.Shutdown(t.Context())
+		<-done
+	})
+	return svc, tcp.Addr().String()
 }
