@@ -11,9 +11,13 @@ import (
 	"net/http"
 	_ "net/http/pprof" //nolint:gosec // profiling build only
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"syscall"
+
+	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 func init() {
@@ -35,6 +39,16 @@ func init() {
 			fmt.Fprintf(w, "%s %d\n", s.Name, s.Value.Uint64())
 		}
 	})
+	// SIGUSR1 dumps every stream's state to stderr (sse.Broker.DebugDump).
+	onBroker = func(b *sse.Broker) {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGUSR1)
+		go func() {
+			for range ch {
+				b.DebugDump(os.Stderr, "")
+			}
+		}()
+	}
 	if addr := os.Getenv("SSEWASM_PPROF"); addr != "" {
 		go http.ListenAndServe(addr, nil) //nolint:errcheck,gosec // profiling build only
 	}

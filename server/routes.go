@@ -79,6 +79,9 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		closeEngine()
 		return nil, err
 	}
+	if onBroker != nil {
+		onBroker(broker)
+	}
 	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), refused: newRefusals()}
 	web.refused = s.refused
 	s.running, s.stop = context.WithCancel(context.Background())
@@ -255,3 +258,7 @@ func http2Config() *http.HTTP2Config {
 		MaxEncoderHeaderTableSize: 1 << 10,
 	}
 }
+
+// onBroker, when set (the profiling build: pprof.go), sees the broker
+// once it is made.
+var onBroker func(*sse.Broker)

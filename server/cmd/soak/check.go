@@ -158,6 +158,9 @@ type account struct {
 	gapsBad   int64 // sse.gap for a resumption within them: a failure
 	badGaps   []string
 	excused   []segment // (from-1, to]: events the legitimate gaps skipped
+
+	streams []streamRec // the chain's streams, to place its losses
+	seqs    []uint32    // with -trace: every new seq received, in order
 }
 
 // observe accounts for one event received.
@@ -170,6 +173,12 @@ func (a *account) observe(seq uint64) {
 		return
 	}
 	a.last = seq
+	if n := len(a.streams); n > 0 {
+		a.streams[n-1].observe(seq)
+	}
+	if a.seqs != nil {
+		a.seqs = append(a.seqs, uint32(seq))
+	}
 	if !a.open {
 		a.cur, a.open = segment{from: seq, to: seq, received: 1}, true
 		return

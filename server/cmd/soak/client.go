@@ -57,9 +57,13 @@ type chain struct {
 	paused atomic.Bool
 	// lastSeq is acct.last, for the end of the soak to see who has
 	// caught up; startSeq the newest event when the chain's first stream
-	// opened (the chain need not get events before it).
+	// opened, for the report.
 	lastSeq, startSeq atomic.Uint64
 	started           atomic.Bool
+	// openedAt is when the open stream opened (Unix ns): a chain that
+	// has received no event has no Last-Event-ID to resume with, so it
+	// owes only the events published while its stream is open.
+	openedAt atomic.Int64
 	// on is the instance of the open stream, lastAt when the last event
 	// came (Unix ns), for the report on clients that did not catch up.
 	on     atomic.Pointer[instance]
@@ -133,6 +137,9 @@ func (p *population) newChain(id int) *chain {
 		c.acct.topics |= 1 << k
 	}
 	c.acct.id, c.acct.kind = id, c.kind
+	if cfg.trace {
+		c.acct.seqs = []uint32{}
+	}
 	return c
 }
 
@@ -229,6 +236,7 @@ func (c *chain) run(ctx context.Context, p *population) (retired bool) {
 			continue
 		}
 		p.connects.Add(1)
+		c.openedAt.Store(time.Now().UnixNano())
 		if !c.started.Load() {
 			c.startSeq.Store(s.ledger.newestSeq())
 			c.started.Store(true)
@@ -251,7 +259,11 @@ func (c *chain) run(ctx context.Context, p *population) (retired bool) {
 			stopLeave = t.Stop
 		}
 		stopCtx := context.AfterFunc(ctx, func() { c.abort(endStop, false) })
-		c.read(p, body, s.ledger.newestSeq())
+		head := s.ledger.newestSeq()
+		c.acct.streams = append(c.acct.streams, streamRec{inst: in.name, sent: seqOf(c.lastID), head: head, opened: time.Since(s.start)})
+		c.read(p, body, head)
+		rec := &c.acct.streams[len(c.acct.streams)-1]
+		rec.ended, rec.why, rec.paused = time.Since(s.start), c.why.Load(), c.paused.Load()
 		stopCtx()
 		stopLeave()
 		c.conn.Store(nil)
@@ -434,6 +446,9 @@ func (c *chain) onGap(ev sse.Event, sentID string) {
 	after, newest := seqOf(sentID), seqOf(ev.ID)
 	within := g.Reason != "expired" || s.ledger.withinHistory(after, newest, s.limits, time.Now())
 	c.acct.gap(after, newest, within, g.Reason)
+	if n := len(c.acct.streams); n > 0 {
+		c.acct.streams[n-1].gap = newest
+	}
 }
 
 // slowReader reads at most rate bytes a second, in small reads, until

@@ -97,6 +97,9 @@ type config struct {
 	note         string
 	drainMax     time.Duration
 	memory       bool
+	trace        bool
+	keep         bool
+	dump         bool
 
 	lorisPublishes int
 }
@@ -182,6 +185,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.note, "note", os.Getenv("SOAK_NOTE"), "a note for the report, e.g. what else ran on the machine (default $SOAK_NOTE)")
 	fs.DurationVar(&c.drainMax, "drain-max", time.Minute, "at the end, how long the clients get to catch up with the last event")
 	fs.BoolVar(&c.memory, "memory-engine", false, "one instance (-instances 1) without NATS, its history in memory (to tell the broker's behaviour from the JetStream engine's; give -fault-every longer than -duration: a kill loses the history)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (the instances' logs, NATS's store)")
+	fs.BoolVar(&c.dump, "dump", false, "if clients have not caught up at the end, send the instances SIGUSR1 (a server built with -tags pprof then logs every stream's state; any other build dies of it)")
+	fs.BoolVar(&c.trace, "trace", false, "keep every event each client received, so that the report names the events lost (about 4 bytes per delivery)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

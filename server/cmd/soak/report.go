@@ -134,11 +134,19 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w("| clients that left / came back | %d / %d |\n", r.p.leaves.Load(), r.p.returns.Load())
 	w("| connection attempts that failed | %d%s |\n", r.p.connectFails.Load(), r.p.failKinds())
 	w("| **clients that had not caught up %v after the end of the load** (connected or still trying; a failure) | **%d** |\n", cfg.drainMax, r.late)
+	w("| **streams of normal clients that fell silent** (an event published while open had not come %v later, when the stream ended; a failure) | **%d** |\n", silentAfter, r.silent)
 	w("| publish-to-receive latency, normal clients, whole run | p50 %s, p99 %s, p99.9 %s, max %s (%d events) |\n", ms(r.p50), ms(r.p99), ms(r.p999), ms(r.pmax), r.latCount)
 	w("| faults | %d |\n\n", len(r.faults))
 	if len(r.lossExamples) > 0 {
 		w("Stretches of coverage with losses (at most 12 shown; a stretch runs between two events a client received, or to the end):\n\n")
 		for _, l := range r.lossExamples {
+			w("- %s\n", l)
+		}
+		w("\n")
+	}
+	if len(r.silentExamples) > 0 {
+		w("Streams that fell silent (at most 12 shown):\n\n")
+		for _, l := range r.silentExamples {
 			w("- %s\n", l)
 		}
 		w("\n")

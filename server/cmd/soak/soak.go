@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 )
@@ -131,7 +132,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(dir)
+	if !cfg.keep {
+		defer os.RemoveAll(dir)
+	}
 	s.logf("%d clients (open-file limit %d), %d instances, %v, faults every %v, work dir %s", clients, fdLimit, cfg.instances, cfg.duration, cfg.faultEvery, dir)
 	extra := []string{
 		"-history-size", strconv.Itoa(cfg.historySize),
@@ -217,6 +220,17 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 		s.lateInfo = append(s.lateInfo, fmt.Sprintf("client %d (%s, topics %v, first stream when the newest was seq %d): last event %s, want seq %d; %s", c.id, c.kind, c.topics, c.startSeq.Load(), last, t, open))
 		s.logf("not caught up: %s", s.lateInfo[len(s.lateInfo)-1])
 	}
+	if len(late) > 0 && cfg.dump {
+		// A profiling build (go build -tags pprof ./server) writes
+		// every stream's state to its log on SIGUSR1.
+		for _, in := range s.cluster.instances {
+			if pid := in.pid(); pid > 0 {
+				syscall.Kill(pid, syscall.SIGUSR1)
+			}
+		}
+		time.Sleep(2 * time.Second)
+		s.logf("asked the instances to dump their streams into their logs in %s", dir)
+	}
 	stopClients()
 	s.pop.wg.Wait()
 	stopSampler()
@@ -259,9 +273,22 @@ func (s *soak) watchInstances(ctx context.Context) {
 // the chains that did not, with the seq each should have reached.
 func (s *soak) drain(ctx context.Context) (int, map[*chain]uint64) {
 	newest := s.ledger.newestByTopic(len(s.topics))
+	// target is the seq c must reach: the newest event of each of its
+	// topics. A chain that has received nothing cannot resume (it has no
+	// Last-Event-ID, like a browser's EventSource), so it owes only the
+	// events published at least a second after its open stream opened:
+	// one that is not connected owes nothing yet. (An event acknowledged
+	// after the stream opened may have been stored before.)
 	target := func(c *chain) uint64 {
 		var t uint64
+		opened := c.openedAt.Load()
 		for _, k := range c.topics {
+			if c.lastSeq.Load() == 0 {
+				at := s.ledger.at(newest[k])
+				if c.conn.Load() == nil || at.IsZero() || at.UnixNano() < opened+int64(time.Second) {
+					continue
+				}
+			}
 			t = max(t, newest[k])
 		}
 		return t
@@ -271,7 +298,7 @@ func (s *soak) drain(ctx context.Context) (int, map[*chain]uint64) {
 		chains := s.pop.chains()
 		late := map[*chain]uint64{}
 		for _, c := range chains {
-			if t := target(c); c.lastSeq.Load() < t && (!c.started.Load() || t > c.startSeq.Load()) {
+			if t := target(c); c.lastSeq.Load() < t {
 				late[c] = t
 			}
 		}
@@ -317,12 +344,14 @@ type results struct {
 	bursts                                   int64
 	lostByKind                               [3]int64
 	lossExamples                             []string
+	silent                                   int // streams of normal clients that fell silent
+	silentExamples                           []string
 	maxLoad, meanLoad                        float64
 	exited                                   []string
 }
 
 func (r *results) failed() bool {
-	return r.lost > 0 || r.late > 0 || r.repeats > 0 || r.misrouted > 0 || r.gapsBad > 0 || r.fatal != nil || len(r.exited) > 0
+	return r.lost > 0 || r.late > 0 || r.silent > 0 || r.repeats > 0 || r.misrouted > 0 || r.gapsBad > 0 || r.fatal != nil || len(r.exited) > 0
 }
 
 func (r *results) summary() string {
@@ -330,8 +359,8 @@ func (r *results) summary() string {
 	if r.failed() {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("%s: %d events published (%d failed), %d delivered, %d lost, %d clients not caught up at the end, %d repeated or out of order, %d misrouted, gaps: %d legitimate (%d events skipped), %d within history; %d evictions; %d faults\n",
-		verdict, r.published, r.publishFailed, r.delivered, r.lost, r.late, r.repeats, r.misrouted, r.gapsLegit, r.missedInGaps, r.gapsBad, int64(r.evictions), len(r.faults))
+	return fmt.Sprintf("%s: %d events published (%d failed), %d delivered, %d lost, %d clients not caught up at the end, %d streams fell silent, %d repeated or out of order, %d misrouted, gaps: %d legitimate (%d events skipped), %d within history; %d evictions; %d faults\n",
+		verdict, r.published, r.publishFailed, r.delivered, r.lost, r.late, r.silent, r.repeats, r.misrouted, r.gapsLegit, r.missedInGaps, r.gapsBad, int64(r.evictions), len(r.faults))
 }
 
 // results checks every account and gathers the totals.
@@ -357,12 +386,13 @@ func (s *soak) results(late map[*chain]uint64) *results {
 		r.lost += v.lost
 		r.lostByKind[a.kind] += v.lost
 		for i, sg := range v.lossy {
-			if len(r.lossExamples) >= 12 {
+			if len(r.lossExamples) >= 12 && (!s.cfg.trace || len(r.lossExamples) >= 200) {
 				break
 			}
-			r.lossExamples = append(r.lossExamples, fmt.Sprintf("client %d (%s): seq %d–%d (published %s–%s): received %d of %d",
-				a.id, a.kind, sg.from, sg.to, fmtAt(s.ledger.at(sg.from).Sub(s.start)), fmtAt(s.ledger.at(sg.to).Sub(s.start)), sg.received, v.due[i]))
+			r.lossExamples = append(r.lossExamples, fmt.Sprintf("%s (published %s–%s): received %d of %d",
+				a.explain(&s.ledger, sg, s.topics, s.start), fmtAt(s.ledger.at(sg.from).Sub(s.start)), fmtAt(s.ledger.at(sg.to).Sub(s.start)), sg.received, v.due[i]))
 		}
+		r.silent += a.silences(&s.ledger, s.start, s.topics, &r.silentExamples)
 		r.missedInGaps += v.missedInGaps
 		r.repeats += a.repeats
 		r.gapsLegit += a.gapsLegit
