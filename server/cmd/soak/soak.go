@@ -10,8 +10,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
