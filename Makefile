@@ -117,9 +117,11 @@ bench:
 ## $(SOAK) (30m by default; SOAK=2m make soak for a short run); writes docs/soak.md
 ## and docs/soak.svg, and fails if any event was lost. Not part of make test.
 SOAK ?= 30m
+## extra flags for the soak, e.g. SOAK_FLAGS="-trace -keep" (./bin/soak -h)
+SOAK_FLAGS ?=
 soak: server
 	$(GO) build -trimpath -o bin/soak ./server/cmd/soak
-	./bin/soak -duration $(SOAK) -server bin/server -md docs/soak.md -svg docs/soak.svg
+	./bin/soak -duration $(SOAK) $(SOAK_FLAGS) -server bin/server -md docs/soak.md -svg docs/soak.svg
 
 clean:
 	rm -rf bin web/app.wasm web/app.wasm.gz web/app.wasm.br web/app.wasm.sha256
