@@ -160,6 +160,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.maxLag <= 0 {
 		return c, errors.New("-max-lag must be positive: the bytes a client may fall behind")
 	}
+	if c.engine.replayBytes <= 0 {
+		return c, errors.New("-replay-bytes must be positive: the bytes of replayed events all replays may hold at once")
+	}
 	if c.maxConns < -1 || c.maxPublishing <= 0 || c.maxHeaderBytes < 1024 || c.publishReadTimeout < 0 {
 		return c, errors.New("-max-conns is -1, 0 or a count; -max-publishing a positive count; -max-header-bytes 1024 or more; -publish-read-timeout 0 (none) or a duration")
 	}

@@ -22,11 +22,13 @@ import (
 type engineConfig struct {
 	natsURL      string // -nats: an external NATS server
 	natsEmbedded string // -nats-embedded: run JetStream in-process, storing in this directory
+	replayBytes  int64  // -replay-bytes: jetstream.Options.ReplayBytes
 }
 
 func addEngineFlags(fs *flag.FlagSet, c *engineConfig) {
 	fs.StringVar(&c.natsURL, "nats", "", "NATS server URL (nats://host:4222): share topics, IDs and history with other instances through JetStream")
 	fs.StringVar(&c.natsEmbedded, "nats-embedded", "", "run an embedded NATS JetStream server storing history in this directory (survives restarts)")
+	fs.Int64Var(&c.replayBytes, "replay-bytes", jetstream.DefaultReplayBytes, "with JetStream: bytes of replayed events read from NATS and not yet written that all replays may hold at once; a replay reads in parts and waits for room")
 }
 
 // natsTimeout bounds connecting to NATS and creating the stream at start.
@@ -98,6 +100,7 @@ func openEngine(c engineConfig, historySize int, historyAge time.Duration, histo
 		HistorySize:  historySize,
 		HistoryAge:   historyAge,
 		HistoryBytes: historyBytes,
+		ReplayBytes:  c.replayBytes,
 		Logger:       log,
 		OnLost: func(err error) {
 			log.Error("the JetStream history this instance serves is gone; exiting so that clients reconnect and replay (restart this instance)", "err", err)

@@ -84,3 +84,17 @@ func TestOpenEngineEmbeddedKeepsHistory(t *testing.T) {
 		t.Errorf("after a restart: gap %q through %d, %d messages; want the second event", r.Gap, r.Through, len(r.Messages))
 	}
 }
+
+func TestReplayBytesFlag(t *testing.T) {
+	if got := defaults(t).engine.replayBytes; got != jetstream.DefaultReplayBytes {
+		t.Errorf("default -replay-bytes %d, want %d", got, jetstream.DefaultReplayBytes)
+	}
+	if got := defaults(t, "-replay-bytes", "1048576").engine.replayBytes; got != 1<<20 {
+		t.Errorf("-replay-bytes 1048576 gave %d", got)
+	}
+	for _, v := range []string{"0", "-5"} {
+		if _, err := parseFlags([]string{"-replay-bytes", v}, io.Discard); err == nil || !strings.Contains(err.Error(), "-replay-bytes must be positive") {
+			t.Errorf("-replay-bytes %s: %v, want an error saying it must be positive", v, err)
+		}
+	}
+}

@@ -59,7 +59,8 @@ type Engine interface {
 	// lastEventID (not empty) and subscribes to topics. When lastEventID
 	// is a position in the history, Messages holds every message on
 	// topics with a greater Seq, up to and including Through, in Seq
-	// order. Otherwise Gap says why (and Messages is empty). Through and
+	// order (or, with Replay.More, the first of them, and More the
+	// rest, part by part). Otherwise Gap says why (and Messages is empty). Through and
 	// Head are always set to the newest message in the history when
 	// Replay read it. An error means the history could not be read at all.
 	Replay(ctx context.Context, topics []string, lastEventID string) (Replay, error)
@@ -113,6 +114,18 @@ type Replay struct {
 	Head string
 	// Gap is "" when the replay is exact, or why it could not be.
 	Gap GapReason
+
+	// More, if not nil, reads the next part of a replay that the engine
+	// does not hold at once (its memory is its own, not the history's):
+	// the broker writes Messages, then calls More, writes what it
+	// returns, and so on, until More returns no message. An error ends
+	// the stream, and the client resumes after the last event it got.
+	// An engine that replays from memory it keeps anyway (MemoryEngine)
+	// leaves it nil.
+	More func(ctx context.Context) ([]*Message, error)
+	// Release, if not nil, is called once when the broker is done with
+	// the replay, written or not: the engine frees what it holds for it.
+	Release func()
 }
 
 // GapReason says why a Last-Event-ID could not be replayed: the

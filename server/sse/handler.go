@@ -164,27 +164,44 @@ func (b *Broker) open(c *client, head []byte) error {
 	if err != nil {
 		return err
 	}
+	if rep.Release != nil {
+		defer rep.Release()
+	}
 	c.through = rep.Through
 	if rep.Gap != "" {
 		bufs = append(bufs, gapFrame(c.info.LastEventID, rep))
 		b.stats.gaps.Add(1)
 	}
 	// Write the replay in chunks, each with its own deadline, so a long
-	// replay to a slow but live client is not cut off.
+	// replay to a slow but live client is not cut off; and part by part,
+	// if the engine reads it so (Replay.More).
 	msgs := rep.Messages
 	for {
 		chunk := msgs[:min(len(msgs), replayChunk)]
 		for _, m := range chunk {
 			bufs = append(bufs, m.Frame)
 		}
-		if err := c.writeAll(bufs); err != nil {
-			return err
-		}
-		b.stats.replayed.Add(uint64(len(chunk)))
-		if msgs = msgs[len(chunk):]; len(msgs) == 0 {
-			return nil
+		if len(bufs) > 0 {
+			err := c.writeAll(bufs)
+			clear(bufs) // a part's frames are the engine's to free
+			if err != nil {
+				return err
+			}
 		}
 		bufs = bufs[:0]
+		b.stats.replayed.Add(uint64(len(chunk)))
+		if msgs = msgs[len(chunk):]; len(msgs) > 0 {
+			continue
+		}
+		if rep.More == nil {
+			return nil
+		}
+		if msgs, err = rep.More(c.ctx); err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
 	}
 }
 

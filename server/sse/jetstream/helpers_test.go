@@ -105,6 +105,23 @@ func replay(t *testing.T, e *Engine, topics []string, last string) sse.Replay {
 	if err != nil {
 		t.Fatalf("replay after %s: %v", last, err)
 	}
+	// Read every part, as the broker does, and give them back.
+	for r.More != nil {
+		more, err := r.More(ctx)
+		if err != nil {
+			t.Fatalf("replay after %s: a further part: %v", last, err)
+		}
+		if len(more) == 0 {
+			break
+		}
+		r.Messages = append(r.Messages, more...)
+	}
+	if r.Release != nil {
+		r.Release()
+	}
+	if n := e.held.inUse(); n != 0 {
+		t.Errorf("replay after %s: %d bytes still held after Release", last, n)
+	}
 	return r
 }
 

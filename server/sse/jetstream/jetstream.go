@@ -38,7 +38,10 @@
 // replay, or get sse.GapEvent) on a fresh engine. The server binary exits.
 //
 // Replay reads the stream from the client's last sequence to the stream's
-// last, with a short-lived consumer, and keeps the requested topics.
+// last, keeping the requested topics, in parts (sse.Replay.More) of at
+// most 1,000 events and 1 MiB, each through a short-lived consumer; the
+// parts all replays hold, read and not yet written, stay within
+// Options.ReplayBytes (see replay.go).
 package jetstream
 
 import (
@@ -46,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,7 +57,6 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // Defaults of [Options].
@@ -73,6 +74,9 @@ const (
 // DefaultMaxReplays is the default of Options.MaxReplays: with ten
 // servers on a stream, 320 of NATS's 1,000 consumers per stream.
 const DefaultMaxReplays = 32
+
+// DefaultReplayBytes is the default of Options.ReplayBytes.
+const DefaultReplayBytes = 64 << 20
 
 // opTimeout bounds a request to NATS made without a caller's context.
 const opTimeout = 10 * time.Second
@@ -121,6 +125,15 @@ type Options struct {
 	// without a bound their replays ran out of consumers (and a server
 	// starting then could not subscribe). 0 means DefaultMaxReplays.
 	MaxReplays int
+	// ReplayBytes bounds the memory replays take on this engine: the
+	// bytes of the events read from the stream for replays and not yet
+	// written to their clients. A replay reads its events in parts (at
+	// most 1,000 events and 1 MiB, or one event if larger) and holds one
+	// part at a time: the next is read once the broker has written the
+	// last. A part waits for room, for as long as its context allows.
+	// 0 means DefaultReplayBytes; it is raised to hold at least one part
+	// of the largest message NATS accepts.
+	ReplayBytes int64
 	// Replicas is the stream's replica count in a NATS cluster; 0 means 1.
 	Replicas int
 	// MemoryStorage keeps the stream in NATS's memory instead of files:
@@ -150,7 +163,9 @@ type Engine struct {
 
 	lost atomic.Pointer[error] // set once continuity is lost
 
-	replays chan struct{} // a slot per replay reading the stream: Options.MaxReplays
+	replays   chan struct{} // a slot per replay reading the stream: Options.MaxReplays
+	held      budget        // bytes of replayed events not yet written: Options.ReplayBytes
+	partBytes int           // the most one part of a replay reads
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{} // guarded by mu
@@ -252,6 +267,13 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		maxReplays = DefaultMaxReplays
 	}
 	e.replays = make(chan struct{}, maxReplays)
+	// A part must hold the largest message NATS accepts, with its
+	// subject and headers (NATS counts them in a fetch's bytes).
+	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(all)+replayMsgOverhead)
+	e.held.limit = max(opts.ReplayBytes, int64(e.partBytes))
+	if opts.ReplayBytes <= 0 {
+		e.held.limit = max(DefaultReplayBytes, int64(e.partBytes))
+	}
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	e.wg.Add(1)
 	go e.watch()
@@ -571,151 +593,6 @@ func (s *subscription) stop() {
 	s.stopped = true
 	s.mu.Unlock()
 	s.cc.Stop()
-}
-
-// Replay implements [sse.Engine]: it reads the stream after lastEventID's
-// sequence, up to the stream's last sequence when Replay started.
-func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string) (sse.Replay, error) {
-	if p := e.lost.Load(); p != nil {
-		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *p)
-	}
-	info, err := e.stream.Info(ctx)
-	if err != nil {
-		return sse.Replay{}, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
-	}
-	if !e.checkEpoch(info) {
-		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *e.lost.Load())
-	}
-	last, first := info.State.LastSeq, info.State.FirstSeq
-	r := sse.Replay{Through: last}
-	if last > 0 {
-		r.Head = sse.FormatID(e.epoch, last)
-	}
-	var after uint64
-	after, r.Gap = protocol.Classify(lastEventID, e.epoch, first, last)
-	if r.Gap != "" || after == last {
-		return r, nil
-	}
-	select { // wait for a turn: see Options.MaxReplays
-	case e.replays <- struct{}{}:
-	case <-ctx.Done():
-		return sse.Replay{}, fmt.Errorf("jetstream: replay: waiting for one of the %d replays in progress to end: %w", cap(e.replays), ctx.Err())
-	}
-	msgs, expired, err := e.read(ctx, after, last, topics)
-	<-e.replays
-	if err != nil {
-		return sse.Replay{}, err
-	}
-	if expired {
-		r.Gap = sse.GapExpired
-		return r, nil
-	}
-	r.Messages = msgs
-	return r, nil
-}
-
-// replayBatch is how many messages one fetch asks for.
-const replayBatch = 1000
-
-// replayWait bounds one fetch of a replay: the messages asked for are
-// stored, so they come at once unless some were removed.
-const replayWait = 2 * time.Second
-
-// read returns the messages on topics with a sequence in (after, last],
-// or expired if some of them may have left the stream before they could
-// be read. It reads only the topics' subjects (a consumer filtered on
-// them), so that a resumption after a flood on another topic does not
-// pull the flood through NATS; the consumer's NumPending says how many
-// messages there are to read, so a fetch that gives fewer fails the
-// replay instead of stopping it short in silence.
-func (e *Engine) read(ctx context.Context, after, last uint64, topics []string) (msgs []*sse.Message, expired bool, err error) {
-	filters := make([]string, 0, len(topics))
-	for _, t := range topics {
-		if f := subject(e.opts.Subject, t); !slices.Contains(filters, f) { // NATS refuses a filter twice
-			filters = append(filters, f)
-		}
-	}
-	cons, err := e.stream.CreateConsumer(ctx, natsjs.ConsumerConfig{
-		DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
-		OptStartSeq:       after + 1,
-		FilterSubjects:    filters,
-		AckPolicy:         natsjs.AckNonePolicy,
-		MemoryStorage:     true,
-		Replicas:          1,
-		InactiveThreshold: 10 * time.Second, // in case the delete below fails
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("jetstream: replay: creating a consumer on stream %s: %w", e.opts.Stream, err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
-		defer cancel()
-		e.stream.DeleteConsumer(dctx, cons.CachedInfo().Name) //nolint:errcheck // InactiveThreshold cleans up
-	}()
-	// The topics' messages from after+1 on, when the consumer was made;
-	// then, after each message, those still after it.
-	pending := cons.CachedInfo().NumPending
-	// The consumer numbers what it delivers 1, 2, 3…, and with AckNone a
-	// message lost on its way (NATS cut a slow connection, say) counts
-	// as delivered all the same: NumPending would not show it. A jump in
-	// that number fails the replay instead of skipping the message.
-	var delivered uint64
-	for pending > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, false, fmt.Errorf("jetstream: replay: %w", err)
-		}
-		// Fetch waits for the messages asked for, all stored, up to
-		// replayWait. (FetchNoWait could answer nothing although they
-		// were stored, on a consumer made a moment ago on a busy server:
-		// the soak saw it.)
-		batch, err := cons.Fetch(int(min(pending, replayBatch)), natsjs.FetchMaxWait(replayWait))
-		if err != nil {
-			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
-		}
-		got, done := 0, false
-		for m := range batch.Messages() {
-			got++
-			meta, err := m.Metadata()
-			if err != nil {
-				return nil, false, fmt.Errorf("jetstream: replay: %w", err)
-			}
-			if delivered++; meta.Sequence.Consumer != delivered {
-				return nil, false, fmt.Errorf("jetstream: replay: the consumer delivered message %d after %d: some were lost on their way; the client should retry", meta.Sequence.Consumer, delivered-1)
-			}
-			seq := meta.Sequence.Stream
-			pending = meta.NumPending
-			if seq > last {
-				done = true // past the end of the replay: live delivery has the rest
-				break
-			}
-			msg, err := e.decode(m, seq)
-			if err != nil {
-				e.log.Warn("jetstream: skipping a message not written by this engine", "err", err)
-				continue
-			}
-			msgs = append(msgs, msg)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-			return nil, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
-		}
-		if done {
-			break
-		}
-		if got == 0 {
-			return nil, false, fmt.Errorf("jetstream: replay: %d messages of %v are pending on stream %s after sequence %d, but a fetch gave none within %v; the client should retry", pending, topics, e.opts.Stream, after, replayWait)
-		}
-	}
-	// A message that expired from the front of the stream before the
-	// consumer reached it was skipped without a trace: if the front has
-	// passed after+1, the replay may miss some, and says so.
-	info, err := e.stream.Info(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
-	}
-	if epochOf(info.Created) != e.epoch || info.State.FirstSeq > after+1 {
-		return nil, true, nil
-	}
-	return msgs, false, nil
 }
 
 // Close ends every subscription and the engine's goroutine; later

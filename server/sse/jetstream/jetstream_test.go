@@ -500,6 +500,9 @@ func TestReplayStorm(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			r, err := e.Replay(ctx, []string{"a"}, ms[i%10].ID)
+			if r.Release != nil {
+				defer r.Release()
+			}
 			switch {
 			case err != nil:
 				errs <- err
