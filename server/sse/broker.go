@@ -68,8 +68,8 @@ type Broker struct {
 	ticking  bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                                 atomic.Int64
-		published, local, delivered, replayed, evicted, rejected, gaps, stalled atomic.Uint64
+		clients                                                                              atomic.Int64
+		published, local, delivered, replayed, evicted, rejected, gaps, stalled, replayFails atomic.Uint64
 
 		deduplicated atomic.Uint64
 	}
@@ -92,6 +92,11 @@ type Stats struct {
 	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
 	Rejected  uint64 // requests refused before their stream opened
 	Gaps      uint64 // gap events sent
+
+	// ReplaysFailed counts streams ended because the engine could not
+	// read their replay (or a part of it): the client reconnects with the
+	// same Last-Event-ID and tries again.
+	ReplaysFailed uint64
 
 	// Deduplicated counts publishes answered with the ID of an earlier
 	// one with the same idempotency key (PublishWith): nothing stored.
@@ -449,7 +454,9 @@ func (b *Broker) Stats() Stats {
 		Evicted:   b.stats.evicted.Load(),
 		Rejected:  b.stats.rejected.Load(),
 		Gaps:      b.stats.gaps.Load(),
-		Stalled:   b.stats.stalled.Load(),
+
+		ReplaysFailed: b.stats.replayFails.Load(),
+		Stalled:       b.stats.stalled.Load(),
 
 		Deduplicated: b.stats.deduplicated.Load(),
 	}

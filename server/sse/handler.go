@@ -162,7 +162,7 @@ func (b *Broker) open(c *client, head []byte) error {
 	}
 	rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
 	if err != nil {
-		return err
+		return b.replayFailed(c, err)
 	}
 	if rep.Release != nil {
 		defer rep.Release()
@@ -197,12 +197,23 @@ func (b *Broker) open(c *client, head []byte) error {
 			return nil
 		}
 		if msgs, err = rep.More(c.ctx); err != nil {
-			return err
+			return b.replayFailed(c, err)
 		}
 		if len(msgs) == 0 {
 			return nil
 		}
 	}
+}
+
+// replayFailed counts a replay the engine could not read, unless the
+// client left meanwhile, and returns err: the stream ends, and the client
+// retries with the same Last-Event-ID.
+func (b *Broker) replayFailed(c *client, err error) error {
+	if c.ctx.Err() == nil {
+		b.stats.replayFails.Add(1)
+		b.opts.Logger.Debug("sse: replay failed", "client", c.info.ID, "lastEventId", c.info.LastEventID, "err", err)
+	}
+	return err
 }
 
 // finish ends a stream, on either path, for reason: it leaves the

@@ -107,6 +107,9 @@ func testReplayPartFails(t *testing.T, mode testMode) {
 	if n := eng.released.Load(); n != 1 {
 		t.Errorf("Release called %d times, want once", n)
 	}
+	if n := b.Stats().ReplaysFailed; n != 1 {
+		t.Errorf("Stats.ReplaysFailed %d, want 1", n)
+	}
 }
 
 // TestLeaveBetweenParts: a client that leaves while a part is read stops
@@ -133,4 +136,7 @@ func testLeaveBetweenParts(t *testing.T, mode testMode) {
 	conn.Close()
 	waitFor(t, "the replay's release", func() bool { return eng.released.Load() == 1 })
 	waitFor(t, "the stream to end", func() bool { return b.Stats().Clients == 0 })
+	if n := b.Stats().ReplaysFailed; n != 0 {
+		t.Errorf("Stats.ReplaysFailed %d after the client left, want 0: leaving is no failure", n)
+	}
 }

@@ -379,7 +379,7 @@ func refusals(ctx context.Context, url string) (map[string]float64, error) {
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			for _, p := range []string{"ssewasm_refused_total", "ssewasm_connections_rejected_total", "ssewasm_gaps_total", "ssewasm_publishes_stalled_total", "ssewasm_clients_evicted_total", "ssewasm_events_replayed_total"} {
+			for _, p := range []string{"ssewasm_refused_total", "ssewasm_connections_rejected_total", "ssewasm_gaps_total", "ssewasm_publishes_stalled_total", "ssewasm_clients_evicted_total", "ssewasm_events_replayed_total", "ssewasm_replays_failed_total"} {
 				if strings.HasPrefix(line, p) {
 					i := strings.LastIndexByte(line, ' ')
 					if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil && v != 0 {
