@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,7 +270,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	e.replays = make(chan struct{}, maxReplays)
 	// A part must hold the largest message NATS accepts, with its
 	// subject and headers (NATS counts them in a fetch's bytes).
-	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(all)+replayMsgOverhead)
+	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(subject(opts.Subject, strings.Repeat(".", sse.MaxTopicLen)))+replayMsgOverhead)
 	e.held.limit = max(opts.ReplayBytes, int64(e.partBytes))
 	if opts.ReplayBytes <= 0 {
 		e.held.limit = max(DefaultReplayBytes, int64(e.partBytes))
