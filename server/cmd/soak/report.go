@@ -86,7 +86,7 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("# Soak\n\n")
 	w("Written by `server/cmd/soak` (`SOAK=%v make soak`) on %s; do not edit by hand.\n\n", cfg.duration, s.start.UTC().Format("2006-01-02 15:04 MST"))
-	verdict := "**Pass**: no event lost, doubled or reordered, no gap within history, and every client caught up at the end."
+	verdict := "**Pass**: no event lost, doubled or reordered, no gap within history, no stream of a normal client fell silent, and every client caught up at the end."
 	if r.failed() {
 		verdict = "**Fail**: see the totals below."
 	}
