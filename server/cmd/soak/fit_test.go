@@ -52,3 +52,30 @@ func TestMemorySlope(t *testing.T) {
 		t.Errorf("instance 1: %+v; want 50 KB/min from 21m, interrupted", s1)
 	}
 }
+
+func TestTheilSenIgnoresSpikes(t *testing.T) {
+	// Flat at 70 MB with two short spikes to 150 MB, the second near the
+	// end: least squares reads a trend, Theil–Sen does not.
+	var x, y []float64
+	for i := range 240 {
+		v := 70.0
+		if (i >= 30 && i < 36) || (i >= 220 && i < 228) {
+			v = 150
+		}
+		x, y = append(x, float64(i)/12), append(y, v*1000)
+	}
+	robust, ok := theilSen(x, y)
+	lsq, _, _ := linearFit(x, y)
+	if !ok || math.Abs(robust) > 1e-9 {
+		t.Errorf("Theil–Sen slope %v (ok %v), want 0", robust, ok)
+	}
+	if lsq < 100 {
+		t.Errorf("least squares %v KB/min: the spikes should move it (else this test shows nothing)", lsq)
+	}
+	if s, ok := theilSen([]float64{0, 1, 2, 3}, []float64{1, 3, 5, math.NaN()}); !ok || s != 2 {
+		t.Errorf("theilSen with a NaN = %v, %v; want 2", s, ok)
+	}
+	if _, ok := theilSen([]float64{1, 2}, []float64{1, 2}); ok {
+		t.Error("two points: want not ok")
+	}
+}

@@ -90,7 +90,7 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	if r.failed() {
 		verdict = "**Fail**: see the totals below."
 	}
-	w("%s Events lost: **%d**. Memory after warm-up (slope of RSS over the last two thirds): %s.\n\n", verdict, r.lost, slopeSummary(s, r.slopes))
+	w("%s Events lost: **%d**. Memory after warm-up (Theil–Sen slope of RSS over the last two thirds): %s.\n\n", verdict, r.lost, slopeSummary(s, r.slopes))
 	if cfg.note != "" {
 		w("%s\n\n", cfg.note)
 	}
@@ -181,15 +181,15 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	}
 
 	w("## Memory after warm-up\n\n")
-	w("Least-squares fit of each instance's RSS over the samples of the last two thirds of the run (from %v). The killed instance is fitted from its last restart on, plus 30 s; its clients come back to it only as they churn, so its memory grows with its stream count then, which is not a leak (compare the stream counts).\n\n", (cfg.duration / 3).Round(time.Second))
-	w("| instance | fitted from – to | RSS at start → end of the fit | streams open at start → end | slope |\n|---|---|--:|--:|--:|\n")
+	w("Each instance's RSS over the samples of the last two thirds of the run (from %v): the Theil–Sen slope (the median of the slopes between every two samples), which the floods' short bursts of memory do not move, and the least-squares slope, which they do; and the median RSS of the first and of the last tenth of the samples. The killed instance is fitted from its last restart on, plus 30 s; its clients come back to it only as they churn, so its memory grows with its stream count then, which is not a leak (compare the stream counts).\n\n", (cfg.duration / 3).Round(time.Second))
+	w("| instance | fitted from – to | median RSS, first → last tenth | streams open at start → end | slope (Theil–Sen) | slope (least squares) |\n|---|---|--:|--:|--:|--:|\n")
 	for i, sl := range r.slopes {
 		name := s.cluster.instances[i].name
 		if !sl.OK {
 			w("| %s | too few samples | | |\n", name)
 			continue
 		}
-		w("| %s | %v – %v (%d samples) | %.1f → %.1f MB | %.0f → %.0f | %+.0f KB/min |\n", name, sl.From.Round(time.Second), sl.To.Round(time.Second), sl.Points, sl.FirstMB, sl.LastMB, sl.FirstStreams, sl.LastStreams, sl.KBPerMin)
+		w("| %s | %v – %v (%d samples) | %.1f → %.1f MB | %.0f → %.0f | %+.0f KB/min | %+.0f KB/min |\n", name, sl.From.Round(time.Second), sl.To.Round(time.Second), sl.Points, sl.FirstMB, sl.LastMB, sl.FirstStreams, sl.LastStreams, sl.KBPerMin, sl.LSQPerMin)
 	}
 	w("\n")
 
