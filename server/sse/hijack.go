@@ -110,6 +110,9 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	if sock != nil {
 		sock.raw = raw
 	}
+	if raw != nil && b.opts.SendBuffer > 0 {
+		setSendBuffer(raw, b.opts.SendBuffer) // see Options.SendBuffer
+	}
 	b.mu.Lock() // end reads conn with b.mu held
 	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
 	c.ctx, c.stopOpen = context.WithCancel(c.ctx)

@@ -215,3 +215,11 @@ func (w *watcher) close() {
 // epollET is EPOLLET as the uint32 of EpollEvent.Events (the constant is
 // negative in package syscall).
 const epollET = 1 << 31
+
+// setSendBuffer bounds the socket's send buffer to n bytes (the kernel
+// doubles it), which turns its autotuning off: see Options.SendBuffer.
+func setSendBuffer(rc syscall.RawConn, n int) {
+	rc.Control(func(fd uintptr) { //nolint:errcheck // a closed socket fails its writes anyway
+		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, n) //nolint:errcheck // best effort: the stream works unbounded
+	})
+}

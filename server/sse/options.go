@@ -47,6 +47,7 @@ const (
 	DefaultTopic           = "default"
 	DefaultRetryAfter      = 5 * time.Second
 	DefaultRetryJitter     = 0.5
+	DefaultSendBuffer      = 128 << 10
 )
 
 // Options configure a [Broker]. The zero value gives the defaults.
@@ -98,6 +99,18 @@ type Options struct {
 	// take a batch within it is disconnected. 0 means 10 s; negative
 	// means no bound.
 	WriteTimeout time.Duration
+	// SendBuffer is the kernel's send buffer (SO_SNDBUF) of a hijacked
+	// stream's socket, in bytes; Linux allocates twice what is asked.
+	// Left to autotuning, the socket of a reader that reads, but slowly,
+	// grows its buffer up to net.ipv4.tcp_wmem's maximum (4 MB by
+	// default): that much kernel memory per slow stream, and minutes of
+	// events the broker has written but the client has not read, out of
+	// MaxLag's sight (make soak found a reader 2.5 minutes behind).
+	// Bounded, a slow reader's bytes wait in the broker's queue, where
+	// MaxLag evicts it and it resumes from history. 0 means
+	// DefaultSendBuffer (128 KiB: about 2.5 MB/s to a reader 100 ms
+	// away); negative leaves the kernel's autotuning.
+	SendBuffer int
 	// Heartbeat is the most silence a stream has before the broker writes
 	// a heartbeat, which keeps proxies from closing the connection and
 	// finds dead clients. 0 means 15 s; negative means no heartbeats.
@@ -213,6 +226,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	def(&o.MaxLag, DefaultMaxLag)
+	def(&o.SendBuffer, DefaultSendBuffer)
 	defDur(&o.PublishStall, DefaultPublishStall)
 	def(&o.MaxClients, DefaultMaxClients)
 	def(&o.MaxClientsPerIP, DefaultMaxClientsPerIP)

@@ -144,31 +144,37 @@ func (rp *replayRun) release() {
 // messages after after left the stream before they could be read.
 func (rp *replayRun) part(ctx context.Context, after uint64) (msgs []*sse.Message, expired bool, err error) {
 	e := rp.e
-	// Room for a whole part first, then a consumer: a part that waits for
-	// room holds neither a consumer nor bytes.
-	if err := e.held.acquire(ctx, int64(e.partBytes)); err != nil {
-		return nil, false, fmt.Errorf("jetstream: replay: waiting for room among the %d bytes that replays may hold (Options.ReplayBytes): %w", e.held.limit, err)
+	// A part asks for replayPartBytes; one whose first message is larger
+	// (NATS then sends nothing) asks again for the largest message. So
+	// the budget holds a few dozen ordinary parts at once, not a few of
+	// the largest size.
+	want := int64(min(replayPartBytes, e.partBytes))
+	for {
+		var size int64
+		var tooBig bool
+		msgs, size, tooBig, err = rp.read(ctx, after, want)
+		if err != nil {
+			return nil, false, err
+		}
+		if tooBig {
+			if want >= int64(e.partBytes) {
+				return nil, false, fmt.Errorf("jetstream: replay: the message after sequence %d on stream %s does not fit in a fetch of %d bytes, the most a message may take; the client should retry", after, e.opts.Stream, want)
+			}
+			rp.release()
+			want = int64(e.partBytes)
+			continue
+		}
+		// Keep what the part holds. Its frames may take more than NATS's
+		// bytes (a line feed of data costs "data: " more): the excess is
+		// taken without waiting, since this part holds room already.
+		if size > rp.holding {
+			e.held.force(size - rp.holding)
+		} else {
+			e.held.release(rp.holding - size)
+		}
+		rp.holding = size
+		break
 	}
-	rp.holding = int64(e.partBytes)
-	select { // wait for a turn: see Options.MaxReplays
-	case e.replays <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, fmt.Errorf("jetstream: replay: waiting for one of the %d replays in progress to end: %w", cap(e.replays), ctx.Err())
-	}
-	msgs, size, err := rp.fetch(ctx, after)
-	<-e.replays
-	if err != nil {
-		return nil, false, err
-	}
-	// Keep what the part holds. Its frames may take more than NATS's
-	// bytes (a line feed of data costs "data: " more): the excess is
-	// taken without waiting, since this part holds room already.
-	if size > rp.holding {
-		e.held.force(size - rp.holding)
-	} else {
-		e.held.release(rp.holding - size)
-	}
-	rp.holding = size
 	// A message that expired from the front of the stream before the
 	// consumer reached it was skipped without a trace: if the front has
 	// passed after+1, the part may miss some, and says so.
@@ -182,9 +188,29 @@ func (rp *replayRun) part(ctx context.Context, after uint64) (msgs []*sse.Messag
 	return msgs, false, nil
 }
 
-// fetch reads one part with a consumer of its own, and returns its
-// messages and the bytes they hold.
-func (rp *replayRun) fetch(ctx context.Context, after uint64) (msgs []*sse.Message, size int64, err error) {
+// read reserves want bytes (rp.holding), waits for a turn among
+// Options.MaxReplays, and fetches a part of at most want bytes.
+func (rp *replayRun) read(ctx context.Context, after uint64, want int64) (msgs []*sse.Message, size int64, tooBig bool, err error) {
+	e := rp.e
+	// Room first, then a consumer: a part that waits for room holds
+	// neither a consumer nor bytes.
+	if err := e.held.acquire(ctx, want); err != nil {
+		return nil, 0, false, fmt.Errorf("jetstream: replay: waiting for room among the %d bytes that replays may hold (Options.ReplayBytes): %w", e.held.limit, err)
+	}
+	rp.holding = want
+	select { // wait for a turn: see Options.MaxReplays
+	case e.replays <- struct{}{}:
+	case <-ctx.Done():
+		return nil, 0, false, fmt.Errorf("jetstream: replay: waiting for one of the %d replays in progress to end: %w", cap(e.replays), ctx.Err())
+	}
+	defer func() { <-e.replays }()
+	return rp.fetch(ctx, after, int(want))
+}
+
+// fetch reads one part, of at most maxBytes, with a consumer of its own,
+// and returns its messages and the bytes they hold; tooBig when messages
+// are pending but the first does not fit in maxBytes.
+func (rp *replayRun) fetch(ctx context.Context, after uint64, maxBytes int) (msgs []*sse.Message, size int64, tooBig bool, err error) {
 	e := rp.e
 	cons, err := e.stream.CreateConsumer(ctx, natsjs.ConsumerConfig{
 		DeliverPolicy:     natsjs.DeliverByStartSequencePolicy,
@@ -196,7 +222,7 @@ func (rp *replayRun) fetch(ctx context.Context, after uint64) (msgs []*sse.Messa
 		InactiveThreshold: 10 * time.Second, // in case the delete below fails
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("jetstream: replay: creating a consumer on stream %s: %w", e.opts.Stream, err)
+		return nil, 0, false, fmt.Errorf("jetstream: replay: creating a consumer on stream %s: %w", e.opts.Stream, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
@@ -209,15 +235,15 @@ func (rp *replayRun) fetch(ctx context.Context, after uint64) (msgs []*sse.Messa
 	rp.next = after
 	if pending == 0 {
 		rp.done = true
-		return nil, 0, nil
+		return nil, 0, false, nil
 	}
 	// Fetch waits for the messages asked for, all stored, up to
 	// replayWait. (FetchNoWait could answer nothing although they were
 	// stored, on a consumer made a moment ago on a busy server: the soak
 	// saw it.)
-	batch, err := cons.Fetch(int(min(pending, replayBatch)), natsjs.FetchMaxWait(replayWait), natsjs.FetchMaxBytes(e.partBytes))
+	batch, err := cons.Fetch(int(min(pending, replayBatch)), natsjs.FetchMaxWait(replayWait), natsjs.FetchMaxBytes(maxBytes))
 	if err != nil {
-		return nil, 0, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
+		return nil, 0, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 	}
 	// The consumer numbers what it delivers 1, 2, 3…, and with AckNone a
 	// message lost on its way (NATS cut a slow connection, say) counts
@@ -227,10 +253,10 @@ func (rp *replayRun) fetch(ctx context.Context, after uint64) (msgs []*sse.Messa
 	for m := range batch.Messages() {
 		meta, err := m.Metadata()
 		if err != nil {
-			return nil, 0, fmt.Errorf("jetstream: replay: %w", err)
+			return nil, 0, false, fmt.Errorf("jetstream: replay: %w", err)
 		}
 		if delivered++; meta.Sequence.Consumer != delivered {
-			return nil, 0, fmt.Errorf("jetstream: replay: the consumer delivered message %d after %d: some were lost on their way; the client should retry", meta.Sequence.Consumer, delivered-1)
+			return nil, 0, false, fmt.Errorf("jetstream: replay: the consumer delivered message %d after %d: some were lost on their way; the client should retry", meta.Sequence.Consumer, delivered-1)
 		}
 		seq := meta.Sequence.Stream
 		pending = meta.NumPending
@@ -248,15 +274,21 @@ func (rp *replayRun) fetch(ctx context.Context, after uint64) (msgs []*sse.Messa
 		size += int64(len(msg.Frame)) + messageOverhead
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, natsjs.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-		return nil, 0, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
+		return nil, 0, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 	}
-	switch {
-	case delivered == 0:
-		return nil, 0, fmt.Errorf("jetstream: replay: %d messages of %v are pending on stream %s after sequence %d, but a fetch gave none within %v; the client should retry", pending, rp.topics, e.opts.Stream, after, replayWait)
-	case pending == 0 || rp.next >= rp.last:
+	if delivered == 0 {
+		if errors.Is(batch.Error(), natsjs.ErrMaxBytesExceeded) || maxBytes < rp.e.partBytes {
+			// NATS sends nothing when the first message is over
+			// maxBytes (nats.go hides its answer): the caller asks
+			// again for more. The largest fetch failing is an error.
+			return nil, 0, true, nil
+		}
+		return nil, 0, false, fmt.Errorf("jetstream: replay: %d messages of %v are pending on stream %s after sequence %d, but a fetch gave none within %v; the client should retry", pending, rp.topics, e.opts.Stream, after, replayWait)
+	}
+	if pending == 0 || rp.next >= rp.last {
 		rp.done = true
 	}
-	return msgs, size, nil
+	return msgs, size, false, nil
 }
 
 // messageOverhead is what a replayed message holds besides its frame: the

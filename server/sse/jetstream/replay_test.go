@@ -237,3 +237,38 @@ func BenchmarkReplay(b *testing.B) {
 		})
 	}
 }
+
+// TestReplayLargestEvents: events too large for an ordinary part are
+// fetched alone in a part of the largest size, between small ones.
+func TestReplayLargestEvents(t *testing.T) {
+	n := startNATS(t)
+	e := newEngine(t, n, Options{})
+	big := strings.Repeat("L", int(e.nc.MaxPayload())-400) // with its headers, over an ordinary part
+	if len(big) < replayPartBytes-1024 {
+		t.Fatalf("NATS's max payload %d leaves no event larger than an ordinary part", e.nc.MaxPayload())
+	}
+	var want []uint64
+	for i := range 6 {
+		data := "small"
+		if i%2 == 1 {
+			data = big
+		}
+		want = append(want, publish(t, e, "a", data).Seq)
+	}
+	r := replay(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	if r.Gap != "" || !slices.Equal(seqs(r.Messages), want) {
+		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(r.Messages), want)
+	}
+}
+
+// TestReplayBudgetHoldsMaxReplays: by default the budget holds an
+// ordinary part for every replay that may read at once, so the budget
+// does not throttle replays below Options.MaxReplays (it did when each
+// part reserved the largest message: 7 at once with 8 MiB messages,
+// and resumptions after an instance's death waited past their clients'
+// patience).
+func TestReplayBudgetHoldsMaxReplays(t *testing.T) {
+	if n := DefaultReplayBytes / replayPartBytes; n < DefaultMaxReplays {
+		t.Errorf("DefaultReplayBytes holds %d ordinary parts, fewer than DefaultMaxReplays %d", n, DefaultMaxReplays)
+	}
+}
