@@ -33,6 +33,7 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 // have small send buffers; the test's cleanup closes it.
 func smallBufServer(t *testing.T, mode testMode, b *Broker) *httptest.Server {
 	t.Helper()
+	b.opts.SendBuffer = 8 << 10 // hijacked streams set their own (Options.SendBuffer)
 	srv := startServer(mode, b, func(l net.Listener) net.Listener { return smallBufListener{l} })
 	t.Cleanup(srv.Close)
 	return srv
