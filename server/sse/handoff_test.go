@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -85,11 +86,7 @@ func testLeaveDuringReplay(t *testing.T, mode testMode) {
 	eng := &blockingEngine{MemoryEngine: NewMemoryEngine(MemoryOptions{}), entered: make(chan struct{}, 1), left: make(chan struct{})}
 	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	id := publish(t, b, "t", "x")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "GET /?%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %s\r\n\r\n", topicsQuery("t"), id)
+	conn := rawResume(t, srv, "t", id)
 	select {
 	case <-eng.entered:
 	case <-time.After(wait):
@@ -102,4 +99,17 @@ func testLeaveDuringReplay(t *testing.T, mode testMode) {
 		t.Fatal("the client left, but its replay went on")
 	}
 	waitFor(t, "the stream to end", func() bool { return b.Stats().Clients == 0 })
+}
+
+// rawResume opens a stream on topic after lastID on a raw connection,
+// which the caller closes to leave.
+func rawResume(t *testing.T, srv *httptest.Server, topic, lastID string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /?%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %s\r\n\r\n", topicsQuery(topic), lastID)
+	return conn
 }

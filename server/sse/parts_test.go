@@ -3,12 +3,9 @@ package sse
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,11 +120,7 @@ func testLeaveBetweenParts(t *testing.T, mode testMode) {
 	for i := 1; i <= 5; i++ {
 		publish(t, b, "t", strconv.Itoa(i))
 	}
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "GET /?%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %s\r\n\r\n", topicsQuery("t"), first)
+	conn := rawResume(t, srv, "t", first)
 	select {
 	case <-eng.blocked:
 	case <-time.After(wait):
