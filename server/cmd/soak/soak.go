@@ -410,8 +410,14 @@ func (s *soak) results(late map[*chain]uint64) *results {
 	s.sampleMu.Unlock()
 	r.evictions = s.evictions.total()
 	warm := s.cfg.duration / 3
+	// Memory is fitted over the load only: once it ends, the clients
+	// catch up and then stop, and the instances' streams go with them.
+	load := samples
+	for len(load) > 0 && load[len(load)-1].T > s.loadEnd {
+		load = load[:len(load)-1]
+	}
 	for i := range s.cluster.instances {
-		r.slopes = append(r.slopes, memorySlope(samples, i, warm, 30*time.Second))
+		r.slopes = append(r.slopes, memorySlope(load, i, warm, 30*time.Second))
 	}
 	s.lat.take()
 	s.lat.allMu.Lock()
