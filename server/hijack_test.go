@@ -120,14 +120,7 @@ func TestStreamsAreHijacked(t *testing.T) {
 // until the test ends. It returns the service and the address.
 func serveService(t *testing.T, cfg config) (*service, string) {
 	t.Helper()
-	web, err := openWebDir(fakeWeb(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := newService(cfg, web, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := makeService(t, cfg, quiet)
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -26,14 +26,7 @@ import (
 // header cap) and its capped listener, on a free loopback port.
 func newHostileServer(t *testing.T, cfg config, log *slog.Logger) (*httptest.Server, *service) {
 	t.Helper()
-	web, err := openWebDir(fakeWeb(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := newService(cfg, web, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := makeService(t, cfg, log)
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Config = svc.httpServer(cfg, log)
 	ts.Listener = svc.listener(ts.Listener, cfg)

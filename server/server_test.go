@@ -65,17 +65,25 @@ func defaults(t testing.TB, args ...string) config {
 	return cfg
 }
 
-// newTestService serves the whole service from an httptest server.
-func newTestService(t *testing.T, cfg config) (*httptest.Server, *service) {
+// makeService makes the service from cfg over a fake web directory; the
+// caller serves it.
+func makeService(t *testing.T, cfg config, log *slog.Logger) *service {
 	t.Helper()
 	web, err := openWebDir(fakeWeb(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newService(cfg, web, quiet)
+	svc, err := newService(cfg, web, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// newTestService serves the whole service from an httptest server.
+func newTestService(t *testing.T, cfg config) (*httptest.Server, *service) {
+	t.Helper()
+	svc := makeService(t, cfg, quiet)
 	ts := httptest.NewServer(svc.handler)
 	t.Cleanup(func() {
 		svc.beginShutdown(time.Second, quiet)
