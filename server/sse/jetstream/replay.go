@@ -156,10 +156,7 @@ func (rp *replayRun) part(ctx context.Context, after uint64) (msgs []*sse.Messag
 		if err != nil {
 			return nil, false, err
 		}
-		if tooBig {
-			if want >= int64(e.partBytes) {
-				return nil, false, fmt.Errorf("jetstream: replay: the message after sequence %d on stream %s does not fit in a fetch of %d bytes, the most a message may take; the client should retry", after, e.opts.Stream, want)
-			}
+		if tooBig { // fetch says so only for a fetch under partBytes
 			rp.release()
 			want = int64(e.partBytes)
 			continue
@@ -277,7 +274,7 @@ func (rp *replayRun) fetch(ctx context.Context, after uint64, maxBytes int) (msg
 		return nil, 0, false, fmt.Errorf("jetstream: replay: fetching from stream %s: %w", e.opts.Stream, err)
 	}
 	if delivered == 0 {
-		if errors.Is(batch.Error(), natsjs.ErrMaxBytesExceeded) || maxBytes < rp.e.partBytes {
+		if maxBytes < rp.e.partBytes {
 			// NATS sends nothing when the first message is over
 			// maxBytes (nats.go hides its answer): the caller asks
 			// again for more. The largest fetch failing is an error.
