@@ -56,6 +56,9 @@ type client struct {
 	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine. On the ordinary path: the socket's, with ConnContext, only looked at for stalls (stall.go)
 	tls      *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
 	sock     *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
+	// det is the body of a detached response (detach.go), set like
+	// conn, which is then nil: an HTTP/2 stream of package h2.
+	det      DetachedStream
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
@@ -177,6 +180,10 @@ func (c *client) end(reason error, grace time.Duration) bool {
 
 // setWriteDeadline bounds the write in progress or the next one.
 func (c *client) setWriteDeadline(t time.Time) {
+	if c.det != nil {
+		c.det.SetWriteDeadline(t) //nolint:errcheck // a closed stream fails the write anyway
+		return
+	}
 	if c.conn != nil {
 		c.conn.SetWriteDeadline(t) //nolint:errcheck // a closed conn fails the write anyway
 		return
@@ -304,6 +311,20 @@ var heartbeatComment = []byte(": heartbeat\n")
 // either writeAll sees killed, or end's deadline is the one in force.
 func (c *client) writeAll(bufs net.Buffers) error {
 	t := c.b.opts.WriteTimeout
+	if c.det != nil {
+		if t > 0 {
+			c.det.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed stream fails the write
+		}
+		if c.killed.Load() {
+			return c.stopReason()
+		}
+		if err := c.det.WriteBuffers(bufs); err != nil {
+			return c.writeErr(err)
+		}
+		c.det.SetWriteDeadline(time.Time{}) //nolint:errcheck // as for conn below
+		c.wrote.Store(true)
+		return nil
+	}
 	if c.conn != nil {
 		if t > 0 {
 			c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write

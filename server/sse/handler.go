@@ -128,6 +128,10 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		b.serveHijacked(c, conn, w.Header()) // the writers own the stream from here on, and end it
 		return nil, nil
 	}
+	if d := b.detach(w); d != nil {
+		b.serveDetached(c, d) // likewise, for an HTTP/2 stream of package h2
+		return nil, nil
+	}
 	if err := checkFlush(w); err != nil { // nothing written yet: answer with an error
 		b.reject(w, r, http.StatusInternalServerError, err)
 		b.finish(c, errNotOpened)
@@ -225,6 +229,8 @@ func (b *Broker) finish(c *client, reason error) {
 	}
 	b.unregister(c)
 	switch {
+	case c.det != nil:
+		c.det.Close() //nolint:errcheck // does not wait; a reset stream has nothing to end
 	case c.tls != nil:
 		c.closeTLS()
 	case c.conn != nil:

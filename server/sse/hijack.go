@@ -299,6 +299,8 @@ func (b *Broker) write(c *client, w *rawWriter) {
 	}
 	rest := bufs
 	switch {
+	case c.det != nil:
+		rest, err = c.det.TryWriteBuffers(bufs)
 	case c.tls != nil:
 		rest, err = c.writeTLSNow(w, bufs)
 	case c.raw != nil:

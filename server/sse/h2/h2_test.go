@@ -1,0 +1,152 @@
+package h2_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/h2"
+)
+
+var _ sse.Detacher = sse.Detacher(nil) // the interface h2's response writers implement (TestDetach)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newServer serves h over TLS with an h2.Server; its Client speaks
+// HTTP/2 (Go's transport).
+func newServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Server {
+	t.Helper()
+	if srv == nil {
+		srv = new(h2.Server)
+	}
+	ts := httptest.NewUnstartedServer(h)
+	ts.EnableHTTP2 = true
+	srv.ConfigureServer(ts.Config)
+	ts.TLS = ts.Config.TLSConfig
+	ts.StartTLS()
+	t.Cleanup(func() {
+		ts.Client().CloseIdleConnections()
+		ts.Close()
+	})
+	return ts
+}
+
+func TestGetAndPost(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/small", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<p>hello</p>")
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(bytes.Repeat([]byte("x"), 3<<20))
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.Header().Set("X-Len", "n")
+		w.Write(b)
+	})
+	ts := newServer(t, mux, nil)
+	c := ts.Client()
+
+	tests := []struct {
+		name, method, path string
+		body               []byte
+		wantLen            int
+		wantType           string
+	}{
+		{"small, sniffed", "GET", "/small", nil, 12, "text/html; charset=utf-8"},
+		{"3 MB, windows and frames", "GET", "/big", nil, 3 << 20, "application/octet-stream"},
+		{"echo 2 MB body", "POST", "/echo", bytes.Repeat([]byte("y"), 2<<20), 2 << 20, "text/plain; charset=utf-8"},
+		{"head", "HEAD", "/small", nil, 0, "text/html; charset=utf-8"},
+		{"not found", "GET", "/nope", nil, 19, "text/plain; charset=utf-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.URL+tt.path, bytes.NewReader(tt.body))
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("proto %s", resp.Proto)
+			}
+			if len(b) != tt.wantLen {
+				t.Errorf("body %d bytes, want %d", len(b), tt.wantLen)
+			}
+			if got := resp.Header.Get("Content-Type"); got != tt.wantType {
+				t.Errorf("Content-Type %q, want %q", got, tt.wantType)
+			}
+		})
+	}
+}
+
+// TestBrokerStreams runs a broker's event stream over h2: detached, it
+// gets events and ends with the broker.
+func TestBrokerStreams(t *testing.T) {
+	b, err := sse.New(sse.Options{Heartbeat: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/?topic=a", nil)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
+		t.Fatalf("proto %s, type %q", resp.Proto, resp.Header.Get("Content-Type"))
+	}
+	r := bufio.NewReader(resp.Body)
+	for b.Stats().Clients == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		if _, err := b.Publish(ctx, "a", sse.Event{Event: "n", Data: strings.Repeat("d", i*10000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	for len(got) < 3 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "data:") {
+			got = append(got, len(strings.TrimSpace(strings.TrimPrefix(line, "data:"))))
+		}
+	}
+	if got[0] != 0 || got[1] != 10000 || got[2] != 20000 {
+		t.Fatalf("data lengths %v", got)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := b.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatalf("stream ended with %v, want its end", err)
+	}
+	_ = tls.VersionTLS13
+}

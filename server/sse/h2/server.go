@@ -1,0 +1,130 @@
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Server serves HTTP/2 connections. The zero value is ready to use; its
+// fields must not change once it serves.
+type Server struct {
+	// MaxConcurrentStreams is the most streams a client may open on one
+	// connection at once (SETTINGS_MAX_CONCURRENT_STREAMS). A stream
+	// counts until its handler has returned, even once reset. 0 means 250.
+	MaxConcurrentStreams uint32
+	// WriteTimeout bounds each write to the socket: a client whose
+	// connection takes no bytes for that long loses the connection.
+	// 0 means 10 s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a connection that has had no open stream for
+	// that long. 0 means the http.Server's IdleTimeout; if that is 0 too,
+	// idle connections stay open.
+	IdleTimeout time.Duration
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+}
+
+const (
+	defaultMaxStreams   = 250
+	defaultWriteTimeout = 10 * time.Second
+	// prefaceTimeout bounds the client preface and its first SETTINGS.
+	prefaceTimeout = 10 * time.Second
+)
+
+func (s *Server) maxStreams() uint32 {
+	if s.MaxConcurrentStreams > 0 {
+		return s.MaxConcurrentStreams
+	}
+	return defaultMaxStreams
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout > 0 {
+		return s.WriteTimeout
+	}
+	return defaultWriteTimeout
+}
+
+// ConfigureServer makes hs serve the connections that negotiate "h2"
+// with s (hs.TLSNextProto), puts "h2" first in hs.TLSConfig's ALPN
+// protocols (making the config if there is none), and has
+// hs.Shutdown end s's connections gracefully (GOAWAY, then each closes
+// once its streams have ended).
+func (s *Server) ConfigureServer(hs *http.Server) {
+	if hs.TLSConfig == nil {
+		hs.TLSConfig = new(tls.Config)
+	}
+	if !slices.Contains(hs.TLSConfig.NextProtos, "h2") {
+		hs.TLSConfig.NextProtos = append([]string{"h2"}, hs.TLSConfig.NextProtos...)
+	}
+	if !slices.Contains(hs.TLSConfig.NextProtos, "http/1.1") {
+		hs.TLSConfig.NextProtos = append(hs.TLSConfig.NextProtos, "http/1.1")
+	}
+	if hs.TLSNextProto == nil {
+		hs.TLSNextProto = make(map[string]func(*http.Server, *tls.Conn, http.Handler))
+	}
+	hs.TLSNextProto["h2"] = func(hs *http.Server, c *tls.Conn, h http.Handler) { s.ServeConn(c, hs, h) }
+	hs.RegisterOnShutdown(s.Shutdown)
+}
+
+// ServeConn serves one HTTP/2 connection with h, under hs's settings
+// (ReadTimeout bounds each request body, MaxHeaderBytes the header list,
+// IdleTimeout, ErrorLog, ConnContext), and returns when the connection
+// has closed. nc is a *tls.Conn whose handshake chose "h2", or any
+// connection that speaks HTTP/2 from its first byte. hs may be nil.
+func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
+	if hs == nil {
+		hs = new(http.Server)
+	}
+	ctx := context.Background()
+	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+		ctx = bc.BaseContext() // net/http's, for TLSNextProto: its values and ConnContext's
+	} else {
+		ctx = context.WithValue(ctx, http.ServerContextKey, hs)
+		ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
+		if hs.ConnContext != nil {
+			ctx = hs.ConnContext(ctx, nc)
+		}
+	}
+	c := newConn(s, hs, nc, h, ctx)
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	c.serve()
+}
+
+// Shutdown tells every connection to go away (GOAWAY): each takes no new
+// stream and closes once its streams have ended. Connections that arrive
+// later are closed at once. It does not wait.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.drain()
+	}
+}

@@ -1,0 +1,261 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// Writing. Every frame is encoded into c.out under c.mu, whole; flush,
+// on a goroutine that runs only while out holds frames, writes them to
+// the socket, many frames in one write. Writers of DATA wait (or, not
+// blocking, stop) when the stream's or the connection's window is spent
+// or out holds maxOut bytes; control frames never wait, and a client
+// that makes them pile up past maxQueued without reading loses the
+// connection.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, maxOut+maxDataFrame+9); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > 2*(maxOut+maxDataFrame+9) {
+		return // grown by a burst of control frames: let it go
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
+func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+
+// frameHeaderLocked appends a frame header to c.out.
+func (c *conn) frameHeaderLocked(typ http2.FrameType, flags http2.Flags, id uint32, length int) {
+	if c.out == nil {
+		c.out = getBuf()
+	}
+	c.out = append(c.out, byte(length>>16), byte(length>>8), byte(length), byte(typ), byte(flags),
+		byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id))
+}
+
+// queueFrame queues a frame with payload p and starts the flush.
+func (c *conn) queueFrame(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) {
+	if c.closed {
+		return
+	}
+	c.frameHeaderLocked(typ, flags, id, len(p))
+	c.out = append(c.out, p...)
+	c.kickLocked()
+}
+
+// queueControl queues a frame the client asked for (a PING or SETTINGS
+// acknowledgement), unless too many wait already.
+func (c *conn) queueControl(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) error {
+	if len(c.out) > maxQueued {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	c.queueFrame(typ, flags, id, p)
+	return nil
+}
+
+func (c *conn) queueSettings() {
+	var p []byte
+	add := func(id http2.SettingID, v uint32) {
+		p = append(p, byte(id>>8), byte(id))
+		p = append(p, u32(v)...)
+	}
+	add(http2.SettingMaxConcurrentStreams, c.srv.maxStreams())
+	add(http2.SettingMaxHeaderListSize, uint32(c.maxHeaderList()))
+	add(http2.SettingEnablePush, 0)
+	c.queueFrame(http2.FrameSettings, 0, 0, p)
+}
+
+func (c *conn) queueGoAway(code http2.ErrCode) {
+	p := append(u32(c.maxID), u32(uint32(code))...)
+	c.queueFrame(http2.FrameGoAway, 0, 0, p)
+}
+
+// kickLocked starts flush if frames wait and none runs.
+func (c *conn) kickLocked() {
+	if !c.flushing && len(c.out) > 0 && !c.closed {
+		c.flushing = true
+		go c.flush()
+	}
+}
+
+// flush writes c.out to the socket until it is empty, each write within
+// WriteTimeout. A write that fails ends the connection.
+func (c *conn) flush() {
+	c.mu.Lock()
+	for len(c.out) > 0 && !c.closed {
+		buf := c.out
+		c.out = nil
+		c.mu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout())) //nolint:errcheck // a closed conn fails the write
+		_, err := c.nc.Write(buf)
+		putBuf(buf)
+		if err != nil {
+			c.close(err)
+			c.mu.Lock()
+			break
+		}
+		c.mu.Lock()
+		c.cond.Broadcast() // room in out
+	}
+	c.flushing = false
+	closing := c.closing && !c.closed
+	c.mu.Unlock()
+	if closing {
+		c.close(nil)
+	}
+}
+
+// writeHeadersLocked queues a header block: :status, then h's fields,
+// in a HEADERS frame and as many CONTINUATION frames as the client's
+// frame size needs.
+func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool) {
+	c.hbuf.Reset()
+	c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
+	for k, vv := range h {
+		name := strings.ToLower(k)
+		if !httpguts.ValidHeaderFieldName(k) || connectionHeader(name) || strings.HasPrefix(k, http.TrailerPrefix) || name == "trailer" {
+			continue // not HTTP/2's, or not a field: dropped as net/http does
+		}
+		for _, v := range vv {
+			if httpguts.ValidHeaderFieldValue(v) {
+				c.henc.WriteField(hpack.HeaderField{Name: name, Value: v}) //nolint:errcheck // writes to memory
+			}
+		}
+	}
+	block := c.hbuf.Bytes()
+	typ := http2.FrameHeaders
+	for first := true; first || len(block) > 0; first = false {
+		n := min(len(block), c.peerFrame)
+		var flags http2.Flags
+		if n == len(block) {
+			flags |= http2.FlagHeadersEndHeaders
+		}
+		if first && end {
+			flags |= http2.FlagHeadersEndStream
+		}
+		c.frameHeaderLocked(typ, flags, s.id, n)
+		c.out = append(c.out, block[:n]...)
+		block = block[n:]
+		typ = http2.FrameContinuation
+	}
+	c.hbuf.Reset()
+	if c.hbuf.Cap() > 4<<10 {
+		c.hbuf = bytes.Buffer{} // a large block's buffer is not kept (henc writes to &c.hbuf, which stays)
+	}
+	if end {
+		c.localDoneLocked(s)
+	}
+	c.kickLocked()
+}
+
+func connectionHeader(name string) bool {
+	switch name {
+	case "connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade":
+		return true
+	}
+	return false
+}
+
+// writeData queues bufs as DATA frames of s, within the windows: if
+// block, waiting for room until s's write deadline; else only what fits
+// now. It returns what it did not queue. end ends the stream once all
+// is queued. bufs is consumed.
+func (c *conn) writeData(s *stream, bufs net.Buffers, end, block bool) (net.Buffers, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	for {
+		if err := c.writeErrLocked(s); err != nil {
+			return bufs, err
+		}
+		if total == 0 {
+			if end {
+				c.frameHeaderLocked(http2.FrameData, http2.FlagDataEndStream, s.id, 0)
+				c.localDoneLocked(s)
+				c.kickLocked()
+			}
+			return nil, nil
+		}
+		n := min(int64(total), s.sendWindow, c.sendWindow, int64(c.peerFrame), int64(maxOut-len(c.out)))
+		if n <= 0 {
+			if !block {
+				return bufs, nil
+			}
+			if c.waitLocked(s.wdeadline) {
+				return bufs, deadlineErr
+			}
+			continue
+		}
+		var flags http2.Flags
+		if end && int(n) == total {
+			flags = http2.FlagDataEndStream
+		}
+		c.frameHeaderLocked(http2.FrameData, flags, s.id, int(n))
+		s.sendWindow -= n
+		c.sendWindow -= n
+		total -= int(n)
+		for n > 0 {
+			k := min(int(n), len(bufs[0]))
+			c.out = append(c.out, bufs[0][:k]...)
+			if bufs[0] = bufs[0][k:]; len(bufs[0]) == 0 {
+				bufs = bufs[1:]
+			}
+			n -= int64(k)
+		}
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+		if flags != 0 {
+			c.localDoneLocked(s)
+			c.kickLocked()
+			return nil, nil
+		}
+		c.kickLocked()
+	}
+}
+
+// writeErrLocked is why s can take no more bytes, if it cannot.
+func (c *conn) writeErrLocked(s *stream) error {
+	switch {
+	case c.closed:
+		return errConnClosed
+	case s.reset:
+		if err := s.ctx.Err(); err != nil {
+			return context.Cause(s.ctx)
+		}
+		return errStreamReset
+	case s.localDone:
+		return errStreamDone
+	case !s.wdeadline.IsZero() && !time.Now().Before(s.wdeadline):
+		return deadlineErr
+	}
+	return nil
+}
+
+// localDoneLocked notes that s's response has ended (END_STREAM queued).
+// A client still sending its request is told to stop (RST_STREAM with
+// NO_ERROR, RFC 9113 section 8.1).
+func (c *conn) localDoneLocked(s *stream) {
+	s.localDone = true
+	if !s.remoteDone {
+		c.resetLocked(s.id, http2.ErrCodeNo, errStreamDone)
+		return
+	}
+	c.maybeRemoveLocked(s)
+}
