@@ -3,6 +3,7 @@ package sse
 import (
 	"bufio"
 	"context"
+	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,10 +23,11 @@ const (
 	http1Mode  testMode = "http1"  // HTTP/1.1 through the ResponseWriter
 	http2Mode  testMode = "h2"     // HTTP/2 over TLS, through the ResponseWriter
 	tlsMode    testMode = "tls"    // HTTP/1.1 over TLS (TLSListener), the connection taken over (Linux)
+	h2detMode  testMode = "h2det"  // HTTP/2 over TLS served by package h2, the stream detached from its handler
 )
 
 var (
-	allModes   = []testMode{hijackMode, http1Mode, http2Mode, tlsMode}
+	allModes   = []testMode{hijackMode, http1Mode, http2Mode, tlsMode, h2detMode}
 	http1Modes = []testMode{hijackMode, http1Mode, tlsMode} // for tests that speak HTTP/1.1 on raw connections (stalledConn)
 )
 
@@ -64,7 +66,7 @@ func newTestBroker(t testing.TB, mode testMode, opts Options) (*Broker, *httptes
 // startServer serves b in mode; wrap, if not nil, wraps the listener.
 // srv.Client() speaks the mode's protocol.
 func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener) *httptest.Server {
-	b.ordinary = mode != hijackMode && mode != tlsMode
+	b.ordinary = mode != hijackMode && mode != tlsMode && mode != h2detMode
 	srv := httptest.NewUnstartedServer(b)
 	srv.Config.ConnContext = ConnContext // streams on the ordinary path look at their sockets (stall.go)
 	if wrap != nil {
@@ -73,6 +75,11 @@ func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener)
 	switch mode {
 	case http2Mode:
 		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	case h2detMode:
+		srv.EnableHTTP2 = true
+		new(h2.Server).ConfigureServer(srv.Config)
+		srv.TLS = srv.Config.TLSConfig
 		srv.StartTLS()
 	case tlsMode:
 		srv.Listener = TLSListener(srv.Listener) // under the TLS layer StartTLS adds
@@ -284,10 +291,10 @@ func TestModes(t *testing.T) {
 		b, srv := newTestBroker(t, mode, Options{})
 		c := connect(t, srv, "", nil)
 		wantMajor, wantHijacked := 1, (mode == hijackMode || mode == tlsMode) && canHijack
-		if mode == http2Mode {
+		if mode == http2Mode || mode == h2detMode {
 			wantMajor = 2
 		}
-		wantTLS := mode == http2Mode || mode == tlsMode
+		wantTLS := mode == http2Mode || mode == tlsMode || mode == h2detMode
 		if c.resp.ProtoMajor != wantMajor || (c.resp.TLS != nil) != wantTLS {
 			t.Errorf("%s over TLS %v, want HTTP/%d", c.resp.Proto, c.resp.TLS != nil, wantMajor)
 		}
@@ -298,5 +305,12 @@ func TestModes(t *testing.T) {
 		if e := c.nextEvent(); e.Data != "x" {
 			t.Errorf("got %+v", e)
 		}
+		b.mu.RLock()
+		for cl := range b.clients {
+			if detached := cl.det != nil && cl.hijacked.Load(); detached != (mode == h2detMode) {
+				t.Errorf("detached %v, want %v", detached, mode == h2detMode)
+			}
+		}
+		b.mu.RUnlock()
 	})
 }

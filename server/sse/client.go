@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse/h2"
 )
 
 // client is one open stream. Fan-out only appends to its queue, never
@@ -52,13 +54,13 @@ type client struct {
 	// handler until the handover, then a writer of the pool or a slow
 	// write while it is set; a signal schedules the client only when it
 	// can set it.
-	conn     net.Conn
-	raw      syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine. On the ordinary path: the socket's, with ConnContext, only looked at for stalls (stall.go)
-	tls      *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
-	sock     *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
+	conn net.Conn
+	raw  syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine. On the ordinary path: the socket's, with ConnContext, only looked at for stalls (stall.go)
+	tls  *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
+	sock *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
 	// det is the body of a detached response (detach.go), set like
 	// conn, which is then nil: an HTTP/2 stream of package h2.
-	det      DetachedStream
+	det      h2.DetachedStream
 	hijacked atomic.Bool
 	sched    atomic.Bool
 

@@ -2,54 +2,21 @@ package sse
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"time"
+
+	"github.com/ssewasm/ssewasm/server/sse/h2"
 )
 
-// Detacher is implemented by a ResponseWriter whose response can outlive
-// its handler, as a hijacked HTTP/1.1 connection can. The HTTP/2 server
-// of package [github.com/ssewasm/ssewasm/server/sse/h2] implements it.
-// The broker detaches every event stream served through one, so that an
-// idle HTTP/2 stream holds no goroutine: its writer pool writes the
-// stream's events, as it does for hijacked connections (see hijack.go).
-// The broker finds a Detacher under middleware that wraps the
-// ResponseWriter and has an Unwrap method, as http.ResponseController
-// does.
-type Detacher interface {
-	// Detach sends the response head, status 200 and the header set on
-	// the ResponseWriter, and returns the response's body, which stays
-	// open after the handler returns until its Close. It fails, having
-	// sent nothing, once the response has started.
-	Detach() (DetachedStream, error)
-}
+// Detached streams: a ResponseWriter of package h2 (HTTP/2) lets the
+// broker detach the stream from its handler, as hijacking does for
+// HTTP/1.1 (see hijack.go), so that an idle HTTP/2 stream holds no
+// goroutine; the writer pool writes its events as DATA frames.
 
-// DetachedStream is the body of a detached response (see [Detacher]).
-// The broker uses it from one goroutine at a time, but for
-// SetWriteDeadline, which may come from another while a write waits.
-type DetachedStream interface {
-	// WriteBuffers writes bufs, waiting for room (the client's flow
-	// control, a full socket) until the write deadline. bufs is consumed.
-	WriteBuffers(bufs net.Buffers) error
-	// TryWriteBuffers writes what it can without waiting and returns
-	// the rest, as a slice of bufs.
-	TryWriteBuffers(bufs net.Buffers) (net.Buffers, error)
-	// SetWriteDeadline bounds the write that waits and later ones;
-	// zero means none.
-	SetWriteDeadline(t time.Time) error
-	// OnClose has f called once, on a goroutine of its own, when the
-	// client ends the stream or its connection ends, unless Close came
-	// first; at once if that has happened already.
-	OnClose(f func())
-	// Close ends the response without waiting.
-	Close() error
-}
-
-// detacher returns the Detacher under w, unwrapping middleware, or nil.
-func detacher(w http.ResponseWriter) Detacher {
+// detacher returns the h2.Detacher under w, unwrapping middleware, or nil.
+func detacher(w http.ResponseWriter) h2.Detacher {
 	for {
 		switch t := w.(type) {
-		case Detacher:
+		case h2.Detacher:
 			return t
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = t.Unwrap()
@@ -59,10 +26,10 @@ func detacher(w http.ResponseWriter) Detacher {
 	}
 }
 
-// detach detaches r's response if w can (see Detacher) and the broker
+// detach detaches r's response if w can (see h2.Detacher) and the broker
 // does not keep to the ordinary path: the head goes out with the stream
 // headers. nil means nothing was written.
-func (b *Broker) detach(w http.ResponseWriter) DetachedStream {
+func (b *Broker) detach(w http.ResponseWriter) h2.DetachedStream {
 	if b.ordinary {
 		return nil
 	}
@@ -83,7 +50,7 @@ func (b *Broker) detach(w http.ResponseWriter) DetachedStream {
 // ends the stream if it could not open. As serveHijacked, without a
 // socket of its own: the stream's end comes from OnClose, its writes
 // from the HTTP/2 connection's window.
-func (b *Broker) serveDetached(c *client, d DetachedStream) {
+func (b *Broker) serveDetached(c *client, d h2.DetachedStream) {
 	b.mu.Lock()
 	c.det = d
 	c.ctx, c.stopOpen = context.WithCancel(c.ctx)
@@ -101,4 +68,3 @@ func (b *Broker) serveDetached(c *client, d DetachedStream) {
 	c.hijacked.Store(true)
 	c.reschedule()
 }
-

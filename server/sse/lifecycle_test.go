@@ -98,7 +98,7 @@ func TestConnectDisconnectHTTP(t *testing.T) { run(t, testConnectDisconnectHTTP)
 
 func testConnectDisconnectHTTP(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1})
-	if mode != http2Mode { // one connection per stream; on HTTP/2 the streams share one, as browsers do
+	if mode != http2Mode && mode != h2detMode { // one connection per stream; on HTTP/2 the streams share one, as browsers do
 		srv.Client().Transport.(*http.Transport).DisableKeepAlives = true
 	}
 	for range 300 {

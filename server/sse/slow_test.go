@@ -324,7 +324,7 @@ func testStallBoundsPublisher(t *testing.T, mode testMode) {
 	srv := smallBufServer(t, mode, b)
 	defer b.Shutdown(t.Context())
 	events := 200 // 800 KB: far beyond the lag bound and the socket buffers
-	if mode == http2Mode {
+	if mode == http2Mode || mode == h2detMode {
 		// The client's HTTP/2 transport takes 4 MB per stream before
 		// its flow control stops the server.
 		events = 2000

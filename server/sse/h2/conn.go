@@ -190,7 +190,7 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.closing = true
 	c.mu.Unlock()
 	c.nc.SetReadDeadline(time.Now().Add(goAwayLinger)) //nolint:errcheck // a closed conn fails the read
-	io.Copy(io.Discard, c.nc)                         //nolint:errcheck // until the deadline or the close
+	io.Copy(io.Discard, c.nc)                          //nolint:errcheck // until the deadline or the close
 }
 
 // process answers one frame.

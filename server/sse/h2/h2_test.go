@@ -18,8 +18,6 @@ import (
 	"github.com/ssewasm/ssewasm/server/sse/h2"
 )
 
-var _ sse.Detacher = sse.Detacher(nil) // the interface h2's response writers implement (TestDetach)
-
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newServer serves h over TLS with an h2.Server; its Client speaks

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-
-	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 var (
@@ -431,8 +429,8 @@ func (w *responseWriter) SetReadDeadline(t time.Time) error {
 func (w *responseWriter) EnableFullDuplex() error { return nil }
 
 // Detach sends a 200 head with w's header and returns the response's
-// body, which stays open after the handler returns (sse.Detacher).
-func (w *responseWriter) Detach() (sse.DetachedStream, error) {
+// body, which stays open after the handler returns (Detacher).
+func (w *responseWriter) Detach() (DetachedStream, error) {
 	if w.status != 0 || w.committed || w.done || w.detached {
 		return nil, errStarted
 	}
@@ -463,7 +461,7 @@ func (s *stream) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// detachedStream is a detached response's body (sse.DetachedStream).
+// detachedStream is a detached response's body (DetachedStream).
 type detachedStream stream
 
 func (d *detachedStream) s() *stream { return (*stream)(d) }
