@@ -13,6 +13,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"github.com/ssewasm/ssewasm/wasm/ui"
 )
 
@@ -140,9 +141,15 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		ConnContext: sse.ConnContext,
 		HTTP2:       http2Config(),
 	}
-	if !cfg.tlsHTTP2 {
+	switch {
+	case !cfg.tlsHTTP2:
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
+	case cfg.http2Server == "h2" || cfg.http2Server == "":
+		// Ours: the broker detaches each event stream from its handler
+		// (docs/design.md, "Our own HTTP/2"). Its Shutdown sends GOAWAY;
+		// the streams end by beginShutdown, as on HTTP/1.1.
+		(&h2.Server{MaxConcurrentStreams: 250, IdleTimeout: srv.IdleTimeout}).ConfigureServer(srv)
 	}
 	// http.Server.Shutdown waits for handlers to return, and stream
 	// handlers only return when told: tell them first.

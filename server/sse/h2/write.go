@@ -23,16 +23,39 @@ import (
 // that makes them pile up past maxQueued without reading loses the
 // connection.
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, maxOut+maxDataFrame+9); return &b }}
+// Buffers for out, in two sizes: most flushes carry a few small frames
+// (a heartbeat, an acknowledgement), and 5,000 connections that each
+// took a large buffer for them would hold hundreds of megabytes in the
+// pool.
+const (
+	smallOut = 1 << 10
+	largeOut = maxOut + maxDataFrame + 9
+)
 
-func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+var (
+	smallOutPool = sync.Pool{New: func() any { b := make([]byte, 0, smallOut); return &b }}
+	largeOutPool = sync.Pool{New: func() any { b := make([]byte, 0, largeOut); return &b }}
+)
 
-func putBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > 2*(maxOut+maxDataFrame+9) {
-		return // grown by a burst of control frames: let it go
+// getBuf returns an empty buffer for out, large if the first frame is.
+func getBuf(first int) []byte {
+	if first > smallOut {
+		return (*largeOutPool.Get().(*[]byte))[:0]
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	return (*smallOutPool.Get().(*[]byte))[:0]
+}
+
+// putBuf keeps b for reuse, in the pool of its size; one that a burst
+// of control frames grew past the large size is let go.
+func putBuf(b []byte) {
+	switch c := cap(b); {
+	case c >= largeOut && c <= 2*largeOut:
+		b = b[:0]
+		largeOutPool.Put(&b)
+	case c >= smallOut && c < largeOut:
+		b = b[:0]
+		smallOutPool.Put(&b)
+	}
 }
 
 func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
@@ -40,7 +63,7 @@ func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >
 // frameHeaderLocked appends a frame header to c.out.
 func (c *conn) frameHeaderLocked(typ http2.FrameType, flags http2.Flags, id uint32, length int) {
 	if c.out == nil {
-		c.out = getBuf()
+		c.out = getBuf(9 + length)
 	}
 	c.out = append(c.out, byte(length>>16), byte(length>>8), byte(length), byte(typ), byte(flags),
 		byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id))
