@@ -63,6 +63,9 @@ type handshakeListener struct {
 	timeout      time.Duration
 	ref          *refusals
 	log          *slog.Logger
+	// h2, if set, takes the connections that chose HTTP/2 instead of
+	// Accept (h2.Server.Start).
+	h2 func(*tls.Conn)
 
 	slots chan struct{} // one per handshake in progress: buffered to the bound
 	ready chan net.Conn // handshaken connections for Accept: unbuffered, the handshake goroutine waits for Accept
@@ -154,6 +157,10 @@ func (l *handshakeListener) handshake(c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{}) //nolint:errcheck // as above
+	if l.h2 != nil && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		l.h2(tc) // served by package h2, without a goroutine of http.Server's
+		return
+	}
 	select {
 	case l.ready <- tc:
 	case <-l.ctx.Done():

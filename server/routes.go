@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +24,8 @@ const defaultTopic = "default"
 // service is everything the server serves.
 type service struct {
 	broker       *sse.Broker
-	closeEngine  func() // after the broker has shut down
+	h2           *h2.Server // with -tls-cert and -http2-server=h2: the HTTP/2 connections' server
+	closeEngine  func()     // after the broker has shut down
 	handler      http.Handler
 	shutdownOnce sync.Once
 	// running is cancelled when shutdown begins: it ends the classic
@@ -147,9 +149,13 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		srv.Protocols.SetHTTP1(true) // no "h2" in ALPN
 	case cfg.http2Server == "h2" || cfg.http2Server == "":
 		// Ours: the broker detaches each event stream from its handler
-		// (docs/design.md, "Our own HTTP/2"). Its Shutdown sends GOAWAY;
-		// the streams end by beginShutdown, as on HTTP/1.1.
-		(&h2.Server{MaxConcurrentStreams: 250, IdleTimeout: srv.IdleTimeout}).ConfigureServer(srv)
+		// (docs/design.md, "Our own HTTP/2"). serve hands it the
+		// connections that chose h2 once their handshake is done, and
+		// http.Server never sees them; TLSNextProto is there for a
+		// handshake it does itself. Its Shutdown sends GOAWAY; the
+		// streams end by beginShutdown, as on HTTP/1.1.
+		s.h2 = &h2.Server{MaxConcurrentStreams: 250, IdleTimeout: srv.IdleTimeout}
+		s.h2.ConfigureServer(srv)
 	}
 	// http.Server.Shutdown waits for handlers to return, and stream
 	// handlers only return when told: tell them first.
@@ -185,7 +191,11 @@ func (s *service) serve(srv *http.Server, ln net.Listener, cfg config, log *slog
 		ln.Close()
 		return err
 	}
-	return srv.Serve(newHandshakeListener(ln, tlsCfg, maxHandshakes, handshakeTimeout, s.refused, log))
+	hl := newHandshakeListener(ln, tlsCfg, maxHandshakes, handshakeTimeout, s.refused, log)
+	if s.h2 != nil {
+		hl.h2 = func(c *tls.Conn) { s.h2.Start(c, srv, srv.Handler) }
+	}
+	return srv.Serve(hl)
 }
 
 // beginDrain starts the -drain window: /healthz answers 503, so that a

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -42,15 +44,22 @@ var errConnClosed = errors.New("h2: the connection closed")
 // whole and in order. A goroutine of its own (flush) writes out to the
 // socket while it holds frames; an idle connection has none.
 type conn struct {
-	srv      *Server
-	hs       *http.Server
-	nc       net.Conn
-	h        http.Handler
-	ctx      context.Context
-	tlsState *tls.ConnectionState
-	remote   string
-	fr       *http2.Framer
-	hdec     *hpack.Decoder
+	srv         *Server
+	hs          *http.Server
+	nc          net.Conn
+	h           http.Handler
+	ctx         context.Context
+	tlsState    *tls.ConnectionState
+	remote      string
+	fr          *http2.Framer
+	hdec        *hpack.Decoder
+	src         []byte // what fr reads (frameSource)
+	in          []byte // bytes read, short of a whole frame, while parked
+	sawSettings bool
+	raw         syscall.RawConn // the socket, for parking; nil: the read loop waits
+	pollID      uint64          // park_linux.go's
+	polled      bool
+	done        chan struct{} // closed once the connection has closed
 
 	mu       sync.Mutex
 	cond     sync.Cond // on mu: windows opened, out drained, deadlines moved, the connection closed
@@ -89,6 +98,8 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 		c.tlsState = &st
 	}
 	c.cond.L = &c.mu
+	c.done = make(chan struct{})
+	c.raw = socketOf(nc)
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.henc.SetMaxDynamicTableSizeLimit(0) // responses are few per stream: no table to keep
 	c.hdec = hpack.NewDecoder(headerTableSize, nil)
@@ -107,7 +118,7 @@ func (c *conn) maxHeaderList() int {
 // newFramer returns a Framer that reads c.nc. One is made again after a
 // large frame: a Framer keeps the buffer its largest frame needed.
 func (c *conn) newFramer() *http2.Framer {
-	fr := http2.NewFramer(nil, c.nc) // never written through: we encode our frames (frameHeader)
+	fr := http2.NewFramer(nil, frameSource{c}) // never written through: we encode our frames (frameHeaderLocked)
 	fr.SetMaxReadFrameSize(maxReadFrame)
 	fr.ReadMetaHeaders = c.hdec
 	fr.MaxHeaderListSize = uint32(c.maxHeaderList())
@@ -121,13 +132,15 @@ func (c *conn) idleTimeout() time.Duration {
 	return c.hs.IdleTimeout
 }
 
-// serve is the read loop: it reads the client's frames until the
-// connection ends, and answers them.
+// serve reads the client's preface, then its frames: on Linux only when
+// they have arrived (it returns once the connection is parked, see
+// park_linux.go), else in a loop that waits for them, until the
+// connection closes. c.done is closed once it has.
 func (c *conn) serve() {
-	defer c.close(errConnClosed)
 	c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout)) //nolint:errcheck // a closed conn fails the read
 	var preface [len(clientPreface)]byte
 	if _, err := io.ReadFull(c.nc, preface[:]); err != nil || string(preface[:]) != clientPreface {
+		c.close(errConnClosed)
 		return // not HTTP/2: nothing to say in its language
 	}
 	c.mu.Lock()
@@ -136,14 +149,114 @@ func (c *conn) serve() {
 	c.recvWindow = connWindow
 	c.idleLocked()
 	c.mu.Unlock()
+	if canPark && c.raw != nil {
+		// What came with the preface is read first: it may sit in the
+		// TLS layer's buffers, where epoll cannot see it.
+		if c.readArrived(false) && c.srv.park(c) {
+			return // readReady goes on
+		}
+	}
+	c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // as above
+	c.readLoop()
+}
+
+// readReady reads what a parked connection's client has sent, then
+// parks it again: the poller's goroutine starts it when the socket is
+// readable.
+func (c *conn) readReady() {
+	if c.readArrived(true) && !c.srv.park(c) {
+		c.close(errConnClosed)
+	}
+}
+
+// Reading. The bytes read wait in a buffer until they make a whole frame
+// (a whole header block, for HEADERS and its CONTINUATION frames), which
+// the Framer then reads from it: a read that stops mid-frame, as a
+// parked connection's does, never leaves the Framer half-way.
+
+const (
+	stallTimeout = 30 * time.Second // a record begun must end within it
+	readChunk    = 16<<10 + 512     // room for a whole TLS record's plaintext
+)
+
+// pastDeadline makes a read return at once unless the TLS layer holds a
+// whole record already.
+var pastDeadline = time.Unix(1, 0)
+
+var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*readChunk); return &b }}
+
+// readLoop reads and answers frames, waiting for them, until the
+// connection ends.
+func (c *conn) readLoop() {
+	for c.readArrived(true) {
+	}
+}
+
+// readArrived reads what the client has sent and answers it. The first
+// read waits, if wait, for up to stallTimeout (a parked connection's
+// socket is readable, but may hold part of a record only); the next
+// ones take what has arrived, and the first that would wait ends the
+// call. It reports false once the connection has ended.
+func (c *conn) readArrived(wait bool) bool {
+	bp := readPool.Get().(*[]byte)
+	buf := append((*bp)[:0], c.in...)
+	c.in = nil
+	defer func() {
+		if cap(buf) <= 2*readChunk {
+			*bp = buf[:0]
+			readPool.Put(bp)
+		}
+	}()
 	for first := true; ; first = false {
+		if first && wait {
+			c.nc.SetReadDeadline(time.Now().Add(stallTimeout)) //nolint:errcheck // a closed conn fails the read
+		} else {
+			c.nc.SetReadDeadline(pastDeadline) //nolint:errcheck // as above
+		}
+		if cap(buf)-len(buf) < readChunk {
+			buf = slices.Grow(buf, readChunk) // a header block larger than the buffer: bounded by maxUnit
+		}
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		rest, ok := c.processBuffered(buf)
+		if !ok {
+			c.close(errConnClosed)
+			return false
+		}
+		buf = buf[:copy(buf, rest)]
+		if err != nil {
+			var ne net.Error
+			if !(first && wait) && errors.As(err, &ne) && ne.Timeout() {
+				if len(buf) > 0 {
+					c.in = slices.Clone(buf) // a frame begun: kept, exactly
+				}
+				return true
+			}
+			c.close(err)
+			return false
+		}
+	}
+}
+
+// processBuffered answers the whole frames at the head of buf and
+// returns the rest; false means the connection must end.
+func (c *conn) processBuffered(buf []byte) ([]byte, bool) {
+	for {
+		n := unitLen(buf)
+		if n == 0 {
+			if len(buf) > c.maxHeaderList()+4*maxReadFrame {
+				c.goAway(http2.ErrCodeEnhanceYourCalm) // a header block that never ends
+				return nil, false
+			}
+			return buf, true
+		}
+		c.src = buf[:n]
 		f, err := c.fr.ReadFrame()
-		if err == nil && first {
+		if err == nil && !c.sawSettings {
 			if _, ok := f.(*http2.SettingsFrame); !ok {
 				err = http2.ConnectionError(http2.ErrCodeProtocol) // the preface ends with SETTINGS
-			} else {
-				c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // as above
 			}
+			c.sawSettings = true
 		}
 		if err == nil {
 			err = c.process(f)
@@ -152,9 +265,53 @@ func (c *conn) serve() {
 			}
 		}
 		if err != nil && !c.failed(err) {
-			return
+			return nil, false
+		}
+		buf = buf[n:]
+	}
+}
+
+// unitLen returns the length of the whole frame at the head of buf, or
+// of the header block (HEADERS or PUSH_PROMISE, and CONTINUATION frames
+// up to END_HEADERS, and the frame that breaks the block if one does),
+// or 0 if it is not all there. A frame over the size we read counts as
+// its 9 bytes of header: the Framer refuses it from them.
+func unitLen(buf []byte) int {
+	n := 0
+	for first := true; ; first = false {
+		if len(buf) < n+9 {
+			return 0
+		}
+		h := buf[n : n+9]
+		length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+		typ, flags := http2.FrameType(h[3]), http2.Flags(h[4])
+		if length > maxReadFrame {
+			return n + 9
+		}
+		if len(buf) < n+9+length {
+			return 0
+		}
+		n += 9 + length
+		switch {
+		case first && typ != http2.FrameHeaders && typ != http2.FramePushPromise,
+			flags.Has(http2.FlagHeadersEndHeaders),
+			!first && typ != http2.FrameContinuation:
+			return n
 		}
 	}
+}
+
+// frameSource is what the Framer reads: the frame, or header block, that
+// processBuffered gives it.
+type frameSource struct{ c *conn }
+
+func (s frameSource) Read(p []byte) (int, error) {
+	if len(s.c.src) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, s.c.src)
+	s.c.src = s.c.src[n:]
+	return n, nil
 }
 
 // failed answers an error of the read loop, and reports whether the
@@ -563,6 +720,9 @@ func (c *conn) close(err error) {
 	c.out = nil
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	c.srv.unpark(c)
+	c.srv.forget(c)
+	defer close(c.done)
 	// The socket, not the TLS layer: a close_notify would wait for a
 	// socket that may be full.
 	if tc, ok := c.nc.(*tls.Conn); ok {

@@ -29,6 +29,10 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown bool
+	idle     chan struct{} // closed when conns becomes empty (Wait)
+
+	pmu  sync.Mutex
+	poll *poller // the parked read loops' (park_linux.go); nil while none is parked
 }
 
 const (
@@ -80,6 +84,21 @@ func (s *Server) ConfigureServer(hs *http.Server) {
 // has closed. nc is a *tls.Conn whose handshake chose "h2", or any
 // connection that speaks HTTP/2 from its first byte. hs may be nil.
 func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
+	// The preface, the first frames and every read loop run on other
+	// goroutines: this one only waits, in shallow frames, so that the
+	// stack it keeps for the connection's life stays small.
+	if c := s.start(nc, hs, h); c != nil {
+		<-c.done
+	}
+}
+
+// Start is ServeConn without the wait: it returns at once, and on Linux
+// an idle connection then holds no goroutine at all. hs does not know of
+// the connection: its Shutdown neither ends nor waits for it; call s's
+// Shutdown, then Wait.
+func (s *Server) Start(nc net.Conn, hs *http.Server, h http.Handler) { s.start(nc, hs, h) }
+
+func (s *Server) start(nc net.Conn, hs *http.Server, h http.Handler) *conn {
 	if hs == nil {
 		hs = new(http.Server)
 	}
@@ -98,19 +117,61 @@ func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 	if s.shutdown {
 		s.mu.Unlock()
 		nc.Close()
-		return
+		return nil
 	}
 	if s.conns == nil {
 		s.conns = make(map[*conn]struct{})
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
+	go c.serve()
+	return c
+}
+
+// forget drops a closed connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// Wait waits until every connection has closed (after Shutdown, they
+// close as their streams end) or ctx is done.
+func (s *Server) Wait(ctx context.Context) error {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
 		s.mu.Unlock()
-	}()
-	c.serve()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close closes every connection at once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(errConnClosed)
+	}
 }
 
 // Shutdown tells every connection to go away (GOAWAY): each takes no new
