@@ -3,6 +3,7 @@ package sse
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"net"
 	"net/http"
@@ -78,9 +79,10 @@ func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener)
 		srv.StartTLS()
 	case h2detMode:
 		srv.EnableHTTP2 = true
-		new(h2.Server).ConfigureServer(srv.Config)
-		srv.TLS = srv.Config.TLSConfig
-		srv.StartTLS()
+		also := new(func())
+		srv.Listener = closeAlso{srv.Listener, also} // set before the server starts: its goroutine reads the field
+		srv.StartTLS()                               // for its certificate and client; startH2 serves
+		*also = startH2(srv, b, wrap)
 	case tlsMode:
 		srv.Listener = TLSListener(srv.Listener) // under the TLS layer StartTLS adds
 		srv.StartTLS()
@@ -88,6 +90,61 @@ func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener)
 		srv.Start()
 	}
 	return srv
+}
+
+// startH2 serves h with package h2 as the server binary does: its own
+// listener (wrapped by wrap), each handshake on a goroutine, then
+// h2.Server.Start, whose idle connections park their read loops. srv
+// keeps its certificate and client, and its URL and Close move to the
+// new listener: it returns what srv's Close must also do.
+func startH2(srv *httptest.Server, h http.Handler, wrap func(net.Listener) net.Listener) func() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	hs := &http.Server{Handler: h, ConnContext: ConnContext}
+	h2s := new(h2.Server)
+	cfg := srv.TLS.Clone()
+	cfg.NextProtos = []string{"h2"}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				tc := tls.Server(c, cfg)
+				if err := tc.Handshake(); err != nil {
+					c.Close()
+					return
+				}
+				h2s.Start(tc, hs, h)
+			})
+		}
+	})
+	srv.URL = "https://" + ln.Addr().String()
+	return func() {
+		ln.Close()
+		wg.Wait()
+		h2s.Close()
+	}
+}
+
+// closeAlso is a listener whose Close runs *also, if set.
+type closeAlso struct {
+	net.Listener
+	also *func()
+}
+
+func (l closeAlso) Close() error {
+	if f := *l.also; f != nil {
+		f()
+	}
+	return l.Listener.Close()
 }
 
 // item is what a test client reads: an event, or a comment (Comment set).

@@ -1,7 +1,6 @@
 package sse
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/ssewasm/ssewasm/server/sse/h2"
@@ -53,7 +52,7 @@ func (b *Broker) detach(w http.ResponseWriter) h2.DetachedStream {
 func (b *Broker) serveDetached(c *client, d h2.DetachedStream) {
 	b.mu.Lock()
 	c.det = d
-	c.ctx, c.stopOpen = context.WithCancel(c.ctx)
+	c.ctx, c.stopOpen = openContext(c.ctx)
 	c.w, c.rc = nil, nil
 	b.mu.Unlock()
 	b.startWriters(false)

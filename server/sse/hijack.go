@@ -115,7 +115,7 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	}
 	b.mu.Lock() // end reads conn with b.mu held
 	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
-	c.ctx, c.stopOpen = context.WithCancel(c.ctx)
+	c.ctx, c.stopOpen = openContext(c.ctx)
 	// Drop the response: it holds net/http's connection and its 8 KB
 	// of buffers, which an idle stream must not keep.
 	c.w, c.rc = nil, nil
@@ -141,6 +141,18 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	c.sched.Store(true)
 	c.hijacked.Store(true)
 	c.reschedule()
+}
+
+// openContext returns the context of a stream's opening on the
+// hijacked and detached paths: cancelled by stop, or when the request's
+// is (net/http cancels it once the handler returns). It is not the
+// request's child, so that the stream, which keeps stop for end, does
+// not keep the request's contexts and their values (about 1 KB a
+// stream) alive once the handler has returned.
+func openContext(req context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := context.WithCancel(context.Background())
+	context.AfterFunc(req, stop)
+	return ctx, stop
 }
 
 // hasWork reports whether the writers have something to do for c.

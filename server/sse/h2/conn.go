@@ -61,16 +61,17 @@ type conn struct {
 	polled      bool
 	done        chan struct{} // closed once the connection has closed
 
-	mu       sync.Mutex
-	cond     sync.Cond // on mu: windows opened, out drained, deadlines moved, the connection closed
-	streams  map[uint32]*stream
-	maxID    uint32 // the highest stream ID the client has used
-	open     int    // streams counted against MaxConcurrentStreams
-	refused  int    // streams refused over it
-	draining bool   // GOAWAY sent: no new streams; close once open is 0
-	closing  bool   // close once out is written
-	closed   bool
-	idle     *time.Timer
+	mu        sync.Mutex
+	cond      sync.Cond // on mu: windows opened, out drained, deadlines moved, the connection closed
+	streams   map[uint32]*stream
+	maxID     uint32 // the highest stream ID the client has used
+	open      int    // streams counted against MaxConcurrentStreams
+	refused   int    // streams refused over it
+	draining  bool   // GOAWAY sent: no new streams; close once open is 0
+	closing   bool   // close once out is written
+	lingering bool   // the close is on its way
+	closed    bool
+	idle      *time.Timer
 
 	out        []byte // frames for the socket
 	flushing   bool   // flush runs
@@ -691,12 +692,22 @@ func (c *conn) drainLocked() {
 	}
 }
 
-// closeWhenWrittenLocked closes the connection once its frames are written.
+// closeWhenWrittenLocked closes the connection a second after its
+// frames are written (goAwayLinger): the client reads our GOAWAY before
+// the close, and what it sends meanwhile is still answered.
 func (c *conn) closeWhenWrittenLocked() {
 	c.closing = true
 	if !c.flushing {
-		go c.close(nil)
+		c.lingerLocked()
 	}
+}
+
+func (c *conn) lingerLocked() {
+	if c.lingering {
+		return
+	}
+	c.lingering = true
+	time.AfterFunc(goAwayLinger, func() { c.close(nil) })
 }
 
 // close ends the connection and every stream on it.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	h2spechpack "github.com/summerwind/h2spec/hpack"
 	h2spechttp2 "github.com/summerwind/h2spec/http2"
 	"github.com/summerwind/h2spec/spec"
+
+	"github.com/ssewasm/ssewasm/server/sse/h2"
 )
 
 // TestH2Spec runs h2spec, the HTTP/2 conformance suite (RFC 7540 and
@@ -25,16 +28,26 @@ func TestH2Spec(t *testing.T) {
 		io.Copy(io.Discard, r.Body) //nolint:errcheck // h2spec's bodies are small
 		io.WriteString(w, strings.Repeat("h2spec wants a body of some length\n", 100))
 	})
-	ts := newServer(t, mux, nil)
-	host, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
-	p, _ := strconv.Atoi(port)
-	c := &config.Config{
-		Host: host, Port: p, Path: "/", Timeout: 2 * time.Second,
-		MaxHeaderLen: 4000, TLS: true, Insecure: true, Strict: true,
-	}
-	for _, g := range []*spec.TestGroup{generic.Spec(), h2spechttp2.Spec(), h2spechpack.Spec()} {
-		g.Test(c)
-		report(t, g)
+	for _, tt := range []struct {
+		name  string
+		start func(testing.TB, http.Handler, *h2.Server) *httptest.Server
+	}{
+		{"ServeConn", newServer},   // through http.Server's TLSNextProto, the read loop waits
+		{"Start", newParkedServer}, // as the ssewasm server serves: parked read loops
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := tt.start(t, mux, nil)
+			host, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "https://"))
+			p, _ := strconv.Atoi(port)
+			c := &config.Config{
+				Host: host, Port: p, Path: "/", Timeout: 2 * time.Second,
+				MaxHeaderLen: 4000, TLS: true, Insecure: true, Strict: true,
+			}
+			for _, g := range []*spec.TestGroup{generic.Spec(), h2spechttp2.Spec(), h2spechpack.Spec()} {
+				g.Test(c)
+				report(t, g)
+			}
+		})
 	}
 }
 

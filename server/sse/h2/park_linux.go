@@ -70,12 +70,17 @@ func (s *Server) park(c *conn) bool {
 	if !c.polled {
 		op, c.polled = syscall.EPOLL_CTL_ADD, true
 	}
+	// Armed under p.mu, which run holds when it starts readReady: what
+	// this read loop did happens before the next one (the kernel's
+	// event orders them too, but the race detector cannot see it).
 	var err error
+	p.mu.Lock()
 	cerr := c.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 		setKey(&ev, c.pollID)
 		err = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
 	})
+	p.mu.Unlock()
 	return cerr == nil && err == nil
 }
 

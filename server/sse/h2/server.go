@@ -87,7 +87,9 @@ func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 	// The preface, the first frames and every read loop run on other
 	// goroutines: this one only waits, in shallow frames, so that the
 	// stack it keeps for the connection's life stays small.
-	if c := s.start(nc, hs, h); c != nil {
+	// It does not park (park_linux.go): hs may close nc (httptest and
+	// http.Server.Close do), which only a read that waits would notice.
+	if c := s.start(nc, hs, h, false); c != nil {
 		<-c.done
 	}
 }
@@ -96,9 +98,11 @@ func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 // an idle connection then holds no goroutine at all. hs does not know of
 // the connection: its Shutdown neither ends nor waits for it; call s's
 // Shutdown, then Wait.
-func (s *Server) Start(nc net.Conn, hs *http.Server, h http.Handler) { s.start(nc, hs, h) }
+// Only s may close nc (Shutdown, Close, or the connection's own end): a
+// parked connection closed elsewhere would not notice.
+func (s *Server) Start(nc net.Conn, hs *http.Server, h http.Handler) { s.start(nc, hs, h, true) }
 
-func (s *Server) start(nc net.Conn, hs *http.Server, h http.Handler) *conn {
+func (s *Server) start(nc net.Conn, hs *http.Server, h http.Handler, park bool) *conn {
 	if hs == nil {
 		hs = new(http.Server)
 	}
@@ -113,6 +117,9 @@ func (s *Server) start(nc net.Conn, hs *http.Server, h http.Handler) *conn {
 		}
 	}
 	c := newConn(s, hs, nc, h, ctx)
+	if !park {
+		c.raw = nil // the read loop waits
+	}
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

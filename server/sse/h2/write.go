@@ -134,11 +134,10 @@ func (c *conn) flush() {
 		c.cond.Broadcast() // room in out
 	}
 	c.flushing = false
-	closing := c.closing && !c.closed
-	c.mu.Unlock()
-	if closing {
-		c.close(nil)
+	if c.closing && !c.closed {
+		c.lingerLocked()
 	}
+	c.mu.Unlock()
 }
 
 // writeHeadersLocked queues a header block: :status, then h's fields,
