@@ -153,11 +153,10 @@ func (c *conn) serve() {
 	if canPark && c.raw != nil {
 		// What came with the preface is read first: it may sit in the
 		// TLS layer's buffers, where epoll cannot see it.
-		if c.readArrived(false) && c.srv.park(c) {
+		if c.readArrived(readNone) && c.srv.park(c) {
 			return // readReady goes on
 		}
 	}
-	c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // as above
 	c.readLoop()
 }
 
@@ -165,10 +164,19 @@ func (c *conn) serve() {
 // parks it again: the poller's goroutine starts it when the socket is
 // readable.
 func (c *conn) readReady() {
-	if c.readArrived(true) && !c.srv.park(c) {
+	if c.readArrived(readFirst) && !c.srv.park(c) {
 		c.close(errConnClosed)
 	}
 }
+
+// How readArrived waits.
+type readWait int
+
+const (
+	readNone   readWait = iota // only what has arrived
+	readFirst                  // the first read waits, up to stallTimeout: the socket is readable
+	readAlways                 // every read waits, without a deadline: the read loop of a connection that is not parked
+)
 
 // Reading. The bytes read wait in a buffer until they make a whole frame
 // (a whole header block, for HEADERS and its CONTINUATION frames), which
@@ -189,16 +197,17 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*readChunk); re
 // readLoop reads and answers frames, waiting for them, until the
 // connection ends.
 func (c *conn) readLoop() {
-	for c.readArrived(true) {
-	}
+	c.nc.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed conn fails the read
+	c.readArrived(readAlways)
 }
 
-// readArrived reads what the client has sent and answers it. The first
-// read waits, if wait, for up to stallTimeout (a parked connection's
-// socket is readable, but may hold part of a record only); the next
-// ones take what has arrived, and the first that would wait ends the
-// call. It reports false once the connection has ended.
-func (c *conn) readArrived(wait bool) bool {
+// readArrived reads what the client has sent and answers it: with
+// readFirst, the first read waits for up to stallTimeout (a parked
+// connection's socket is readable, but may hold part of a record only);
+// then, and with readNone, the reads take what has arrived, and the
+// first that would wait ends the call. With readAlways it reads until
+// the connection ends. It reports false once the connection has ended.
+func (c *conn) readArrived(wait readWait) bool {
 	bp := readPool.Get().(*[]byte)
 	buf := append((*bp)[:0], c.in...)
 	c.in = nil
@@ -209,9 +218,11 @@ func (c *conn) readArrived(wait bool) bool {
 		}
 	}()
 	for first := true; ; first = false {
-		if first && wait {
+		switch {
+		case wait == readAlways:
+		case first && wait == readFirst:
 			c.nc.SetReadDeadline(time.Now().Add(stallTimeout)) //nolint:errcheck // a closed conn fails the read
-		} else {
+		default:
 			c.nc.SetReadDeadline(pastDeadline) //nolint:errcheck // as above
 		}
 		if cap(buf)-len(buf) < readChunk {
@@ -227,7 +238,7 @@ func (c *conn) readArrived(wait bool) bool {
 		buf = buf[:copy(buf, rest)]
 		if err != nil {
 			var ne net.Error
-			if !(first && wait) && errors.As(err, &ne) && ne.Timeout() {
+			if wait != readAlways && !(first && wait == readFirst) && errors.As(err, &ne) && ne.Timeout() {
 				if len(buf) > 0 {
 					c.in = slices.Clone(buf) // a frame begun: kept, exactly
 				}

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +201,45 @@ func TestBrokerStreams(t *testing.T) {
 	}
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Fatalf("stream ended with %v, want its end", err)
+	}
+}
+
+// A handler that does not read its request's body must not cost the
+// connection its flow-control window: after 40 requests of 60 KB on one
+// connection whose window is 1 MB, each unread, a handler that reads its
+// body still gets all of it.
+func TestUnreadBodiesReturnWindow(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/unread", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // the body arrives meanwhile, unread
+		io.WriteString(w, "ignored")
+	})
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, n)
+	})
+	for _, start := range []func(testing.TB, http.Handler, *h2.Server) *httptest.Server{newServer, newParkedServer} {
+		ts := start(t, mux, nil)
+		c := ts.Client()
+		c.Timeout = 5 * time.Second
+		post := func(path string, n int) string {
+			resp, err := c.Post(ts.URL+path, "application/octet-stream", bytes.NewReader(make([]byte, n)))
+			if err != nil {
+				t.Fatalf("POST %s: %v", path, err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		for range 40 {
+			post("/unread", 60<<10)
+		}
+		if got := post("/read", 300<<10); got != strconv.Itoa(300<<10) {
+			t.Fatalf("read %s bytes, want %d", got, 300<<10)
+		}
 	}
 }

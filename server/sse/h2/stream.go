@@ -174,6 +174,11 @@ func (c *conn) runHandler(s *stream, w *responseWriter, req *http.Request, h htt
 		c.mu.Lock()
 		w.done = true
 		s.handlerDone = true
+		if !s.bodyClosed { // what the handler did not read goes back to the connection's window
+			s.bodyClosed = true
+			c.creditLocked(nil, int64(len(s.body)))
+			s.body = nil
+		}
 		c.maybeRemoveLocked(s)
 		c.mu.Unlock()
 		w.releaseBuf()
