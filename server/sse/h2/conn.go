@@ -104,7 +104,7 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.henc.SetMaxDynamicTableSizeLimit(0) // responses are few per stream: no table to keep
 	c.hdec = hpack.NewDecoder(headerTableSize, nil)
-	c.hdec.SetMaxStringLength(c.maxHeaderList())
+	c.hdec.SetMaxStringLength(c.framerHeaderList())
 	c.fr = c.newFramer()
 	return c
 }
@@ -122,8 +122,23 @@ func (c *conn) newFramer() *http2.Framer {
 	fr := http2.NewFramer(nil, frameSource{c}) // never written through: we encode our frames (frameHeaderLocked)
 	fr.SetMaxReadFrameSize(maxReadFrame)
 	fr.ReadMetaHeaders = c.hdec
-	fr.MaxHeaderListSize = uint32(c.maxHeaderList())
+	fr.MaxHeaderListSize = uint32(c.framerHeaderList())
 	return fr
+}
+
+// framerHeaderList is the header list the Framer decodes, four times
+// what we take (the Framer would end the connection over one value
+// longer than its limit: we answer 431 instead, and only beyond this
+// end it, as it ends a block that outgrows its limit twice).
+func (c *conn) framerHeaderList() int { return min(4*c.maxHeaderList(), 1<<30) }
+
+// headerListSize is the size of f's fields as RFC 9113 counts it.
+func headerListSize(f *http2.MetaHeadersFrame) int {
+	n := 0
+	for _, hf := range f.Fields {
+		n += int(hf.Size())
+	}
+	return n
 }
 
 func (c *conn) idleTimeout() time.Duration {
@@ -510,7 +525,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	s := c.newStreamLocked(id, req, f.StreamEnded())
 	w := &responseWriter{s: s, c: c, header: make(http.Header), head: req.Method == http.MethodHead, declared: -1}
-	if f.Truncated {
+	if f.Truncated || headerListSize(f) > c.maxHeaderList() {
 		go c.runHandler(s, w, s.req, http.HandlerFunc(headersTooLarge))
 	} else {
 		go c.runHandler(s, w, s.req, c.h)

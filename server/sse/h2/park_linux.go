@@ -47,12 +47,21 @@ func socketOf(nc net.Conn) syscall.RawConn {
 // goroutine of its own once the socket is readable or hung up. It
 // reports false if it could not: the caller then reads blocking.
 func (s *Server) park(c *conn) bool {
+	// All of it under pmu, as unpark: a connection that closed
+	// meanwhile (its close unparks it) is not parked again, and no
+	// poller is made for it.
 	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return false
+	}
 	p := s.poll
 	if p == nil {
 		var err error
 		if p, err = newPoller(); err != nil {
-			s.pmu.Unlock()
 			return false
 		}
 		s.poll = p
@@ -65,7 +74,6 @@ func (s *Server) park(c *conn) bool {
 		p.conns[c.pollID] = c
 		p.mu.Unlock()
 	}
-	s.pmu.Unlock()
 	op := syscall.EPOLL_CTL_MOD
 	if !c.polled {
 		op, c.polled = syscall.EPOLL_CTL_ADD, true
