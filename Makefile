@@ -91,15 +91,17 @@ deps-browser:
 
 # The proxy tests (e2e/proxy_test.go) run nginx and HAProxy as ordinary
 # processes; Debian starts their system services on install: stop them.
+# curl speaks HTTP/2 to our server in its tests (server/sse/h2, e2e).
 deps-proxies:
 	@missing=; for p in nginx haproxy; do [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	[ -x /usr/bin/curl ] || missing="$$missing curl"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "missing:$$missing: installing with apt-get (needed for the proxy tests)"; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
 	  echo "cannot install$$missing: run 'apt-get install -y$$missing' as root, then 'make test' again"; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	for p in $$missing; do $$SUDO service $$p stop >/dev/null 2>&1 || true; \
-	  [ -x /usr/sbin/$$p ] || { echo "$$p did not install at /usr/sbin/$$p"; exit 1; }; done
+	  [ -x /usr/sbin/$$p ] || [ -x /usr/bin/$$p ] || { echo "$$p did not install"; exit 1; }; done
 
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)
