@@ -3,8 +3,8 @@ package sse
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -92,46 +92,17 @@ func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener)
 	return srv
 }
 
-// startH2 serves h with package h2 as the server binary does: its own
-// listener (wrapped by wrap), each handshake on a goroutine, then
-// h2.Server.Start, whose idle connections park their read loops. srv
-// keeps its certificate and client, and its URL and Close move to the
-// new listener: it returns what srv's Close must also do.
+// startH2 serves h with package h2 as the server binary does (see
+// h2test). srv keeps its certificate and client, and its URL and Close
+// move to the new listener: it returns what srv's Close must also do.
 func startH2(srv *httptest.Server, h http.Handler, wrap func(net.Listener) net.Listener) func() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	hs := &http.Server{Handler: h, ConnContext: ConnContext}
+	addr, stop, err := h2test.Serve(new(h2.Server), srv.TLS, hs, h, wrap)
 	if err != nil {
 		panic(err)
 	}
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	hs := &http.Server{Handler: h, ConnContext: ConnContext}
-	h2s := new(h2.Server)
-	cfg := srv.TLS.Clone()
-	cfg.NextProtos = []string{"h2"}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				tc := tls.Server(c, cfg)
-				if err := tc.Handshake(); err != nil {
-					c.Close()
-					return
-				}
-				h2s.Start(tc, hs, h)
-			})
-		}
-	})
-	srv.URL = "https://" + ln.Addr().String()
-	return func() {
-		ln.Close()
-		wg.Wait()
-		h2s.Close()
-	}
+	srv.URL = "https://" + addr
+	return stop
 }
 
 // closeAlso is a listener whose Close runs *also, if set.

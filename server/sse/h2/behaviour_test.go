@@ -34,6 +34,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 // Behaviour tests: what a client sees of the server, and what the
@@ -90,35 +91,13 @@ func selfSigned(t testing.TB) tls.Certificate {
 // returns the listener's address; cleanup closes srv and waits for it.
 func startH2(t testing.TB, srv *h2.Server, hs *http.Server, h http.Handler) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	base := pollers()
+	addr, stop, err := h2test.Serve(srv, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, hs, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, NextProtos: []string{"h2"}}
-	base := pollers()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				tc := tls.Server(nc, cfg)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := tc.HandshakeContext(ctx); err != nil || tc.ConnectionState().NegotiatedProtocol != "h2" {
-					tc.Close()
-					return
-				}
-				srv.Start(tc, hs, h)
-			})
-		}
-	})
 	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		srv.Close()
+		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Wait(ctx); err != nil {
@@ -132,7 +111,7 @@ func startH2(t testing.TB, srv *h2.Server, hs *http.Server, h http.Handler) stri
 			}
 		}
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 // modes are the two ways to serve a connection: ServeConn, from

@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,36 +53,14 @@ func newParkedServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Ser
 	ts := httptest.NewUnstartedServer(http.NotFoundHandler()) // for its certificate and client
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := h2test.Serve(srv, ts.TLS, &http.Server{Handler: h}, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ts.TLS.Clone()
-	cfg.NextProtos = []string{"h2"}
-	hs := &http.Server{Handler: h}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				tc := tls.Server(c, cfg)
-				if err := tc.Handshake(); err != nil {
-					c.Close()
-					return
-				}
-				srv.Start(tc, hs, h)
-			})
-		}
-	})
-	ts.URL = "https://" + ln.Addr().String()
+	ts.URL = "https://" + addr
 	t.Cleanup(func() {
 		ts.Client().CloseIdleConnections()
-		ln.Close()
-		wg.Wait()
-		srv.Close()
+		stop()
 		ts.Close()
 	})
 	return ts

@@ -169,14 +169,7 @@ func (s *Server) Wait(ctx context.Context) error {
 
 // Close closes every connection at once.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.shutdown = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.stop() {
 		c.close(errConnClosed)
 	}
 }
@@ -185,14 +178,19 @@ func (s *Server) Close() {
 // stream and closes once its streams have ended. Connections that arrive
 // later are closed at once. It does not wait.
 func (s *Server) Shutdown() {
+	for _, c := range s.stop() {
+		c.drain()
+	}
+}
+
+// stop takes no more connections and returns those open.
+func (s *Server) stop() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.shutdown = true
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.drain()
-	}
+	return conns
 }
