@@ -26,19 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // HTTP/2 (Go's transport).
 func newServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Server {
 	t.Helper()
-	if srv == nil {
-		srv = new(h2.Server)
-	}
-	ts := httptest.NewUnstartedServer(h)
-	ts.EnableHTTP2 = true
-	srv.ConfigureServer(ts.Config)
-	ts.TLS = ts.Config.TLSConfig
-	ts.StartTLS()
-	t.Cleanup(func() {
-		ts.Client().CloseIdleConnections()
-		ts.Close()
-	})
-	return ts
+	return newServerWith(t, h, srv, nil) // behaviour_test.go
 }
 
 // newParkedServer serves h as the ssewasm server does: handshakes on
