@@ -313,37 +313,26 @@ var heartbeatComment = []byte(": heartbeat\n")
 // either writeAll sees killed, or end's deadline is the one in force.
 func (c *client) writeAll(bufs net.Buffers) error {
 	t := c.b.opts.WriteTimeout
-	if c.det != nil {
+	if c.conn != nil || c.det != nil { // taken over: hijacked or detached
 		if t > 0 {
-			c.det.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed stream fails the write
-		}
-		if c.killed.Load() {
-			return c.stopReason()
-		}
-		if err := c.det.WriteBuffers(bufs); err != nil {
-			return c.writeErr(err)
-		}
-		c.det.SetWriteDeadline(time.Time{}) //nolint:errcheck // as for conn below
-		c.wrote.Store(true)
-		return nil
-	}
-	if c.conn != nil {
-		if t > 0 {
-			c.conn.SetWriteDeadline(time.Now().Add(t)) //nolint:errcheck // a closed conn fails the write
+			c.setWriteDeadline(time.Now().Add(t))
 		}
 		if c.killed.Load() {
 			return c.stopReason()
 		}
 		var err error
-		if c.tls != nil {
+		switch {
+		case c.det != nil:
+			err = c.det.WriteBuffers(bufs)
+		case c.tls != nil:
 			err = c.writeTLS(bufs)
-		} else {
+		default:
 			_, err = bufs.WriteTo(c.conn)
 		}
 		if err != nil {
 			return c.writeErr(err)
 		}
-		c.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // as above; if end set one meanwhile, the next turn sees killed
+		c.setWriteDeadline(time.Time{}) // if end set one meanwhile, the next turn sees killed
 		c.wrote.Store(true)
 		return nil
 	}

@@ -44,11 +44,9 @@ func (b *Broker) detach(w http.ResponseWriter) h2.DetachedStream {
 	return ds
 }
 
-// serveDetached opens the stream of a registered client on its detached
-// response (see open) and hands it to the writers, which end it; or it
-// ends the stream if it could not open. As serveHijacked, without a
-// socket of its own: the stream's end comes from OnClose, its writes
-// from the HTTP/2 connection's window.
+// serveDetached is serveHijacked for a detached response: no socket of
+// its own, so the stream's end comes from OnClose, not the watcher, and
+// its writes are DATA frames within the HTTP/2 windows.
 func (b *Broker) serveDetached(c *client, d h2.DetachedStream) {
 	b.mu.Lock()
 	c.det = d
@@ -57,13 +55,5 @@ func (b *Broker) serveDetached(c *client, d h2.DetachedStream) {
 	b.mu.Unlock()
 	b.startWriters(false)
 	d.OnClose(func() { c.end(errClientGone, 0) })
-	if err := b.open(c, nil); err != nil {
-		b.finish(c, err)
-		return
-	}
-	c.stopOpen()
-	c.ctx = nil
-	c.sched.Store(true) // see serveHijacked
-	c.hijacked.Store(true)
-	c.reschedule()
+	b.openAndHandOver(c, nil) // the head went out with Detach
 }

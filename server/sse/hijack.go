@@ -124,7 +124,14 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	if b.watcher != nil && raw != nil {
 		b.watcher.add(c) // a client that leaves during the replay is noticed too
 	}
-	if err := b.open(c, appendHeader(nil, h)); err != nil {
+	b.openAndHandOver(c, appendHeader(nil, h))
+}
+
+// openAndHandOver opens a taken-over stream (hijacked or detached) with
+// head, and hands it to the writer pool, which ends it; or it ends the
+// stream if it could not open.
+func (b *Broker) openAndHandOver(c *client, head []byte) {
+	if err := b.open(c, head); err != nil {
 		b.finish(c, err)
 		return
 	}
