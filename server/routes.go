@@ -154,7 +154,7 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		// http.Server never sees them; TLSNextProto is there for a
 		// handshake it does itself. Its Shutdown sends GOAWAY; the
 		// streams end by beginShutdown, as on HTTP/1.1.
-		s.h2 = &h2.Server{MaxConcurrentStreams: 250, IdleTimeout: srv.IdleTimeout}
+		s.h2 = new(h2.Server) // its defaults, and srv's IdleTimeout
 		s.h2.ConfigureServer(srv)
 	}
 	// http.Server.Shutdown waits for handlers to return, and stream

@@ -23,8 +23,9 @@ import (
 // us: they bound the request bytes a connection buffers.
 const (
 	clientPreface   = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-	streamWindow    = 65535   // per stream: the protocol's default, never changed
-	connWindow      = 1 << 20 // per connection, granted after the preface
+	initialWindow   = 65535         // the protocol's default window, for both sides until SETTINGS say otherwise
+	streamWindow    = initialWindow // what we grant per stream: never changed
+	connWindow      = 1 << 20       // per connection, granted after the preface
 	maxWindow       = 1<<31 - 1
 	maxReadFrame    = 16 << 10 // the protocol's default and minimum: never raised
 	maxDataFrame    = 16 << 10 // what we send, whatever the client allows
@@ -84,15 +85,17 @@ type conn struct {
 	recvUsed   int64 // bytes consumed and not yet granted again
 }
 
-func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx context.Context) *conn {
+// newConn makes the connection; park says whether its read loop may
+// park (Start) or must wait (ServeConn).
+func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx context.Context, park bool) *conn {
 	c := &conn{
 		srv: s, hs: hs, nc: nc, h: h, ctx: ctx,
 		remote:     nc.RemoteAddr().String(),
 		streams:    make(map[uint32]*stream),
-		sendWindow: 65535,
-		peerWindow: 65535,
-		peerFrame:  16 << 10,
-		recvWindow: 65535,
+		sendWindow: initialWindow,
+		peerWindow: initialWindow,
+		peerFrame:  maxDataFrame, // the protocol's minimum: every client takes it
+		recvWindow: initialWindow,
 	}
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
@@ -100,7 +103,9 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 	}
 	c.cond.L = &c.mu
 	c.done = make(chan struct{})
-	c.raw = socketOf(nc)
+	if park {
+		c.raw = socketOf(nc)
+	}
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.henc.SetMaxDynamicTableSizeLimit(0) // responses are few per stream: no table to keep
 	c.hdec = hpack.NewDecoder(headerTableSize, nil)
@@ -116,8 +121,9 @@ func (c *conn) maxHeaderList() int {
 	return http.DefaultMaxHeaderBytes
 }
 
-// newFramer returns a Framer that reads c.nc. One is made again after a
-// large frame: a Framer keeps the buffer its largest frame needed.
+// newFramer returns a Framer that reads the frames processBuffered
+// gives it (frameSource). One is made again after a large frame: a
+// Framer keeps the buffer its largest frame needed.
 func (c *conn) newFramer() *http2.Framer {
 	fr := http2.NewFramer(nil, frameSource{c}) // never written through: we encode our frames (frameHeaderLocked)
 	fr.SetMaxReadFrameSize(maxReadFrame)
@@ -161,7 +167,7 @@ func (c *conn) serve() {
 	}
 	c.mu.Lock()
 	c.queueSettings()
-	c.queueFrame(http2.FrameWindowUpdate, 0, 0, u32(connWindow-65535))
+	c.queueFrame(http2.FrameWindowUpdate, 0, 0, u32(connWindow-initialWindow))
 	c.recvWindow = connWindow
 	c.idleLocked()
 	c.mu.Unlock()
@@ -241,7 +247,7 @@ func (c *conn) readArrived(wait readWait) bool {
 			c.nc.SetReadDeadline(pastDeadline) //nolint:errcheck // as above
 		}
 		if cap(buf)-len(buf) < readChunk {
-			buf = slices.Grow(buf, readChunk) // a header block larger than the buffer: bounded by maxUnit
+			buf = slices.Grow(buf, readChunk) // a header block larger than the buffer: bounded in processBuffered
 		}
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -371,8 +377,7 @@ func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
 	c.draining = true
 	c.queueGoAway(code)
-	c.closing = true
-	c.mu.Unlock()
+	c.mu.Unlock()                                      // the caller closes the connection after the linger
 	c.nc.SetReadDeadline(time.Now().Add(goAwayLinger)) //nolint:errcheck // a closed conn fails the read
 	io.Copy(io.Discard, c.nc)                          //nolint:errcheck // until the deadline or the close
 }
@@ -491,9 +496,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 		switch {
 		case s.resetByUs:
 			return nil // frames in flight when we reset it are dropped
-		case s.reset:
-			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed} // the client reset it
-		case s.remoteDone:
+		case s.reset || s.remoteDone: // the client reset or ended it
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 		case !f.StreamEnded() || len(f.PseudoFields()) > 0:
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // only trailers may follow, and they end the stream

@@ -38,7 +38,7 @@ type Server struct {
 const (
 	defaultMaxStreams   = 250
 	defaultWriteTimeout = 10 * time.Second
-	// prefaceTimeout bounds the client preface and its first SETTINGS.
+	// prefaceTimeout bounds the client preface.
 	prefaceTimeout = 10 * time.Second
 )
 
@@ -86,9 +86,9 @@ func (s *Server) ConfigureServer(hs *http.Server) {
 func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 	// The preface, the first frames and every read loop run on other
 	// goroutines: this one only waits, in shallow frames, so that the
-	// stack it keeps for the connection's life stays small.
-	// It does not park (park_linux.go): hs may close nc (httptest and
-	// http.Server.Close do), which only a read that waits would notice.
+	// stack it keeps for the connection's life stays small. The read
+	// loop does not park (park_linux.go): hs may close nc (httptest and
+	// http.Server.Close do), which only a read that waits notices.
 	if c := s.start(nc, hs, h, false); c != nil {
 		<-c.done
 	}
@@ -97,8 +97,7 @@ func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 // Start is ServeConn without the wait: it returns at once, and on Linux
 // an idle connection then holds no goroutine at all. hs does not know of
 // the connection: its Shutdown neither ends nor waits for it; call s's
-// Shutdown, then Wait.
-// Only s may close nc (Shutdown, Close, or the connection's own end): a
+// Shutdown, then Wait. Only s may close nc (Shutdown, Close, or the connection's own end): a
 // parked connection closed elsewhere would not notice.
 func (s *Server) Start(nc net.Conn, hs *http.Server, h http.Handler) { s.start(nc, hs, h, true) }
 
@@ -116,10 +115,7 @@ func (s *Server) start(nc net.Conn, hs *http.Server, h http.Handler, park bool) 
 			ctx = hs.ConnContext(ctx, nc)
 		}
 	}
-	c := newConn(s, hs, nc, h, ctx)
-	if !park {
-		c.raw = nil // the read loop waits
-	}
+	c := newConn(s, hs, nc, h, ctx, park)
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

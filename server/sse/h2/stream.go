@@ -19,7 +19,6 @@ import (
 )
 
 var (
-	errStreamReset   = errors.New("h2: the stream was reset")
 	errStreamDone    = errors.New("h2: the response has ended")
 	errBodyClosed    = errors.New("h2: read on a closed request body")
 	errHandlerDone   = errors.New("h2: write after the handler returned")
@@ -50,7 +49,6 @@ type stream struct {
 	reset       bool // RST_STREAM sent or received
 	resetByUs   bool // sent
 	handlerDone bool
-	detached    bool
 	onClose     func()
 	wdeadline   time.Time
 	rdeadline   time.Time
@@ -71,9 +69,6 @@ func (c *conn) newStreamLocked(id uint32, req *http.Request, ended bool) *stream
 		req.ContentLength = 0
 	} else {
 		req.Body = requestBody{s}
-		if s.declared < 0 {
-			s.declared = -1
-		}
 	}
 	if t := c.hs.ReadTimeout; t > 0 {
 		s.rdeadline = time.Now().Add(t)
@@ -174,11 +169,7 @@ func (c *conn) runHandler(s *stream, w *responseWriter, req *http.Request, h htt
 		c.mu.Lock()
 		w.done = true
 		s.handlerDone = true
-		if !s.bodyClosed { // what the handler did not read goes back to the connection's window
-			s.bodyClosed = true
-			c.creditLocked(nil, int64(len(s.body)))
-			s.body = nil
-		}
+		c.closeBodyLocked(s) // what the handler did not read goes back to the connection's window
 		c.maybeRemoveLocked(s)
 		c.mu.Unlock()
 		w.releaseBuf()
@@ -223,16 +214,21 @@ func (b requestBody) Read(p []byte) (int, error) {
 }
 
 func (b requestBody) Close() error {
-	s := b.s
-	c := s.c
+	c := b.s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closeBodyLocked(b.s)
+	return nil
+}
+
+// closeBodyLocked drops what s's body holds unread, giving it back to
+// the connection's window; what comes later is dropped on arrival.
+func (c *conn) closeBodyLocked(s *stream) {
 	if !s.bodyClosed {
 		s.bodyClosed = true
 		c.creditLocked(nil, int64(len(s.body)))
 		s.body = nil
 	}
-	return nil
 }
 
 // responseWriter is the http.ResponseWriter of a stream. The handler's
@@ -449,10 +445,6 @@ func (w *responseWriter) Detach() (DetachedStream, error) {
 		return nil, err
 	}
 	w.detached = true
-	c := w.c
-	c.mu.Lock()
-	w.s.detached = true
-	c.mu.Unlock()
 	return (*detachedStream)(w.s), nil
 }
 
@@ -502,9 +494,7 @@ func (d *detachedStream) Close() error {
 	if c.closed || s.reset || s.localDone {
 		return nil
 	}
-	c.frameHeaderLocked(http2.FrameData, http2.FlagDataEndStream, s.id, 0)
-	c.localDoneLocked(s)
-	c.kickLocked()
+	c.endResponseLocked(s) // whatever the write deadline: Close does not wait
 	return nil
 }
 

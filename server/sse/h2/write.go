@@ -45,14 +45,14 @@ func getBuf(first int) []byte {
 	return (*smallOutPool.Get().(*[]byte))[:0]
 }
 
-// putBuf keeps b for reuse, in the pool of its size; one that a burst
-// of control frames grew past the large size is let go.
+// putBuf keeps b for reuse, in the pool of its size; one of a size in
+// between, or grown past the large size, is let go.
 func putBuf(b []byte) {
 	switch c := cap(b); {
 	case c >= largeOut && c <= 2*largeOut:
 		b = b[:0]
 		largeOutPool.Put(&b)
-	case c >= smallOut && c < largeOut:
+	case c >= smallOut && c <= 2*smallOut: // one that grew further would make the small pool large
 		b = b[:0]
 		smallOutPool.Put(&b)
 	}
@@ -208,9 +208,7 @@ func (c *conn) writeData(s *stream, bufs net.Buffers, end, block bool) (net.Buff
 		}
 		if total == 0 {
 			if end {
-				c.frameHeaderLocked(http2.FrameData, http2.FlagDataEndStream, s.id, 0)
-				c.localDoneLocked(s)
-				c.kickLocked()
+				c.endResponseLocked(s)
 			}
 			return nil, nil
 		}
@@ -258,16 +256,20 @@ func (c *conn) writeErrLocked(s *stream) error {
 	case c.closed:
 		return errConnClosed
 	case s.reset:
-		if err := s.ctx.Err(); err != nil {
-			return context.Cause(s.ctx)
-		}
-		return errStreamReset
+		return context.Cause(s.ctx) // set with the reset (endStreamLocked)
 	case s.localDone:
 		return errStreamDone
 	case !s.wdeadline.IsZero() && !time.Now().Before(s.wdeadline):
 		return deadlineErr
 	}
 	return nil
+}
+
+// endResponseLocked queues an empty DATA frame that ends s's response.
+func (c *conn) endResponseLocked(s *stream) {
+	c.frameHeaderLocked(http2.FrameData, http2.FlagDataEndStream, s.id, 0)
+	c.localDoneLocked(s)
+	c.kickLocked()
 }
 
 // localDoneLocked notes that s's response has ended (END_STREAM queued).
