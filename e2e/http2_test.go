@@ -158,3 +158,30 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// TestAppOverHTTP2 loads the whole app over our HTTP/2 (server/sse/h2,
+// the default with -tls-cert) in each browser: the page, app.js and
+// app.wasm as ordinary responses (compressed, large), then the classic
+// demo's stream, detached from its handler; its pings must arrive.
+func TestAppOverHTTP2(t *testing.T) {
+	dir := buildApp(t)
+	cert, key := writeSelfSigned(t, t.TempDir())
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		srv := startInstance(t, dir, "-tls-cert", cert, "-tls-key", key)
+		tab := openBrowser(t, b, insecureCerts())
+		if err := tab.navigate(srv.URL); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pollJS[bool](tab, 60*time.Second, countLines("ping")+` >= 2`); err != nil {
+			t.Fatalf("fewer than two Ping: lines within 60 s over HTTPS: %v\nserver log:\n%s", err, srv.log)
+		}
+		protos, err := evalJS[[]string](tab, `[performance.getEntriesByType("navigation")[0].nextHopProtocol,
+			(performance.getEntriesByType("resource").find(e => e.name.includes("app.wasm")) || {}).nextHopProtocol || "none"]`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if protos[0] != "h2" || protos[1] != "h2" {
+			t.Errorf("page over %q, app.wasm over %q; want both over h2", protos[0], protos[1])
+		}
+	})
+}
