@@ -3,7 +3,10 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/clientip"
 )
 
 // maxLoggedPath is the longest path logged whole: a client chooses the
@@ -11,16 +14,24 @@ import (
 const maxLoggedPath = 256
 
 // logRequests logs each request when it ends, with its status and
-// duration (for a stream: how long the client stayed).
+// duration (for a stream: how long the client stayed), and its client
+// (remote), with the proxy that forwarded it (see clientip).
 func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		remote := r.RemoteAddr
+		c := clientip.Of(r)
+		if c.Proxy != "" {
+			// remote is the client the proxy named, whose port is not
+			// known: 0, so that remote stays host:port.
+			remote = netip.AddrPortFrom(c.Addr, 0).String()
+		}
 		attrs := []any{"method", clipText(r.Method, 16), "path", clipText(r.URL.Path, maxLoggedPath), "status", sw.status,
-			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", r.RemoteAddr}
-		if p := peerAddr(r); p != "" {
-			attrs = append(attrs, "proxy", p) // remote is the client the proxy named
+			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Millisecond), "remote", remote}
+		if c.Proxy != "" {
+			attrs = append(attrs, "proxy", c.Proxy)
 		}
 		log.Info("request", attrs...)
 	})

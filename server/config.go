@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/clientip"
 )
 
 // config is what the flags set. Every limit has a sane default.
@@ -41,8 +43,8 @@ type config struct {
 	tlsHTTP2     bool   // -tls-http2: offer HTTP/2 over TLS
 	http2Server  string // -http2-server: "h2" (package server/sse/h2) or "net/http"
 
-	trustedProxies trustedProxies // -trusted-proxy
-	drain          time.Duration  // -drain
+	trustedProxies clientip.Proxies // -trusted-proxy
+	drain          time.Duration    // -drain
 
 	// Caps on every way in (guard.go).
 	maxConns           int           // -max-conns
@@ -50,7 +52,7 @@ type config struct {
 	maxPublishing      int           // -max-publishing
 	publishReadTimeout time.Duration // -publish-read-timeout
 
-	// Publish rate limits (ratelimit.go).
+	// Publish rate limits (package ratelimit).
 	publishRate, publishRateGlobal   float64 // -publish-rate, -publish-rate-global; <0: the default
 	publishBurst, publishBurstGlobal int     // -publish-burst, -publish-burst-global
 	publishRateAddrs                 int     // -publish-rate-addrs
@@ -119,7 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.Func("trusted-proxy", "a reverse proxy (CIDR or IP; repeatable) whose X-Forwarded-For or Forwarded header names the client, for -max-clients-per-ip and the logs; other peers' headers are ignored", func(s string) error {
-		p, err := parseTrustedProxy(s)
+		p, err := clientip.ParseProxy(s)
 		if err != nil {
 			return err
 		}

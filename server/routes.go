@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/server/clientip"
+	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"github.com/ssewasm/ssewasm/wasm/ui"
@@ -41,8 +43,6 @@ type service struct {
 	publishing sync.WaitGroup
 	// refused counts what the guards refuse (guard.go), for /metrics.
 	refused *refusals
-	// limiter holds the publish rate limits (ratelimit.go); nil: none.
-	limiter *publishLimiter
 }
 
 // newService builds the broker and routes every endpoint:
@@ -72,6 +72,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		MaxClientsPerIP: cfg.maxClientsPerIP,
 		MaxEventSize:    cfg.maxEventSize,
 		DefaultTopic:    defaultTopic,
+		ClientIP:        clientip.IP,
 		Logger:          log,
 	}
 	if engine == nil {
@@ -104,9 +105,9 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	// /stream counts under the broker's client limits, like /events.
 	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), cmp.Or(cfg.streamInterval, time.Second), cfg.writeTimeout, broker, log))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
-	s.limiter = newPublishLimiter(rateLimit{cfg.publishRate, cfg.publishBurst}, rateLimit{cfg.publishRateGlobal, cfg.publishBurstGlobal}, cfg.publishRateAddrs)
+	limiter := ratelimit.New(ratelimit.Limit{Rate: cfg.publishRate, Burst: cfg.publishBurst}, ratelimit.Limit{Rate: cfg.publishRateGlobal, Burst: cfg.publishBurstGlobal}, cfg.publishRateAddrs)
 	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
-		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused}, s.limiter, s.refused))
+		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused}, limiter, s.refused))
 	mux.Handle("GET /metrics", metricsHandler(broker, s.refused))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || s.running.Err() != nil {
@@ -122,7 +123,10 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		dev.configure(h)
 	}
 	mux.Handle("/", appJS{h})
-	s.handler = resolveClient(logRequests(refuseUnknownMethods(cors(mux, cfg.allowOrigins), s.refused), log), cfg.trustedProxies, log)
+	// Behind -trusted-proxy the client a proxy names counts, for the
+	// per-IP limit (ClientIP above), the publish rate limit and the
+	// access log alike: resolved once, before everything else.
+	s.handler = cfg.trustedProxies.Handler(logRequests(refuseUnknownMethods(cors(mux, cfg.allowOrigins), s.refused), log), log)
 	return s, nil
 }
 

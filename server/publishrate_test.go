@@ -4,122 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/ratelimit"
 )
-
-// fakeClock is a settable clock for publishLimiter.now.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func TestPublishLimiter(t *testing.T) {
-	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	v6a, v6b, v6c := netip.MustParseAddr("2001:db8:0:1::1"), netip.MustParseAddr("2001:db8:0:1::2"), netip.MustParseAddr("2001:db8:0:2::1")
-	type step struct {
-		after time.Duration // the clock moves this much first
-		addr  netip.Addr
-		ok    bool
-		limit string        // when refused
-		wait  time.Duration // when refused
-	}
-	for _, tt := range []struct {
-		name            string
-		perAddr, global rateLimit
-		steps           []step
-	}{
-		{"per address: a burst, then the rate", rateLimit{2, 3}, rateLimit{}, []step{
-			{0, a1, true, "", 0}, {0, a1, true, "", 0}, {0, a1, true, "", 0},
-			{0, a1, false, limitAddr, 500 * time.Millisecond},
-			{0, a2, true, "", 0}, // another address has its own bucket
-			{250 * time.Millisecond, a1, false, limitAddr, 250 * time.Millisecond},
-			{250 * time.Millisecond, a1, true, "", 0},
-			{10 * time.Second, a1, true, "", 0}, {0, a1, true, "", 0}, {0, a1, true, "", 0}, // refilled to the burst, no more
-			{0, a1, false, limitAddr, 500 * time.Millisecond},
-		}},
-		{"global: every address together", rateLimit{}, rateLimit{1, 2}, []step{
-			{0, a1, true, "", 0}, {0, a2, true, "", 0},
-			{0, a1, false, limitGlobal, time.Second},
-			{time.Second, a2, true, "", 0},
-		}},
-		{"both: a global refusal leaves the address's token", rateLimit{1, 2}, rateLimit{1, 1}, []step{
-			{0, a1, true, "", 0},
-			{0, a1, false, limitGlobal, time.Second}, // a1 still has a token
-			{time.Second, a1, true, "", 0},           // so it passes once the global bucket refills
-			{0, a1, false, limitGlobal, time.Second}, // a1 has a token, the server none
-		}},
-		{"IPv6 counts by /64", rateLimit{1, 1}, rateLimit{}, []step{
-			{0, v6a, true, "", 0},
-			{0, v6b, false, limitAddr, time.Second}, // same /64
-			{0, v6c, true, "", 0},                   // another /64
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{t: time.Unix(1e9, 0)}
-			l := newPublishLimiter(tt.perAddr, tt.global, 100)
-			l.now = clock.now
-			for i, s := range tt.steps {
-				clock.advance(s.after)
-				ok, limit, wait := l.allow(s.addr)
-				if ok != s.ok || limit != s.limit || (s.wait != 0 && (wait < s.wait-time.Millisecond || wait > s.wait+time.Millisecond)) {
-					t.Errorf("step %d (%v): allowed %v, limit %q, wait %v; want %v, %q, %v", i, s.addr, ok, limit, wait, s.ok, s.limit, s.wait)
-				}
-			}
-		})
-	}
-	if newPublishLimiter(rateLimit{}, rateLimit{}, 10) != nil {
-		t.Error("no limit on: want no limiter")
-	}
-}
-
-// TestPublishLimiterBounded: an attacker with many addresses does not
-// grow the table past its cap; the addresses beyond it share one bucket;
-// the tracked ones keep theirs; and the table empties once they idle.
-func TestPublishLimiterBounded(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1e9, 0)}
-	const cap = 100
-	l := newPublishLimiter(rateLimit{1, 5}, rateLimit{}, cap) // refills in 5 s
-	l.now = clock.now
-	victim := netip.MustParseAddr("198.51.100.1")
-	for range 3 {
-		if ok, _, _ := l.allow(victim); !ok {
-			t.Fatal("victim refused in its burst")
-		}
-	}
-	overflowOK := 0
-	for i := range 10000 {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		if ok, _, _ := l.allow(a); ok && i >= cap {
-			overflowOK++
-		}
-		if i%1000 == 0 {
-			clock.advance(10 * time.Millisecond) // no bucket refills meanwhile
-		}
-	}
-	if n := l.tracked(); n > cap {
-		t.Errorf("%d addresses tracked, cap %d", n, cap)
-	}
-	// The overflow bucket (burst 5, 1 a second, 0.1 s passed) let
-	// only a handful of the 9,900 untracked addresses through.
-	if overflowOK > 10 {
-		t.Errorf("%d publishes of addresses beyond the cap passed: want them to share one bucket", overflowOK)
-	}
-	// The victim kept its bucket: 2 tokens left.
-	ok1, _, _ := l.allow(victim)
-	ok2, _, _ := l.allow(victim)
-	if !ok1 || !ok2 {
-		t.Error("the victim's bucket was lost to the flood of addresses")
-	}
-	// Once every bucket has refilled, the next publish sweeps them.
-	clock.advance(10 * time.Second)
-	l.allow(netip.MustParseAddr("203.0.113.1"))
-	if n := l.tracked(); n != 1 {
-		t.Errorf("%d addresses tracked after they all idled, want 1 (the newest)", n)
-	}
-}
 
 // rawPublish sends one POST /publish from ip with extra header lines and
 // returns the status, Retry-After and body.
@@ -208,7 +98,7 @@ func TestPublishRateDefaults(t *testing.T) {
 		if c.publishRate != tt.perAddr || c.publishRateGlobal != tt.global || c.publishBurst != tt.perAddrBurst || c.publishBurstGlobal != tt.burst {
 			t.Errorf("%v: rates %g/%g bursts %d/%d, want %g/%g %d/%d", tt.args, c.publishRate, c.publishRateGlobal, c.publishBurst, c.publishBurstGlobal, tt.perAddr, tt.global, tt.perAddrBurst, tt.burst)
 		}
-		l := newPublishLimiter(rateLimit{c.publishRate, c.publishBurst}, rateLimit{c.publishRateGlobal, c.publishBurstGlobal}, c.publishRateAddrs)
+		l := ratelimit.New(ratelimit.Limit{Rate: c.publishRate, Burst: c.publishBurst}, ratelimit.Limit{Rate: c.publishRateGlobal, Burst: c.publishBurstGlobal}, c.publishRateAddrs)
 		if (l != nil) != tt.limiterOn {
 			t.Errorf("%v: limiter %v, want on=%v", tt.args, l, tt.limiterOn)
 		}
