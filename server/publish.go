@@ -198,3 +198,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+// publishGate bounds the publishes in progress: each holds up to
+// -max-event-size of body, so the gate bounds their memory.
+type publishGate chan struct{}
+
+func (g publishGate) enter() bool {
+	select {
+	case g <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g publishGate) leave() { <-g }
+
+// setPublishReadDeadline sets the read deadline of a /publish request,
+// when set is true: a server-wide ReadTimeout would end the streams too.
+func setPublishReadDeadline(w http.ResponseWriter, at time.Time, set bool) {
+	if set {
+		// An error means the writer cannot set deadlines (a test
+		// double): the body is then only bounded in size.
+		http.NewResponseController(w).SetReadDeadline(at) //nolint:errcheck
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/server/clientip"
+	"github.com/ssewasm/ssewasm/server/conncap"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/h2"
@@ -41,7 +42,7 @@ type service struct {
 	statsDone chan struct{} // closed when the stats publisher has returned
 	// publishing counts the running publishers (publishers.go).
 	publishing sync.WaitGroup
-	// refused counts what the guards refuse (guard.go), for /metrics.
+	// refused counts what the caps refuse, for /metrics.
 	refused *refusals
 }
 
@@ -167,8 +168,8 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 	return srv
 }
 
-// listener caps ln's open connections at -max-conns (see capListener)
-// and counts net/http's 431 answers.
+// listener caps ln's open connections at -max-conns (package conncap)
+// and counts net/http's 431 answers (countHeaderSize).
 // With TLS, sse.TLSListener goes under the cap, on the TCP sockets as
 // accepted: HTTP/1.1 streams over TLS are then hijacked and written
 // without blocking, like plain ones (TestStreamsAreHijacked).
@@ -176,8 +177,24 @@ func (s *service) listener(ln net.Listener, cfg config) net.Listener {
 	if cfg.tlsCert != "" {
 		ln = sse.TLSListener(ln)
 	}
-	n := maxConnsFor(cfg.maxConns, fdLimit())
-	return &capListener{Listener: ln, max: int64(max(n, 0)), ref: s.refused} // n <= 0: no cap, 431s still counted
+	if n := maxConnsFor(cfg.maxConns, conncap.FDLimit()); n > 0 { // n <= 0: no cap
+		ln = conncap.New(ln, n, func() { s.refused.add(refusedConnCap) })
+	}
+	if cfg.tlsCert == "" {
+		ln = countHeaderSize(ln, s.refused)
+	}
+	return ln
+}
+
+// maxConnsFor turns -max-conns into the cap: 0 means the descriptor
+// limit less a headroom for the rest of the process (files served from
+// /web/, the engine's connections, the log; see conncap.ForFDLimit);
+// -1 no cap.
+func maxConnsFor(flag, fdLimit int) int {
+	if flag != 0 {
+		return flag
+	}
+	return conncap.ForFDLimit(fdLimit)
 }
 
 // serve serves srv on ln (from listener) until srv is shut down. With

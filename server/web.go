@@ -275,3 +275,15 @@ type recorded struct {
 func (r *recorded) Header() http.Header         { return r.header }
 func (r *recorded) WriteHeader(code int)        { r.code = code }
 func (r *recorded) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// validWebName reports whether every segment of a /web/ path fits a file
+// name (255 bytes on every common file system): a longer one cannot
+// exist, so it is a 404, not the 500 that ENAMETOOLONG gives.
+func validWebName(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if len(seg) > 255 {
+			return false
+		}
+	}
+	return true
+}
