@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("graceful shutdown timed out; closing connections", "err", err)
 		srv.Close()
 	}
-	if svc.h2 != nil { // HTTP/2 connections, which srv does not track (routes.go)
+	if svc.h2 != nil { // HTTP/2 connections, which srv does not track (service.httpServer)
 		if err := svc.h2.Wait(sctx); err != nil {
 			log.Warn("graceful shutdown timed out; closing HTTP/2 connections", "err", err)
 		}
