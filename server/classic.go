@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -18,74 +16,43 @@ const classicRetry = 10 * time.Second
 // no credentials, so a page from any origin may read it), `retry: 10000`,
 // a named connecttime event with the server's time, an unnamed ping with
 // the time at once, then one every interval.
-// It ends when the client leaves or stop is closed, when a write takes
-// longer than writeTimeout, or when the client has taken nothing for
-// writeTimeout (sse.ErrStalled). b, when not nil, counts the stream
-// under the broker's client limits (sse.Broker.Admit), and a stalled
-// one in its evictions.
-func classicStream(stop <-chan struct{}, interval, writeTimeout time.Duration, b *sse.Broker, log *slog.Logger) http.Handler {
+// b serves it as a stream of its own (sse.Broker.ServeStream): it counts
+// under the broker's client limits, a write is bounded by its write
+// timeout, a client that takes nothing for that long is evicted
+// (sse.ErrStalled), and it ends when the client leaves or the broker
+// shuts down.
+func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b != nil {
-			release := b.Admit(w, r)
-			if release == nil {
-				return // answered 503
-			}
-			defer release()
-		}
 		// Set, not added: this replaces whatever the /events allow-list
 		// middleware put there, and drops its credentials.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		w.Header().Del("Access-Control-Allow-Credentials")
-		s, err := sse.NewStream(w, r)
-		if err != nil {
-			log.Error("cannot stream", "err", err)
-			http.Error(w, "this server cannot stream responses: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		s.SetWriteTimeout(writeTimeout)
-		if err := s.Retry(classicRetry); err != nil {
-			return
-		}
-		ended := func(err error) {
-			if !errors.Is(err, sse.ErrStalled) {
-				log.Debug("stream ended", "err", err)
-				return
+		b.ServeStream(w, r, func(s *sse.Stream) error {
+			if err := s.Retry(classicRetry); err != nil {
+				return err
 			}
-			if b != nil {
-				b.CountEvicted()
+			now := time.Now()
+			if err := send(s, event.ConnectTime{Time: now}); err != nil {
+				return err
 			}
-			log.Warn("client evicted", "path", r.URL.Path, "client", r.RemoteAddr, "reason", err)
-			// Close the connection now: after a response net/http
-			// would keep an HTTP/1.1 connection open for the next
-			// request, and this client reads nothing.
-			panic(http.ErrAbortHandler)
-		}
-		now := time.Now()
-		if err := send(s, event.ConnectTime{Time: now}); err != nil {
-			ended(err)
-			return
-		}
-		// The first ping right away, as the original sends it: pages
-		// show a ping at once instead of an interval late.
-		if err := send(s, event.Ping{Time: now}); err != nil {
-			ended(err)
-			return
-		}
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case <-stop:
-				return
-			case now := <-tick.C:
-				if err := send(s, event.Ping{Time: now}); err != nil {
-					ended(err)
-					return
+			// The first ping right away, as the original sends it: pages
+			// show a ping at once instead of an interval late.
+			if err := send(s, event.Ping{Time: now}); err != nil {
+				return err
+			}
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-s.Context().Done():
+					return nil
+				case now := <-tick.C:
+					if err := send(s, event.Ping{Time: now}); err != nil {
+						return err
+					}
 				}
 			}
-		}
+		})
 	})
 }
 

@@ -92,15 +92,23 @@ func newTestService(t *testing.T, cfg config) (*httptest.Server, *service) {
 	return ts, svc
 }
 
-// newTestServer serves the classic stream alone, with its own interval.
-func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, chan struct{}) {
+// newTestServer serves the classic stream alone, with its own interval,
+// through a broker of its own, which it returns: its Shutdown ends the
+// streams.
+func newTestServer(t *testing.T, interval time.Duration) (*httptest.Server, *sse.Broker) {
 	t.Helper()
-	stop := make(chan struct{})
+	b, err := sse.New(sse.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /stream", classicStream(stop, interval, 10*time.Second, nil, quiet))
+	mux.Handle("GET /stream", classicStream(b, interval))
 	ts := httptest.NewServer(logRequests(mux, quiet))
-	t.Cleanup(ts.Close)
-	return ts, stop
+	t.Cleanup(func() {
+		b.Shutdown(context.Background())
+		ts.Close()
+	})
+	return ts, b
 }
 
 // TestStreamWire checks /stream against the classic Node demo's wire format:
@@ -261,16 +269,17 @@ func TestStreamDecodes(t *testing.T) {
 	}
 }
 
-// TestStreamEndsOnStop: closing stop (what http.Server.Shutdown does through
-// RegisterOnShutdown) ends open streams, so shutdown does not wait forever.
-func TestStreamEndsOnStop(t *testing.T) {
-	ts, stop := newTestServer(t, time.Hour)
+// TestStreamEndsOnShutdown: the broker's Shutdown (what http.Server.Shutdown
+// calls through RegisterOnShutdown) ends open streams, so shutdown does not
+// wait forever.
+func TestStreamEndsOnShutdown(t *testing.T) {
+	ts, b := newTestServer(t, time.Hour)
 	resp, err := http.Get(ts.URL + "/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	close(stop)
+	go b.Shutdown(context.Background()) // it waits for the stream to end
 	done := make(chan error, 1)
 	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
 	select {
@@ -279,7 +288,7 @@ func TestStreamEndsOnStop(t *testing.T) {
 			t.Fatalf("stream ended with %v, want a clean end", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("stream still open 5s after stop")
+		t.Fatal("stream still open 5s after Shutdown")
 	}
 }
 

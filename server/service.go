@@ -31,8 +31,8 @@ type service struct {
 	closeEngine  func()     // after the broker has shut down
 	handler      http.Handler
 	shutdownOnce sync.Once
-	// running is cancelled when shutdown begins: it ends the classic
-	// streams and the stats publisher, and /healthz answers 503.
+	// running is cancelled when shutdown begins: it ends the stats
+	// publisher, and /healthz answers 503.
 	running context.Context
 	stop    context.CancelFunc
 	// draining is set when a -drain window begins, before running is
@@ -104,7 +104,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 
 	mux := http.NewServeMux()
 	// /stream counts under the broker's client limits, like /events.
-	mux.Handle("GET "+ui.StreamPath, classicStream(s.running.Done(), cmp.Or(cfg.streamInterval, time.Second), cfg.writeTimeout, broker, log))
+	mux.Handle("GET "+ui.StreamPath, classicStream(broker, cmp.Or(cfg.streamInterval, time.Second)))
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
 	limiter := ratelimit.New(ratelimit.Limit{Rate: cfg.publishRate, Burst: cfg.publishBurst}, ratelimit.Limit{Rate: cfg.publishRateGlobal, Burst: cfg.publishBurstGlobal}, cfg.publishRateAddrs)
 	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,

@@ -62,10 +62,10 @@ type Broker struct {
 	topics  map[string]*topicSubs // guarded by mu
 	clients map[*client]struct{}  // guarded by mu; every registered client
 	perIP   map[string]int        // guarded by mu
-	// admitted counts the streams served elsewhere but counted under the
-	// limits (Admit). Guarded by mu.
-	admitted int
-	ticking  bool // guarded by mu; the heartbeat goroutine runs
+	// own holds the streams of ServeStream, which count under the
+	// limits too. Guarded by mu.
+	own     map[*ownStream]struct{}
+	ticking bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
 		clients                                                                              atomic.Int64
@@ -117,6 +117,7 @@ func New(opts Options) (*Broker, error) {
 		topics:  make(map[string]*topicSubs),
 		clients: make(map[*client]struct{}),
 		perIP:   make(map[string]int),
+		own:     make(map[*ownStream]struct{}),
 		lagging: make(map[*client]struct{}),
 		drained: make(chan struct{}),
 	}
@@ -289,13 +290,13 @@ func (b *Broker) fanOut(m *Message) {
 
 // mayOpen says why one more stream from ip may not open, or returns
 // nil: after Shutdown, or over MaxClients or MaxClientsPerIP, counting
-// the broker's own streams and those of Admit alike. b.mu is held.
+// the streams of topics and those of ServeStream alike. b.mu is held.
 func (b *Broker) mayOpen(ip string) error {
 	switch {
 	case b.closed.Load():
 		return ErrClosed
-	case b.opts.MaxClients >= 0 && len(b.clients)+b.admitted >= b.opts.MaxClients:
-		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+b.admitted)
+	case b.opts.MaxClients >= 0 && len(b.clients)+len(b.own) >= b.opts.MaxClients:
+		return fmt.Errorf("%w: %d streams are open, the limit (Options.MaxClients); retry later", ErrTooManyClients, len(b.clients)+len(b.own))
 	case b.opts.MaxClientsPerIP >= 0 && b.perIP[ip] >= b.opts.MaxClientsPerIP:
 		return fmt.Errorf("%w: %s has %d streams open, the limit (Options.MaxClientsPerIP); close some or retry later", ErrTooManyClientsPerIP, ip, b.perIP[ip])
 	}
@@ -417,6 +418,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		b.closed.Store(true)
 		for c := range b.clients {
 			c.end(ErrClosed, shutdownGrace)
+		}
+		for o := range b.own {
+			o.cancel(ErrClosed)
 		}
 		close(b.done)
 		b.mu.Unlock()

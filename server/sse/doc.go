@@ -106,6 +106,10 @@
 //		}
 //	}
 //
+// A broker serves such a stream of your own with [Broker.ServeStream],
+// counted under its limits and ended by its Shutdown like its topic
+// streams.
+//
 // Serve streams from an http.Server whose WriteTimeout is 0, since
 // WriteTimeout would cut every stream at that age; [Stream.SetWriteTimeout]
 // bounds each write instead. http.Server.Shutdown waits for open streams

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -119,4 +120,64 @@ func ExampleBroker_PublishWith() {
 	// retry demo-1, duplicate true
 	// stored 1
 	// true
+}
+
+// A stream made for each client, which no topic could carry, counted
+// under the broker's limits like its topic streams: here a greeting
+// with the client's own address, then the client's clock ticks.
+func ExampleBroker_ServeStream() {
+	b, err := sse.New(sse.Options{MaxClientsPerIP: 1})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /events", b)
+	mux.HandleFunc("GET /clock", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // sent with the stream
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		b.ServeStream(w, r, func(s *sse.Stream) error {
+			if err := s.Send(sse.Event{Event: "welcome", Data: "hello " + host}); err != nil {
+				return err
+			}
+			for i := range 2 {
+				select {
+				case <-s.Context().Done(): // the client left, or Shutdown
+					return nil
+				case <-time.After(10 * time.Millisecond):
+				}
+				if err := s.Send(sse.Event{Data: fmt.Sprint("tick ", i)}); err != nil {
+					return err // an error wrapping sse.ErrStalled evicts the client
+				}
+			}
+			<-s.Context().Done()
+			return nil
+		})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer b.Shutdown(context.Background()) // ends the stream, before srv.Close
+
+	resp, err := http.Get(srv.URL + "/clock")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	d := sse.NewDecoder(resp.Body)
+	for range 3 {
+		e, _ := d.Next()
+		fmt.Printf("%q %s\n", e.Event, e.Data)
+	}
+	// The clock stream counts under MaxClientsPerIP: no topic stream
+	// from the same address.
+	resp2, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		panic(err)
+	}
+	resp2.Body.Close()
+	fmt.Println(resp2.Status, "clients:", b.Stats().Clients)
+	// Output:
+	// "welcome" hello 127.0.0.1
+	// "" tick 0
+	// "" tick 1
+	// 503 Service Unavailable clients: 1
 }

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,4 +294,50 @@ func testReconnectUnderLoad(t *testing.T, mode testMode) {
 	wg.Wait()
 	close(stop)
 	pub.Wait()
+}
+
+// TestStreamKeepsNoRequestFields: a hijacked stream keeps copies of
+// what it needs, never the request's big header or query: 20 streams
+// each sent with 256 KiB of Last-Event-ID and of query hold far less
+// than the 10 MiB they were sent, after GC.
+func TestStreamKeepsNoRequestFields(t *testing.T) {
+	b, srv := newTestBroker(t, hijackMode, Options{})
+	long := strings.Repeat("x", 256<<10)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	const streams = 20
+	before := heap()
+	var conns []net.Conn
+	for range streams {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "GET /events?topic=a&pad=%s HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %s\r\n\r\n", long, long)
+		br := bufio.NewReader(conn)
+		for { // up to the gap event: the stream is open and replayed
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(line, "event: "+GapEvent) {
+				break
+			}
+		}
+	}
+	waitFor(t, "the streams to open", func() bool { return b.Stats().Clients == streams })
+	grown := int64(heap()) - int64(before)
+	t.Logf("%d streams sent with %d KiB each: heap +%d KiB", streams, 2*len(long)>>10, grown>>10)
+	if sent := int64(streams * 2 * len(long)); grown > sent/10 {
+		t.Errorf("heap grew by %d bytes for %d streams: they keep their requests (%d bytes sent)", grown, streams, sent)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
 }
