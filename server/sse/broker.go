@@ -338,11 +338,7 @@ func (b *Broker) unregister(c *client) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.clients, c)
-	if n := b.perIP[c.info.IP] - 1; n > 0 {
-		b.perIP[c.info.IP] = n
-	} else {
-		delete(b.perIP, c.info.IP)
-	}
+	b.leaveIP(c.info.IP)
 	for i, t := range c.info.Topics {
 		s := b.topics[t]
 		j, last := c.slots[i], len(s.clients)-1
@@ -359,6 +355,15 @@ func (b *Broker) unregister(c *client) {
 	}
 	b.lagRemove(c) // publishers no longer wait for it
 	b.stats.clients.Add(-1)
+}
+
+// leaveIP counts one stream less for ip. b.mu is held.
+func (b *Broker) leaveIP(ip string) {
+	if n := b.perIP[ip] - 1; n > 0 {
+		b.perIP[ip] = n
+	} else {
+		delete(b.perIP, ip)
+	}
 }
 
 // heartbeats runs from the first connect until Shutdown. Every half

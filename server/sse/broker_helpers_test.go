@@ -53,15 +53,20 @@ func newTestBroker(t testing.TB, mode testMode, opts Options) (*Broker, *httptes
 		t.Fatal(err)
 	}
 	srv := startServer(mode, b, nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-	})
+	t.Cleanup(func() { stopBoth(t, b, srv) })
 	return b, srv
+}
+
+// stopBoth shuts b down, then srv, as a server binary must: srv's Close
+// waits for the streams that b's Shutdown ends.
+func stopBoth(t testing.TB, b *Broker, srv *httptest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	srv.Close()
 }
 
 // startServer serves b in mode; wrap, if not nil, wraps the listener.

@@ -107,11 +107,7 @@ func (b *Broker) admit(o *ownStream) error {
 func (b *Broker) unadmit(o *ownStream) {
 	b.mu.Lock()
 	delete(b.own, o)
-	if n := b.perIP[o.info.IP] - 1; n > 0 {
-		b.perIP[o.info.IP] = n
-	} else {
-		delete(b.perIP, o.info.IP)
-	}
+	b.leaveIP(o.info.IP)
 	b.stats.clients.Add(-1)
 	b.mu.Unlock()
 	b.wg.Done()

@@ -29,14 +29,7 @@ func ownServer(t *testing.T, b *Broker, serve func(*Stream) error) *httptest.Ser
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Config.ConnContext = ConnContext
 	srv.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-	})
+	t.Cleanup(func() { stopBoth(t, b, srv) })
 	return srv
 }
 
