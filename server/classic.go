@@ -23,11 +23,7 @@ const classicRetry = 10 * time.Second
 // shuts down.
 func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Set, not added: this replaces whatever the /events allow-list
-		// middleware put there, and drops its credentials.
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		w.Header().Del("Access-Control-Allow-Credentials")
-		b.ServeStream(w, r, func(s *sse.Stream) error {
+		b.ServeStream(anyOrigin{w}, r, func(s *sse.Stream) error {
 			if err := s.Retry(classicRetry); err != nil {
 				return err
 			}
@@ -55,6 +51,25 @@ func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 		})
 	})
 }
+
+// anyOrigin lets a page from any origin read the stream once it opens
+// (status 200). Set, not added: this replaces whatever the /events
+// allow-list middleware put there, and drops its credentials. A refusal
+// (503 over a limit) keeps the allow-list's headers: a page of another
+// origin sees a network error and its EventSource reconnects, where a
+// readable 503 would close it for good.
+type anyOrigin struct{ http.ResponseWriter }
+
+func (w anyOrigin) WriteHeader(code int) {
+	if code == http.StatusOK {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Del("Access-Control-Allow-Credentials")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the writer that flushes.
+func (w anyOrigin) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // send writes a shared event to the stream.
 func send(s *sse.Stream, v event.Named) error {

@@ -234,6 +234,27 @@ func TestStreamCORS(t *testing.T) {
 	}
 }
 
+// TestStreamRefusedCORS: over -max-clients-per-ip, /stream answers 503
+// with Retry-After and without its "*": a page of another origin then
+// sees a network error, and its EventSource reconnects instead of
+// closing for good, as before the stream counted under the limits.
+func TestStreamRefusedCORS(t *testing.T) {
+	ts, _ := newTestService(t, defaults(t, "-max-clients-per-ip", "1"))
+	get := func() *http.Response {
+		req, _ := http.NewRequest("GET", ts.URL+"/stream", nil)
+		req.Header.Set("Origin", "https://other.example")
+		return openRequest(t, req)
+	}
+	first, second := get(), get()
+	if first.StatusCode != 200 || first.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("first stream: %d, Access-Control-Allow-Origin %q; want 200 and *", first.StatusCode, first.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if second.StatusCode != 503 || second.Header.Get("Retry-After") == "" || second.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("second stream: %d, Retry-After %q, Access-Control-Allow-Origin %q; want 503, a delay and none",
+			second.StatusCode, second.Header.Get("Retry-After"), second.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
 // TestStreamDecodes reads /stream with our decoder, as a browser would.
 func TestStreamDecodes(t *testing.T) {
 	ts, _ := newTestServer(t, 10*time.Millisecond)
