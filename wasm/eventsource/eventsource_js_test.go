@@ -19,6 +19,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
+	"github.com/ssewasm/ssewasm/wasm/internal/jstest"
 )
 
 // waitTimeout bounds every wait for the browser; the server sends ticks every
@@ -444,31 +445,14 @@ return {
 }
 
 // countReleasedCalls runs fn and counts the calls to released js.Funcs it
-// made, which syscall/js reports with console.error("call to released
-// function").
+// made (see jstest.ReleasedCalls).
 func countReleasedCalls(t *testing.T, fn func()) int {
 	t.Helper()
-	c := jsFunc(`
-const orig = console.error;
-const c = { n: 0, restore() { console.error = orig; } };
-console.error = function (...args) {
-	if (args[0] === "call to released function") { c.n++; return; }
-	return orig.apply(console, args);
-};
-return c;`).Invoke()
-	defer c.Call("restore")
-	fn()
-	return c.Get("n").Int()
+	return jstest.ReleasedCalls(fn)
 }
 
 // jsFunc compiles a JavaScript function body.
-func jsFunc(body string, params ...string) js.Value {
-	args := make([]any, 0, len(params)+1)
-	for _, p := range params {
-		args = append(args, p)
-	}
-	return js.Global().Get("Function").New(append(args, body)...)
-}
+func jsFunc(body string, params ...string) js.Value { return jstest.Func(body, params...) }
 
 // streamStats is the JSON of the server's /stats.
 type streamStats = ssetest.Stats
@@ -503,30 +487,5 @@ func waitStats(t *testing.T, key string, ok func(streamStats) bool) streamStats 
 // await waits for a JavaScript promise.
 func await(t *testing.T, promise js.Value, what string) js.Value {
 	t.Helper()
-	type result struct {
-		v   js.Value
-		err error
-	}
-	done := make(chan result, 1) // buffered: the callbacks must not block
-	onOK := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{v: args[0]}
-		return nil
-	})
-	defer onOK.Release()
-	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{err: errors.New(args[0].Call("toString").String())}
-		return nil
-	})
-	defer onErr.Release()
-	promise.Call("then", onOK, onErr)
-	select {
-	case r := <-done:
-		if r.err != nil {
-			t.Fatalf("%s: %v", what, r.err)
-		}
-		return r.v
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s: no answer within %v", what, waitTimeout)
-	}
-	panic("unreachable")
+	return jstest.Await(t, promise, what, waitTimeout)
 }

@@ -2,7 +2,7 @@
 // an SSE test server. It is for tests only: [RunBrowser] and [Server] exist
 // in native builds, where a package's browser driver (a native test) starts
 // the server and runs `go test` of the same package with GOOS=js through
-// wasmbrowsertest. The wasm tests find the server through the environment
+// wasmbrowsertest (package wasm/internal/browsertest). The wasm tests find the server through the environment
 // variable [EnvURL].
 package ssetest
 

@@ -1,6 +1,6 @@
 //go:build unix && !(js && wasm)
 
-package ssetest
+package browsertest
 
 import (
 	"os/exec"
