@@ -1,0 +1,73 @@
+//go:build js && wasm
+
+package call
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall/js"
+)
+
+// fetcher returns the JavaScript function that posts one action with
+// fetch: fetcher()(url, body, credentials, done) returns the request's
+// AbortController and calls done(status, contentType, retryAfter, body,
+// error) exactly once, when the whole answer is in or the request
+// failed (status 0 and the error's text). Compiled once; a variable so
+// that tests can wrap it.
+var fetcher = sync.OnceValue(func() js.Value {
+	return js.Global().Get("Function").New(`return (url, body, credentials, done) => {
+	const ctl = new AbortController();
+	let settled = false;
+	const finish = (status, type, retryAfter, text, err) => {
+		if (settled) return;
+		settled = true;
+		done(status, type, retryAfter, text, err);
+	};
+	const fail = e => finish(0, "", "", "", String((e && e.message) || e));
+	try {
+		fetch(url, {
+			method: "POST", body, credentials, signal: ctl.signal,
+			cache: "no-store", redirect: "error",
+			headers: { "Content-Type": "application/json", "Accept": "application/json" },
+		}).then(r => r.text().then(t => finish(r.status, r.headers.get("Content-Type") ?? "", r.headers.get("Retry-After") ?? "", t, "")))
+		  .catch(fail);
+	} catch (e) { fail(e); }
+	return ctl;
+};`).Invoke()
+})
+
+// post sends body to url with fetch and waits for the whole answer, or
+// for ctx to end, which aborts the request.
+func post(ctx context.Context, url, body string, include bool) (answer, error) {
+	credentials := "same-origin"
+	if include {
+		credentials = "include"
+	}
+	type result struct {
+		a   answer
+		err string
+	}
+	// Buffered: done sends once, on the browser's event loop, which must
+	// never block.
+	ch := make(chan result, 1)
+	done := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{answer{args[0].Int(), args[1].String(), args[2].String(), args[3].String()}, args[4].String()}
+		return nil
+	})
+	// Released only after done ran: fetch calls it even when aborted.
+	defer done.Release()
+	ctl := fetcher().Invoke(url, body, credentials, done)
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		ctl.Call("abort")
+		<-ch // the abort settles the fetch at once
+		return answer{}, ctx.Err()
+	}
+	if r.a.status == 0 {
+		return answer{}, errors.Join(ErrNetwork, errors.New(r.err))
+	}
+	return r.a, nil
+}
