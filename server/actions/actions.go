@@ -52,6 +52,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ssewasm/ssewasm/server/clientip"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
@@ -288,7 +289,7 @@ func (reg *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := reg.allow(r, who); err != nil {
 		ex, _ := errors.AsType[*ratelimit.ExceededError](err)
 		reg.refuse(w, RefusedRate, action.RateLimited(fmt.Sprintf("too many actions (%g a second, bursts of %d): retry in %v",
-			ex.Limit.Rate, ex.Limit.Burst, ex.Wait.Round(1e6)), ex.Wait))
+			ex.Limit.Rate, ex.Limit.Burst, ex.Wait.Round(time.Millisecond)), ex.Wait))
 		return
 	}
 	tooLarge := action.TooLarge("the body is over " + strconv.Itoa(e.maxBytes) + " bytes, the limit of " + strconv.Quote(e.name))

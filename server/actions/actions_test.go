@@ -53,7 +53,7 @@ type fixture struct {
 	calls []string // "action subject text"
 }
 
-func newFixture(t *testing.T, opts actions.Options) *fixture {
+func newFixture(t testing.TB, opts actions.Options) *fixture {
 	t.Helper()
 	f := &fixture{logs: new(bytes.Buffer)}
 	opts.Log = slog.New(slog.NewTextHandler(f.logs, nil))

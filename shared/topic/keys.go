@@ -48,6 +48,28 @@ func NewKeySyntax(what, first, rest string, max int) KeySyntax {
 // Check returns nil when key matches the syntax, or an error wrapping
 // [ErrInvalidKey] that says what is wrong.
 func (k KeySyntax) Check(key string) error {
+	if k.match(key) {
+		return nil
+	}
+	return k.why(key)
+}
+
+// match reports whether key matches the syntax; it allocates nothing,
+// for the server's checks of names from users.
+func (k KeySyntax) match(key string) bool {
+	if key == "" || len(key) > k.max || key == "." || key == ".." || !k.first.has(key[0]) {
+		return false
+	}
+	for i := 1; i < len(key); i++ {
+		if !k.rest.has(key[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// why returns the error of a key that does not match.
+func (k KeySyntax) why(key string) error {
 	if k.max == 0 {
 		return fmt.Errorf("%w: the key syntax is zero", ErrInvalidKey)
 	}
@@ -65,7 +87,7 @@ func (k KeySyntax) Check(key string) error {
 			return k.invalid(key, strconv.QuoteRuneToASCII(rune(key[i]))+" at byte "+strconv.Itoa(i))
 		}
 	}
-	return nil
+	return nil // not reached: match refused key
 }
 
 func (k KeySyntax) invalid(key, why string) error {

@@ -49,7 +49,7 @@ func NewSet(decls ...Declaration) (*Set, error) {
 	// Family prefixes end with "/" and keys hold none, so two families
 	// never share a name; a topic may be one of a family's names.
 	for name := range s.topics {
-		if f, key, ok := s.family(name); ok && f.keys.Check(key) == nil {
+		if f, key, ok := s.family(name); ok && f.keys.match(key) {
 			return nil, errors.New("topic: NewSet: the topic " + quote(name) + " is also a name of the family " + quote(f.name))
 		}
 	}
@@ -70,7 +70,7 @@ func (s *Set) MayRead(subject, name string) (declared, ok bool) {
 	if !found {
 		return false, false
 	}
-	return true, f.keys.Check(key) == nil && f.rule(subject, key)
+	return true, f.keys.match(key) && f.rule(subject, key)
 }
 
 // Check returns nil for a declared topic, a name of a family, or an
