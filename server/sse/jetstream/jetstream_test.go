@@ -573,7 +573,7 @@ func TestOldServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = New(ctx, nc, Options{})
-	for _, want := range []string{"nats-server 2.8.4", MinServerVersion + " or later", "named ephemeral consumers", "upgrade"} {
+	for _, want := range []string{"is nats-server 2.8.4", "needs nats-server " + MinServerVersion + " or later", "named ephemeral consumers", "upgrade"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New on NATS 2.8.4: %v; want an error saying %q", err, want)
 		}

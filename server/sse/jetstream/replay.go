@@ -79,9 +79,6 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 	if p := e.lost.Load(); p != nil {
 		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *p)
 	}
-	if err := e.connected(); err != nil {
-		return sse.Replay{}, err
-	}
 	info, err := e.stream.Info(ctx)
 	if err != nil {
 		return sse.Replay{}, fmt.Errorf("jetstream: replay: reading stream %s: %w", e.opts.Stream, err)
@@ -120,15 +117,6 @@ func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string
 		r.More = rp.more
 	}
 	return r, nil
-}
-
-// connected fails at once while the connection to NATS is down: a
-// request would wait for NATS's API timeout.
-func (e *Engine) connected() error {
-	if !e.nc.IsConnected() {
-		return fmt.Errorf("jetstream: replay: %w: the connection to NATS is down and reconnecting", ErrUnavailable)
-	}
-	return nil
 }
 
 // source is what one consumer of a part reads: the subjects of some of a
@@ -180,9 +168,6 @@ func (rp *replayRun) more(ctx context.Context) ([]*sse.Message, error) {
 	rp.release()
 	if rp.done {
 		return nil, nil
-	}
-	if err := rp.e.connected(); err != nil {
-		return nil, err
 	}
 	msgs, expired, err := rp.part(ctx, rp.next)
 	if err != nil {

@@ -66,7 +66,7 @@ func checkVersion(s, url string) (several bool, err error) {
 		return false, fmt.Errorf("%w: cannot tell whether NATS at %s is %s or later, which the engine needs", err, url, MinServerVersion)
 	}
 	if !v.atLeast(MinServerVersion) {
-		return false, fmt.Errorf("jetstream: NATS at %s is nats-server %s; ssewasm needs %s or later (the NATS client's JetStream API: named ephemeral consumers for replays, heartbeats for live delivery): upgrade nats-server", url, s, MinServerVersion)
+		return false, fmt.Errorf("jetstream: NATS at %s is nats-server %s; ssewasm needs nats-server %s or later (its JetStream client makes named ephemeral consumers for replays, and asks for heartbeats on live delivery): upgrade nats-server", url, s, MinServerVersion)
 	}
 	return v.atLeast(severalFilters), nil
 }
