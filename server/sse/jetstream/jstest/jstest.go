@@ -32,8 +32,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Program is the nats-server program StartBinary looks for in PATH.
-const Program = "nats-server"
+// Program is the nats-server program StartBinary looks for in PATH, and
+// then where Debian installs it (not in an ordinary user's PATH).
+const (
+	Program       = "nats-server"
+	DebianProgram = "/usr/sbin/nats-server"
+)
 
 // readyWithin bounds a server's start.
 const readyWithin = 10 * time.Second
@@ -54,7 +58,7 @@ type Server struct {
 
 // Run runs f as two subtests, each with a server of its own: "embedded",
 // the nats-server linked into the test process, and "binary", the
-// nats-server program in PATH. The second fails if the program is
+// nats-server program (see BinaryPath). The second fails if the program is
 // missing, and is skipped under go test -short.
 func Run(t *testing.T, f func(t *testing.T, n *Server)) {
 	t.Helper()
@@ -77,7 +81,7 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// StartBinary runs the nats-server program found in PATH with JetStream,
+// StartBinary runs the nats-server program (see BinaryPath) with JetStream,
 // storing in a new temporary directory; t's cleanup stops it. A missing
 // program fails the test.
 func StartBinary(t testing.TB) *Server {
@@ -96,10 +100,13 @@ func StartBinary(t testing.TB) *Server {
 // that says how to install it.
 func BinaryPath() (string, error) {
 	path, err := exec.LookPath(Program)
-	if err != nil {
-		return "", fmt.Errorf("jstest: %s is not installed (%w): run make deps, or apt-get install nats-server; go test -short skips the tests against it", Program, err)
+	if err == nil {
+		return path, nil
 	}
-	return path, nil
+	if _, serr := exec.LookPath(DebianProgram); serr == nil {
+		return DebianProgram, nil
+	}
+	return "", fmt.Errorf("jstest: %s is not installed (%w, nor is there %s): run make deps, or apt-get install nats-server; go test -short skips the tests against it", Program, err, DebianProgram)
 }
 
 // freePort returns a loopback port nothing listens on now.
