@@ -163,21 +163,27 @@ type replayRun struct {
 }
 
 // more implements sse.Replay.More: the last part has been written, so its
-// bytes are given back and the next part is read.
+// bytes are given back and the next part is read. A part left empty (its
+// messages were not written by this engine) is skipped: an empty part
+// ends the replay.
 func (rp *replayRun) more(ctx context.Context) ([]*sse.Message, error) {
-	rp.release()
-	if rp.done {
-		return nil, nil
-	}
-	msgs, expired, err := rp.part(ctx, rp.next)
-	if err != nil {
-		return nil, err
-	}
-	if expired {
+	for {
 		rp.release()
-		return nil, fmt.Errorf("jetstream: replay: events after sequence %d expired from stream %s while the replay was written", rp.next, rp.e.opts.Stream)
+		if rp.done {
+			return nil, nil
+		}
+		msgs, expired, err := rp.part(ctx, rp.next)
+		if err != nil {
+			return nil, err
+		}
+		if expired {
+			rp.release()
+			return nil, fmt.Errorf("jetstream: replay: events after sequence %d expired from stream %s while the replay was written", rp.next, rp.e.opts.Stream)
+		}
+		if len(msgs) > 0 {
+			return msgs, nil
+		}
 	}
-	return msgs, nil
 }
 
 // release gives back the bytes of the part held.

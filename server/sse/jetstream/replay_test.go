@@ -495,3 +495,31 @@ func testReplayMergeBatches(t *testing.T, n *jstest.Server) {
 		}
 	})
 }
+
+// TestReplaySkipsForeignParts: messages on a topic's subject that this
+// engine did not write are skipped, even a whole part of them: the
+// replay goes on to the events after them (an empty part would end it).
+func TestReplaySkipsForeignParts(t *testing.T) { jstest.Run(t, testReplaySkipsForeignParts) }
+
+func testReplaySkipsForeignParts(t *testing.T, n *jstest.Server) {
+	e := newEngine(t, n, Options{})
+	first := publish(t, e, "a", "first")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 2*replayBatch + 100 { // the second part holds none of ours
+		m := nats.NewMsg(subject(DefaultSubject, "a"))
+		m.Header.Set(retryHeader, "not a number")
+		if _, err := e.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := publish(t, e, "a", "last")
+	r, parts := readParts(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	var got []*sse.Message
+	for _, p := range parts {
+		got = append(got, p...)
+	}
+	if want := []uint64{first.Seq, last.Seq}; r.Gap != "" || !slices.Equal(seqs(got), want) {
+		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
+	}
+}
