@@ -249,7 +249,7 @@ func (c *cluster) startInstance(ctx context.Context, in *instance) error {
 	}
 	cmd := exec.Command(c.bin, in.args...)
 	if in.pprof != "" {
-		cmd.Env = append(os.Environ(), "SSEWASM_PPROF="+in.pprof)
+		cmd.Env = append(os.Environ(), "SSEWASM_PPROF="+in.pprof, "SSEWASM_MEMPROFILERATE="+strconv.Itoa(profileSampleBytes))
 	}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = logf

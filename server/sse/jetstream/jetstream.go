@@ -174,6 +174,7 @@ type Engine struct {
 	replays   chan struct{} // a slot per replay reading the stream: Options.MaxReplays
 	held      budget        // bytes of replayed events not yet written: Options.ReplayBytes
 	partBytes int           // the most one part of a replay reads
+	retryFor  time.Duration // replayRetryFor; tests shorten it
 	// severalFilters: NATS filters a consumer on several subjects
 	// (2.10 and later), so a replay reads one consumer, not one per
 	// topic. Cleared if NATS refuses one (see replay.go).
@@ -283,6 +284,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		maxReplays = DefaultMaxReplays
 	}
 	e.replays = make(chan struct{}, maxReplays)
+	e.retryFor = replayRetryFor
 	e.severalFilters.Store(several)
 	if !several {
 		log.Info("jetstream: this NATS filters a consumer on one subject only (several came in 2.10): a replay of several topics reads them with a consumer each, one after the other",

@@ -53,8 +53,9 @@ import (
 // than the consumer said were pending, or skips one (a jump in the
 // consumer's own sequence), fails the part. Events that expired from the
 // front of the stream before their part was read make the first part a
-// gap (sse.GapExpired), and a later part an error. The broker answers a
-// failed replay or part with sse.GapEvent, then live events.
+// gap (sse.GapExpired), and a later part an error. A failure is tried
+// again for a few seconds (replayRetryFor: NATS restarting, say); one
+// that lasts, the broker answers with sse.GapEvent, then live events.
 
 // replayBatch is how many messages one fetch asks for.
 const replayBatch = 1000
@@ -72,10 +73,58 @@ const replayMsgOverhead = 512
 // stored, so they come at once unless some were removed.
 const replayWait = 2 * time.Second
 
+// replayRetryFor is how long a replay, or a part of it, tries again
+// after a failure, from the first: a NATS restart or a lost connection
+// fails the requests in flight (after NATS's 5 s request timeout, or at
+// once with no responders while JetStream recovers), and a blip should
+// cost the client a delay, not a gap. A replay that still fails gives
+// the client the gap (GapUnavailable) and live events.
+const replayRetryFor = 5 * time.Second
+
+// retrying calls f until it succeeds or fails for good: ctx is done,
+// continuity is lost, or e.retryFor (replayRetryFor) has passed since it
+// first failed.
+func (e *Engine) retrying(ctx context.Context, f func() error) error {
+	var deadline time.Time
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || e.lost.Load() != nil {
+			return err
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(e.retryFor)
+		}
+		if now.Add(wait).After(deadline) {
+			return err
+		}
+		e.log.Debug("jetstream: replay failed; trying again", "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
 // Replay implements [sse.Engine]: it reads the stream after lastEventID's
 // sequence, up to the stream's last sequence when Replay started, in
-// parts (see above): the first in Messages, the others from More.
-func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string) (sse.Replay, error) {
+// parts (see above): the first in Messages, the others from More. A
+// failure is tried again for replayRetryFor.
+func (e *Engine) Replay(ctx context.Context, topics []string, lastEventID string) (r sse.Replay, err error) {
+	err = e.retrying(ctx, func() error {
+		r, err = e.replay(ctx, topics, lastEventID)
+		return err
+	})
+	return r, err
+}
+
+// replay is Replay, once.
+func (e *Engine) replay(ctx context.Context, topics []string, lastEventID string) (sse.Replay, error) {
 	if p := e.lost.Load(); p != nil {
 		return sse.Replay{}, fmt.Errorf("jetstream: replay: %w", *p)
 	}
@@ -163,16 +212,22 @@ type replayRun struct {
 }
 
 // more implements sse.Replay.More: the last part has been written, so its
-// bytes are given back and the next part is read. A part left empty (its
-// messages were not written by this engine) is skipped: an empty part
-// ends the replay.
+// bytes are given back and the next part is read (a failure is tried
+// again for replayRetryFor). A part left empty (its messages were not
+// written by this engine) is skipped: an empty part ends the replay.
 func (rp *replayRun) more(ctx context.Context) ([]*sse.Message, error) {
 	for {
 		rp.release()
 		if rp.done {
 			return nil, nil
 		}
-		msgs, expired, err := rp.part(ctx, rp.next)
+		var msgs []*sse.Message
+		var expired bool
+		err := rp.e.retrying(ctx, func() (err error) {
+			rp.release() // what a failed read reserved
+			msgs, expired, err = rp.part(ctx, rp.next)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}

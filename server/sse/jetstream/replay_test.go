@@ -2,7 +2,9 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -521,5 +523,88 @@ func testReplaySkipsForeignParts(t *testing.T, n *jstest.Server) {
 	}
 	if want := []uint64{first.Seq, last.Seq}; r.Gap != "" || !slices.Equal(seqs(got), want) {
 		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
+	}
+}
+
+// TestRetrying: a failing replay is tried again, with growing waits,
+// until it succeeds, for at most retryFor from its first failure; not
+// once continuity is lost or its context is done.
+func TestRetrying(t *testing.T) {
+	e := &Engine{retryFor: 400 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	failing := errors.New("NATS restarting")
+	calls := 0
+	failTwice := func() error {
+		if calls++; calls <= 2 {
+			return failing
+		}
+		return nil
+	}
+	if err := e.retrying(context.Background(), failTwice); err != nil || calls != 3 {
+		t.Errorf("failing twice: %v after %d calls, want success after 3", err, calls)
+	}
+	calls = 0
+	start := time.Now()
+	always := func() error { calls++; return failing }
+	if err := e.retrying(context.Background(), always); !errors.Is(err, failing) || calls < 2 {
+		t.Errorf("always failing: %v after %d calls, want the error after a few", err, calls)
+	}
+	if d := time.Since(start); d > 2*e.retryFor+time.Second {
+		t.Errorf("always failing: gave up after %v, want about %v", d, e.retryFor)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls = 0
+	if err := e.retrying(ctx, always); !errors.Is(err, failing) || calls != 1 {
+		t.Errorf("context done: %v after %d calls, want the error after 1", err, calls)
+	}
+	lost := ErrHistoryLost
+	e.lost.Store(&lost)
+	calls = 0
+	if err := e.retrying(context.Background(), always); !errors.Is(err, failing) || calls != 1 {
+		t.Errorf("continuity lost: %v after %d calls, want the error after 1", err, calls)
+	}
+}
+
+// TestReplayAcrossNATSRestart: a replay asked for while NATS restarts
+// waits for it, and replays every event: a blip costs the client a
+// delay, not a gap.
+func TestReplayAcrossNATSRestart(t *testing.T) { jstest.Run(t, testReplayAcrossNATSRestart) }
+
+func testReplayAcrossNATSRestart(t *testing.T, n *jstest.Server) {
+	e := newEngine(t, n, Options{})
+	var want []uint64
+	for i := range 5 {
+		want = append(want, publish(t, e, []string{"a", "b"}[i%2], fmt.Sprint(i)).Seq)
+	}
+	n.Stop()
+	type result struct {
+		r   sse.Replay
+		err error
+	}
+	done := make(chan result, 1)
+	// A context without a deadline, like a client's: each request to
+	// NATS then times out after NATS's default 5 s (a deadline would
+	// bound the first request instead, lost in flight if the client had
+	// not yet seen the connection go).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		r, err := e.Replay(ctx, []string{"a", "b"}, sse.FormatID(e.Epoch(), 0))
+		if r.Release != nil {
+			r.Release()
+		}
+		done <- result{r, err}
+	}()
+	time.Sleep(time.Second)
+	n.Start()
+	select {
+	case res := <-done:
+		if res.err != nil || !slices.Equal(seqs(res.r.Messages), want) {
+			t.Errorf("replay across the restart: %v, %v; want %v", res.err, seqs(res.r.Messages), want)
+		}
+	case <-time.After(30 * time.Second):
+		cancel()
+		<-done
+		t.Error("the replay did not end within 30 s of the restart")
 	}
 }
