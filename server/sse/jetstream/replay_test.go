@@ -407,10 +407,7 @@ func testReplayMergeLargest(t *testing.T, n *jstest.Server) {
 	}
 	eachWay(t, e, func(t *testing.T) {
 		r, parts := readParts(t, e, []string{"a", "b"}, sse.FormatID(e.Epoch(), 0))
-		var got []*sse.Message
-		for _, p := range parts {
-			got = append(got, p...)
-		}
+		got := slices.Concat(parts...)
 		if r.Gap != "" || !slices.Equal(seqs(got), want) {
 			t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
 		}
@@ -488,10 +485,7 @@ func testReplayMergeBatches(t *testing.T, n *jstest.Server) {
 	}
 	eachWay(t, e, func(t *testing.T) {
 		r, parts := readParts(t, e, []string{"quiet", "busy"}, sse.FormatID(e.Epoch(), 0))
-		var got []*sse.Message
-		for _, p := range parts {
-			got = append(got, p...)
-		}
+		got := slices.Concat(parts...)
 		if r.Gap != "" || !slices.Equal(seqs(got), want) {
 			t.Errorf("gap %q, %d events in %d parts, want %d in order", r.Gap, len(got), len(parts), len(want))
 		}
@@ -517,10 +511,7 @@ func testReplaySkipsForeignParts(t *testing.T, n *jstest.Server) {
 	}
 	last := publish(t, e, "a", "last")
 	r, parts := readParts(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
-	var got []*sse.Message
-	for _, p := range parts {
-		got = append(got, p...)
-	}
+	got := slices.Concat(parts...)
 	if want := []uint64{first.Seq, last.Seq}; r.Gap != "" || !slices.Equal(seqs(got), want) {
 		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
 	}
