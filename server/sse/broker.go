@@ -42,6 +42,7 @@ type Broker struct {
 
 	// newest is the last message the engine delivered (PublishLocal's
 	// aside): where a client whose replay failed resumes (replayfail.go).
+	// It keeps that one message's frame alive.
 	newest atomic.Pointer[Message]
 	// replayWarns rate-limits the warnings of failed replays.
 	replayWarns warnLimiter
