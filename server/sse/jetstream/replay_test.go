@@ -222,20 +222,7 @@ func BenchmarkReplay(b *testing.B) {
 			}
 			from := sse.FormatID(e.Epoch(), 0)
 			for b.Loop() {
-				r, err := e.Replay(ctx, []string{"a"}, from)
-				if err != nil {
-					b.Fatal(err)
-				}
-				got := len(r.Messages)
-				for part := r.Messages; r.More != nil && len(part) > 0; got += len(part) {
-					if part, err = r.More(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if r.Release != nil {
-					r.Release()
-				}
-				if got != bc.events {
+				if got := replayCount(b, e, []string{"a"}, from); got != bc.events {
 					b.Fatalf("replayed %d events, want %d", got, bc.events)
 				}
 			}
@@ -598,4 +585,76 @@ func testReplayAcrossNATSRestart(t *testing.T, n *jstest.Server) {
 		<-done
 		t.Error("the replay did not end within 30 s of the restart")
 	}
+}
+
+// BenchmarkReplayMerge: one replay of two topics out of four from the
+// start (2,500 events of 300 bytes on each), each way the server allows:
+// one consumer (NATS 2.10 and later) or a consumer per topic, merged (2.9).
+//
+//	go test -run NONE -bench ReplayMerge -benchmem ./server/sse/jetstream
+func BenchmarkReplayMerge(b *testing.B) {
+	for _, kind := range []string{"embedded", "binary"} {
+		b.Run(kind, func(b *testing.B) {
+			n := jstest.Start(b)
+			if kind == "binary" {
+				n = jstest.StartBinary(b)
+			}
+			nc, err := nats.Connect(n.URL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			ctx := context.Background()
+			e, err := New(ctx, nc, Options{HistoryBytes: 1 << 30})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			ev := sse.Event{Data: strings.Repeat("x", 300)}
+			for i := range 10000 {
+				if _, err := e.Publish(ctx, []string{"a", "b", "c", "d"}[i%4], ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			from := sse.FormatID(e.Epoch(), 0)
+			ways := []bool{false}
+			if e.severalFilters.Load() {
+				ways = []bool{true, false}
+			}
+			for _, several := range ways {
+				name := "consumer-per-topic"
+				if several {
+					name = "one-consumer"
+				}
+				b.Run(name, func(b *testing.B) {
+					e.severalFilters.Store(several)
+					for b.Loop() {
+						if got := replayCount(b, e, []string{"a", "c"}, from); got != 5000 {
+							b.Fatalf("replayed %d events, want 5000", got)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// replayCount reads a whole replay, every part read and released, and
+// returns how many events it held.
+func replayCount(b *testing.B, e *Engine, topics []string, from string) int {
+	ctx := context.Background()
+	r, err := e.Replay(ctx, topics, from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := len(r.Messages)
+	for part := r.Messages; r.More != nil && len(part) > 0; got += len(part) {
+		if part, err = r.More(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if r.Release != nil {
+		r.Release()
+	}
+	return got
 }
