@@ -200,18 +200,8 @@ func BenchmarkReplay(b *testing.B) {
 		events, size int
 	}{{100, 300}, {5000, 300}, {40, 1000 << 10}} {
 		b.Run(fmt.Sprintf("%dx%dB", bc.events, bc.size), func(b *testing.B) {
-			n := jstest.Start(b)
-			nc, err := nats.Connect(n.URL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
+			e := benchEngine(b, jstest.Start(b))
 			ctx := context.Background()
-			e, err := New(ctx, nc, Options{HistoryBytes: 1 << 30})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
 			ev := sse.Event{Data: strings.Repeat("x", bc.size)}
 			for range bc.events {
 				for _, topic := range []string{"a", "b"} {
@@ -595,21 +585,12 @@ func testReplayAcrossNATSRestart(t *testing.T, n *jstest.Server) {
 func BenchmarkReplayMerge(b *testing.B) {
 	for _, kind := range []string{"embedded", "binary"} {
 		b.Run(kind, func(b *testing.B) {
-			n := jstest.Start(b)
+			start := jstest.Start
 			if kind == "binary" {
-				n = jstest.StartBinary(b)
+				start = jstest.StartBinary
 			}
-			nc, err := nats.Connect(n.URL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
+			e := benchEngine(b, start(b))
 			ctx := context.Background()
-			e, err := New(ctx, nc, Options{HistoryBytes: 1 << 30})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
 			ev := sse.Event{Data: strings.Repeat("x", 300)}
 			for i := range 10000 {
 				if _, err := e.Publish(ctx, []string{"a", "b", "c", "d"}[i%4], ev); err != nil {
@@ -657,4 +638,21 @@ func replayCount(b *testing.B, e *Engine, topics []string, from string) int {
 		r.Release()
 	}
 	return got
+}
+
+// benchEngine returns an engine on n whose history holds a benchmark's
+// events; b's cleanup closes it and its connection.
+func benchEngine(b *testing.B, n *jstest.Server) *Engine {
+	b.Helper()
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	e, err := New(context.Background(), nc, Options{HistoryBytes: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return e
 }
