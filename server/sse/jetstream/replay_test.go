@@ -414,6 +414,9 @@ func testReplayFiltersOnServer(t *testing.T, n *jstest.Server) {
 // consumer with several filter subjects reads the replay with a consumer
 // per topic, from then on, and leaves no consumer behind.
 func TestReplayFallsBackToOneFilter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the test against the nats-server program")
+	}
 	n := jstest.StartBinary(t)
 	if v, err := parseVersion(n.Version()); err != nil || v.atLeast(severalFilters) {
 		t.Skipf("the installed nats-server is %s (%v): it filters a consumer on several subjects, so there is nothing to fall back from", n.Version(), err)
