@@ -1,6 +1,6 @@
 # ssewasm: `make run` builds and starts the demo; `make test` runs every test.
-# Both install what they need when it is missing (Chromium and Firefox ESR through apt-get,
-# wasmbrowsertest through the Go module proxy).
+# Both install what they need when it is missing (Chromium, Firefox ESR and nats-server
+# through apt-get, wasmbrowsertest through the Go module proxy).
 
 GO        ?= go
 ADDR      ?= 127.0.0.1:8844
@@ -9,10 +9,13 @@ WASMBROWSERTEST := $(GOBIN)/wasmbrowsertest
 WASMBROWSERTEST_VERSION := v0.11.0
 CHROMIUM  := /usr/bin/chromium
 FIREFOX   := /usr/bin/firefox-esr
+# The JetStream and cluster tests run against Debian's nats-server (2.9, the
+# oldest we support) as well as the one linked into the tests (2.15).
+NATS_SERVER := /usr/sbin/nats-server
 # The interop test's npm eventsource reader (Node 20) and its packages.
 NODE_READER := e2e/node
 
-.PHONY: all build wasm wasm-build dev server ssebench run test check test-go deps deps-browser deps-proxies screenshots bench soak clean
+.PHONY: all build wasm wasm-build dev server ssebench run test check test-go deps deps-browser deps-proxies deps-nats screenshots bench soak clean
 
 all: build
 
@@ -71,7 +74,7 @@ test-go:
 	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
 	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
-deps: deps-browser deps-proxies $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
+deps: deps-browser deps-proxies deps-nats $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
 
 # npm ci when node_modules is missing or older than the committed lock file
 # (npm writes node_modules/.package-lock.json on every install).
@@ -102,6 +105,19 @@ deps-proxies:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	for p in $$missing; do $$SUDO service $$p stop >/dev/null 2>&1 || true; \
 	  [ -x /usr/sbin/$$p ] || [ -x /usr/bin/$$p ] || { echo "$$p did not install"; exit 1; }; done
+
+# The tests run nats-server as an ordinary process on their own ports and
+# directories (server/sse/jetstream/jstest); Debian starts a system service
+# on install, which holds port 4222: stop it.
+deps-nats:
+	@[ -x $(NATS_SERVER) ] && exit 0; \
+	echo "missing: nats-server: installing with apt-get (needed for the tests against a real NATS server)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "cannot install nats-server: run 'apt-get install -y nats-server' as root, then 'make test' again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nats-server >/dev/null || { \
+	  echo "apt-get could not install nats-server: install it (it must be on PATH as nats-server), then 'make test' again"; exit 1; }; \
+	$$SUDO service nats-server stop >/dev/null 2>&1 || true; \
+	[ -x $(NATS_SERVER) ] || { echo "nats-server did not install at $(NATS_SERVER)"; exit 1; }
 
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -36,6 +37,7 @@ func TestOpenEngineErrors(t *testing.T) {
 	}{
 		{engineConfig{natsURL: "nats://x", natsEmbedded: t.TempDir()}, []string{"-nats and -nats-embedded"}},
 		{engineConfig{natsURL: closed}, []string{"cannot reach NATS at " + closed, "fix -nats"}},
+		{engineConfig{natsURL: jstest.StartFake(t, "2.8.4")}, []string{"is nats-server 2.8.4", "needs nats-server 2.9.0 or later", "upgrade nats-server"}},
 	} {
 		e, _, err := openEngine(c.cfg, 10, time.Minute, 1<<20, discard)
 		if err == nil {

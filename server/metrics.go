@@ -35,7 +35,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.Stalled) })
 	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
-	counter("replays_failed_total", "Streams ended because their replay could not be read from the engine; each client retries with the same Last-Event-ID.", func(s sse.Stats) float64 { return float64(s.ReplaysFailed) })
+	counter("replays_failed_total", "Replays, or parts of one, that the engine could not read; each client got the sse.gap event (unavailable), then live events.", func(s sse.Stats) float64 { return float64(s.ReplaysFailed) })
 	for _, reason := range refusedReasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
 			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global; a bad Idempotency-Key; headers over -max-header-bytes (plain HTTP/1.1); TLS handshakes over the bound or too slow.",

@@ -40,6 +40,13 @@ type Broker struct {
 
 	heartbeat atomic.Pointer[[]byte] // the current heartbeat event frame, renewed each tick
 
+	// newest is the last message the engine delivered (PublishLocal's
+	// aside): where a client whose replay failed resumes (replayfail.go).
+	// It keeps that one message's frame alive.
+	newest atomic.Pointer[Message]
+	// replayWarns rate-limits the warnings of failed replays.
+	replayWarns warnLimiter
+
 	nextID atomic.Uint64 // last ClientInfo.ID given
 
 	// Hijacked streams (hijack.go): their writers and epoll watcher,
@@ -93,9 +100,9 @@ type Stats struct {
 	Rejected  uint64 // requests refused before their stream opened
 	Gaps      uint64 // gap events sent
 
-	// ReplaysFailed counts streams ended because the engine could not
-	// read their replay (or a part of it): the client reconnects with the
-	// same Last-Event-ID and tries again.
+	// ReplaysFailed counts replays (or parts of one) the engine could
+	// not read: each client got the gap event (GapUnavailable, counted
+	// in Gaps) and then live events, on the same stream.
 	ReplaysFailed uint64
 
 	// Deduplicated counts publishes answered with the ID of an earlier
@@ -279,6 +286,9 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 // fanOut is the engine's deliver function: it queues m for every client
 // on its topic, without blocking. A client whose queue is full is evicted.
 func (b *Broker) fanOut(m *Message) {
+	if !m.local {
+		b.newest.Store(m)
+	}
 	b.mu.RLock()
 	if s := b.topics[m.Topic]; s != nil {
 		for _, c := range s.clients {

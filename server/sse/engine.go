@@ -62,7 +62,8 @@ type Engine interface {
 	// order (or, with Replay.More, the first of them, and More the
 	// rest, part by part). Otherwise Gap says why (and Messages is empty). Through and
 	// Head are always set to the newest message in the history when
-	// Replay read it. An error means the history could not be read at all.
+	// Replay read it. An error means the history could not be read at all:
+	// the broker then sends the gap event (GapUnavailable) and live events.
 	Replay(ctx context.Context, topics []string, lastEventID string) (Replay, error)
 }
 
@@ -118,8 +119,9 @@ type Replay struct {
 	// More, if not nil, reads the next part of a replay that the engine
 	// does not hold at once (its memory is its own, not the history's):
 	// the broker writes Messages, then calls More, writes what it
-	// returns, and so on, until More returns no message. An error ends
-	// the stream, and the client resumes after the last event it got.
+	// returns, and so on, until More returns no message. After an error
+	// the broker sends the gap event (GapUnavailable, with Head's ID),
+	// then live events.
 	// An engine that replays from memory it keeps anyway (MemoryEngine)
 	// leaves it nil.
 	More func(ctx context.Context) ([]*Message, error)
@@ -135,7 +137,8 @@ type GapReason = protocol.GapReason
 // The gap reasons of docs/protocol.md; engines classify an ID with
 // [protocol.Classify].
 const (
-	GapExpired   = protocol.GapExpired
-	GapUnknown   = protocol.GapUnknown
-	GapMalformed = protocol.GapMalformed
+	GapExpired     = protocol.GapExpired
+	GapUnknown     = protocol.GapUnknown
+	GapMalformed   = protocol.GapMalformed
+	GapUnavailable = protocol.GapUnavailable
 )

@@ -153,8 +153,9 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 // ResponseWriter sends with the first flush), the retry line, and either
 // the gap event or the replay of the events missed since
 // ClientInfo.LastEventID, counting them. It sets c.through, so that
-// live batches skip what the replay covered. Its error says why the
-// stream ended.
+// live batches skip what the replay covered. A replay the engine cannot
+// read gives the gap event instead (see replayfail.go). Its error says
+// why the stream ended.
 func (b *Broker) open(c *client, head []byte) error {
 	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
 	if f := b.opts.Hooks.OnConnect; f != nil {
@@ -166,7 +167,10 @@ func (b *Broker) open(c *client, head []byte) error {
 	}
 	rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
 	if err != nil {
-		return b.replayFailed(c, err)
+		if c.ctx.Err() != nil { // the client left: no failure
+			return err
+		}
+		rep = b.replayFailed(c, err)
 	}
 	if rep.Release != nil {
 		defer rep.Release()
@@ -201,23 +205,15 @@ func (b *Broker) open(c *client, head []byte) error {
 			return nil
 		}
 		if msgs, err = rep.More(c.ctx); err != nil {
-			return b.replayFailed(c, err)
+			if c.ctx.Err() != nil {
+				return err
+			}
+			return b.partFailed(c, rep, err)
 		}
 		if len(msgs) == 0 {
 			return nil
 		}
 	}
-}
-
-// replayFailed counts a replay the engine could not read, unless the
-// client left meanwhile, and returns err: the stream ends, and the client
-// retries with the same Last-Event-ID.
-func (b *Broker) replayFailed(c *client, err error) error {
-	if c.ctx.Err() == nil {
-		b.stats.replayFails.Add(1)
-		b.opts.Logger.Debug("sse: replay failed", "client", c.info.ID, "lastEventId", c.info.LastEventID, "err", err)
-	}
-	return err
 }
 
 // finish ends a stream, on either path, for reason: it leaves the

@@ -18,7 +18,7 @@ const (
 	ReservedPrefix = protocol.ReservedPrefix
 	// GapEvent tells a client that its Last-Event-ID could not be replayed
 	// exactly, so it should reload its state. Its data is a protocol.Gap:
-	// {"lastEventId":"<as sent>","reason":"expired|unknown|malformed"}.
+	// {"lastEventId":"<as sent>","reason":"expired|unknown|malformed|unavailable"}.
 	GapEvent = protocol.GapEvent
 	// HeartbeatEvent is the heartbeat sent, without an ID, to clients that
 	// asked with heartbeat=event. Its data is the server time, RFC 3339.

@@ -83,29 +83,31 @@ func testReplayInParts(t *testing.T, mode testMode) {
 	}
 }
 
-// TestReplayPartFails: a part that cannot be read ends the stream after
-// the parts written (the client resumes after its last event), and the
-// replay is released.
+// TestReplayPartFails: a part that cannot be read gives, after the
+// parts written, the gap event (unavailable, with the replay's Head as
+// its ID), then live events on the same stream; the replay is released.
 func TestReplayPartFails(t *testing.T) { run(t, testReplayPartFails) }
 
 func testReplayPartFails(t *testing.T, mode testMode) {
 	eng := &partedEngine{MemoryEngine: NewMemoryEngine(MemoryOptions{}), fail: errors.New("the part's events expired")}
 	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	first := publish(t, b, "t", "0")
+	var head string
 	for i := 1; i <= 5; i++ {
-		publish(t, b, "t", strconv.Itoa(i))
+		head = publish(t, b, "t", strconv.Itoa(i))
 	}
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {first}})
 	if got := datas(c.events(2)); !slices.Equal(got, []string{"1", "2"}) {
 		t.Errorf("first part %q, want 1 2", got)
 	}
-	c.waitEnd()
-	waitFor(t, "the stream to end", func() bool { return b.Stats().Clients == 0 })
-	if n := eng.released.Load(); n != 1 {
-		t.Errorf("Release called %d times, want once", n)
+	expectGap(t, c, first, GapUnavailable, head)
+	publish(t, b, "t", "live")
+	if e := c.nextEvent(); e.Data != "live" {
+		t.Errorf("after the gap: %+v, want the live event", e)
 	}
-	if n := b.Stats().ReplaysFailed; n != 1 {
-		t.Errorf("Stats.ReplaysFailed %d, want 1", n)
+	waitFor(t, "the replay's release", func() bool { return eng.released.Load() == 1 })
+	if s := b.Stats(); s.ReplaysFailed != 1 || s.Gaps != 1 || s.Clients != 1 {
+		t.Errorf("ReplaysFailed %d, Gaps %d, Clients %d; want 1, 1, 1", s.ReplaysFailed, s.Gaps, s.Clients)
 	}
 }
 

@@ -57,6 +57,11 @@ const (
 	GapUnknown GapReason = "unknown"
 	// GapMalformed: the ID is not of the form <epoch>-<seq>.
 	GapMalformed GapReason = "malformed"
+	// GapUnavailable: the server could not read its history when the
+	// client resumed (its engine failed: NATS unreachable, say), or
+	// failed midway through the replay. The events after the ID may be
+	// missing; live events follow.
+	GapUnavailable GapReason = "unavailable"
 )
 
 // Gap is the data of the GapEvent, in JSON.

@@ -297,7 +297,8 @@ type Gap struct {
 	// LastEventID is the ID the client sent.
 	LastEventID string `json:"lastEventId"`
 	// Reason is "expired" (older than the server's history), "unknown"
-	// (another history, or never sent) or "malformed" (not an ID at all);
+	// (another history, or never sent), "malformed" (not an ID at all)
+	// or "unavailable" (the server could not read its history just then);
 	// "" if the event's data does not parse.
 	Reason string `json:"reason"`
 	// ID is the gap event's own ID, the latest in the server's history, from

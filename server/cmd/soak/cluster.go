@@ -149,6 +149,9 @@ type instance struct {
 	url  string // http://addr
 	args []string
 	log  string // the file its stderr goes to (appended across restarts)
+	// pprof is where a profiling build serves net/http/pprof
+	// (SSEWASM_PPROF), or "" (see profile.go).
+	pprof string
 
 	mu       sync.Mutex
 	cmd      *exec.Cmd
@@ -191,8 +194,9 @@ func freePort() (int, error) {
 }
 
 // newCluster starts the NATS server and n instances of bin with extra
-// flags, everything under dir.
-func newCluster(ctx context.Context, bin, dir string, n int, memory bool, extra []string) (*cluster, error) {
+// flags, everything under dir; with profiling, each instance serves
+// net/http/pprof on a port of its own.
+func newCluster(ctx context.Context, bin, dir string, n int, memory, profiling bool, extra []string) (*cluster, error) {
 	web := filepath.Join(dir, "web")
 	// The server serves the browser app from -web and refuses to start
 	// without app.wasm; the soak never loads it, so an empty one will do.
@@ -222,6 +226,13 @@ func newCluster(ctx context.Context, bin, dir string, n int, memory bool, extra 
 			in.args = append(in.args, "-nats", c.nats.url())
 		}
 		in.args = append(in.args, extra...)
+		if profiling {
+			port, err := freePort()
+			if err != nil {
+				return c, err
+			}
+			in.pprof = "127.0.0.1:" + strconv.Itoa(port)
+		}
 		c.instances = append(c.instances, in)
 		if err := c.startInstance(ctx, in); err != nil {
 			return c, err
@@ -237,6 +248,9 @@ func (c *cluster) startInstance(ctx context.Context, in *instance) error {
 		return err
 	}
 	cmd := exec.Command(c.bin, in.args...)
+	if in.pprof != "" {
+		cmd.Env = append(os.Environ(), "SSEWASM_PPROF="+in.pprof, "SSEWASM_MEMPROFILERATE="+strconv.Itoa(profileSampleBytes))
+	}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = logf
 	// Its own process group, and SIGKILL if the soak dies without

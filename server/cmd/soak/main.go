@@ -100,6 +100,8 @@ type config struct {
 	trace        bool
 	keep         bool
 	dump         bool
+	profileDir   string
+	profileEvery time.Duration
 
 	lorisPublishes int
 }
@@ -187,6 +189,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.memory, "memory-engine", false, "one instance (-instances 1) without NATS, its history in memory (to tell the broker's behaviour from the JetStream engine's; give -fault-every longer than -duration: a kill loses the history)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (the instances' logs, NATS's store)")
 	fs.BoolVar(&c.dump, "dump", false, "if clients have not caught up at the end, send the instances SIGUSR1 (a server built with -tags pprof then logs every stream's state; any other build dies of it)")
+	fs.StringVar(&c.profileDir, "profile-dir", "", "write each instance's heap profile into this directory every -profile-every, listed in profiles.tsv with its streams and RSS; the instances must be a profiling build (go build -tags pprof -o bin/server-pprof ./server; -server bin/server-pprof)")
+	fs.DurationVar(&c.profileEvery, "profile-every", time.Minute, "with -profile-dir, how often")
 	fs.BoolVar(&c.trace, "trace", false, "keep every event each client received, so that the report names the events lost (about 4 bytes per delivery)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -211,6 +215,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-slow-share and -pause-share are fractions that add up to at most 1")
 	case c.slowRate < 512:
 		return c, errors.New("-slow-rate is at least 512 bytes a second")
+	case c.profileDir != "" && c.profileEvery < time.Second:
+		return c, errors.New("-profile-every is at least 1s")
 	case c.floodEvery < 1 || c.perSource < 1:
 		return c, errors.New("-flood-every and -per-source are positive")
 	case c.maxEventSize < 1024 || c.maxEventSize > 8<<20:

@@ -181,7 +181,7 @@ func (s *soak) markdown(b *bytes.Buffer, r *results, samples []sample) {
 	}
 
 	w("## Memory after warm-up\n\n")
-	w("Each instance's RSS over the samples of the last two thirds of the run (from %v): the Theil–Sen slope (the median of the slopes between every two samples), which the floods' short bursts of memory do not move, and the least-squares slope, which they do; and the median RSS of the first and of the last tenth of the samples. The killed instance is fitted from its last restart on, plus 30 s; its clients come back to it only as they churn, so its memory grows with its stream count then, which is not a leak (compare the stream counts).\n\n", (cfg.duration / 3).Round(time.Second))
+	w("Each instance's RSS over the samples of the last two thirds of the run (from %v): the Theil–Sen slope (the median of the slopes between every two samples), which the floods' short bursts of memory do not move, and the least-squares slope, which they do; and the median RSS of the first and of the last tenth of the samples. The killed instance is fitted from its last restart on, plus 30 s; its clients come back to it only as they churn, so its memory grows with its stream count then, which is not a leak (compare the stream counts; -profile-dir takes heap profiles that show what grew).\n\n", (cfg.duration / 3).Round(time.Second))
 	w("| instance | fitted from – to | median RSS, first → last tenth | streams open at start → end | slope (Theil–Sen) | slope (least squares) |\n|---|---|--:|--:|--:|--:|\n")
 	for i, sl := range r.slopes {
 		name := s.cluster.instances[i].name

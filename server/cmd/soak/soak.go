@@ -146,7 +146,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 		// delivery, not the publish limits (TestHostile tests those).
 		"-publish-rate=0", "-publish-rate-global=0",
 	}
-	s.cluster, err = newCluster(ctx, cfg.serverBin, dir, cfg.instances, cfg.memory, extra)
+	s.cluster, err = newCluster(ctx, cfg.serverBin, dir, cfg.instances, cfg.memory, cfg.profileDir != "", extra)
 	if s.cluster != nil {
 		defer s.cluster.stop()
 	}
@@ -180,6 +180,9 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (int, error) {
 	wg.Go(func() { s.pub.steady(loadCtx, cfg) })
 	wg.Go(func() { s.runFaults(loadCtx) })
 	wg.Go(func() { s.watchInstances(loadCtx) })
+	if cfg.profileDir != "" {
+		wg.Go(func() { s.runProfiles(loadCtx) })
+	}
 	<-loadCtx.Done()
 	wg.Wait()
 	s.loadEnd = time.Since(s.start)

@@ -16,10 +16,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// startNATS runs a JetStream server in the test process; the test's
-// cleanup shuts it down.
-func startNATS(t *testing.T) *jstest.Server { return jstest.Start(t) }
-
 // connect returns a connection that reconnects quickly and forever; the
 // test's cleanup closes it.
 func connect(t *testing.T, n *jstest.Server) *nats.Conn {

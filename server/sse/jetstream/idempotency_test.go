@@ -39,8 +39,9 @@ func storedMsgs(t *testing.T, e *Engine) uint64 {
 // TestPublishOnce: a key published through instance A and retried
 // through instance B is stored and delivered once; the retry gets the
 // first message, read back from the stream. Keys are per topic.
-func TestPublishOnce(t *testing.T) {
-	n := startNATS(t)
+func TestPublishOnce(t *testing.T) { jstest.Run(t, testPublishOnce) }
+
+func testPublishOnce(t *testing.T, n *jstest.Server) {
 	a := newEngine(t, n, Options{HistoryAge: time.Minute})
 	b := newEngine(t, n, Options{HistoryAge: time.Minute})
 	info, err := a.stream.Info(context.Background())
@@ -86,8 +87,9 @@ func TestPublishOnce(t *testing.T) {
 // TestDuplicateWindowUpdated: a stream made before idempotent publish
 // (NATS's default window of 2 minutes) gets the history age as its
 // window when an engine starts on it.
-func TestDuplicateWindowUpdated(t *testing.T) {
-	n := startNATS(t)
+func TestDuplicateWindowUpdated(t *testing.T) { jstest.Run(t, testDuplicateWindowUpdated) }
+
+func testDuplicateWindowUpdated(t *testing.T, n *jstest.Server) {
 	js, err := natsjs.New(connect(t, n))
 	if err != nil {
 		t.Fatal(err)
@@ -108,8 +110,9 @@ func TestDuplicateWindowUpdated(t *testing.T) {
 
 // TestPublishOnceConcurrent: many goroutines on two instances publish
 // with the same keys at once: one message per key is stored.
-func TestPublishOnceConcurrent(t *testing.T) {
-	n := startNATS(t)
+func TestPublishOnceConcurrent(t *testing.T) { jstest.Run(t, testPublishOnceConcurrent) }
+
+func testPublishOnceConcurrent(t *testing.T, n *jstest.Server) {
 	engines := []*Engine{newEngine(t, n, Options{}), newEngine(t, n, Options{})}
 	const goroutines, keys = 16, 5
 	ids := make([][keys]string, goroutines)
@@ -141,8 +144,9 @@ func TestPublishOnceConcurrent(t *testing.T) {
 // Duplicates window, not for its message's life. A key whose message
 // left the stream by count is still answered with the first ID (no
 // frame); once the window has passed, the key stores a new message.
-func TestPublishOnceAfterHistory(t *testing.T) {
-	n := startNATS(t)
+func TestPublishOnceAfterHistory(t *testing.T) { jstest.Run(t, testPublishOnceAfterHistory) }
+
+func testPublishOnceAfterHistory(t *testing.T, n *jstest.Server) {
 	const window = 300 * time.Millisecond
 	e := newEngine(t, n, Options{HistorySize: 2, HistoryAge: time.Minute, DuplicateWindow: window})
 	first, _ := publishOnce(t, e, "a", "k", "x")
@@ -173,8 +177,9 @@ func TestPublishOnceAfterHistory(t *testing.T) {
 
 // TestPublishOnceAcrossRestart: NATS rebuilds its duplicate window from
 // the stored messages, so a retry after NATS restarts is still caught.
-func TestPublishOnceAcrossRestart(t *testing.T) {
-	n := startNATS(t)
+func TestPublishOnceAcrossRestart(t *testing.T) { jstest.Run(t, testPublishOnceAcrossRestart) }
+
+func testPublishOnceAcrossRestart(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	first, _ := publishOnce(t, e, "a", "k", "x")
 	n.Stop()
@@ -191,8 +196,9 @@ func TestPublishOnceAcrossRestart(t *testing.T) {
 
 // TestBrokerPublishWith: the broker's idempotent publish over two
 // instances, as /publish uses it.
-func TestBrokerPublishWith(t *testing.T) {
-	n := startNATS(t)
+func TestBrokerPublishWith(t *testing.T) { jstest.Run(t, testBrokerPublishWith) }
+
+func testBrokerPublishWith(t *testing.T, n *jstest.Server) {
 	var brokers []*sse.Broker
 	for range 2 {
 		b, err := sse.New(sse.Options{Engine: newEngine(t, n, Options{}), Heartbeat: -1})

@@ -39,9 +39,15 @@
 //
 // Replay reads the stream from the client's last sequence to the stream's
 // last, keeping the requested topics, in parts (sse.Replay.More) of at
-// most 1,000 events and 1 MiB, each through a short-lived consumer; the
-// parts all replays hold, read and not yet written, stay within
-// Options.ReplayBytes (see replay.go).
+// most 1,000 events and 1 MiB, through short-lived consumers: one
+// filtered on the topics' subjects on NATS 2.10 and later, one per topic,
+// merged by stream sequence, on NATS 2.9. The parts all replays hold,
+// read and not yet written, stay within Options.ReplayBytes (see
+// replay.go).
+//
+// Servers: nats-server [MinServerVersion] (2.9.0) or later, tested with
+// Debian's 2.9.10 and the 2.15 the tests link. [New] refuses an older
+// one, saying which version is needed and why.
 package jetstream
 
 import (
@@ -132,8 +138,9 @@ type Options struct {
 	// most 1,000 events and 1 MiB, or one event if larger) and holds one
 	// part at a time: the next is read once the broker has written the
 	// last. A part waits for room, for as long as its context allows.
-	// 0 means DefaultReplayBytes; it is raised to hold at least one part
-	// of the largest message NATS accepts.
+	// 0 means DefaultReplayBytes; it is raised to hold at least two parts
+	// of the largest message NATS accepts (a replay of several topics on
+	// NATS 2.9 holds two while it reads a part).
 	ReplayBytes int64
 	// Replicas is the stream's replica count in a NATS cluster; 0 means 1.
 	Replicas int
@@ -167,6 +174,11 @@ type Engine struct {
 	replays   chan struct{} // a slot per replay reading the stream: Options.MaxReplays
 	held      budget        // bytes of replayed events not yet written: Options.ReplayBytes
 	partBytes int           // the most one part of a replay reads
+	retryFor  time.Duration // replayRetryFor; tests shorten it
+	// severalFilters: NATS filters a consumer on several subjects
+	// (2.10 and later), so a replay reads one consumer, not one per
+	// topic. Cleared if NATS refuses one (see replay.go).
+	severalFilters atomic.Bool
 
 	mu     sync.Mutex
 	subs   map[*subscription]struct{} // guarded by mu
@@ -223,6 +235,10 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	several, err := checkVersion(nc.ConnectedServerVersion(), nc.ConnectedUrlRedacted())
+	if err != nil {
+		return nil, err
+	}
 	js, err := natsjs.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -268,12 +284,20 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		maxReplays = DefaultMaxReplays
 	}
 	e.replays = make(chan struct{}, maxReplays)
+	e.retryFor = replayRetryFor
+	e.severalFilters.Store(several)
+	if !several {
+		log.Info("jetstream: this NATS filters a consumer on one subject only (several came in 2.10): a replay of several topics reads them with a consumer each, one after the other",
+			"server", nc.ConnectedServerVersion())
+	}
 	// A part must hold the largest message NATS accepts, with its
 	// subject and headers (NATS counts them in a fetch's bytes).
 	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(subject(opts.Subject, strings.Repeat(".", sse.MaxTopicLen)))+replayMsgOverhead)
-	e.held.limit = max(opts.ReplayBytes, int64(e.partBytes))
+	// Two parts: a replay of several topics on NATS 2.9 holds what it
+	// keeps and one topic's fetch while it merges them.
+	e.held.limit = max(opts.ReplayBytes, 2*int64(e.partBytes))
 	if opts.ReplayBytes <= 0 {
-		e.held.limit = max(DefaultReplayBytes, int64(e.partBytes))
+		e.held.limit = max(DefaultReplayBytes, 2*int64(e.partBytes))
 	}
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	e.wg.Add(1)

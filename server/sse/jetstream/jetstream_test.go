@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 )
 
 func TestSubjectMapping(t *testing.T) {
@@ -35,8 +36,9 @@ func TestSubjectMapping(t *testing.T) {
 
 // TestIDs: Seq is the stream sequence, one more per publish across
 // topics, and the ID is FormatID(epoch, Seq) with a valid epoch.
-func TestIDs(t *testing.T) {
-	n := startNATS(t)
+func TestIDs(t *testing.T) { jstest.Run(t, testIDs) }
+
+func testIDs(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	if !sse.ValidEpoch(e.Epoch()) {
 		t.Fatalf("epoch %q is not valid", e.Epoch())
@@ -56,8 +58,9 @@ func TestIDs(t *testing.T) {
 // TestDeliveryExactlyOnceInOrder: two engines on one stream (two servers)
 // publish concurrently; each one's subscription gets every message
 // published after Subscribe, once, in Seq order, with the same bytes.
-func TestDeliveryExactlyOnceInOrder(t *testing.T) {
-	n := startNATS(t)
+func TestDeliveryExactlyOnceInOrder(t *testing.T) { jstest.Run(t, testDeliveryExactlyOnceInOrder) }
+
+func testDeliveryExactlyOnceInOrder(t *testing.T, n *jstest.Server) {
 	a := newEngine(t, n, Options{})
 	b := newEngine(t, n, Options{})
 	if a.Epoch() != b.Epoch() {
@@ -111,8 +114,9 @@ func TestDeliveryExactlyOnceInOrder(t *testing.T) {
 
 // TestReplay covers the exact replay on a subset of topics, and the
 // three gaps.
-func TestReplay(t *testing.T) {
-	n := startNATS(t)
+func TestReplay(t *testing.T) { jstest.Run(t, testReplay) }
+
+func testReplay(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{HistorySize: 5})
 	ep := e.Epoch()
 
@@ -165,8 +169,9 @@ func TestReplay(t *testing.T) {
 
 // TestReplayInteriorDelete: a message deleted from the middle of the
 // stream is not taken for an expired history.
-func TestReplayInteriorDelete(t *testing.T) {
-	n := startNATS(t)
+func TestReplayInteriorDelete(t *testing.T) { jstest.Run(t, testReplayInteriorDelete) }
+
+func testReplayInteriorDelete(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	for i := range 5 {
 		publish(t, e, "a", fmt.Sprint(i))
@@ -183,8 +188,9 @@ func TestReplayInteriorDelete(t *testing.T) {
 // TestHandoff checks the rule the broker relies on: a message delivered
 // before Replay is called has Seq <= Through, and Replay returns every
 // message up to Through.
-func TestHandoff(t *testing.T) {
-	n := startNATS(t)
+func TestHandoff(t *testing.T) { jstest.Run(t, testHandoff) }
+
+func testHandoff(t *testing.T, n *jstest.Server) {
 	pub := newEngine(t, n, Options{})
 	e := newEngine(t, n, Options{})
 	first := publish(t, pub, "a", "first")
@@ -238,8 +244,9 @@ func TestHandoff(t *testing.T) {
 // TestEpoch: the epoch survives a restart of NATS (file storage), so old
 // IDs still replay; a deleted and recreated stream gets a new epoch, and
 // old IDs are unknown.
-func TestEpoch(t *testing.T) {
-	n := startNATS(t)
+func TestEpoch(t *testing.T) { jstest.Run(t, testEpoch) }
+
+func testEpoch(t *testing.T, n *jstest.Server) {
 	nc := connect(t, n)
 	e, err := New(context.Background(), nc, Options{})
 	if err != nil {
@@ -276,8 +283,9 @@ func TestEpoch(t *testing.T) {
 // TestOutage: while NATS is down Publish fails at once with
 // ErrUnavailable; when it comes back the subscription resumes after the
 // last message it delivered, without loss or repeat.
-func TestOutage(t *testing.T) {
-	n := startNATS(t)
+func TestOutage(t *testing.T) { jstest.Run(t, testOutage) }
+
+func testOutage(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	rec := newRecorder()
 	cancel, err := e.Subscribe(rec.deliver)
@@ -325,8 +333,9 @@ func TestOutage(t *testing.T) {
 
 // TestLost: a stream deleted under a running engine fails it and calls
 // OnLost once; Publish then says so.
-func TestLost(t *testing.T) {
-	n := startNATS(t)
+func TestLost(t *testing.T) { jstest.Run(t, testLost) }
+
+func testLost(t *testing.T, n *jstest.Server) {
 	lost := make(chan error, 2) // buffered: OnLost must not block
 	e := newEngine(t, n, Options{OnLost: func(err error) { lost <- err }})
 	cancel, err := e.Subscribe(func(*sse.Message) {})
@@ -357,8 +366,9 @@ func TestLost(t *testing.T) {
 
 // TestCancel: no delivery after cancel returns; Close ends everything
 // and later calls fail with sse.ErrClosed.
-func TestCancel(t *testing.T) {
-	n := startNATS(t)
+func TestCancel(t *testing.T) { jstest.Run(t, testCancel) }
+
+func testCancel(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	rec := newRecorder()
 	cancel, err := e.Subscribe(rec.deliver)
@@ -389,8 +399,9 @@ func TestCancel(t *testing.T) {
 
 // TestTooLarge: an event over NATS's max_payload is refused as
 // sse.ErrEventTooLarge (413), not as an outage.
-func TestTooLarge(t *testing.T) {
-	n := startNATS(t)
+func TestTooLarge(t *testing.T) { jstest.Run(t, testTooLarge) }
+
+func testTooLarge(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	_, err := e.Publish(context.Background(), "a", sse.Event{Data: strings.Repeat("x", int(e.nc.MaxPayload()))})
 	if !errors.Is(err, sse.ErrEventTooLarge) {
@@ -429,8 +440,9 @@ func TestNoJetStream(t *testing.T) {
 
 // TestBroker runs the broker on the engine: what is published through
 // one broker reaches a client of another, with the engine's IDs.
-func TestBroker(t *testing.T) {
-	n := startNATS(t)
+func TestBroker(t *testing.T) { jstest.Run(t, testBroker) }
+
+func testBroker(t *testing.T, n *jstest.Server) {
 	a, err := sse.New(sse.Options{Engine: newEngine(t, n, Options{}), Heartbeat: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +466,9 @@ func TestBroker(t *testing.T) {
 // TestHistoryBytes: the stream's MaxBytes is Options.HistoryBytes, so a
 // flood of large events keeps the stored bytes under it, the newest
 // replayable.
-func TestHistoryBytes(t *testing.T) {
-	n := startNATS(t)
+func TestHistoryBytes(t *testing.T) { jstest.Run(t, testHistoryBytes) }
+
+func testHistoryBytes(t *testing.T, n *jstest.Server) {
 	const limit = 64 << 10
 	e := newEngine(t, n, Options{HistoryBytes: limit})
 	ctx := context.Background()
@@ -483,8 +496,9 @@ func TestHistoryBytes(t *testing.T) {
 // consumers limit reached". With Options.MaxReplays they wait their
 // turn, and every one gets its events; a server that starts meanwhile
 // can still subscribe.
-func TestReplayStorm(t *testing.T) {
-	n := startNATS(t)
+func TestReplayStorm(t *testing.T) { jstest.Run(t, testReplayStorm) }
+
+func testReplayStorm(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	var ms []*sse.Message
 	for i := range 20 {
@@ -531,8 +545,9 @@ func TestReplayStorm(t *testing.T) {
 // TestReplayBatches: a replay longer than one fetch, with another
 // topic's messages between, comes back whole and in order (the
 // consumer's delivery numbers run on across fetches).
-func TestReplayBatches(t *testing.T) {
-	n := startNATS(t)
+func TestReplayBatches(t *testing.T) { jstest.Run(t, testReplayBatches) }
+
+func testReplayBatches(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	var want []uint64
 	for i := range 2*replayBatch + 500 {
@@ -544,5 +559,23 @@ func TestReplayBatches(t *testing.T) {
 	r := replay(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), want) {
 		t.Errorf("gap %q, %d messages, want %d in order", r.Gap, len(r.Messages), len(want))
+	}
+}
+
+// TestOldServer: a NATS older than MinServerVersion is refused at once,
+// with a message that names its version, the one needed, and why.
+func TestOldServer(t *testing.T) {
+	nc, err := nats.Connect(jstest.StartFake(t, "2.8.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = New(ctx, nc, Options{})
+	for _, want := range []string{"is nats-server 2.8.4", "needs nats-server " + MinServerVersion + " or later", "named ephemeral consumers", "upgrade"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New on NATS 2.8.4: %v; want an error saying %q", err, want)
+		}
 	}
 }
