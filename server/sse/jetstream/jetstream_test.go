@@ -484,6 +484,9 @@ func TestHistoryBytes(t *testing.T) {
 // turn, and every one gets its events; a server that starts meanwhile
 // can still subscribe.
 func TestReplayStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 1,200 replays at once through NATS")
+	}
 	n := startNATS(t)
 	e := newEngine(t, n, Options{})
 	var ms []*sse.Message
