@@ -16,9 +16,12 @@ func countLines(kind string) string {
 // browser and watches the classic demo run: open, start time, pings; then
 // stops the server (the page says "Connection close."), starts it again on
 // the same address, and watches the browser reconnect and the pings resume.
+// The browsers run side by side, each with its own server: each spends
+// most of its run waiting out the stream's retry of 10 s.
 func TestClassicDemo(t *testing.T) {
 	dir := buildApp(t)
 	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		t.Parallel()
 		srv := startServer(t, dir, "127.0.0.1:0")
 		tab := openBrowser(t, b)
 		if err := tab.navigate(srv.URL); err != nil {
