@@ -10,8 +10,6 @@ package appstream_test
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,23 +26,11 @@ import (
 
 const waitTimeout = 10 * time.Second
 
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(ssetest.EnvURL)
-	if u == "" {
-		t.Skipf("%s is unset: these tests need the SSE server that TestBrowser (browser_test.go) starts; run them with `go test ./wasm/eventsource/appstream`", ssetest.EnvURL)
-	}
-	return u
-}
-
 // eventsURL returns the /events URL for this test (see ssetest.Server).
 func eventsURL(t testing.TB, params ...string) string {
 	t.Helper()
-	q := url.Values{"key": {t.Name()}}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Add(params[i], params[i+1])
-	}
-	return serverURL(t) + "/events?" + q.Encode()
+	u, _ := ssetest.URL(t, "/events", params...)
+	return u
 }
 
 // tick is the test-only event of the flood: {"n":i}, i from 1.
