@@ -22,9 +22,10 @@ package e2e
 //		})
 //	}
 //
-// openBrowser takes options: loopbackOnly() (no name resolves outside the
-// machine) and logRequests() (then tab.requests() lists every URL the
-// browser requested). A missing browser fails the test with the command
+// openBrowser takes options: insecureCerts() (any TLS certificate passes)
+// and logRequests() (then tab.requests() lists every URL the browser
+// requested). No browser resolves a name outside the machine. A missing
+// browser fails the test with the command
 // that installs it. JavaScript values come back as their JSON form,
 // decoded into the Go type asked for as encoding/json would (undefined and
 // null leave the zero value); a thrown exception is an error. Both
@@ -66,17 +67,11 @@ func forEachBrowser(t *testing.T, f func(t *testing.T, b browserKind)) {
 
 // browserOptions are openBrowser's options.
 type browserOptions struct {
-	loopbackOnly  bool
 	logRequests   bool
 	insecureCerts bool
 }
 
 type browserOption func(*browserOptions)
-
-// loopbackOnly keeps the browser from resolving any name but loopback
-// (Chromium: host resolver rules; Firefox: a dead proxy for every host
-// but 127.0.0.1 and localhost, and no DNS through the network).
-func loopbackOnly() browserOption { return func(o *browserOptions) { o.loopbackOnly = true } }
 
 // insecureCerts accepts any TLS certificate (a test's self-signed one).
 func insecureCerts() browserOption { return func(o *browserOptions) { o.insecureCerts = true } }
@@ -287,7 +282,7 @@ func openChromium(t testing.TB, o browserOptions) (driver, func() []string) {
 // flags; the test's cleanup disposes of the browser context.
 func chromiumContext(t testing.TB, o browserOptions) context.Context {
 	t.Helper()
-	browser := sharedBrowsers.chromium(t, chromiumFlags{loopbackOnly: o.loopbackOnly, insecureCerts: o.insecureCerts})
+	browser := sharedBrowsers.chromium(t, chromiumFlags{insecureCerts: o.insecureCerts})
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	// Create the tab now, without a timeout (a timeout on a context's
@@ -393,7 +388,7 @@ type firefoxTab struct {
 
 func openFirefox(t testing.TB, o browserOptions) (driver, func() []string) {
 	t.Helper()
-	ff := sharedBrowsers.firefox(t, o.loopbackOnly)
+	ff := sharedBrowsers.firefox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
 	defer cancel()
 	uc, err := ff.NewUserContext(ctx, bidi.UserContextOptions{AcceptInsecureCerts: o.insecureCerts})

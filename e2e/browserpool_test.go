@@ -5,9 +5,10 @@ package e2e
 // running one milliseconds: a Chromium browser context or a Firefox user
 // context has cookies, storage, HTTP cache and service workers of its own,
 // so each test still starts as on a new profile. A browser is started
-// the first time a test asks for one with its launch-time settings
-// (loopbackOnly; insecureCerts for Chromium) and kept until TestMain
-// closes them all; one that died is started again.
+// the first time a test asks for one (for Chromium, one with
+// insecureCerts' flag and one without) and kept until TestMain closes
+// them all; one that died is started again. Every browser resolves
+// loopback names only, so no test can reach outside the machine.
 
 import (
 	"context"
@@ -24,7 +25,6 @@ const chromiumPath = "/usr/bin/chromium"
 
 // chromiumFlags are the settings Chromium takes on its command line only.
 type chromiumFlags struct {
-	loopbackOnly  bool
 	insecureCerts bool
 }
 
@@ -34,7 +34,7 @@ var sharedBrowsers browserPool
 type browserPool struct {
 	mu        sync.Mutex
 	chromiums map[chromiumFlags]*runningChromium
-	firefoxes map[bool]*runningFirefox // by loopbackOnly
+	ff        *runningFirefox // the one Firefox: its settings are every test's
 	// template is the profile every Firefox starts from (a copy each):
 	// making a profile takes Firefox seconds.
 	template string
@@ -68,9 +68,6 @@ func (p *browserPool) chromium(t testing.TB, f chromiumFlags) context.Context {
 		return b.ctx
 	}
 	var extra []chromedp.ExecAllocatorOption
-	if f.loopbackOnly {
-		extra = append(extra, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
-	}
 	if f.insecureCerts {
 		extra = append(extra, chromedp.Flag("ignore-certificate-errors", true))
 	}
@@ -86,7 +83,8 @@ func (p *browserPool) chromium(t testing.TB, f chromiumFlags) context.Context {
 }
 
 // launchChromium starts a headless Chromium on a new temporary profile,
-// with the flags this machine needs, and returns its first tab's context;
+// with the flags this machine needs, resolving loopback names only
+// (host resolver rules), and returns its first tab's context;
 // cancel closes the browser and removes the profile. A missing Chromium
 // is an error that says how to install it.
 func launchChromium(extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc, error) {
@@ -102,6 +100,7 @@ func launchChromium(extra ...chromedp.ExecAllocatorOption) (context.Context, con
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.WindowSize(1000, 760),
 	)
 	opts = append(opts, extra...)
@@ -119,27 +118,23 @@ func launchChromium(extra ...chromedp.ExecAllocatorOption) (context.Context, con
 	return ctx, cancel, nil
 }
 
-// firefox returns the shared Firefox, with LoopbackOnlyPrefs or without,
-// starting it if needed. If the test fails, its cleanup logs what
-// Firefox wrote while the test ran.
-func (p *browserPool) firefox(t testing.TB, loopbackOnly bool) *bidi.Firefox {
+// firefox returns the shared Firefox, starting it if needed. If the test
+// fails, its cleanup logs what Firefox wrote while the test ran.
+func (p *browserPool) firefox(t testing.TB) *bidi.Firefox {
 	t.Helper()
 	skipBrowserUnderShort(t)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.firefoxes[loopbackOnly]
+	b := p.ff
 	if b == nil || isDone(b.ff.Exited()) || isDone(b.ff.Done()) {
 		if b != nil {
 			b.close()
 		}
 		var err error
-		if b, err = p.launchFirefox(loopbackOnly); err != nil {
+		if b, err = p.launchFirefox(); err != nil {
 			t.Fatal(err)
 		}
-		if p.firefoxes == nil {
-			p.firefoxes = map[bool]*runningFirefox{}
-		}
-		p.firefoxes[loopbackOnly] = b
+		p.ff = b
 	}
 	since := len(b.log.String())
 	t.Cleanup(func() {
@@ -168,9 +163,9 @@ func isDone(c <-chan struct{}) bool {
 	}
 }
 
-// launchFirefox starts a Firefox on a copy of the template profile.
-// p.mu is held.
-func (p *browserPool) launchFirefox(loopbackOnly bool) (*runningFirefox, error) {
+// launchFirefox starts a Firefox on a copy of the template profile, with
+// LoopbackOnlyPrefs. p.mu is held.
+func (p *browserPool) launchFirefox() (*runningFirefox, error) {
 	if _, err := os.Stat(bidi.FirefoxPath); err != nil {
 		return nil, fmt.Errorf("browser tests need Firefox ESR at %s: run `make test` (it installs it) or `apt-get install -y firefox-esr`", bidi.FirefoxPath)
 	}
@@ -192,10 +187,7 @@ func (p *browserPool) launchFirefox(loopbackOnly bool) (*runningFirefox, error) 
 		return nil, err
 	}
 	logs := &lockedBuffer{}
-	opts := bidi.Options{ProfileDir: profile, Template: p.template, Width: 1000, Height: 760, Log: logs}
-	if loopbackOnly {
-		opts.Prefs = bidi.LoopbackOnlyPrefs
-	}
+	opts := bidi.Options{ProfileDir: profile, Template: p.template, Width: 1000, Height: 760, Prefs: bidi.LoopbackOnlyPrefs, Log: logs}
 	ff, err := bidi.Launch(ctx, opts)
 	if err != nil {
 		os.RemoveAll(profile)
@@ -211,11 +203,11 @@ func (p *browserPool) closeAll() {
 	for _, b := range p.chromiums {
 		b.cancel()
 	}
-	for _, b := range p.firefoxes {
-		b.close()
+	if p.ff != nil {
+		p.ff.close()
 	}
 	if p.template != "" {
 		os.RemoveAll(p.template)
 	}
-	p.chromiums, p.firefoxes, p.template = nil, nil, ""
+	p.chromiums, p.ff, p.template = nil, nil, ""
 }

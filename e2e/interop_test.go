@@ -434,7 +434,7 @@ func TestInterop(t *testing.T) {
 	// The shared browsers outlive the test: start them before the leak
 	// check takes note of the goroutines already running.
 	sharedBrowsers.chromium(t, chromiumFlags{})
-	sharedBrowsers.firefox(t, false)
+	sharedBrowsers.firefox(t)
 	checkLeaks(t)
 	corpus := loadCorpus(t)
 	dir := buildApp(t)
