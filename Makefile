@@ -1,4 +1,6 @@
-# ssewasm: `make run` builds and starts the demo; `make test` runs every test.
+# ssewasm: `make run` builds and starts the demo; `make test` runs every test;
+# `make test-short`, the fast tier, runs every package without browsers,
+# proxies or long loads.
 # Both install what they need when it is missing (Chromium, Firefox ESR and nats-server
 # through apt-get, wasmbrowsertest through the Go module proxy).
 
@@ -15,7 +17,7 @@ NATS_SERVER := /usr/sbin/nats-server
 # The interop test's npm eventsource reader (Node 20) and its packages.
 NODE_READER := e2e/node
 
-.PHONY: all build wasm wasm-build dev server ssebench run test check test-go deps deps-browser deps-proxies deps-nats screenshots bench soak clean
+.PHONY: all build wasm wasm-build dev server ssebench run test test-short check test-go deps deps-browser deps-proxies deps-nats screenshots bench soak clean
 
 all: build
 
@@ -58,6 +60,13 @@ dev:
 ## test: install what the tests need, check formatting and vet, run every test
 test: deps check test-go
 
+## test-short: the fast tier, for after every edit: formatting, vet and
+## go test -short of every package; the browser, proxy and load tests skip
+## (about a minute with a warm build cache; make test runs them all)
+test-short: check
+	$(GO) test -short ./...
+	cd e2e/goclients && $(GO) test -short ./...
+
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -66,12 +75,12 @@ check:
 	cd server/bench && $(GO) vet ./...
 	cd e2e/goclients && $(GO) vet ./...
 
-# SSEWASM_REQUIRE_BROWSER makes a missing browser a failure, not a skip.
+# Without -short, a test whose browser, proxy or server is missing fails.
 # -p 1: one package at a time, so that the browser tests (several
 # Chromiums, timing checks such as "no task over 200 ms") do not compete
 # for the CPU with each other.
 test-go:
-	SSEWASM_REQUIRE_BROWSER=1 $(GO) test -race -p 1 -timeout 25m ./...
+	$(GO) test -race -p 1 -timeout 25m ./...
 	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
 deps: deps-browser deps-proxies deps-nats $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json

@@ -7,7 +7,7 @@ package e2e
 //
 //	func TestSomething(t *testing.T) {
 //		forEachBrowser(t, func(t *testing.T, b browserKind) {
-//			tab := openBrowser(t, b)               // fresh profile; closed by t.Cleanup
+//			tab := openBrowser(t, b)               // fresh profile in a shared browser; closed by t.Cleanup
 //			if err := tab.navigate(srv.URL); err != nil {
 //				t.Fatal(err)
 //			}
@@ -22,9 +22,10 @@ package e2e
 //		})
 //	}
 //
-// openBrowser takes options: loopbackOnly() (no name resolves outside the
-// machine) and logRequests() (then tab.requests() lists every URL the
-// browser requested). A missing browser fails the test with the command
+// openBrowser takes options: insecureCerts() (any TLS certificate passes)
+// and logRequests() (then tab.requests() lists every URL the browser
+// requested). No browser resolves a name outside the machine. A missing
+// browser fails the test with the command
 // that installs it. JavaScript values come back as their JSON form,
 // decoded into the Go type asked for as encoding/json would (undefined and
 // null leave the zero value); a thrown exception is an error. Both
@@ -66,17 +67,11 @@ func forEachBrowser(t *testing.T, f func(t *testing.T, b browserKind)) {
 
 // browserOptions are openBrowser's options.
 type browserOptions struct {
-	loopbackOnly  bool
 	logRequests   bool
 	insecureCerts bool
 }
 
 type browserOption func(*browserOptions)
-
-// loopbackOnly keeps the browser from resolving any name but loopback
-// (Chromium: host resolver rules; Firefox: a dead proxy for every host
-// but 127.0.0.1 and localhost, and no DNS through the network).
-func loopbackOnly() browserOption { return func(o *browserOptions) { o.loopbackOnly = true } }
 
 // insecureCerts accepts any TLS certificate (a test's self-signed one).
 func insecureCerts() browserOption { return func(o *browserOptions) { o.insecureCerts = true } }
@@ -87,7 +82,7 @@ func logRequests() browserOption { return func(o *browserOptions) { o.logRequest
 
 // tab is a browser tab, in either browser.
 type tab struct {
-	t    *testing.T
+	t    testing.TB
 	kind browserKind
 	d    driver
 	urls func() []string // the request log; nil without logRequests
@@ -115,9 +110,11 @@ const (
 	elementTimeout  = 5 * time.Second
 )
 
-// openBrowser starts browser b on a fresh profile and returns its tab.
-// The test's cleanup closes the browser.
-func openBrowser(t *testing.T, b browserKind, opts ...browserOption) *tab {
+// openBrowser opens a tab of browser b on a fresh profile: a new browser
+// context (Chromium) or user context (Firefox), with its own cookies,
+// storage, cache and service workers, in a browser the package's tests
+// share (see sharedBrowsers). The test's cleanup closes the profile.
+func openBrowser(t testing.TB, b browserKind, opts ...browserOption) *tab {
 	t.Helper()
 	var o browserOptions
 	for _, opt := range opts {
@@ -229,7 +226,7 @@ func (p *tab) requests() []string {
 }
 
 // saveScreenshot writes a PNG of the tab when -screenshots is set.
-func saveScreenshot(t *testing.T, p *tab, name string) {
+func saveScreenshot(t testing.TB, p *tab, name string) {
 	t.Helper()
 	if *screenshots == "" {
 		return
@@ -263,20 +260,13 @@ func (l *requestLog) urls() []string {
 // chromiumTab drives a Chromium tab through chromedp.
 type chromiumTab struct {
 	ctx context.Context // the tab's chromedp context
-	t   *testing.T
+	t   testing.TB
 	log *requestLog
 }
 
-func openChromium(t *testing.T, o browserOptions) (driver, func() []string) {
+func openChromium(t testing.TB, o browserOptions) (driver, func() []string) {
 	t.Helper()
-	var extra []chromedp.ExecAllocatorOption
-	if o.loopbackOnly {
-		extra = append(extra, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"))
-	}
-	if o.insecureCerts {
-		extra = append(extra, chromedp.Flag("ignore-certificate-errors", true))
-	}
-	c := &chromiumTab{ctx: newBrowser(t, extra...), t: t}
+	c := &chromiumTab{ctx: chromiumContext(t, o), t: t}
 	if !o.logRequests {
 		return c, nil
 	}
@@ -285,6 +275,22 @@ func openChromium(t *testing.T, o browserOptions) (driver, func() []string) {
 		t.Fatal(err)
 	}
 	return c, c.log.urls
+}
+
+// chromiumContext returns the chromedp context of a new tab in a new
+// browser context (a fresh profile) of the shared Chromium that has o's
+// flags; the test's cleanup disposes of the browser context.
+func chromiumContext(t testing.TB, o browserOptions) context.Context {
+	t.Helper()
+	browser := sharedBrowsers.chromium(t, chromiumFlags{insecureCerts: o.insecureCerts})
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// Create the tab now, without a timeout (a timeout on a context's
+	// first run would close the tab when it ends).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a Chromium tab: %v", err)
+	}
+	return ctx
 }
 
 // listen logs the tab's requests when the log is on.
@@ -376,46 +382,40 @@ func (c *chromiumTab) newTab(ctx context.Context) (driver, error) {
 
 // firefoxTab drives a Firefox tab through WebDriver BiDi.
 type firefoxTab struct {
-	ff  *bidi.Firefox
+	uc  *bidi.UserContext // the tab's profile
 	tab *bidi.Tab
 }
 
-func openFirefox(t *testing.T, o browserOptions) (driver, func() []string) {
+func openFirefox(t testing.TB, o browserOptions) (driver, func() []string) {
 	t.Helper()
-	if _, err := os.Stat(bidi.FirefoxPath); err != nil {
-		t.Fatalf("browser tests need Firefox ESR at %s: run `make test` (it installs it) or `apt-get install -y firefox-esr`", bidi.FirefoxPath)
-	}
-	logs := &lockedBuffer{}
-	opts := bidi.Options{ProfileDir: t.TempDir(), Template: firefoxTemplate(t), Width: 1000, Height: 760, Log: logs}
-	if o.loopbackOnly {
-		opts.Prefs = bidi.LoopbackOnlyPrefs
-	}
-	opts.AcceptInsecureCerts = o.insecureCerts
+	ff := sharedBrowsers.firefox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
 	defer cancel()
-	ff, err := bidi.Launch(ctx, opts)
+	uc, err := ff.NewUserContext(ctx, bidi.UserContextOptions{AcceptInsecureCerts: o.insecureCerts})
 	if err != nil {
-		t.Fatalf("starting Firefox: %v\n%s", err, logs)
+		t.Fatalf("firefox: a new user context: %v", err)
 	}
 	t.Cleanup(func() {
-		ff.Close()
-		if t.Failed() {
-			t.Logf("Firefox's output:\n%s", logs)
+		ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+		defer cancel()
+		if err := uc.Close(ctx); err != nil {
+			t.Errorf("firefox: closing the test's user context: %v", err)
 		}
 	})
 	var urls func() []string
 	if o.logRequests {
-		l, err := ff.LogRequests(ctx)
+		l, err := uc.LogRequests(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(l.Stop)
 		urls = l.URLs
 	}
-	tb, err := ff.FirstTab(ctx)
+	tb, err := uc.NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &firefoxTab{ff: ff, tab: tb}, urls
+	return &firefoxTab{uc: uc, tab: tb}, urls
 }
 
 func (f *firefoxTab) navigate(ctx context.Context, url string) error {
@@ -443,37 +443,9 @@ func (f *firefoxTab) screenshot(ctx context.Context) ([]byte, error) {
 }
 
 func (f *firefoxTab) newTab(ctx context.Context) (driver, error) {
-	tb, err := f.ff.NewTab(ctx)
+	tb, err := f.uc.NewTab(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &firefoxTab{ff: f.ff, tab: tb}, nil
-}
-
-// firefoxProfile holds the profile every Firefox of the test binary starts
-// from (a copy each): making a profile takes Firefox seconds.
-var firefoxProfile struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// firefoxTemplate returns the template profile, making it on first use.
-func firefoxTemplate(t *testing.T) string {
-	t.Helper()
-	firefoxProfile.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ssewasm-firefox-")
-		if err != nil {
-			firefoxProfile.err = err
-			return
-		}
-		firefoxProfile.dir = dir
-		ctx, cancel := context.WithTimeout(context.Background(), navigateTimeout)
-		defer cancel()
-		firefoxProfile.err = bidi.MakeTemplate(ctx, bidi.FirefoxPath, dir)
-	})
-	if firefoxProfile.err != nil {
-		t.Fatalf("making Firefox's template profile: %v", firefoxProfile.err)
-	}
-	return firefoxProfile.dir
+	return &firefoxTab{uc: f.uc, tab: tb}, nil
 }

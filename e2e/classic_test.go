@@ -2,22 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-	if firefoxProfile.dir != "" {
-		os.RemoveAll(firefoxProfile.dir)
-	}
-	os.Exit(code)
-}
 
 // countLines is a JS expression counting the classic log's lines of a kind.
 func countLines(kind string) string {
@@ -28,9 +16,12 @@ func countLines(kind string) string {
 // browser and watches the classic demo run: open, start time, pings; then
 // stops the server (the page says "Connection close."), starts it again on
 // the same address, and watches the browser reconnect and the pings resume.
+// The browsers run side by side, each with its own server: each spends
+// most of its run waiting out the stream's retry of 10 s.
 func TestClassicDemo(t *testing.T) {
 	dir := buildApp(t)
 	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		t.Parallel()
 		srv := startServer(t, dir, "127.0.0.1:0")
 		tab := openBrowser(t, b)
 		if err := tab.navigate(srv.URL); err != nil {
@@ -71,11 +62,11 @@ func TestClassicDemo(t *testing.T) {
 			saveScreenshot(t, tab, "classic.png") // the README's, in one browser
 		}
 
-		// Stop the server with the stream open: it must exit promptly, and
-		// the page must say the connection closed.
-		if took := srv.stop(t); took > 5*time.Second {
-			t.Errorf("graceful shutdown with an open stream took %v, want at most 5s", took)
-		}
+		// Stop the server with the stream open: it must exit on its own
+		// (stop fails the test if it had to kill it), although the open
+		// stream never ends by itself, and the page must say the
+		// connection closed.
+		srv.stop(t)
 		if _, err := pollJS[bool](tab, 10*time.Second, countLines("close")+` > 0`); err != nil {
 			t.Fatalf("no \"Connection close.\" after the server stopped: %v", err)
 		}

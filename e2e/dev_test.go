@@ -152,9 +152,12 @@ func pollAcrossReloads(ctx context.Context, d time.Duration, cond string) error 
 // show the new event type. It logs the time from saving to the page
 // showing each change.
 func TestDevReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs make dev, which builds the app, in a copy of the repository")
+	}
 	dir := copyRepo(t)
 	dev := startDev(t, dir)
-	ctx := newBrowser(t)
+	ctx := chromiumContext(t, browserOptions{})
 
 	// The wasm app runs: only it writes "Connection open ...".
 	heading := func(text string) string {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -56,9 +55,9 @@ const collectMarks = `(() => {
 	return m;
 })()`
 
-// loadMarks navigates a Chromium tab to url and returns the milestones,
-// once the first "Ping:" showed.
-func loadMarks(t *testing.T, ctx context.Context, url string) map[string]float64 {
+// loadMarks navigates a Chromium tab, on which markPaint has run, to url
+// and returns the milestones, once the first "Ping:" showed.
+func loadMarks(t testing.TB, ctx context.Context, url string) map[string]float64 {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
@@ -73,15 +72,23 @@ func loadMarks(t *testing.T, ctx context.Context, url string) map[string]float64
 	return marks
 }
 
-// firefoxMarks loads url in a new Firefox (a fresh profile) and returns
+// markPaint makes every document the Chromium tab loads from now on run
+// paintMarks first.
+func markPaint(t testing.TB, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintMarks}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firefoxMarks loads url in a Firefox tab on a fresh profile and returns
 // the milestones, once the first "Ping:" showed.
-func firefoxMarks(t *testing.T, url string) map[string]float64 {
+func firefoxMarks(t testing.TB, url string) map[string]float64 {
 	t.Helper()
 	tab := openBrowser(t, firefox)
-	ff := tab.d.(*firefoxTab).ff
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
-	if err := ff.Call(ctx, "script.addPreloadScript", map[string]any{"functionDeclaration": "() => {" + paintMarks + "}"}, nil); err != nil {
+	if err := tab.d.(*firefoxTab).uc.AddPreloadScript(ctx, "() => {"+paintMarks+"}"); err != nil {
 		t.Fatalf("firefox: adding the preload script: %v", err)
 	}
 	if err := tab.navigate(url); err != nil {
@@ -97,82 +104,116 @@ func firefoxMarks(t *testing.T, url string) map[string]float64 {
 	return marks
 }
 
-// TestFirstPaint logs, for 5 cold loads of / (a new browser profile each)
-// in Chromium and in Firefox ESR, and 5 repeat visits in Chromium (one
-// profile, wasm cached and compiled), how long
-// after navigation the page paints, app.wasm is requested, the stream
-// opens ("Connection open ..."), the named connecttime event shows
-// ("Start time:") and the first "Ping:" shows; and whether the loading
-// indicator covers the prerendered page. It asserts no timing (the machine
-// is shared): only that the milestones come in order and that nothing
-// covers the content.
+// checkMarks fails t if the loading indicator covered the prerendered
+// page or the classic demo's milestones came out of order.
+func checkMarks(t testing.TB, m map[string]float64) {
+	t.Helper()
+	if m["covered"] != 0 {
+		t.Errorf("the loading indicator covers the prerendered page")
+	}
+	if m["Connection open"] > m["Start time:"] || m["Start time:"] > m["Ping:"] {
+		t.Errorf("milestones out of order: %v", m)
+	}
+}
+
+// repeatVisit makes the service worker of the Chromium tab, which has
+// loaded url once, ready, and reloads url once so that the worker caches
+// the app: the next load is a repeat visit.
+func repeatVisit(t testing.TB, ctx context.Context, url string) {
+	t.Helper()
+	if _, err := within(t, ctx, 30*time.Second, chromedp.Evaluate[bool](
+		`navigator.serviceWorker.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("the service worker did not become ready: %v", err)
+	}
+	checkMarks(t, loadMarks(t, ctx, url)) // installs the worker's cache
+}
+
+// TestFirstPaint loads / cold (a fresh profile) in Chromium and in
+// Firefox ESR, and once more in Chromium as a repeat visit (wasm cached
+// and compiled, the service worker in charge): each time, the page's
+// content is not covered by the loading indicator when first painted, and
+// the stream opens, then the named connecttime event shows ("Start
+// time:"), then the first "Ping:". BenchmarkFirstPaint measures how long
+// each milestone takes.
 func TestFirstPaint(t *testing.T) {
 	dir := buildApp(t)
 	srv := startServer(t, dir, "127.0.0.1:0")
-	keys := []string{"firstPaint", "content", "wasmRequest", "wasmLoaded", "wasmInstantiated", "Connection open", "Start time:", "Ping:"}
-	report := func(what string, runs []map[string]float64) {
-		var b strings.Builder
-		for _, k := range keys {
+	ctx := chromiumContext(t, browserOptions{})
+	markPaint(t, ctx)
+	checkMarks(t, loadMarks(t, ctx, srv.URL))
+	repeatVisit(t, ctx, srv.URL)
+	checkMarks(t, loadMarks(t, ctx, srv.URL))
+	checkMarks(t, firefoxMarks(t, srv.URL))
+}
+
+// paintKeys are the milestones BenchmarkFirstPaint reports, in order.
+var paintKeys = []string{"firstPaint", "content", "wasmRequest", "wasmLoaded", "wasmInstantiated", "Connection open", "Start time:", "Ping:"}
+
+// BenchmarkFirstPaint measures, per load of / (b.N of them), how long
+// after navigation the page paints, app.wasm is requested, loaded and
+// instantiated, the stream opens ("Connection open ..."), the named
+// connecttime event shows ("Start time:") and the first "Ping:" shows, as
+// medians in ms: cold loads in Chromium and in Firefox ESR (a fresh
+// profile each), and repeat visits in Chromium (one profile, wasm cached
+// and compiled). It checks each load as TestFirstPaint does. The README's
+// table comes from
+//
+//	go test ./e2e -run NONE -bench FirstPaint -benchtime 5x
+func BenchmarkFirstPaint(b *testing.B) {
+	dir := buildApp(b)
+	srv := startServer(b, dir, "127.0.0.1:0")
+	report := func(b *testing.B, runs []map[string]float64) {
+		for _, k := range paintKeys {
 			var vs []float64
 			for _, m := range runs {
 				if v, ok := m[k]; ok {
 					vs = append(vs, v)
 				}
 			}
-			if len(vs) == 0 {
-				continue
+			if len(vs) > 0 {
+				slices.Sort(vs)
+				b.ReportMetric(vs[len(vs)/2], strings.ReplaceAll(strings.TrimSuffix(k, ":"), " ", "-")+"-ms")
 			}
-			slices.Sort(vs)
-			fmt.Fprintf(&b, "\n  %-16s median %4.0f ms (all: %.0f)", k, vs[len(vs)/2], vs)
-		}
-		t.Logf("%s, navigation to:%s", what, b.String())
-	}
-	check := func(m map[string]float64) {
-		t.Helper()
-		if m["covered"] != 0 {
-			t.Errorf("the loading indicator covers the prerendered page")
-		}
-		if m["Connection open"] > m["Start time:"] || m["Start time:"] > m["Ping:"] {
-			t.Errorf("milestones out of order: %v", m)
 		}
 	}
-
-	var cold []map[string]float64
-	for range 5 {
-		ctx := newBrowser(t)
-		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintMarks}); err != nil {
-			t.Fatal(err)
+	b.Run("chromium-cold", func(b *testing.B) {
+		var runs []map[string]float64
+		for b.Loop() {
+			ctx := chromiumContext(b, browserOptions{})
+			markPaint(b, ctx)
+			m := loadMarks(b, ctx, srv.URL)
+			checkMarks(b, m)
+			runs = append(runs, m)
 		}
-		m := loadMarks(t, ctx, srv.URL)
-		check(m)
-		cold = append(cold, m)
-	}
-	report("Chromium, 5 cold loads of /", cold)
-
-	var ffCold []map[string]float64
-	for range 5 {
-		m := firefoxMarks(t, srv.URL)
-		check(m)
-		ffCold = append(ffCold, m)
-	}
-	report("Firefox ESR, 5 cold loads of /", ffCold)
-
-	ctx := newBrowser(t)
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintMarks}); err != nil {
-		t.Fatal(err)
-	}
-	loadMarks(t, ctx, srv.URL)
-	if _, err := within(t, ctx, 30*time.Second, chromedp.Evaluate[bool](
-		`navigator.serviceWorker.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
-		t.Fatalf("the service worker did not become ready: %v", err)
-	}
-	var repeat []map[string]float64
-	for i := range 6 {
-		m := loadMarks(t, ctx, srv.URL)
-		check(m)
-		if i > 0 { // the first reload installs the worker's cache
-			repeat = append(repeat, m)
+		report(b, runs)
+	})
+	b.Run("firefox-cold", func(b *testing.B) {
+		var runs []map[string]float64
+		for b.Loop() {
+			m := firefoxMarks(b, srv.URL)
+			checkMarks(b, m)
+			runs = append(runs, m)
 		}
-	}
-	report("Chromium, 5 repeat visits of /", repeat)
+		report(b, runs)
+	})
+	b.Run("chromium-repeat", func(b *testing.B) {
+		// A browser of its own, on a profile on disk: Chromium caches
+		// compiled wasm only there, not in the shared browser's fresh
+		// profiles, which live in memory.
+		ctx, cancel, err := launchChromium()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cancel()
+		markPaint(b, ctx)
+		loadMarks(b, ctx, srv.URL)
+		repeatVisit(b, ctx, srv.URL)
+		var runs []map[string]float64
+		for b.Loop() {
+			m := loadMarks(b, ctx, srv.URL)
+			checkMarks(b, m)
+			runs = append(runs, m)
+		}
+		report(b, runs)
+	})
 }

@@ -3,12 +3,15 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,10 +23,9 @@ import (
 
 var screenshots = flag.String("screenshots", "", "directory to write page screenshots into (for the README)")
 
-const chromiumPath = "/usr/bin/chromium"
-
 // built holds the binaries every test shares: building the wasm app takes
-// about a minute, so it is done once per test binary.
+// seconds with warm caches and minutes without, so it is done once per
+// test binary.
 var built struct {
 	once   sync.Once
 	dir    string // holds server and web/
@@ -32,7 +34,7 @@ var built struct {
 }
 
 // repoRoot is the module's root directory.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
@@ -43,8 +45,14 @@ func repoRoot(t *testing.T) string {
 
 // buildApp builds the server and the wasm app into a temporary directory
 // (never into the source tree) and copies the static files beside them.
-func buildApp(t *testing.T) string {
+//
+// Every test that needs the built app skips under -short, from here: the
+// build alone takes seconds with a warm cache and a minute without.
+func buildApp(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs the wasm app and server built")
+	}
 	root := repoRoot(t)
 	built.once.Do(func() {
 		dir, err := os.MkdirTemp("", "ssewasm-e2e-")
@@ -58,28 +66,131 @@ func buildApp(t *testing.T) string {
 			built.err = err
 			return
 		}
-		steps := [][]string{
-			// The wasm app exactly as make build makes it.
-			{"make", "--no-print-directory", "wasm", "WASM_OUT=" + filepath.Join(web, "app.wasm")},
-			// -trimpath, as make server builds it, so that make dev's
-			// builds (e2e/dev_test.go) find Go's build cache warm.
-			{"go", "build", "-trimpath", "-o", filepath.Join(dir, "server"), "./server"},
-		}
-		for _, s := range steps {
-			cmd := exec.Command(s[0], s[1:]...)
-			cmd.Dir = root
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				built.err = err
-				built.output = string(out)
-				return
-			}
-		}
+		built.output, built.err = buildInto(root, dir)
 	})
 	if built.err != nil {
 		t.Fatalf("building the app: %v\n%s", built.err, built.output)
 	}
 	return built.dir
+}
+
+// buildInto builds the server and the wasm app of the module at root
+// into dir and dir/web, the wasm exactly as make build makes it; it
+// returns the output of the step that failed.
+func buildInto(root, dir string) (output string, err error) {
+	run := func(args ...string) error {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			output = string(out)
+		}
+		return err
+	}
+	wasm := filepath.Join(dir, "web", "app.wasm")
+	if err := run("make", "--no-print-directory", "wasm-build", "WASM_OUT="+wasm); err != nil {
+		return output, err
+	}
+	if !compressedFromCache(wasm) {
+		// make wasm: the same build (from Go's cache), then precompress.
+		if err := run("make", "--no-print-directory", "wasm", "WASM_OUT="+wasm); err != nil {
+			return output, err
+		}
+		storeCompressed(wasm)
+	}
+	// -trimpath, as make server builds it, so that make dev's builds
+	// (TestDevReload) find Go's build cache warm.
+	return output, run("go", "build", "-trimpath", "-o", filepath.Join(dir, "server"), "./server")
+}
+
+// compressedFiles are what precompress writes beside app.wasm: its brotli
+// and gzip copies and the stamp of the app.wasm they were made from.
+var compressedFiles = []string{".br", ".gz", ".sha256"}
+
+// compressedCacheDir is where buildApp keeps precompress's output, in a
+// directory named for the SHA-256 of app.wasm: brotli at its best takes
+// most of a minute of CPU, for the same bytes every time app.wasm is
+// the same.
+func compressedCacheDir(wasm []byte) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(wasm)
+	return filepath.Join(base, "ssewasm", "e2e-compressed", hex.EncodeToString(sum[:])), nil
+}
+
+// compressedFromCache copies the cached compressed copies of the app.wasm
+// at path beside it, if the cache has them.
+func compressedFromCache(path string) bool {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	dir, err := compressedCacheDir(raw)
+	if err != nil {
+		return false
+	}
+	for _, suffix := range compressedFiles {
+		b, err := os.ReadFile(filepath.Join(dir, "app.wasm"+suffix))
+		// Written after app.wasm, so the server takes them as current.
+		if err != nil || os.WriteFile(path+suffix, b, 0o644) != nil {
+			return false
+		}
+	}
+	now := time.Now()
+	os.Chtimes(dir, now, now) // recently used: kept by the pruning
+	return true
+}
+
+// storeCompressed keeps the compressed copies beside the app.wasm at path
+// in the cache, and removes all but the newest few entries. Several test
+// processes may do this at once: each entry appears whole, by rename, or
+// not at all. A cache that cannot be written costs time only.
+func storeCompressed(path string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	dir, err := compressedCacheDir(raw)
+	if err != nil || os.MkdirAll(filepath.Dir(dir), 0o755) != nil {
+		return
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "tmp-")
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(tmp) // gone after the rename, unless another process stored it first
+	for _, suffix := range compressedFiles {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil || os.WriteFile(filepath.Join(tmp, "app.wasm"+suffix), b, 0o644) != nil {
+			return
+		}
+	}
+	if os.Rename(tmp, dir) != nil {
+		return
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	type entry struct {
+		path string
+		used time.Time
+	}
+	var kept []entry
+	for _, e := range entries {
+		info, err := e.Info()
+		switch {
+		case err != nil || !e.IsDir():
+		case !strings.HasPrefix(e.Name(), "tmp-"):
+			kept = append(kept, entry{filepath.Join(filepath.Dir(dir), e.Name()), info.ModTime()})
+		case time.Since(info.ModTime()) > time.Hour: // left by a process that died
+			os.RemoveAll(filepath.Join(filepath.Dir(dir), e.Name()))
+		}
+	}
+	slices.SortFunc(kept, func(a, b entry) int { return b.used.Compare(a.used) })
+	const keep = 4 // a few builds: this branch's and the last ones of others
+	for _, e := range kept[min(keep, len(kept)):] {
+		os.RemoveAll(e.path)
+	}
 }
 
 // copyStatic copies the committed static files (not a stale app.wasm).
@@ -117,7 +228,7 @@ type server struct {
 
 // startServer runs the built server on addr ("127.0.0.1:0" for any free
 // port) and waits for it to print its URL.
-func startServer(t *testing.T, dir, addr string, args ...string) *server {
+func startServer(t testing.TB, dir, addr string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, "server"), append([]string{"-addr", addr, "-web", filepath.Join(dir, "web")}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -154,13 +265,13 @@ func startServer(t *testing.T, dir, addr string, args ...string) *server {
 	return s
 }
 
-// stop sends SIGTERM and returns how long the server took to exit.
-func (s *server) stop(t *testing.T) time.Duration {
+// stop sends SIGTERM and waits for the server to exit on its own; after
+// 10 s it kills it and fails the test.
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	if s.cmd.ProcessState != nil {
-		return 0
+		return
 	}
-	start := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Errorf("SIGTERM: %v", err)
 	}
@@ -174,43 +285,11 @@ func (s *server) stop(t *testing.T) time.Duration {
 		<-s.done
 		t.Errorf("server did not exit within 10s of SIGTERM\n%s", s.log)
 	}
-	return time.Since(start)
-}
-
-// newBrowser starts a headless Chromium with the flags this machine needs
-// and returns a tab's context.
-func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s: run `make test` (it installs it) or `apt-get install -y chromium`", chromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 760),
-	)
-	opts = append(opts, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// Start the browser now, without a timeout (a timeout on the first
-	// run would stop the whole browser).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx
 }
 
 // within runs a with a context bounded by d, derived from a browser
 // context that has already run.
-func within[T any](t *testing.T, ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, error) {
+func within[T any](t testing.TB, ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, error) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()

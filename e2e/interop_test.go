@@ -431,6 +431,10 @@ const (
 // Last-Event-ID after its connection is cut. It prints the matrix kept in
 // docs/interop.md.
 func TestInterop(t *testing.T) {
+	// The shared browsers outlive the test: start them before the leak
+	// check takes note of the goroutines already running.
+	sharedBrowsers.chromium(t, chromiumFlags{})
+	sharedBrowsers.firefox(t)
 	checkLeaks(t)
 	corpus := loadCorpus(t)
 	dir := buildApp(t)

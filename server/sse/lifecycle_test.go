@@ -32,6 +32,9 @@ func (w *openedWriter) Flush() { w.once.Do(func() { close(w.opened) }) }
 // 10,000 connects and disconnects, with events flowing, leave no client,
 // no registry entry and no goroutine behind.
 func TestConnectDisconnectCycles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 10,000 connect cycles")
+	}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	// A lag bound never reached: a client evicted before its stream
 	// opened would end without the flush the test waits for.
@@ -96,7 +99,12 @@ func TestConnectDisconnectCycles(t *testing.T) {
 }
 
 // The same over real connections, fewer times.
-func TestConnectDisconnectHTTP(t *testing.T) { run(t, testConnectDisconnectHTTP) }
+func TestConnectDisconnectHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: connect cycles over real connections in every mode")
+	}
+	run(t, testConnectDisconnectHTTP)
+}
 
 func testConnectDisconnectHTTP(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1})
@@ -142,7 +150,12 @@ func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) 
 
 // Shutdown with 1,000 open streams, some of them stalled, finishes
 // within 2 s; then http.Server.Shutdown finds no stream left.
-func TestShutdown1000Streams(t *testing.T) { run(t, testShutdown1000Streams, http1Modes...) }
+func TestShutdown1000Streams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 1,000 streams per mode")
+	}
+	run(t, testShutdown1000Streams, http1Modes...)
+}
 
 func testShutdown1000Streams(t *testing.T, mode testMode) {
 	const streams, stalled = 1000, 10
@@ -252,7 +265,12 @@ func testHooks(t *testing.T, mode testMode) {
 // Clients that reconnect while events are published see every event
 // exactly once, in order: the replay-to-live handoff loses and doubles
 // nothing.
-func TestReconnectUnderLoad(t *testing.T) { run(t, testReconnectUnderLoad) }
+func TestReconnectUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: clients reconnecting under a publishing load, in every mode")
+	}
+	run(t, testReconnectUnderLoad)
+}
 
 func testReconnectUnderLoad(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{MaxClientsPerIP: -1, MaxLag: 1 << 30})

@@ -81,7 +81,12 @@ func testLimits(t *testing.T, mode testMode) {
 	check(ip("4"), ErrClosed)
 }
 
-func TestUnlimited(t *testing.T) { run(t, testUnlimited) }
+func TestUnlimited(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 150 streams from one address in every mode")
+	}
+	run(t, testUnlimited)
+}
 
 func testUnlimited(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{MaxClients: -1, MaxClientsPerIP: -1})

@@ -72,7 +72,12 @@ func tcpConn(c net.Conn) *net.TCPConn {
 // A client that stops reading does not delay delivery to 100 others, is
 // evicted, and after reconnecting with its Last-Event-ID has every event,
 // in order, exactly once.
-func TestStalledClient(t *testing.T) { run(t, testStalledClient, http1Modes...) }
+func TestStalledClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 100 clients and a stalled one, until its eviction")
+	}
+	run(t, testStalledClient, http1Modes...)
+}
 
 func testStalledClient(t *testing.T, mode testMode) {
 	const (

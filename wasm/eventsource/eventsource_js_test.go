@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"os"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -32,25 +31,11 @@ const waitTimeout = 15 * time.Second
 // a dozen ticks would arrive in that time on a live stream.
 const quiet = 400 * time.Millisecond
 
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(envSSEURL)
-	if u == "" {
-		t.Skipf("%s is unset: these tests need the SSE server that TestBrowser (browser_test.go) starts; run them with `go test ./wasm/eventsource`", envSSEURL)
-	}
-	return u
-}
-
 // streamURL returns the /stream URL for this test, with its stats key and
 // the given query parameters.
 func streamURL(t *testing.T, params ...string) (u, key string) {
 	t.Helper()
-	key = t.Name()
-	q := url.Values{"key": {key}}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Set(params[i], params[i+1])
-	}
-	return serverURL(t) + "/stream?" + q.Encode(), key
+	return ssetest.URL(t, "/stream", params...)
 }
 
 func open(t *testing.T, u string, opts eventsource.Options) *eventsource.Source {
@@ -123,7 +108,7 @@ func (r *recorder[T]) drain() {
 }
 
 func TestEventsArrive(t *testing.T) {
-	base := serverURL(t)
+	base := ssetest.BaseURL(t)
 	for _, tc := range []struct {
 		name string
 		opts eventsource.Options
@@ -460,7 +445,7 @@ type streamStats = ssetest.Stats
 func fetchStats(t *testing.T, key string) streamStats {
 	t.Helper()
 	text := await(t, jsFunc(`return fetch(url).then(r => r.ok ? r.text() : Promise.reject(new Error("HTTP " + r.status)));`, "url").
-		Invoke(serverURL(t)+"/stats?key="+url.QueryEscape(key)), "GET /stats")
+		Invoke(ssetest.BaseURL(t)+"/stats?key="+url.QueryEscape(key)), "GET /stats")
 	var st streamStats
 	if err := json.Unmarshal([]byte(text.String()), &st); err != nil {
 		t.Fatalf("GET /stats: %v", err)

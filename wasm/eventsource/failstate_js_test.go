@@ -219,8 +219,10 @@ func TestKeepsReopening(t *testing.T) {
 				st := waitStats(t, key, func(st streamStats) bool { return st.Connects >= 3 })
 				probe, reopen := st.Conns[1], st.Conns[2]
 				gap := time.Duration((reopen.AtMS - probe.AtMS) * float64(time.Millisecond))
-				if gap < tc.minGap || gap > tc.minGap+time.Second {
-					t.Errorf("the reopen came %v after the probe, want %v (+ up to 1s)", gap, tc.minGap)
+				// A lower bound only: a timer never fires early, but a
+				// loaded machine may run it late.
+				if gap < tc.minGap {
+					t.Errorf("the reopen came %v after the probe, before the %v it must wait", gap, tc.minGap)
 				}
 				t.Logf("reopen %v after the probe", gap)
 			}

@@ -3,6 +3,7 @@
 package eventsource_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
-	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
 )
 
 // noJitter is a fast backoff without randomness, so delays can be checked.
@@ -32,6 +32,8 @@ func TestReopenAfterServerError(t *testing.T) {
 	// to 7 (our probes and reopens, one after the other) answer 500; 8
 	// sends 4 more and ends; 9 (the browser's reconnection) sends the last 2.
 	u, key := eventsURL(t, append(params, "drop", "4", "fail", "2-7")...)
+	backoffs := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}
+	order := watchOrder(t, backoffs)
 	states := newRecorder[eventsource.State]()
 	src := open(t, u, eventsource.Options{Reopen: noJitter, OnStateChange: states.add})
 	msgs := newRecorder[eventsource.Event]()
@@ -69,20 +71,39 @@ func TestReopenAfterServerError(t *testing.T) {
 			t.Errorf("connection %d: Last-Event-ID %q, lastEventId %q; want %q, %q", i+1, c[i].Header, c[i].Query, want.header, want.query)
 		}
 	}
-	// Each probe follows the failure at once, and each reopen waits for its
-	// backoff after the probe's 500.
-	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
-		fail, probe, reopen := c[1+2*i], c[2+2*i], c[3+2*i]
-		ms := func(a, b ssetest.Conn) time.Duration {
-			return time.Duration((b.AtMS - a.AtMS) * float64(time.Millisecond))
+	// Each time the browser gives up, the probe goes out before the
+	// backoff could have passed, and the reopen comes at least the backoff
+	// after the probe's answer: an order, and a lower bound that a timer
+	// cannot break (it never fires early), so a loaded machine passes too.
+	log := order.entries(t)
+	find := func(what string, from int) int {
+		for i := max(from, 0); i < len(log); i++ {
+			if log[i].What == what {
+				return i
+			}
 		}
-		if gap := ms(fail, probe); gap > 300*time.Millisecond {
-			t.Errorf("probe %d came %v after the failure, want at once (under 300ms)", i+1, gap)
+		return -1
+	}
+	from := 0
+	for i, backoff := range backoffs {
+		gaveUp := find("gave up", from)
+		probe := find("probe", gaveUp+1)
+		over := find("backoff over", gaveUp+1)
+		answer := find("answer", probe+1)
+		reopen := find("open", answer+1)
+		if gaveUp < 0 || probe < 0 || answer < 0 || reopen < 0 {
+			t.Fatalf("give-up %d: want the browser to give up, then a probe, its answer and a new EventSource, in that order: %+v", i+1, log)
 		}
-		if gap := ms(probe, reopen); gap < want || gap > want+300*time.Millisecond {
-			t.Errorf("reopen %d came %v after the probe, want %v (+ up to 300ms)", i+1, gap, want)
+		if over >= 0 && over < probe {
+			t.Errorf("give-up %d: the probe went out after its backoff (%v) was over, want at once: %+v", i+1, backoff, log)
 		}
-		if probe.Accept != "text/event-stream" {
+		if gap := time.Duration((log[reopen].At - log[answer].At) * float64(time.Millisecond)); gap < backoff {
+			t.Errorf("reopen %d came %v after the probe's answer, before its backoff of %v", i+1, gap, backoff)
+		}
+		from = reopen + 1
+	}
+	for i := range backoffs {
+		if probe := c[2+2*i]; probe.Accept != "text/event-stream" {
 			t.Errorf("probe %d sent Accept %q, want text/event-stream", i+1, probe.Accept)
 		}
 	}
@@ -114,6 +135,69 @@ func TestReopenAfterServerError(t *testing.T) {
 	if got := tr.Call("totalLive").Int(); got != 0 {
 		t.Errorf("%d listeners left after Close", got)
 	}
+}
+
+// orderEntry is one entry of watchOrder's log.
+type orderEntry struct {
+	What string
+	At   float64 // performance.now(), ms
+}
+
+// orderLog is watchOrder's log.
+type orderLog struct{ v js.Value }
+
+// watchOrder logs, in the order they happen and with the time, every
+// EventSource made ("open") and every time one gives up ("gave up", from
+// a listener that runs before the Source's own), every status probe sent
+// ("probe") and answered ("answer"); and, backoffs[i] after the i-th
+// give-up, "backoff over".
+func watchOrder(t *testing.T, backoffs []time.Duration) orderLog {
+	t.Helper()
+	ms := make([]any, len(backoffs))
+	for i, d := range backoffs {
+		ms[i] = d.Milliseconds()
+	}
+	w := jsFunc(`
+const OrigES = window.EventSource, origFetch = window.fetch, log = [];
+const add = what => log.push({what, at: performance.now()});
+// Not EventSource.prototype.addEventListener, which trackListeners wraps.
+const listen = EventTarget.prototype.addEventListener;
+window.EventSource = class extends OrigES {
+	constructor(...args) {
+		super(...args);
+		add("open");
+		listen.call(this, "error", () => {
+			if (this.readyState !== OrigES.CLOSED) return;
+			add("gave up");
+			const d = backoffs.shift();
+			if (d !== undefined) setTimeout(() => add("backoff over"), d);
+		});
+	}
+};
+window.fetch = function (url, init) {
+	const p = origFetch.apply(this, arguments);
+	if (init?.headers?.Accept === "text/event-stream") {
+		add("probe");
+		p.then(() => add("answer"), () => add("answer"));
+	}
+	return p;
+};
+return {
+	restore() { window.EventSource = OrigES; window.fetch = origFetch; },
+	entries() { return JSON.stringify(log); },
+};`, "backoffs").Invoke(js.ValueOf(ms))
+	t.Cleanup(func() { w.Call("restore") })
+	return orderLog{w}
+}
+
+// entries returns the log so far.
+func (o orderLog) entries(t *testing.T) []orderEntry {
+	t.Helper()
+	var log []orderEntry
+	if err := json.Unmarshal([]byte(o.v.Call("entries").String()), &log); err != nil {
+		t.Fatal(err)
+	}
+	return log
 }
 
 func TestReopenDelay(t *testing.T) {

@@ -4,13 +4,13 @@ package eventsource_test
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
 )
 
 // quote is a test-only event type that travels as JSON (it has no
@@ -32,12 +32,7 @@ func (*panicky) UnmarshalText(b []byte) error { panic("decoder bug") }
 // with its stats key and the given query parameters, which may repeat.
 func eventsURL(t *testing.T, params ...string) (u, key string) {
 	t.Helper()
-	key = t.Name()
-	q := url.Values{"key": {key}}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Add(params[i], params[i+1])
-	}
-	return serverURL(t) + "/events?" + q.Encode(), key
+	return ssetest.URL(t, "/events", params...)
 }
 
 // decodeFailure is what OnEvent's onErr receives.

@@ -14,6 +14,14 @@
 //	var title string
 //	err = tab.Evaluate(ctx, `document.title`, &title)
 //
+// Tests that share one Firefox each take a UserContext, a fresh profile
+// inside it (its own cookies, storage, cache and service workers), and
+// open their tabs there:
+//
+//	uc, err := ff.NewUserContext(ctx, bidi.UserContextOptions{})
+//	defer uc.Close(ctx)
+//	tab, err := uc.NewTab(ctx)
+//
 // Conn is the protocol underneath (commands matched to their answers,
 // events to handlers); Launch and Tab are built on it.
 package bidi

@@ -12,10 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeRemote is a BiDi remote end: answer gets each command and returns
 // the messages to send back (nil: none).

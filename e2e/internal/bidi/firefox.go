@@ -163,9 +163,10 @@ type Options struct {
 // Firefox is a running headless Firefox with a BiDi session.
 type Firefox struct {
 	*Conn
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has been waited for
-	once   sync.Once
+	cmd           *exec.Cmd
+	exited        chan struct{} // closed when the process has been waited for
+	once          sync.Once
+	width, height int // of the window, as launched
 }
 
 // Launch starts a headless Firefox on a fresh profile, connects to its
@@ -215,7 +216,7 @@ func Launch(ctx context.Context, o Options) (*Firefox, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bidi: starting %s: %w", path, err)
 	}
-	f := &Firefox{cmd: cmd, exited: make(chan struct{})}
+	f := &Firefox{cmd: cmd, exited: make(chan struct{}), width: w, height: h}
 	urls := make(chan string, 1) // buffered: the scanner never waits for Launch
 	go func() {
 		sc := bufio.NewScanner(stderr)

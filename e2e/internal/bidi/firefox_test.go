@@ -21,9 +21,13 @@ const testPage = `<!doctype html><title>bidi test</title>
 <p id="out"></p><img src="/pixel.png">
 <script>setTimeout(() => { window.late = "here" }, 200)</script>`
 
-// launch starts Firefox for a test; a missing Firefox fails the test.
+// launch starts Firefox for a test; a missing Firefox fails the test,
+// which skips under -short.
 func launch(t *testing.T, o Options) *Firefox {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts Firefox")
+	}
 	if _, err := os.Stat(FirefoxPath); err != nil {
 		t.Fatalf("this test needs Firefox at %s: run `make test` (it installs it) or `apt-get install -y firefox-esr`", FirefoxPath)
 	}
@@ -160,6 +164,86 @@ func TestFirefox(t *testing.T) {
 		}
 	})
 
+	t.Run("user contexts", func(t *testing.T) {
+		tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<p>over TLS</p>"))
+		}))
+		defer tlsSrv.Close()
+		// One plain, one that takes the TLS server's self-signed certificate.
+		plain, err := ff.NewUserContext(ctx, UserContextOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insecure, err := ff.NewUserContext(ctx, UserContextOptions{AcceptInsecureCerts: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ucLog, err := plain.LogRequests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := plain.AddPreloadScript(ctx, `() => { window.preloaded = "yes" }`); err != nil {
+			t.Fatal(err)
+		}
+		a, err := plain.NewTab(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := insecure.NewTab(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range []*Tab{a, b} {
+			if err := tb.Navigate(ctx, srv.URL+"/uc"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var size struct{ W, H int }
+		if err := a.Evaluate(ctx, `({w: innerWidth, h: innerHeight})`, &size); err != nil || size.W != 1000 || size.H != 760 {
+			t.Errorf("a user context's tab is %dx%d (%v), want Firefox's 1000x760", size.W, size.H, err)
+		}
+		// Storage is the user context's own.
+		if err := a.Evaluate(ctx, `localStorage.setItem("k", "a"); document.cookie = "c=a"`, nil); err != nil {
+			t.Fatal(err)
+		}
+		var other struct{ K, Cookie string }
+		if err := b.Evaluate(ctx, `({k: localStorage.getItem("k") || "", cookie: document.cookie})`, &other); err != nil || other.K != "" || other.Cookie != "" {
+			t.Errorf("the other user context sees storage %q and cookies %q (%v), want none", other.K, other.Cookie, err)
+		}
+		var pre [2]string
+		a.Evaluate(ctx, `window.preloaded || ""`, &pre[0])
+		b.Evaluate(ctx, `window.preloaded || ""`, &pre[1])
+		if pre != [2]string{"yes", ""} {
+			t.Errorf("the preload script ran as %q, want in its user context only", pre)
+		}
+		// The log has its user context's requests only.
+		if err := tab.Navigate(ctx, srv.URL+"/not-mine"); err != nil {
+			t.Fatal(err)
+		}
+		urls := ucLog.URLs()
+		if !slices.Contains(urls, srv.URL+"/uc") || slices.ContainsFunc(urls, func(u string) bool { return strings.HasSuffix(u, "/not-mine") }) {
+			t.Errorf("the user context's log holds %q, want /uc and not /not-mine", urls)
+		}
+		ucLog.Stop()
+		// Certificates: only the insecure user context takes the test's.
+		if err := b.Navigate(ctx, tlsSrv.URL); err != nil {
+			t.Errorf("the user context that accepts insecure certificates: %v", err)
+		}
+		if err := a.Navigate(ctx, tlsSrv.URL); err == nil {
+			t.Errorf("a plain user context loaded a page with a self-signed certificate")
+		}
+		// Close removes the user context's tabs.
+		for _, uc := range []*UserContext{plain, insecure} {
+			if err := uc.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := a.Evaluate(ctx, `1`, nil); err == nil {
+			t.Errorf("a tab of a closed user context still answers")
+		}
+	})
+
 	t.Run("response log", func(t *testing.T) {
 		var found bool
 		for _, r := range responses.Responses() {
@@ -280,6 +364,9 @@ func TestLaunchErrors(t *testing.T) {
 // TestTemplate: a Firefox started from a template profile works, and the
 // template is left as it was, so every copy starts the same.
 func TestTemplate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts Firefox twice")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tmpl := t.TempDir()

@@ -496,7 +496,12 @@ func testHistoryBytes(t *testing.T, n *jstest.Server) {
 // consumers limit reached". With Options.MaxReplays they wait their
 // turn, and every one gets its events; a server that starts meanwhile
 // can still subscribe.
-func TestReplayStorm(t *testing.T) { jstest.Run(t, testReplayStorm) }
+func TestReplayStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 1,200 replays at once through NATS")
+	}
+	jstest.Run(t, testReplayStorm)
+}
 
 func testReplayStorm(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})

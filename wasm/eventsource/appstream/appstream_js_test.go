@@ -10,8 +10,6 @@ package appstream_test
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,23 +26,11 @@ import (
 
 const waitTimeout = 10 * time.Second
 
-func serverURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv(ssetest.EnvURL)
-	if u == "" {
-		t.Skipf("%s is unset: these tests need the SSE server that TestBrowser (browser_test.go) starts; run them with `go test ./wasm/eventsource/appstream`", ssetest.EnvURL)
-	}
-	return u
-}
-
 // eventsURL returns the /events URL for this test (see ssetest.Server).
-func eventsURL(t *testing.T, params ...string) string {
+func eventsURL(t testing.TB, params ...string) string {
 	t.Helper()
-	q := url.Values{"key": {t.Name()}}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Add(params[i], params[i+1])
-	}
-	return serverURL(t) + "/events?" + q.Encode()
+	u, _ := ssetest.URL(t, "/events", params...)
+	return u
 }
 
 // tick is the test-only event of the flood: {"n":i}, i from 1.
@@ -168,7 +154,7 @@ func (c *floodView) Render() app.UI {
 // KiB), floodPause apart: 20,000 events/s offered, about what this
 // browser alone can take. Unpaced, 1.5 MB arrives in a few network reads
 // and the browser alone spends 500 ms and more dispatching one to a
-// JavaScript listener that only counts (TestFloodUnpacedBaselineJS shows
+// JavaScript listener that only counts (BenchmarkFloodUnpacedJS shows
 // it): no client can keep that page responsive. Chromium under wasmbrowsertest is slower
 // than usual, since DevTools' Network domain reports every SSE message.
 const (
@@ -177,7 +163,7 @@ const (
 	floodPause = 5 // ms
 )
 
-func floodURL(t *testing.T, paced bool) string {
+func floodURL(t testing.TB, paced bool) string {
 	params := []string{"flood", strconv.Itoa(floodTotal), "floodname", tick{}.EventName()}
 	if paced {
 		params = append(params, "batch", strconv.Itoa(floodBatch), "pause", strconv.Itoa(floodPause))
@@ -268,7 +254,7 @@ return w;`)
 
 // watchPage starts a pageWatch, after checking that the observer does see
 // a long task, so that a pass means something.
-func watchPage(t *testing.T) pageWatch {
+func watchPage(t testing.TB) pageWatch {
 	t.Helper()
 	check := newWatch.Invoke()
 	if check.IsNull() {
@@ -427,7 +413,7 @@ func TestFailedState(t *testing.T) {
 // baselineJS runs the flood into a JavaScript listener that only counts,
 // and returns how long it took and the longest task, in ms: what the
 // browser alone does with it.
-func baselineJS(t *testing.T, paced bool) (ms, longest float64, longTasks int) {
+func baselineJS(t testing.TB, paced bool) (ms, longest float64, longTasks int) {
 	t.Helper()
 	w := watchPage(t)
 	st := js.Global().Get("Function").New("u", "total", `
@@ -450,12 +436,25 @@ return st;`).Invoke(floodURL(t, paced)+"&baseline=1", floodTotal)
 	return st.Get("t1").Float() - st.Get("t0").Float(), longest, longTasks
 }
 
-// TestFloodUnpacedBaselineJS shows why the flood is paced: written as fast
+// BenchmarkFloodUnpacedJS shows why the flood is paced: written as fast
 // as the server can, it reaches the browser in a few big reads, and the
 // browser alone runs tasks of several hundred ms dispatching them to a
-// listener that only counts. It fails only if events go missing.
-func TestFloodUnpacedBaselineJS(t *testing.T) {
-	ms, longest, n := baselineJS(t, false)
-	t.Logf("JavaScript only, unpaced: %d events in %.0f ms (%.0f events/s); longest task %.0f ms, %d tasks over 50 ms",
-		floodTotal, ms, floodTotal/ms*1000, longest, n)
+// JavaScript listener that only counts. Per flood of 50,000 events it
+// reports the time, the longest task and the tasks over 50 ms. It runs in
+// the browser through TestBrowser:
+//
+//	SSEWASM_BROWSER_RUN=NONE SSEWASM_BROWSER_BENCH=FloodUnpacedJS go test ./wasm/eventsource/appstream -run TestBrowser -v
+func BenchmarkFloodUnpacedJS(b *testing.B) {
+	var total, longest float64
+	var long int
+	for b.Loop() {
+		ms, l, n := baselineJS(b, false)
+		total += ms
+		longest = max(longest, l)
+		long += n
+	}
+	b.ReportMetric(total/float64(b.N), "ms/flood")
+	b.ReportMetric(floodTotal*float64(b.N)/total*1000, "events/s")
+	b.ReportMetric(longest, "longest-task-ms")
+	b.ReportMetric(float64(long)/float64(b.N), "long-tasks/flood")
 }

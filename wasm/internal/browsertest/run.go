@@ -17,11 +17,12 @@ import (
 )
 
 const (
-	// EnvRequireBrowser=1 turns a missing wasmbrowsertest or Chromium into a
-	// failure instead of a skip (CI and `make test` set it).
-	EnvRequireBrowser = "SSEWASM_REQUIRE_BROWSER"
 	// EnvBrowserRun, if set, is the -run pattern for the wasm tests.
 	EnvBrowserRun = "SSEWASM_BROWSER_RUN"
+	// EnvBrowserBench, if set, is the -bench pattern for the wasm
+	// benchmarks, which then run after the tests (SSEWASM_BROWSER_RUN=NONE
+	// runs the benchmarks alone); their results are in the test's log.
+	EnvBrowserBench = "SSEWASM_BROWSER_BENCH"
 
 	installHint = "`make test` installs them; by hand: go install github.com/agnivade/wasmbrowsertest@v0.11.0 && apt-get install chromium"
 )
@@ -31,19 +32,24 @@ const (
 // start, called once the browser is known to be there, starts what the
 // tests need (a test server) and returns the variables ("NAME=value")
 // that tell the wasm tests where it is: wasmbrowsertest passes them into
-// the page, where os.Getenv reads them. Run skips when wasmbrowsertest
-// or Chromium is missing, or with -short, unless EnvRequireBrowser is 1.
+// the page, where os.Getenv reads them. Run fails t when wasmbrowsertest
+// or Chromium is missing; it skips under -short, and only there.
 func Run(t *testing.T, start func(t *testing.T) (env []string)) {
 	t.Helper()
-	require := os.Getenv(EnvRequireBrowser) == "1"
-	if testing.Short() && !require {
-		t.Skip("-short: skipping the browser run (" + EnvRequireBrowser + "=1 forces it)")
+	if testing.Short() {
+		t.Skip("-short: runs the wasm tests in Chromium")
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is not in PATH: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	// The wasm tests' bound, and the whole run's: the build and the
+	// browser's start come on top.
+	inner, bench := 150*time.Second, os.Getenv(EnvBrowserBench)
+	if bench != "" {
+		inner = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), inner+30*time.Second)
 	defer cancel()
 	goenv := goEnv(ctx, t, gobin)
 
@@ -56,11 +62,7 @@ func Run(t *testing.T, start func(t *testing.T) (env []string)) {
 		missing = append(missing, err.Error())
 	}
 	if len(missing) > 0 {
-		msg := strings.Join(missing, "; ") + "; " + installHint
-		if require {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		t.Fatal(strings.Join(missing, "; ") + "; " + installHint)
 	}
 
 	env := start(t)
@@ -73,7 +75,10 @@ func Run(t *testing.T, start func(t *testing.T) (env []string)) {
 	if run == "" {
 		run = "."
 	}
-	args := []string{"test", "-count=1", "-timeout=150s", "-exec=" + wbt, "-run=" + run}
+	args := []string{"test", "-count=1", "-timeout=" + inner.String(), "-exec=" + wbt, "-run=" + run}
+	if bench != "" {
+		args = append(args, "-bench="+bench)
+	}
 	if testing.Verbose() {
 		args = append(args, "-v")
 	}
