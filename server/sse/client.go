@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/detach"
 )
 
 // client is one open stream. Fan-out only appends to its queue, never
@@ -60,7 +60,7 @@ type client struct {
 	sock *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
 	// det is the body of a detached response (detach.go), set like
 	// conn, which is then nil: an HTTP/2 stream of package h2.
-	det      h2.DetachedStream
+	det      detach.Stream
 	hijacked atomic.Bool
 	sched    atomic.Bool
 

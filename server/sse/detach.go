@@ -3,19 +3,21 @@ package sse
 import (
 	"net/http"
 
-	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/detach"
 )
 
-// Detached streams: a ResponseWriter of package h2 (HTTP/2) lets the
-// broker detach the stream from its handler, as hijacking does for
-// HTTP/1.1 (see hijack.go), so that an idle HTTP/2 stream holds no
-// goroutine; the writer pool writes its events as DATA frames.
+// Detached streams: a ResponseWriter that implements detach.Detacher
+// (package h2's, for HTTP/2) lets the broker detach the stream from its
+// handler, as hijacking does for HTTP/1.1 (see hijack.go), so that an
+// idle HTTP/2 stream holds no goroutine; the writer pool writes its
+// events as DATA frames.
 
-// detacher returns the h2.Detacher under w, unwrapping middleware, or nil.
-func detacher(w http.ResponseWriter) h2.Detacher {
+// detacher returns the detach.Detacher under w, unwrapping middleware,
+// or nil.
+func detacher(w http.ResponseWriter) detach.Detacher {
 	for {
 		switch t := w.(type) {
-		case h2.Detacher:
+		case detach.Detacher:
 			return t
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = t.Unwrap()
@@ -25,10 +27,10 @@ func detacher(w http.ResponseWriter) h2.Detacher {
 	}
 }
 
-// detach detaches r's response if w can (see h2.Detacher) and the broker
+// detach detaches r's response if w can (see detach.Detacher) and the broker
 // does not keep to the ordinary path: the head goes out with the stream
 // headers. nil means nothing was written.
-func (b *Broker) detach(w http.ResponseWriter) h2.DetachedStream {
+func (b *Broker) detach(w http.ResponseWriter) detach.Stream {
 	if b.ordinary {
 		return nil
 	}
@@ -47,7 +49,7 @@ func (b *Broker) detach(w http.ResponseWriter) h2.DetachedStream {
 // serveDetached is serveHijacked for a detached response: no socket of
 // its own, so the stream's end comes from OnClose, not the watcher, and
 // its writes are DATA frames within the HTTP/2 windows.
-func (b *Broker) serveDetached(c *client, d h2.DetachedStream) {
+func (b *Broker) serveDetached(c *client, d detach.Stream) {
 	b.mu.Lock()
 	c.det = d
 	c.ctx, c.stopOpen = openContext(c.ctx)
