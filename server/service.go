@@ -15,9 +15,9 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/server/clientip"
 	"github.com/ssewasm/ssewasm/server/conncap"
+	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"github.com/ssewasm/ssewasm/wasm/ui"
 )
 

@@ -3,8 +3,8 @@ package sse
 import (
 	"bufio"
 	"context"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
+	"github.com/ssewasm/ssewasm/server/h2"
+	"github.com/ssewasm/ssewasm/server/internal/h2test"
 	"net"
 	"net/http"
 	"net/http/httptest"

@@ -1,5 +1,5 @@
 // Package h2test serves a handler with package h2 the way the ssewasm
-// server does, for the tests of server/sse and server/sse/h2: on a
+// server does, for the tests of server/sse and server/h2: on a
 // listener of its own, each TLS handshake on a goroutine, then
 // h2.Server.Start, whose idle connections park their read loops.
 //
@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/h2"
 )
 
 // Serve serves h with srv over TLS on a new listener on 127.0.0.1 (wrap,

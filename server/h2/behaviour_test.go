@@ -32,9 +32,9 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/ssewasm/ssewasm/server/h2"
+	"github.com/ssewasm/ssewasm/server/internal/h2test"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 // Behaviour tests: what a client sees of the server, and what the
@@ -192,9 +192,9 @@ func serverGoroutines() (all, inConn int, dump string) {
 	buf = buf[:runtime.Stack(buf, true)]
 	var kept []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "ssewasm/server/sse/h2.") || strings.Contains(g, "net/http.(*conn).serve") {
+		if strings.Contains(g, "ssewasm/server/h2.") || strings.Contains(g, "net/http.(*conn).serve") {
 			all++
-			if strings.Contains(g, "ssewasm/server/sse/h2.(*conn)") {
+			if strings.Contains(g, "ssewasm/server/h2.(*conn)") {
 				inConn++
 				kept = append(kept, g)
 			}
@@ -1033,7 +1033,7 @@ func TestCurl(t *testing.T) {
 func pollers() int {
 	buf := make([]byte, 16<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "ssewasm/server/sse/h2.(*poller).run(")
+	return strings.Count(string(buf), "ssewasm/server/h2.(*poller).run(")
 }
 
 // TestNoGoroutineLeftAfterClose closes servers (Close) while the

@@ -15,9 +15,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ssewasm/ssewasm/server/h2"
+	"github.com/ssewasm/ssewasm/server/internal/h2test"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
