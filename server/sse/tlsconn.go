@@ -48,10 +48,10 @@ import (
 //	ln, _ := net.Listen("tcp", addr)
 //	srv.ServeTLS(sse.TLSListener(ln), certFile, keyFile)
 //
-// (The ssewasm server goes further for HTTP/2: it does the handshakes on
-// short-lived goroutines above this listener, so that the goroutine that
-// serves an HTTP/2 connection for its whole life does not keep the stack
-// a handshake grew; see server/handshake.go.)
+// (The ssewasm server goes further: its h2.Listener, above this one, does
+// the handshakes on short-lived goroutines, so that the goroutine that
+// serves a connection does not keep the stack a handshake grew, and
+// serves HTTP/2 with package h2.)
 func TLSListener(ln net.Listener) net.Listener { return tlsListener{ln} }
 
 type tlsListener struct{ net.Listener }
