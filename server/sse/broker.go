@@ -49,7 +49,7 @@ type Broker struct {
 	poolOnce  sync.Once
 	watchOnce sync.Once
 	watcher   *watcher       // set in watchOnce
-	poolWG    sync.WaitGroup // the writers and the watcher
+	poolWG    sync.WaitGroup // the writers
 
 	// Clients over MaxLag, which Publish waits for (see stall). Lock
 	// order: a client's mu, then lagMu.

@@ -225,7 +225,7 @@ func (b *Broker) replayFailed(c *client, err error) error {
 // the hooks run, and Shutdown stops waiting for it.
 func (b *Broker) finish(c *client, reason error) {
 	if c.conn != nil && c.raw != nil && b.watcher != nil {
-		b.watcher.remove(c)
+		b.watcher.remove(c, c.raw)
 	}
 	b.unregister(c)
 	switch {

@@ -102,9 +102,9 @@ func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return
 func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	tc, _ := conn.(*tls.Conn) // see tlsconn.go
 	// The TLS layer, and a listener's wrapper (a connection cap, say),
-	// hide the socket: socketOf looks through the wrappers that expose it
+	// hide the socket: socketConn looks through the wrappers that expose it
 	// with NetConn. Writes and Close still go through conn, the outermost.
-	nc := socketOf(conn)
+	nc := socketConn(conn)
 	raw := rawConnOf(nc)
 	sock, _ := nc.(*tlsSock)
 	if sock != nil {
@@ -122,7 +122,7 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	b.mu.Unlock()
 	b.startWriters(raw != nil)
 	if b.watcher != nil && raw != nil {
-		b.watcher.add(c) // a client that leaves during the replay is noticed too
+		b.watcher.add(c, raw) // a client that leaves during the replay is noticed too
 	}
 	b.openAndHandOver(c, appendHeader(nil, h))
 }
@@ -244,17 +244,12 @@ func (b *Broker) startWriters(watch bool) {
 	})
 	if watch {
 		b.watchOnce.Do(func() {
-			w, err := newWatcher(b)
+			w, err := newWatcher(b.opts.Logger)
 			if err != nil {
 				b.opts.Logger.Warn("sse: no epoll watcher: dead clients are found by heartbeats only", "err", err)
 				return
 			}
 			b.watcher = w
-			b.poolWG.Add(1)
-			go func() {
-				defer b.poolWG.Done()
-				w.run()
-			}()
 		})
 	}
 }

@@ -99,13 +99,13 @@ func requestSocket(r *http.Request) syscall.RawConn {
 	if c == nil {
 		return nil
 	}
-	return rawConnOf(socketOf(c))
+	return rawConnOf(socketConn(c))
 }
 
-// socketOf looks through the wrappers of conn (a tls.Conn, a listener's
+// socketConn looks through the wrappers of conn (a tls.Conn, a listener's
 // connection cap) that expose what they wrap with NetConn, down to the
 // connection that has a file descriptor, or the innermost one.
-func socketOf(conn net.Conn) net.Conn {
+func socketConn(conn net.Conn) net.Conn {
 	for {
 		if _, ok := conn.(syscall.Conn); ok {
 			return conn
