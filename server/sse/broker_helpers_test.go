@@ -359,7 +359,8 @@ func TestModes(t *testing.T) {
 		}
 		b.mu.RLock()
 		for cl := range b.clients {
-			if detached := cl.det != nil && cl.hijacked.Load(); detached != (mode == h2detMode) {
+			_, det := cl.t.(*detachedStream)
+			if detached := det && cl.hijacked.Load(); detached != (mode == h2detMode) {
 				t.Errorf("detached %v, want %v", detached, mode == h2detMode)
 			}
 		}

@@ -1,7 +1,10 @@
 package sse
 
 import (
+	"net"
 	"net/http"
+	"syscall"
+	"time"
 
 	"github.com/ssewasm/ssewasm/server/detach"
 )
@@ -51,11 +54,33 @@ func (b *Broker) detach(w http.ResponseWriter) detach.Stream {
 // its writes are DATA frames within the HTTP/2 windows.
 func (b *Broker) serveDetached(c *client, d detach.Stream) {
 	b.mu.Lock()
-	c.det = d
+	c.t = &detachedStream{d}
 	c.ctx, c.stopOpen = openContext(c.ctx)
-	c.w, c.rc = nil, nil
 	b.mu.Unlock()
 	b.startWriters(false)
 	d.OnClose(func() { c.end(errClientGone, 0) })
 	b.openAndHandOver(c, nil) // the head went out with Detach
+}
+
+// detachedStream is a detached HTTP/2 stream's transport: DATA frames
+// within the HTTP/2 windows, on a connection shared with other streams.
+type detachedStream struct{ s detach.Stream }
+
+func (t *detachedStream) setWriteDeadline(d time.Time) error {
+	t.s.SetWriteDeadline(d) //nolint:errcheck // a closed stream fails the write anyway
+	return nil
+}
+
+func (t *detachedStream) write(bufs net.Buffers) error { return t.s.WriteBuffers(bufs) }
+
+func (t *detachedStream) tryWrite(_ *rawWriter, bufs net.Buffers) (net.Buffers, bool, error) {
+	rest, err := t.s.TryWriteBuffers(bufs)
+	return rest, len(rest) == 0, err
+}
+
+// socket is nil: the connection's socket is shared by its streams.
+func (t *detachedStream) socket() syscall.RawConn { return nil }
+
+func (t *detachedStream) close() {
+	t.s.Close() //nolint:errcheck // does not wait; a reset stream has nothing to end
 }

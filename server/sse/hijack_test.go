@@ -90,10 +90,10 @@ func testWatcherFails(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{OnDisconnect: func(_ ClientInfo, reason error) { reasons <- reason }}})
 	first := connect(t, srv, topicsQuery("t"), nil)
 	waitFor(t, "the stream", func() bool { return b.Stats().Clients == 1 })
-	b.watchOnce.Do(func() {}) // orders the watcher's start before what follows
-	b.watcher.mu.Lock()
-	set := b.watcher.set
-	b.watcher.mu.Unlock()
+	w := b.watcher.Load()
+	w.mu.Lock()
+	set := w.set
+	w.mu.Unlock()
 
 	errs := epoll.Errors()
 	set.Fail(syscall.EBADF)

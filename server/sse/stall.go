@@ -137,7 +137,7 @@ func (b *Broker) lookAt(clients []*client, now time.Time, p *sockProbe) []*clien
 	limit := b.opts.WriteTimeout
 	stalled := clients[:0]
 	for _, c := range clients {
-		queued, acked, ok := p.look(c.raw)
+		queued, acked, ok := p.look(c.t.socket())
 		if ok && c.stall.observe(now.UnixNano(), queued, acked, limit) {
 			stalled = append(stalled, c)
 		}
