@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -232,28 +231,10 @@ func (f faultyWait) wait(epfd int, events []syscall.EpollEvent, _ int) (int, err
 	}
 }
 
-// lockedBuffer is a log destination for tests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // An EINTR is waited through: nothing is counted or failed.
 func TestWaitInterrupted(t *testing.T) {
 	f := faultyWait{make(chan error, 1)}
-	var log lockedBuffer
+	var log bytes.Buffer // written by the set's goroutine before any call of its function
 	s, rec := openRecorder(t, f.wait, slog.New(slog.NewTextHandler(&log, nil)))
 	_, client, raw := socketPair(t)
 	s.Add(1, raw, Readable|OneShot, "a")
@@ -285,7 +266,7 @@ func TestWaitFails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := faultyWait{make(chan error, 1)}
-			var log lockedBuffer
+			var log bytes.Buffer // written by the set's goroutine before it fails the first socket
 			s, rec := openRecorder(t, f.wait, slog.New(slog.NewTextHandler(&log, nil)))
 			_, _, raw1 := socketPair(t)
 			_, _, raw2 := socketPair(t)
