@@ -121,9 +121,9 @@ type ListenerConfig struct {
 // every HTTP/2 connection a GOAWAY; srv.Wait(ctx) for those connections
 // to end, which hs.Shutdown does not wait for; srv.Close() for the rest.
 type Listener struct {
-	net.Listener // the TCP connections, as accepted
-	cfg          ListenerConfig
-	handler      http.Handler // cfg.HTTPServer's, for cfg.Server
+	inner   net.Listener // the TCP connections, as accepted
+	cfg     ListenerConfig
+	handler http.Handler // cfg.HTTPServer's, for cfg.Server
 
 	slots chan struct{} // one per handshake in progress: buffered to the bound
 	ready chan net.Conn // handshaken connections for Accept: unbuffered, the handshake goroutine waits for Accept
@@ -149,7 +149,7 @@ func NewListener(ln net.Listener, cfg ListenerConfig) *Listener {
 		cfg.HTTPServer = new(http.Server)
 	}
 	l := &Listener{
-		Listener: ln, cfg: cfg,
+		inner: ln, cfg: cfg,
 		handler: cfg.HTTPServer.Handler,
 		slots:   make(chan struct{}, cfg.MaxHandshakes),
 		ready:   make(chan net.Conn),
@@ -182,15 +182,18 @@ func (l *Listener) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.cancel()
-		err = l.Listener.Close()
+		err = l.inner.Close()
 		l.wg.Wait()
 	})
 	return err
 }
 
+// Addr returns the inner listener's address.
+func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
+
 func (l *Listener) acceptLoop() {
 	for {
-		c, err := l.Listener.Accept()
+		c, err := l.inner.Accept()
 		if err != nil {
 			select {
 			case l.errs <- err: // http.Server backs off on a temporary error before its next Accept
