@@ -103,7 +103,7 @@ deps-browser:
 
 # The proxy tests (e2e/proxy_test.go) run nginx and HAProxy as ordinary
 # processes; Debian starts their system services on install: stop them.
-# curl speaks HTTP/2 to our server in its tests (server/sse/h2, e2e).
+# curl speaks HTTP/2 to our server in its tests (server/h2, e2e).
 deps-proxies:
 	@missing=; for p in nginx haproxy; do [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
 	[ -x /usr/bin/curl ] || missing="$$missing curl"; \

@@ -159,7 +159,7 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// TestAppOverHTTP2 loads the whole app over our HTTP/2 (server/sse/h2,
+// TestAppOverHTTP2 loads the whole app over our HTTP/2 (server/h2,
 // the default with -tls-cert) in each browser: the page, app.js and
 // app.wasm as ordinary responses (compressed, large), then the classic
 // demo's stream, detached from its handler; its pings must arrive.

@@ -41,7 +41,7 @@ type config struct {
 	tlsCert      string
 	tlsKey       string
 	tlsHTTP2     bool   // -tls-http2: offer HTTP/2 over TLS
-	http2Server  string // -http2-server: "h2" (package server/sse/h2) or "net/http"
+	http2Server  string // -http2-server: "h2" (package server/h2) or "net/http"
 
 	trustedProxies clientip.Proxies // -trusted-proxy
 	drain          time.Duration    // -drain
@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
 	fs.BoolVar(&c.tlsHTTP2, "tls-http2", true, "with -tls-cert: offer HTTP/2; false serves HTTP/1.1 over TLS only (docs/scale-out.md)")
 	c.http2Server = "h2"
-	fs.Func("http2-server", "with -tls-http2, which HTTP/2 server: h2 (ours, server/sse/h2: an idle event stream costs no goroutine) or net/http (Go's: about 45 KB per connection with one idle stream, 15 KB per further stream) (default h2)", func(s string) error {
+	fs.Func("http2-server", "with -tls-http2, which HTTP/2 server: h2 (ours, server/h2: an idle event stream costs no goroutine) or net/http (Go's: about 45 KB per connection with one idle stream, 15 KB per further stream) (default h2)", func(s string) error {
 		if s != "h2" && s != "net/http" {
 			return fmt.Errorf("want h2 or net/http")
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ssewasm/ssewasm/server/internal/epoll"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
 
@@ -36,6 +37,9 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	counter("replays_failed_total", "Replays, or parts of one, that the engine could not read; each client got the sse.gap event (unavailable), then live events.", func(s sse.Stats) float64 { return float64(s.ReplaysFailed) })
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "epoll_errors_total",
+		Help: "Failures of epoll_wait (the broker's watcher of hijacked streams, the HTTP/2 server's parked connections): each ended the streams or closed the connections of its set, which reconnect; any is a bug to report."},
+		func() float64 { return float64(epoll.Errors()) }))
 	for _, reason := range refusedReasons {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
 			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global; a bad Idempotency-Key; headers over -max-header-bytes (plain HTTP/1.1); TLS handshakes over the bound or too slow.",

@@ -332,6 +332,7 @@ func TestPagesAreRouted(t *testing.T) {
 		{"/metrics", 200, "ssewasm_clients 0"},
 		{"/metrics", 200, "ssewasm_publishes_stalled_total 0"},
 		{"/metrics", 200, "ssewasm_replays_failed_total 0"},
+		{"/metrics", 200, "ssewasm_epoll_errors_total 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

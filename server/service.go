@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,9 +14,9 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/server/clientip"
 	"github.com/ssewasm/ssewasm/server/conncap"
+	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
 	"github.com/ssewasm/ssewasm/wasm/ui"
 )
 
@@ -198,11 +197,11 @@ func maxConnsFor(flag, fdLimit int) int {
 }
 
 // serve serves srv on ln (from listener) until srv is shut down. With
-// -tls-cert the TLS handshakes are done by a handshakeListener on top
-// of the cap, each in a short-lived goroutine of its own, so that the
-// goroutine serving a connection starts with a small stack
-// (handshake.go); http.Server still chooses HTTP/2 or HTTP/1.1 from the
-// protocol the handshake negotiated.
+// -tls-cert the TLS handshakes are done by an h2.Listener on top of the
+// cap, each in a short-lived goroutine of its own, so that the goroutine
+// serving a connection starts with a small stack (handshake.go); it
+// hands the connections that chose HTTP/2 to s.h2, and http.Server
+// serves the others.
 func (s *service) serve(srv *http.Server, ln net.Listener, cfg config, log *slog.Logger) error {
 	if cfg.tlsCert == "" {
 		return srv.Serve(ln)
@@ -212,11 +211,7 @@ func (s *service) serve(srv *http.Server, ln net.Listener, cfg config, log *slog
 		ln.Close()
 		return err
 	}
-	hl := newHandshakeListener(ln, tlsCfg, maxHandshakes, handshakeTimeout, s.refused, log)
-	if s.h2 != nil {
-		hl.h2 = func(c *tls.Conn) { s.h2.Start(c, srv, srv.Handler) }
-	}
-	return srv.Serve(hl)
+	return srv.Serve(s.tlsListener(ln, srv, tlsCfg, log))
 }
 
 // beginDrain starts the -drain window: /healthz answers 503, so that a

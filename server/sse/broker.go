@@ -55,8 +55,8 @@ type Broker struct {
 	pool      runQueue
 	poolOnce  sync.Once
 	watchOnce sync.Once
-	watcher   *watcher       // set in watchOnce
-	poolWG    sync.WaitGroup // the writers and the watcher
+	watcher   atomic.Pointer[watcher] // set in watchOnce; finish reads it on every path
+	poolWG    sync.WaitGroup          // the writers
 
 	// Clients over MaxLag, which Publish waits for (see stall). Lock
 	// order: a client's mu, then lagMu.
@@ -400,7 +400,7 @@ func (b *Broker) heartbeats() {
 				if !wrote {
 					c.heartbeatDue()
 				}
-				if c.raw != nil && (wrote || c.stall.queued()) && b.opts.WriteTimeout > 0 {
+				if c.t.socket() != nil && (wrote || c.stall.queued()) && b.opts.WriteTimeout > 0 {
 					look = append(look, c)
 				}
 			}

@@ -3,8 +3,6 @@ package sse
 import (
 	"bufio"
 	"context"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/h2"
 )
 
 // testMode is how a test reaches the broker: every broker test runs in
@@ -97,17 +97,36 @@ func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener)
 	return srv
 }
 
-// startH2 serves h with package h2 as the server binary does (see
-// h2test). srv keeps its certificate and client, and its URL and Close
-// move to the new listener: it returns what srv's Close must also do.
+// startH2 serves h with package h2 as the server binary does: an
+// h2.Listener (wrap, if not nil, wraps its TCP listener) does the
+// handshakes, offering h2 only, and hands each connection to
+// h2.Server.Start. srv keeps its certificate and client, and its URL and
+// Close move to the new listener: it returns what srv's Close must also
+// do.
 func startH2(srv *httptest.Server, h http.Handler, wrap func(net.Listener) net.Listener) func() {
-	hs := &http.Server{Handler: h, ConnContext: ConnContext}
-	addr, stop, err := h2test.Serve(new(h2.Server), srv.TLS, hs, h, wrap)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
-	srv.URL = "https://" + addr
-	return stop
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	cfg := srv.TLS.Clone()
+	cfg.NextProtos = []string{"h2"}
+	hs := &http.Server{Handler: h, ConnContext: ConnContext}
+	h2s := new(h2.Server)
+	l := h2.NewListener(ln, h2.ListenerConfig{TLSConfig: cfg, Server: h2s, HTTPServer: hs})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		hs.Serve(l)
+	}()
+	srv.URL = "https://" + ln.Addr().String()
+	return func() {
+		hs.Close()
+		<-served
+		h2s.Close()
+	}
 }
 
 // closeAlso is a listener whose Close runs *also, if set.
@@ -340,7 +359,8 @@ func TestModes(t *testing.T) {
 		}
 		b.mu.RLock()
 		for cl := range b.clients {
-			if detached := cl.det != nil && cl.hijacked.Load(); detached != (mode == h2detMode) {
+			_, det := cl.t.(*detachedStream)
+			if detached := det && cl.hijacked.Load(); detached != (mode == h2detMode) {
 				t.Errorf("detached %v, want %v", detached, mode == h2detMode)
 			}
 		}

@@ -2,16 +2,10 @@ package sse
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/ssewasm/ssewasm/server/sse/h2"
 )
 
 // client is one open stream. Fan-out only appends to its queue, never
@@ -31,17 +25,17 @@ type client struct {
 	// replay. Set with b.mu held before the stream can end; nil on the
 	// ordinary path, whose request context net/http cancels.
 	stopOpen context.CancelFunc
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	hbEvt    bool  // heartbeats as HeartbeatEvent, not comments
-	slots    []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
-	spare    []*Message
-	// noDeadline: w does not support write deadlines (a test double or
-	// an odd middleware). Owned by the writer.
-	noDeadline bool
-	killed     atomic.Bool // end was called: a write must not start
-	wrote      atomic.Bool // wrote since the last heartbeat tick
-	hbDue      atomic.Bool // the heartbeat goroutine asks for a heartbeat
+	// t is where the bytes go (transport.go): the ResponseWriter, then,
+	// taken over, a hijacked connection or a detached HTTP/2 stream.
+	// Changed with b.mu held, before the stream opens; never after.
+	t     transport
+	hbEvt bool  // heartbeats as HeartbeatEvent, not comments
+	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
+	spare []*Message
+	// killed: end was called, and a write must not start.
+	killed atomic.Bool
+	wrote  atomic.Bool // wrote since the last heartbeat tick
+	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
@@ -49,18 +43,10 @@ type client struct {
 	// stopped (stall.go): the heartbeat goroutine's alone.
 	stall stallCheck
 
-	// Hijacked streams (see hijack.go). conn is set before hijacked, and
-	// neither changes after. sched says who owns the writing: the
-	// handler until the handover, then a writer of the pool or a slow
-	// write while it is set; a signal schedules the client only when it
-	// can set it.
-	conn net.Conn
-	raw  syscall.RawConn // nil: conn has no file descriptor; every write blocks in its own goroutine. On the ordinary path: the socket's, with ConnContext, only looked at for stalls (stall.go)
-	tls  *tls.Conn       // conn, when the stream is over TLS (tlsconn.go); raw is then its socket's, for the watcher
-	sock *tlsSock        // the socket under tls, if TLSListener made it: non-blocking writes
-	// det is the body of a detached response (detach.go), set like
-	// conn, which is then nil: an HTTP/2 stream of package h2.
-	det      h2.DetachedStream
+	// Taken-over streams (see hijack.go). sched says who owns the
+	// writing: the handler until the handover, then a writer of the pool
+	// or a slow write while it is set; a signal schedules the client
+	// only when it can set it.
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
@@ -182,15 +168,7 @@ func (c *client) end(reason error, grace time.Duration) bool {
 
 // setWriteDeadline bounds the write in progress or the next one.
 func (c *client) setWriteDeadline(t time.Time) {
-	if c.det != nil {
-		c.det.SetWriteDeadline(t) //nolint:errcheck // a closed stream fails the write anyway
-		return
-	}
-	if c.conn != nil {
-		c.conn.SetWriteDeadline(t) //nolint:errcheck // a closed conn fails the write anyway
-		return
-	}
-	c.rc.SetWriteDeadline(t) //nolint:errcheck // unsupported: the write times out on its own
+	c.t.setWriteDeadline(t) //nolint:errcheck // a closed connection fails the write anyway; unsupported, the write times out on its own
 }
 
 // take returns the queued messages, leaving an empty queue, or the
@@ -301,64 +279,31 @@ func (c *client) heartbeatFrame() []byte {
 var heartbeatComment = []byte(": heartbeat\n")
 
 // writeAll writes bufs to the client and flushes, blocking, under one
-// write deadline (Options.WriteTimeout): the one difference between the
-// paths is where the bytes go, the ResponseWriter or the hijacked
-// connection (one writev, after which the deadline is cleared: the
-// pool's non-blocking writes fail once a deadline has passed). bufs is
-// consumed. On the ordinary path an empty bufs still flushes (the
-// response head).
+// write deadline (Options.WriteTimeout), which is cleared after it: the
+// pool's non-blocking writes fail once a deadline has passed, and on
+// HTTP/2 a deadline that passes resets the stream even when no write is
+// in progress. bufs is consumed. On the ordinary path an empty bufs
+// still flushes (the response head).
 //
 // end may set the deadline concurrently. The order (set the deadline,
 // then check killed; end: set killed, then the deadline) means that
-// either writeAll sees killed, or end's deadline is the one in force.
+// either writeAll sees killed, or end's deadline is the one in force;
+// and if end set one after the write, the next turn sees killed.
 func (c *client) writeAll(bufs net.Buffers) error {
 	t := c.b.opts.WriteTimeout
-	if c.conn != nil || c.det != nil { // taken over: hijacked or detached
-		if t > 0 {
-			c.setWriteDeadline(time.Now().Add(t))
-		}
-		if c.killed.Load() {
-			return c.stopReason()
-		}
-		var err error
-		switch {
-		case c.det != nil:
-			err = c.det.WriteBuffers(bufs)
-		case c.tls != nil:
-			err = c.writeTLS(bufs)
-		default:
-			_, err = bufs.WriteTo(c.conn)
-		}
-		if err != nil {
-			return c.writeErr(err)
-		}
-		c.setWriteDeadline(time.Time{}) // if end set one meanwhile, the next turn sees killed
-		c.wrote.Store(true)
-		return nil
-	}
-	if t > 0 && !c.noDeadline {
-		if err := c.rc.SetWriteDeadline(time.Now().Add(t)); errors.Is(err, http.ErrNotSupported) {
-			c.noDeadline = true // and do not ask again: the error allocates
-		} else if err != nil {
+	if t > 0 {
+		if err := c.t.setWriteDeadline(time.Now().Add(t)); err != nil {
 			return c.writeErr(err)
 		}
 	}
 	if c.killed.Load() {
 		return c.stopReason()
 	}
-	for _, p := range bufs {
-		if _, err := c.w.Write(p); err != nil {
-			return c.writeErr(err)
-		}
-	}
-	if err := c.rc.Flush(); err != nil {
+	if err := c.t.write(bufs); err != nil {
 		return c.writeErr(err)
 	}
-	if t > 0 && !c.noDeadline {
-		// Clear it: on HTTP/2 a deadline that passes resets the stream
-		// even when no write is in progress. If end set one meanwhile,
-		// the next take returns its reason.
-		c.rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // supported: set above
+	if t > 0 {
+		c.setWriteDeadline(time.Time{})
 	}
 	c.wrote.Store(true)
 	return nil

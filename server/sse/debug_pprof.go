@@ -18,8 +18,11 @@ func (b *Broker) DebugDump(w io.Writer, filter string) {
 	fmt.Fprintf(w, "clients %d lagging %d\n", len(b.clients), b.nLagging.Load())
 	for c := range b.clients {
 		remote := ""
-		if c.conn != nil {
-			remote = c.conn.RemoteAddr().String()
+		switch t := c.t.(type) {
+		case *hijackedConn:
+			remote = t.conn.RemoteAddr().String()
+		case *hijackedTLS:
+			remote = t.tls.RemoteAddr().String()
 		}
 		if filter != "" && !strings.Contains(remote, filter) && !strings.Contains(c.info.IP, filter) {
 			continue
@@ -27,7 +30,7 @@ func (b *Broker) DebugDump(w io.Writer, filter string) {
 		c.mu.Lock()
 		fmt.Fprintf(w, "id %d ip %s remote %s topics %v last %q age %v hijacked %v sched %v killed %v wrote %v hbDue %v pending %d lag %d over %v reason %v through %d raw %v\n",
 			c.info.ID, c.info.IP, remote, c.info.Topics, c.info.LastEventID, time.Since(c.info.Connected).Round(time.Millisecond),
-			c.hijacked.Load(), c.sched.Load(), c.killed.Load(), c.wrote.Load(), c.hbDue.Load(), len(c.pending), c.lag, c.over, c.reason, c.through, c.raw != nil)
+			c.hijacked.Load(), c.sched.Load(), c.killed.Load(), c.wrote.Load(), c.hbDue.Load(), len(c.pending), c.lag, c.over, c.reason, c.through, c.t.socket() != nil)
 		c.mu.Unlock()
 	}
 	b.pool.mu.Lock()

@@ -46,7 +46,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The response stays bounded for what net/http writes after us (the
 	// end of a chunked body): unless end set it, clear nothing.
 	if !c.killed.Load() && b.opts.WriteTimeout > 0 {
-		c.rc.SetWriteDeadline(time.Now().Add(b.opts.WriteTimeout)) //nolint:errcheck // best effort
+		c.setWriteDeadline(time.Now().Add(b.opts.WriteTimeout))
 	}
 	b.finish(c, reason)
 }
@@ -106,8 +106,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 	c := &client{
 		b:     b,
 		ctx:   r.Context(),
-		w:     w,
-		rc:    http.NewResponseController(w),
+		t:     newResponseWriter(w),
 		hbEvt: hb == protocol.HeartbeatEventValue,
 		wake:  make(chan struct{}, 1),
 		info: ClientInfo{
@@ -139,7 +138,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 	}
 	if raw := requestSocket(r); raw != nil { // HTTP/1.x with ConnContext: looked at for stalls
 		b.mu.Lock() // the heartbeat goroutine reads it with b.mu held
-		c.raw = raw
+		c.t.(*responseWriter).raw = raw
 		b.mu.Unlock()
 	}
 	setStreamHeaders(w.Header())
@@ -220,18 +219,13 @@ func (b *Broker) open(c *client, head []byte) error {
 // registry (and, hijacked, the epoll set, and its connection closes),
 // the hooks run, and Shutdown stops waiting for it.
 func (b *Broker) finish(c *client, reason error) {
-	if c.conn != nil && c.raw != nil && b.watcher != nil {
-		b.watcher.remove(c)
+	if w := b.watcher.Load(); w != nil {
+		if raw := c.t.socket(); raw != nil {
+			w.remove(c, raw) // before the socket closes
+		}
 	}
 	b.unregister(c)
-	switch {
-	case c.det != nil:
-		c.det.Close() //nolint:errcheck // does not wait; a reset stream has nothing to end
-	case c.tls != nil:
-		c.closeTLS()
-	case c.conn != nil:
-		c.conn.Close()
-	}
+	c.t.close()
 	b.streamEnded(c, reason)
 	b.wg.Done()
 }

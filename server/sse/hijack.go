@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -97,35 +98,66 @@ type headerBuf []byte
 func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
 // serveHijacked opens the stream of a registered client on its hijacked
-// connection (see open) and hands it to the writers, which end it; or
-// it ends the stream if it could not open.
+// connection (see open) and hands it to the writers, which end it; or it
+// ends the stream if it could not open.
 func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
-	tc, _ := conn.(*tls.Conn) // see tlsconn.go
 	// The TLS layer, and a listener's wrapper (a connection cap, say),
-	// hide the socket: socketOf looks through the wrappers that expose it
-	// with NetConn. Writes and Close still go through conn, the outermost.
-	nc := socketOf(conn)
+	// hide the socket: socketConn looks through the wrappers that expose
+	// it with NetConn. Writes and Close still go through conn, the
+	// outermost.
+	nc := socketConn(conn)
 	raw := rawConnOf(nc)
-	sock, _ := nc.(*tlsSock)
-	if sock != nil {
-		sock.raw = raw
-	}
 	if raw != nil && b.opts.SendBuffer > 0 {
 		setSendBuffer(raw, b.opts.SendBuffer) // see Options.SendBuffer
 	}
-	b.mu.Lock() // end reads conn with b.mu held
-	c.conn, c.raw, c.tls, c.sock = conn, raw, tc, sock
+	var t transport = &hijackedConn{conn: conn, raw: raw}
+	if tc, ok := conn.(*tls.Conn); ok { // see tlsconn.go
+		sock, _ := nc.(*tlsSock)
+		if sock != nil {
+			sock.raw = raw
+		}
+		t = &hijackedTLS{tls: tc, sock: sock, raw: raw}
+	}
+	b.mu.Lock() // end reads c.t with b.mu held
+	// Drop the ResponseWriter: it holds net/http's connection and its
+	// 8 KB of buffers, which an idle stream must not keep.
+	c.t = t
 	c.ctx, c.stopOpen = openContext(c.ctx)
-	// Drop the response: it holds net/http's connection and its 8 KB
-	// of buffers, which an idle stream must not keep.
-	c.w, c.rc = nil, nil
 	b.mu.Unlock()
 	b.startWriters(raw != nil)
-	if b.watcher != nil && raw != nil {
-		b.watcher.add(c) // a client that leaves during the replay is noticed too
+	if w := b.watcher.Load(); w != nil && raw != nil {
+		w.add(c, raw) // a client that leaves during the replay is noticed too
 	}
 	b.openAndHandOver(c, appendHeader(nil, h))
 }
+
+// hijackedConn is a hijacked HTTP/1.x connection's transport.
+type hijackedConn struct {
+	conn net.Conn        // the outermost connection: writes and Close go through it
+	raw  syscall.RawConn // its socket's; nil: it has none, and every write blocks in a goroutine of its own
+}
+
+func (t *hijackedConn) setWriteDeadline(d time.Time) error {
+	t.conn.SetWriteDeadline(d) //nolint:errcheck // a closed conn fails the write anyway
+	return nil
+}
+
+func (t *hijackedConn) write(bufs net.Buffers) error {
+	_, err := bufs.WriteTo(t.conn)
+	return err
+}
+
+func (t *hijackedConn) tryWrite(w *rawWriter, bufs net.Buffers) (net.Buffers, bool, error) {
+	if t.raw == nil {
+		return bufs, false, nil
+	}
+	rest, err := w.write(t.raw, bufs)
+	return rest, len(rest) == 0, err
+}
+
+func (t *hijackedConn) socket() syscall.RawConn { return t.raw }
+
+func (t *hijackedConn) close() { t.conn.Close() }
 
 // openAndHandOver opens a taken-over stream (hijacked or detached) with
 // head, and hands it to the writer pool, which ends it; or it ends the
@@ -244,17 +276,12 @@ func (b *Broker) startWriters(watch bool) {
 	})
 	if watch {
 		b.watchOnce.Do(func() {
-			w, err := newWatcher(b)
+			w, err := newWatcher(b.opts.Logger)
 			if err != nil {
 				b.opts.Logger.Warn("sse: no epoll watcher: dead clients are found by heartbeats only", "err", err)
 				return
 			}
-			b.watcher = w
-			b.poolWG.Add(1)
-			go func() {
-				defer b.poolWG.Done()
-				w.run()
-			}()
+			b.watcher.Store(w)
 		})
 	}
 }
@@ -269,8 +296,8 @@ func (b *Broker) stopWriters() {
 		b.pool.close()
 	}
 	b.watchOnce.Do(func() {}) // no watcher starts after this
-	if b.watcher != nil {
-		b.watcher.close()
+	if w := b.watcher.Load(); w != nil {
+		w.close()
 	}
 	b.poolWG.Wait()
 }
@@ -316,20 +343,12 @@ func (b *Broker) write(c *client, w *rawWriter) {
 		b.finish(c, c.stopReason())
 		return
 	}
-	rest := bufs
-	switch {
-	case c.det != nil:
-		rest, err = c.det.TryWriteBuffers(bufs)
-	case c.tls != nil:
-		rest, err = c.writeTLSNow(w, bufs)
-	case c.raw != nil:
-		rest, err = w.write(c.raw, bufs)
-	}
+	rest, done, err := c.t.tryWrite(w, bufs)
 	if err != nil {
 		b.finish(c, c.writeErr(err))
 		return
 	}
-	if len(rest) > 0 || c.sock.stalled() { // the socket is full: finish in a goroutine of its own
+	if !done { // the socket is full: finish in a goroutine of its own
 		go b.writeSlow(c, slices.Clone(rest), n, size) // references to frames nobody modifies
 		return
 	}

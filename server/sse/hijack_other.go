@@ -3,7 +3,6 @@
 package sse
 
 import (
-	"errors"
 	"net"
 	"syscall"
 )
@@ -18,13 +17,5 @@ type rawWriter struct {
 
 func (*rawWriter) write(_ syscall.RawConn, bufs net.Buffers) (net.Buffers, error) { return bufs, nil }
 func (*rawWriter) writeOne(_ syscall.RawConn, p []byte) ([]byte, error)           { return p, nil }
-
-type watcher struct{}
-
-func newWatcher(*Broker) (*watcher, error) { return nil, errors.New("sse: no epoll here") }
-func (*watcher) add(*client)               {}
-func (*watcher) remove(*client)            {}
-func (*watcher) run()                      {}
-func (*watcher) close()                    {}
 
 func setSendBuffer(syscall.RawConn, int) {}

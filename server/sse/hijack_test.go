@@ -1,9 +1,13 @@
 package sse
 
 import (
+	"errors"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/internal/epoll"
 )
 
 // On Linux a plain HTTP/1.1 stream is hijacked: its body is delimited by
@@ -70,5 +74,53 @@ func testStreamOutlivesWriteTimeout(t *testing.T, mode testMode) {
 	}
 	if s := b.Stats(); s.Clients != 1 {
 		t.Errorf("stats %+v: the stream ended", s)
+	}
+}
+
+// If the epoll set of the watcher fails, its streams end, with a reason
+// that says so (their clients reconnect and replay), rather than go
+// unwatched; the streams that open later are watched by a new set.
+func TestWatcherFails(t *testing.T) { run(t, testWatcherFails, hijackMode, tlsMode) }
+
+func testWatcherFails(t *testing.T, mode testMode) {
+	if !canHijack {
+		t.Skip("streams are hijacked on Linux only")
+	}
+	reasons := make(chan error, 4)
+	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{OnDisconnect: func(_ ClientInfo, reason error) { reasons <- reason }}})
+	first := connect(t, srv, topicsQuery("t"), nil)
+	waitFor(t, "the stream", func() bool { return b.Stats().Clients == 1 })
+	w := b.watcher.Load()
+	w.mu.Lock()
+	set := w.set
+	w.mu.Unlock()
+
+	errs := epoll.Errors()
+	set.Fail(syscall.EBADF)
+	first.waitEnd()
+	if err := nextReason(t, reasons); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("the stream ended with %v, want the watcher's failure", err)
+	}
+	if n := epoll.Errors() - errs; n != 1 {
+		t.Errorf("epoll.Errors counted %d failures, want 1", n)
+	}
+
+	second := connect(t, srv, topicsQuery("t"), nil)
+	waitFor(t, "the second stream", func() bool { return b.Stats().Clients == 1 })
+	second.Close() // noticed without a write: watched
+	if err := nextReason(t, reasons); !errors.Is(err, errClientGone) {
+		t.Errorf("the second stream ended with %v, want %v", err, errClientGone)
+	}
+}
+
+// nextReason returns the next reason an OnDisconnect hook sent.
+func nextReason(t *testing.T, reasons <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-reasons:
+		return err
+	case <-time.After(wait):
+		t.Fatal("no stream ended")
+		return nil
 	}
 }

@@ -27,7 +27,7 @@ func testSendBufferBounded(t *testing.T, mode testMode) {
 	})
 	var sndbuf int
 	var serr error
-	c.raw.Control(func(fd uintptr) { sndbuf, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
+	c.t.socket().Control(func(fd uintptr) { sndbuf, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
 	if serr != nil || sndbuf != 2*(32<<10) { // Linux doubles what is asked
 		t.Errorf("the stream's SO_SNDBUF is %d (%v), want %d", sndbuf, serr, 2*(32<<10))
 	}

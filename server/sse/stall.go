@@ -99,13 +99,13 @@ func requestSocket(r *http.Request) syscall.RawConn {
 	if c == nil {
 		return nil
 	}
-	return rawConnOf(socketOf(c))
+	return rawConnOf(socketConn(c))
 }
 
-// socketOf looks through the wrappers of conn (a tls.Conn, a listener's
+// socketConn looks through the wrappers of conn (a tls.Conn, a listener's
 // connection cap) that expose what they wrap with NetConn, down to the
 // connection that has a file descriptor, or the innermost one.
-func socketOf(conn net.Conn) net.Conn {
+func socketConn(conn net.Conn) net.Conn {
 	for {
 		if _, ok := conn.(syscall.Conn); ok {
 			return conn
@@ -137,7 +137,7 @@ func (b *Broker) lookAt(clients []*client, now time.Time, p *sockProbe) []*clien
 	limit := b.opts.WriteTimeout
 	stalled := clients[:0]
 	for _, c := range clients {
-		queued, acked, ok := p.look(c.raw)
+		queued, acked, ok := p.look(c.t.socket())
 		if ok && c.stall.observe(now.UnixNano(), queued, acked, limit) {
 			stalled = append(stalled, c)
 		}

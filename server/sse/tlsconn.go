@@ -1,9 +1,11 @@
 package sse
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // HTTP/1.1 streams over TLS.
@@ -48,10 +50,10 @@ import (
 //	ln, _ := net.Listen("tcp", addr)
 //	srv.ServeTLS(sse.TLSListener(ln), certFile, keyFile)
 //
-// (The ssewasm server goes further for HTTP/2: it does the handshakes on
-// short-lived goroutines above this listener, so that the goroutine that
-// serves an HTTP/2 connection for its whole life does not keep the stack
-// a handshake grew; see server/handshake.go.)
+// (The ssewasm server goes further: its h2.Listener, above this one, does
+// the handshakes on short-lived goroutines, so that the goroutine that
+// serves a connection does not keep the stack a handshake grew, and
+// serves HTTP/2 with package h2.)
 func TLSListener(ln net.Listener) net.Listener { return tlsListener{ln} }
 
 type tlsListener struct{ net.Listener }
@@ -132,11 +134,25 @@ func fill(chunk []byte, bufs net.Buffers) ([]byte, net.Buffers) {
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, tlsChunk); return &b }}
 
-// writeTLS writes bufs through c.tls, blocking under the deadline already
-// set: first the ciphertext a pool write left, then the frames.
-func (c *client) writeTLS(bufs net.Buffers) error {
-	if c.sock.stalled() {
-		if err := c.sock.flush(); err != nil {
+// hijackedTLS is the transport of a hijacked HTTP/1.1 connection over
+// TLS.
+type hijackedTLS struct {
+	tls  *tls.Conn       // the hijacked connection: writes and Close go through it
+	sock *tlsSock        // the socket under tls if TLSListener made it: non-blocking writes; nil otherwise
+	raw  syscall.RawConn // the socket's, for the watcher
+}
+
+func (t *hijackedTLS) setWriteDeadline(d time.Time) error {
+	t.tls.SetWriteDeadline(d) //nolint:errcheck // a closed conn fails the write anyway
+	return nil
+}
+
+// write writes bufs through the TLS connection, blocking under the
+// deadline already set: first the ciphertext a pool write left, then
+// the frames.
+func (t *hijackedTLS) write(bufs net.Buffers) error {
+	if t.sock.stalled() {
+		if err := t.sock.flush(); err != nil {
 			return err
 		}
 	}
@@ -145,44 +161,46 @@ func (c *client) writeTLS(bufs net.Buffers) error {
 	for len(bufs) > 0 {
 		var chunk []byte
 		chunk, bufs = fill((*bp)[:0], bufs)
-		if _, err := c.tls.Write(chunk); err != nil {
+		if _, err := t.tls.Write(chunk); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeTLSNow writes bufs through c.tls from a pool writer, without
-// blocking, and returns what the slow writer must write; c.sock.stalled
-// then tells whether it must flush ciphertext first. Without a tlsSock
-// nothing is written here.
-func (c *client) writeTLSNow(w *rawWriter, bufs net.Buffers) (net.Buffers, error) {
-	if c.sock == nil {
-		return bufs, nil
+// tryWrite writes bufs through the TLS connection from a pool writer,
+// without blocking, and returns what the slow writer must write; it is
+// not done while ciphertext waits in the tlsSock (stalled). Without a
+// tlsSock nothing is written here.
+func (t *hijackedTLS) tryWrite(w *rawWriter, bufs net.Buffers) (net.Buffers, bool, error) {
+	if t.sock == nil {
+		return bufs, false, nil
 	}
 	if cap(w.chunk) == 0 {
 		w.chunk = make([]byte, 0, tlsChunk)
 	}
-	c.sock.w = w
-	defer func() { c.sock.w = nil }()
-	for len(bufs) > 0 && !c.sock.stalled() {
+	t.sock.w = w
+	defer func() { t.sock.w = nil }()
+	for len(bufs) > 0 && !t.sock.stalled() {
 		var chunk []byte
 		chunk, bufs = fill(w.chunk[:0], bufs)
 		w.chunk = chunk[:0]
-		if _, err := c.tls.Write(chunk); err != nil {
-			return nil, err
+		if _, err := t.tls.Write(chunk); err != nil {
+			return nil, false, err
 		}
 	}
-	return bufs, nil
+	return bufs, len(bufs) == 0 && !t.sock.stalled(), nil
 }
 
-// closeTLS closes a hijacked TLS connection without blocking: the
-// close_notify alert goes out if the socket takes it now.
-func (c *client) closeTLS() {
-	if c.sock != nil {
-		c.sock.closing = true
+func (t *hijackedTLS) socket() syscall.RawConn { return t.raw }
+
+// close closes the TLS connection without blocking: the close_notify
+// alert goes out if the socket takes it now.
+func (t *hijackedTLS) close() {
+	if t.sock != nil {
+		t.sock.closing = true
 	} else {
-		c.tls.NetConn().Close() // no tlsSock: skip the alert rather than wait for it
+		t.tls.NetConn().Close() // no tlsSock: skip the alert rather than wait for it
 	}
-	c.tls.Close()
+	t.tls.Close()
 }

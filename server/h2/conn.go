@@ -58,9 +58,8 @@ type conn struct {
 	in          []byte // bytes read, short of a whole frame, while parked
 	sawSettings bool
 	raw         syscall.RawConn // the socket, for parking; nil: the read loop waits
-	pollID      uint64          // park_linux.go's
-	polled      bool
-	done        chan struct{} // closed once the connection has closed
+	pollID      uint64          // its key in the Server's epoll set, once parked
+	done        chan struct{}   // closed once the connection has closed
 
 	mu        sync.Mutex
 	cond      sync.Cond // on mu: windows opened, out drained, deadlines moved, the connection closed
@@ -104,7 +103,7 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 	c.cond.L = &c.mu
 	c.done = make(chan struct{})
 	if park {
-		c.raw = socketOf(nc)
+		c.raw = rawSocket(nc)
 	}
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.henc.SetMaxDynamicTableSizeLimit(0) // responses are few per stream: no table to keep
@@ -156,7 +155,7 @@ func (c *conn) idleTimeout() time.Duration {
 
 // serve reads the client's preface, then its frames: on Linux only when
 // they have arrived (it returns once the connection is parked, see
-// park_linux.go), else in a loop that waits for them, until the
+// park), else in a loop that waits for them, until the
 // connection closes. c.done is closed once it has.
 func (c *conn) serve() {
 	c.nc.SetReadDeadline(time.Now().Add(prefaceTimeout)) //nolint:errcheck // a closed conn fails the read
@@ -182,7 +181,7 @@ func (c *conn) serve() {
 }
 
 // readReady reads what a parked connection's client has sent, then
-// parks it again: the poller's goroutine starts it when the socket is
+// parks it again: the epoll set's goroutine starts it when the socket is
 // readable.
 func (c *conn) readReady() {
 	if c.readArrived(readFirst) && !c.srv.park(c) {

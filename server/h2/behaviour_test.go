@@ -32,9 +32,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 // Behaviour tests: what a client sees of the server, and what the
@@ -65,9 +64,19 @@ func newServerWith(t testing.TB, h http.Handler, srv *h2.Server, configure func(
 // selfSigned returns a certificate for 127.0.0.1.
 func selfSigned(t testing.TB) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := newCertificate()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return cert
+}
+
+// newCertificate makes a self-signed certificate for 127.0.0.1, valid
+// for an hour.
+func newCertificate() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -80,22 +89,19 @@ func selfSigned(t testing.TB) tls.Certificate {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return tls.Certificate{}, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// startH2 serves h on a listener of its own, handing each handshaken
-// connection to srv.Start, as the server's handshake listener does
-// (server/handshake.go): no goroutine waits for the connection. It
-// returns the listener's address; cleanup closes srv and waits for it.
-func startH2(t testing.TB, srv *h2.Server, hs *http.Server, h http.Handler) string {
+// startH2 serves hs's handler on a listener of its own, handing each
+// handshaken connection to srv.Start, as the server binary does
+// (serveListener): no goroutine waits for the connection. It returns the
+// listener's address; cleanup closes srv and waits for it.
+func startH2(t testing.TB, srv *h2.Server, hs *http.Server) string {
 	t.Helper()
 	base := pollers()
-	addr, stop, err := h2test.Serve(srv, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, hs, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, stop := serveListener(t, srv, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, hs)
 	t.Cleanup(func() {
 		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -137,7 +143,7 @@ var modes = []struct {
 		if configure != nil {
 			configure(hs)
 		}
-		addr := startH2(t, srv, hs, h)
+		addr := startH2(t, srv, hs)
 		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
 		t.Cleanup(tr.CloseIdleConnections)
 		return addr, &http.Client{Transport: tr}
@@ -192,9 +198,9 @@ func serverGoroutines() (all, inConn int, dump string) {
 	buf = buf[:runtime.Stack(buf, true)]
 	var kept []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "ssewasm/server/sse/h2.") || strings.Contains(g, "net/http.(*conn).serve") {
+		if strings.Contains(g, "ssewasm/server/h2.") || strings.Contains(g, "net/http.(*conn).serve") {
 			all++
-			if strings.Contains(g, "ssewasm/server/sse/h2.(*conn)") {
+			if strings.Contains(g, "ssewasm/server/h2.(*conn)") {
 				inConn++
 				kept = append(kept, g)
 			}
@@ -218,7 +224,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		serve    func(t *testing.T, h http.Handler) (url string)
 	}{
 		{"Start", 0, 0, func(t *testing.T, h http.Handler) string {
-			return "https://" + startH2(t, new(h2.Server), nil, h)
+			return "https://" + startH2(t, new(h2.Server), &http.Server{Handler: h})
 		}},
 		{"ServeConn", 2, 1, func(t *testing.T, h http.Handler) string {
 			return newServerWith(t, h, nil, nil).URL
@@ -1033,7 +1039,7 @@ func TestCurl(t *testing.T) {
 func pollers() int {
 	buf := make([]byte, 16<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "ssewasm/server/sse/h2.(*poller).run(")
+	return strings.Count(string(buf), "ssewasm/server/internal/epoll.(*Set[...]).run(") // only h2 opens sets in these tests
 }
 
 // TestNoGoroutineLeftAfterClose closes servers (Close) while the
@@ -1046,7 +1052,7 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 	base := pollers()
 	for round := range 40 {
 		srv := new(h2.Server)
-		addr := startH2(t, srv, nil, http.NotFoundHandler())
+		addr := startH2(t, srv, &http.Server{Handler: http.NotFoundHandler()})
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for range 8 {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ssewasm/ssewasm/server/internal/epoll"
 )
 
 // Server serves HTTP/2 connections. The zero value is ready to use; its
@@ -31,8 +33,9 @@ type Server struct {
 	shutdown bool
 	idle     chan struct{} // closed when conns becomes empty (Wait)
 
-	pmu  sync.Mutex
-	poll *poller // the parked read loops' (park_linux.go); nil while none is parked
+	pmu     sync.Mutex
+	poll    *epoll.Set[*conn] // the parked read loops' (park); nil while none is parked
+	pollIDs uint64            // the last key given to a connection in poll
 }
 
 const (
@@ -87,7 +90,7 @@ func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {
 	// The preface, the first frames and every read loop run on other
 	// goroutines: this one only waits, in shallow frames, so that the
 	// stack it keeps for the connection's life stays small. The read
-	// loop does not park (park_linux.go): hs may close nc (httptest and
+	// loop does not park (see park): hs may close nc (httptest and
 	// http.Server.Close do), which only a read that waits notices.
 	if c := s.start(nc, hs, h, false); c != nil {
 		<-c.done

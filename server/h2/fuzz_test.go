@@ -62,7 +62,7 @@ func seedFrames(t testing.TB) [][]byte {
 // and checks that it neither panics nor hangs: the connection ends once
 // the client has gone, within seconds, whatever it sent.
 //
-//	go test ./server/sse/h2 -run NONE -fuzz FuzzConn -fuzztime 1m
+//	go test ./server/h2 -run NONE -fuzz FuzzConn -fuzztime 1m
 func FuzzConn(f *testing.F) {
 	for _, s := range seedFrames(f) {
 		f.Add(s)

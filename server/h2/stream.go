@@ -15,8 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssewasm/ssewasm/server/detach"
 	"golang.org/x/net/http2"
 )
+
+// The compiler checks the contract with package sse (see package detach).
+var _ detach.Detacher = (*responseWriter)(nil)
 
 var (
 	errStreamDone    = errors.New("h2: the response has ended")
@@ -430,8 +434,8 @@ func (w *responseWriter) SetReadDeadline(t time.Time) error {
 func (w *responseWriter) EnableFullDuplex() error { return nil }
 
 // Detach sends a 200 head with w's header and returns the response's
-// body, which stays open after the handler returns (Detacher).
-func (w *responseWriter) Detach() (DetachedStream, error) {
+// body, which stays open after the handler returns (detach.Detacher).
+func (w *responseWriter) Detach() (detach.Stream, error) {
 	if w.status != 0 || w.committed || w.done || w.detached {
 		return nil, errStarted
 	}
@@ -458,7 +462,7 @@ func (s *stream) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// detachedStream is a detached response's body (DetachedStream).
+// detachedStream is a detached response's body (detach.Stream).
 type detachedStream stream
 
 func (d *detachedStream) s() *stream { return (*stream)(d) }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,9 +17,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/sse"
-	"github.com/ssewasm/ssewasm/server/sse/h2"
-	"github.com/ssewasm/ssewasm/server/sse/internal/h2test"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,10 +30,10 @@ func newServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Server {
 	return newServerWith(t, h, srv, nil) // behaviour_test.go
 }
 
-// newParkedServer serves h as the ssewasm server does: handshakes on
-// goroutines of its own, then srv.Start, whose idle connections park
-// their read loops (Linux). Its Client speaks HTTP/2; its Close closes
-// srv's connections too.
+// newParkedServer serves h as the ssewasm server does (serveListener):
+// handshakes on goroutines of their own, then srv.Start, whose idle
+// connections park their read loops (Linux). Its Client speaks HTTP/2;
+// its Close closes srv's connections too.
 func newParkedServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Server {
 	t.Helper()
 	if srv == nil {
@@ -41,10 +42,7 @@ func newParkedServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Ser
 	ts := httptest.NewUnstartedServer(http.NotFoundHandler()) // for its certificate and client
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
-	addr, stop, err := h2test.Serve(srv, ts.TLS, &http.Server{Handler: h}, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, stop := serveListener(t, srv, ts.TLS, &http.Server{Handler: h})
 	ts.URL = "https://" + addr
 	t.Cleanup(func() {
 		ts.Client().CloseIdleConnections()
@@ -52,6 +50,33 @@ func newParkedServer(t testing.TB, h http.Handler, srv *h2.Server) *httptest.Ser
 		ts.Close()
 	})
 	return ts
+}
+
+// serveListener serves hs's handler with srv over TLS as the ssewasm
+// server does: an h2.Listener on 127.0.0.1 does the handshakes, offering
+// h2 only (cfg gives the certificate), and hands each connection to
+// srv.Start; hs.Serve serves whatever else Accept returns. It returns the
+// address, and stop, which closes the listener and hs, waits for
+// hs.Serve and closes srv's connections.
+func serveListener(t testing.TB, srv *h2.Server, cfg *tls.Config, hs *http.Server) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"h2"}
+	l := h2.NewListener(ln, h2.ListenerConfig{TLSConfig: cfg, Server: srv, HTTPServer: hs})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		hs.Serve(l)
+	}()
+	return ln.Addr().String(), func() {
+		hs.Close()
+		<-served
+		srv.Close()
+	}
 }
 
 func TestGetAndPost(t *testing.T) {

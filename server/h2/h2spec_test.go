@@ -16,7 +16,7 @@ import (
 	h2spechttp2 "github.com/summerwind/h2spec/http2"
 	"github.com/summerwind/h2spec/spec"
 
-	"github.com/ssewasm/ssewasm/server/sse/h2"
+	"github.com/ssewasm/ssewasm/server/h2"
 )
 
 // TestH2Spec runs h2spec, the HTTP/2 conformance suite (RFC 7540 and
