@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 )
 
@@ -28,12 +29,12 @@ func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 				return err
 			}
 			now := time.Now()
-			if err := send(s, event.ConnectTime{Time: now}); err != nil {
+			if err := send(s, demo.ConnectTime{Time: now}); err != nil {
 				return err
 			}
 			// The first ping right away, as the original sends it: pages
 			// show a ping at once instead of an interval late.
-			if err := send(s, event.Ping{Time: now}); err != nil {
+			if err := send(s, demo.Ping{Time: now}); err != nil {
 				return err
 			}
 			tick := time.NewTicker(interval)
@@ -43,7 +44,7 @@ func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 				case <-s.Context().Done():
 					return nil
 				case now := <-tick.C:
-					if err := send(s, event.Ping{Time: now}); err != nil {
+					if err := send(s, demo.Ping{Time: now}); err != nil {
 						return err
 					}
 				}

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 )
 
-// publishStats sends the server's figures on event.TopicStats every
+// publishStats sends the server's figures on demo.StatsTopic.Name() every
 // interval, for the /live page's chart, until ctx is done. They go to this
 // instance's clients only (PublishLocal): never stored nor replayed, and
 // never mixed with other instances' figures when instances share an
@@ -31,7 +32,7 @@ func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, lo
 		case now := <-tick.C:
 			st := b.Stats()
 			metrics.Read(samples)
-			s := event.Stats{
+			s := demo.ServerStats{
 				At:              now.UnixMilli(),
 				Clients:         st.Clients,
 				EventsPerSecond: float64(st.Delivered-prev) / now.Sub(prevAt).Seconds(),
@@ -44,7 +45,7 @@ func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, lo
 				log.Error("encoding stats", "err", err)
 				return
 			}
-			err = b.PublishLocal(event.TopicStats, sse.Event{Event: name, Data: data})
+			err = b.PublishLocal(demo.StatsTopic.Name(), sse.Event{Event: name, Data: data})
 			if err != nil && ctx.Err() == nil {
 				log.Warn("publishing stats", "err", err)
 			}

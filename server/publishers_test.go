@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 )
 
@@ -28,7 +29,7 @@ func TestPublishersRunUntilShutdown(t *testing.T) {
 				time.Sleep(50 * time.Millisecond) // shutdown must wait for this
 				return
 			case <-tick.C:
-				name, data, _ := event.Encode(event.BoardMessage{Text: "from a publisher"})
+				name, data, _ := event.Encode(demo.BoardMessage{Text: "from a publisher"})
 				broker.Publish(ctx, "mine", sse.Event{Event: name, Data: data})
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 	"go.uber.org/goleak"
 )
@@ -162,7 +163,7 @@ func TestStreamWire(t *testing.T) {
 	if !strings.HasPrefix(data, "data: ") {
 		t.Fatalf("connecttime without data: %q", data)
 	}
-	if _, err := event.Decode[event.ConnectTime](strings.TrimSuffix(strings.TrimPrefix(data, "data: "), "\n")); err != nil {
+	if _, err := event.Decode[demo.ConnectTime](strings.TrimSuffix(strings.TrimPrefix(data, "data: "), "\n")); err != nil {
 		t.Errorf("connecttime data: %v", err)
 	}
 	if l := readLine(); l != "\n" {
@@ -193,7 +194,7 @@ func TestStreamPingsAtOnce(t *testing.T) {
 			t.Fatalf("event %d is %q, want %q", i, e.Event, want)
 		}
 		if want == "" {
-			if _, err := event.Decode[event.Ping](e.Data); err != nil {
+			if _, err := event.Decode[demo.Ping](e.Data); err != nil {
 				t.Errorf("first ping: %v", err)
 			}
 		}
@@ -279,7 +280,7 @@ func TestStreamDecodes(t *testing.T) {
 		if e.Event != "" {
 			t.Fatalf("ping %d is named %q, want unnamed", i, e.Event)
 		}
-		p, err := event.Decode[event.Ping](e.Data)
+		p, err := event.Decode[demo.Ping](e.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,9 +431,9 @@ func TestRunErrors(t *testing.T) {
 // once a second on the stats topic.
 func TestStatsPublished(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t))
-	resp := openStream(t, ts.URL+"/events?topic="+event.TopicStats)
+	resp := openStream(t, ts.URL+"/events?topic="+demo.StatsTopic.Name())
 	d := sse.NewDecoder(resp.Body)
-	var prev event.Stats
+	var prev demo.ServerStats
 	for i := 0; i < 2; i++ {
 		e, err := d.Next()
 		if err != nil {
@@ -441,7 +442,7 @@ func TestStatsPublished(t *testing.T) {
 		if e.Event != "stats" {
 			t.Fatalf("event %q, want stats", e.Event)
 		}
-		s, err := event.Decode[event.Stats](e.Data)
+		s, err := event.Decode[demo.ServerStats](e.Data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,24 +1,28 @@
-// Package event holds the event definitions that the server and the
-// browser client share: for each event, its SSE event name and its payload
-// type, in one place. A change here breaks the build of both binaries, not
-// production.
+// Package event is how a Go type travels as a server-sent event, the
+// same way on the server and in the browser: the type names its SSE event
+// ([Named]), and its value travels in the `data:` field as plain text when
+// it implements [encoding.TextMarshaler], otherwise as JSON.
 //
-// Every payload type implements [Named], which gives the SSE `event:` field.
-// The payload travels in the `data:` field: as plain text when the type
-// implements [encoding.TextMarshaler] (the classic demo's events are plain
-// text, wire-compatible with the Node demo), otherwise as JSON.
+//	type Score struct {
+//		Team   string `json:"team"`
+//		Points int    `json:"points"`
+//	}
 //
-// Server side:
+//	func (Score) EventName() string { return "score" }
 //
-//	name, data, err := event.Encode(event.Ping{Time: time.Now()})
-//	// write "data: " + data (and "event: " + name when name != "")
+// Server side, [Encode] gives the event's name and data:
 //
-// Browser side:
+//	name, data, err := event.Encode(Score{Team: "blue", Points: 3}) // "score", {"team":"blue","points":3}
 //
-//	p, err := event.Decode[event.Ping](data)
+// Browser side, [Decode] parses the data back into the type:
 //
-// This package uses only the standard library, so both binaries can import
-// it without pulling anything else into the wasm build.
+//	s, err := event.Decode[Score](data)
+//
+// An app declares its types once, in a package both binaries compile
+// (the demo's are in shared/demo), and usually reaches Encode and Decode
+// through a topic declaration (shared/topic): sse.PublishTo on the
+// server, eventsource.OnEvent in the browser. This package uses only the
+// standard library, so the wasm binary links nothing else through it.
 package event
 
 import (

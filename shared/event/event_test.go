@@ -9,6 +9,20 @@ import (
 	"github.com/ssewasm/ssewasm/shared/event"
 )
 
+// stamp travels as text: it implements encoding.TextMarshaler.
+type stamp struct{ T time.Time }
+
+func (stamp) EventName() string               { return "stamp" }
+func (s stamp) MarshalText() ([]byte, error)  { return s.T.MarshalText() }
+func (s *stamp) UnmarshalText(b []byte) error { return s.T.UnmarshalText(b) }
+
+// tick is unnamed and travels as text.
+type tick struct{ N string }
+
+func (tick) EventName() string               { return "" }
+func (t tick) MarshalText() ([]byte, error)  { return []byte(t.N), nil }
+func (t *tick) UnmarshalText(b []byte) error { t.N = string(b); return nil }
+
 func TestRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 26, 6, 43, 11, 0, time.UTC)
 	tests := []struct {
@@ -17,11 +31,10 @@ func TestRoundTrip(t *testing.T) {
 		wantName string
 		wantData string
 	}{
-		{"connecttime", event.ConnectTime{Time: at}, "connecttime", "2026-11-26T06:43:11Z"},
-		{"ping", event.Ping{Time: at}, "", "2026-11-26T06:43:11Z"},
-		{"stats", event.Stats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}, "stats",
-			`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`},
-		{"board", event.BoardMessage{Text: "<b>hi</b>\nthere"}, "board", "<b>hi</b>\nthere"},
+		{"text", stamp{at}, "stamp", "2026-11-26T06:43:11Z"},
+		{"unnamed", tick{"7"}, "", "7"},
+		{"json", Score{"blue", 3}, "score", `{"team":"blue","points":3}`},
+		{"text with lines", tick{"<b>hi</b>\nthere"}, "", "<b>hi</b>\nthere"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,48 +47,59 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	ct, err := event.Decode[event.ConnectTime]("2026-11-26T06:43:11Z")
-	if err != nil || !ct.Time.Equal(at) {
-		t.Fatalf("Decode ConnectTime = %v, %v", ct, err)
+	s, err := event.Decode[stamp]("2026-11-26T06:43:11Z")
+	if err != nil || !s.T.Equal(at) {
+		t.Fatalf("Decode stamp = %v, %v", s, err)
 	}
-	p, err := event.Decode[event.Ping]("2026-11-26T06:43:11Z")
-	if err != nil || !p.Time.Equal(at) {
-		t.Fatalf("Decode Ping = %v, %v", p, err)
+	sc, err := event.Decode[Score](`{"team":"blue","points":3}`)
+	if err != nil || sc != (Score{"blue", 3}) {
+		t.Fatalf("Decode Score = %+v, %v", sc, err)
 	}
-	st, err := event.Decode[event.Stats](`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`)
-	if err != nil || st != (event.Stats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}) {
-		t.Fatalf("Decode Stats = %+v, %v", st, err)
-	}
-	b, err := event.Decode[event.BoardMessage]("line\nline")
-	if err != nil || b.Text != "line\nline" {
-		t.Fatalf("Decode BoardMessage = %+v, %v", b, err)
+	tk, err := event.Decode[tick]("line\nline")
+	if err != nil || tk.N != "line\nline" {
+		t.Fatalf("Decode tick = %+v, %v", tk, err)
 	}
 }
 
 func TestDecodeBadPayload(t *testing.T) {
-	_, err := event.Decode[event.Ping]("not a time")
+	_, err := event.Decode[stamp]("not a time")
 	if !errors.Is(err, event.ErrDecode) {
 		t.Fatalf("err = %v, want ErrDecode", err)
 	}
-	_, err = event.Decode[event.Stats]("{not json")
+	_, err = event.Decode[Score]("{not json")
 	if !errors.Is(err, event.ErrDecode) {
 		t.Fatalf("err = %v, want ErrDecode", err)
 	}
 }
 
 func TestNameOf(t *testing.T) {
-	if w, l := event.NameOf[event.Ping](); w != "" || l != "message" {
-		t.Errorf("Ping: %q %q", w, l)
+	if w, l := event.NameOf[tick](); w != "" || l != event.Unnamed {
+		t.Errorf("tick: %q %q", w, l)
 	}
-	if w, l := event.NameOf[event.ConnectTime](); w != "connecttime" || l != "connecttime" {
-		t.Errorf("ConnectTime: %q %q", w, l)
+	if w, l := event.NameOf[stamp](); w != "stamp" || l != "stamp" {
+		t.Errorf("stamp: %q %q", w, l)
 	}
 }
 
+// Score is a payload that travels as JSON (it has no MarshalText) under
+// the event name "score".
+type Score struct {
+	Team   string `json:"team"`
+	Points int    `json:"points"`
+}
+
+func (Score) EventName() string { return "score" }
+
 func ExampleEncode() {
-	name, data, _ := event.Encode(event.ConnectTime{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	name, data, _ := event.Encode(Score{Team: "blue", Points: 3})
 	fmt.Printf("event: %s\ndata: %s\n", name, data)
 	// Output:
-	// event: connecttime
-	// data: 2026-01-02T03:04:05Z
+	// event: score
+	// data: {"team":"blue","points":3}
+}
+
+func ExampleDecode() {
+	s, err := event.Decode[Score](`{"team":"blue","points":3}`)
+	fmt.Println(s.Team, s.Points, err)
+	// Output: blue 3 <nil>
 }

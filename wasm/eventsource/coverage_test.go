@@ -12,12 +12,12 @@ import (
 	"testing"
 )
 
-// TestBrowserTestsCoverSharedEvents fails when shared/event has a type with
+// TestBrowserTestsCoverSharedEvents fails when shared/demo has a type with
 // an EventName method that the browser test of typed decoding
 // (typed_js_test.go) does not name, so a new shared event cannot ship
 // without a test that decodes it in the browser.
 func TestBrowserTestsCoverSharedEvents(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "event")
+	dir := filepath.Join("..", "..", "shared", "demo")
 	fset := token.NewFileSet()
 	var types []string
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
@@ -47,7 +47,7 @@ func TestBrowserTestsCoverSharedEvents(t *testing.T) {
 		}
 	}
 	if len(types) < 2 {
-		t.Fatalf("found %v in shared/event, want at least ConnectTime and Ping: is the parse broken?", types)
+		t.Fatalf("found %v in shared/demo, want at least ConnectTime and Ping: is the parse broken?", types)
 	}
 	src, err := os.ReadFile("typed_js_test.go")
 	if err != nil {
@@ -63,8 +63,8 @@ func TestBrowserTestsCoverSharedEvents(t *testing.T) {
 		body = body[:j+1]
 	}
 	for _, typ := range types {
-		if !strings.Contains(body, "subscribe[event."+typ+"]") {
-			t.Errorf("shared/event.%s is not decoded by TestSubscribeDecodes in typed_js_test.go: add it there", typ)
+		if !strings.Contains(body, "subscribe[demo."+typ+"]") {
+			t.Errorf("shared/demo.%s is not decoded by TestSubscribeDecodes in typed_js_test.go: add it there", typ)
 		}
 	}
 }

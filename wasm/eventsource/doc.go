@@ -83,7 +83,7 @@
 //		return err
 //	}
 //	defer src.Close()
-//	eventsource.OnEvent(src, func(p event.Ping, id string) {
+//	eventsource.OnEvent(src, func(p demo.Ping, id string) {
 //		show(p.Time, id)
 //	}, func(err *eventsource.DecodeError) {
 //		log.Print(err) // the server sent something else

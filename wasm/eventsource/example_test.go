@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -26,7 +26,7 @@ func ExampleOpen() {
 
 	// Handlers run on the browser's event loop: hand the work off, never block.
 	updates := make(chan string, 64) // buffered: the handler must not wait
-	eventsource.OnEvent(src, func(p event.Ping, id string) {
+	eventsource.OnEvent(src, func(p demo.Ping, id string) {
 		select {
 		case updates <- id + " " + p.Time.String():
 		default: // the reader is behind: drop rather than block the page

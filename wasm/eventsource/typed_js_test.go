@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
@@ -54,41 +55,41 @@ func subscribe[T any, PT interface {
 	return sub, vals, errs
 }
 
-// TestSubscribeDecodes decodes each type of shared/event from a real
+// TestSubscribeDecodes decodes each type of shared/demo from a real
 // stream, and a test-only JSON type. TestBrowserTestsCoverSharedEvents
-// (native) fails when shared/event gains a type this test does not name.
+// (native) fails when shared/demo gains a type this test does not name.
 func TestSubscribeDecodes(t *testing.T) {
 	at := time.Date(2026, 11, 26, 6, 43, 11, 0, time.UTC)
 	u, _ := eventsURL(t,
-		"e", "connecttime:"+at.Format(event.TimeLayout),
-		"e", ":"+at.Add(time.Second).Format(event.TimeLayout), // a ping: unnamed
+		"e", "connecttime:"+at.Format(demo.TimeLayout),
+		"e", ":"+at.Add(time.Second).Format(demo.TimeLayout), // a ping: unnamed
 		"e", `quote:{"sym":"GO","px":1.25}`,
 		"e", `stats:{"at":1764139391000,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4096,"goroutines":9}`,
 		"e", "board:hello <b>\nworld", // two data lines
 	)
 	src := open(t, u, eventsource.Options{})
-	_, cts, ctErrs := subscribe[event.ConnectTime](src)
-	_, pings, pingErrs := subscribe[event.Ping](src)
+	_, cts, ctErrs := subscribe[demo.ConnectTime](src)
+	_, pings, pingErrs := subscribe[demo.Ping](src)
 	_, quotes, quoteErrs := subscribe[quote](src)
-	_, stats, statsErrs := subscribe[event.Stats](src)
-	_, boards, boardErrs := subscribe[event.BoardMessage](src)
+	_, stats, statsErrs := subscribe[demo.ServerStats](src)
+	_, boards, boardErrs := subscribe[demo.BoardMessage](src)
 	ids := newRecorder[string]() // typed handlers get the event's ID
-	eventsource.OnEvent(src, func(_ event.Stats, id string) { ids.add(id) }, nil)
+	eventsource.OnEvent(src, func(_ demo.ServerStats, id string) { ids.add(id) }, nil)
 
-	if got := cts.next(t, "event.ConnectTime"); !got.Time.Equal(at) {
-		t.Errorf("event.ConnectTime = %v, want %v", got.Time, at)
+	if got := cts.next(t, "demo.ConnectTime"); !got.Time.Equal(at) {
+		t.Errorf("demo.ConnectTime = %v, want %v", got.Time, at)
 	}
-	if got := pings.next(t, "event.Ping"); !got.Time.Equal(at.Add(time.Second)) {
-		t.Errorf("event.Ping = %v, want %v", got.Time, at.Add(time.Second))
+	if got := pings.next(t, "demo.Ping"); !got.Time.Equal(at.Add(time.Second)) {
+		t.Errorf("demo.Ping = %v, want %v", got.Time, at.Add(time.Second))
 	}
 	if got, want := quotes.next(t, "quote"), (quote{"GO", 1.25}); got != want {
 		t.Errorf("quote = %+v, want %+v", got, want)
 	}
-	if got, want := stats.next(t, "event.Stats"), (event.Stats{At: 1764139391000, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4096, Goroutines: 9}); got != want {
-		t.Errorf("event.Stats = %+v, want %+v", got, want)
+	if got, want := stats.next(t, "demo.ServerStats"), (demo.ServerStats{At: 1764139391000, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4096, Goroutines: 9}); got != want {
+		t.Errorf("demo.ServerStats = %+v, want %+v", got, want)
 	}
-	if got, want := boards.next(t, "event.BoardMessage"), (event.BoardMessage{Text: "hello <b>\nworld"}); got != want {
-		t.Errorf("event.BoardMessage = %+v, want %+v", got, want)
+	if got, want := boards.next(t, "demo.BoardMessage"), (demo.BoardMessage{Text: "hello <b>\nworld"}); got != want {
+		t.Errorf("demo.BoardMessage = %+v, want %+v", got, want)
 	}
 	if got := ids.next(t, "the stats event's ID"); got != "ep-4" {
 		t.Errorf("the typed handler got ID %q, want ep-4", got)
@@ -108,13 +109,13 @@ func TestSubscribeBadPayload(t *testing.T) {
 	u, _ := eventsURL(t,
 		"e", ":not a time",
 		"e", "panicky:anything",
-		"e", ":"+good.Format(event.TimeLayout),
+		"e", ":"+good.Format(demo.TimeLayout),
 	)
 	src := open(t, u, eventsource.Options{})
-	_, pings, pingErrs := subscribe[event.Ping](src)
+	_, pings, pingErrs := subscribe[demo.Ping](src)
 	_, _, panicErrs := subscribe[panicky](src)
-	nilErr := newRecorder[event.Ping]()
-	eventsource.OnEvent(src, func(p event.Ping, _ string) { nilErr.add(p) }, nil) // a nil onErr drops bad events
+	nilErr := newRecorder[demo.Ping]()
+	eventsource.OnEvent(src, func(p demo.Ping, _ string) { nilErr.add(p) }, nil) // a nil onErr drops bad events
 
 	f := pingErrs.next(t, "decode error of the bad ping")
 	if f.raw != "not a time" {
@@ -137,7 +138,7 @@ func TestSubscribeBadPayload(t *testing.T) {
 	}
 
 	// The stream goes on: the next good event decodes.
-	for _, r := range []*recorder[event.Ping]{pings, nilErr} {
+	for _, r := range []*recorder[demo.Ping]{pings, nilErr} {
 		if got := r.next(t, "good ping after the bad one"); !got.Time.Equal(good) {
 			t.Errorf("ping = %v, want %v", got.Time, good)
 		}
@@ -154,7 +155,7 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
 	var params []string
 	for i := range 4 {
-		params = append(params, "e", ":"+at.Add(time.Duration(i)*time.Second).Format(event.TimeLayout))
+		params = append(params, "e", ":"+at.Add(time.Duration(i)*time.Second).Format(demo.TimeLayout))
 	}
 	// The first connection sends two pings and ends; the browser's
 	// reconnection gets a 500 and it gives up; the Source's probe finds the
@@ -163,9 +164,9 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	src := open(t, u, eventsource.Options{Reopen: eventsource.ReopenPolicy{Initial: 50 * time.Millisecond, Jitter: -1}})
 	first := tr.Call("last")
 
-	p1, pings1, _ := subscribe[event.Ping](src)
-	_, pings2, _ := subscribe[event.Ping](src)
-	_, cts, _ := subscribe[event.ConnectTime](src)
+	p1, pings1, _ := subscribe[demo.Ping](src)
+	_, pings2, _ := subscribe[demo.Ping](src)
+	_, cts, _ := subscribe[demo.ConnectTime](src)
 	src.OnGap(func(eventsource.Gap) {})
 	const all = "connecttime,error,message,message,open,sse.gap,sse.gap"
 	if got := tr.Call("live", first).String(); got != all {

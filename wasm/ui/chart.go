@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/demo"
 )
 
 const svgNS = "http://www.w3.org/2000/svg"
@@ -21,7 +21,7 @@ const (
 // scaled from zero to a little above its largest value, with the latest
 // value printed above it. It writes numbers only into the SVG: no text from
 // the network reaches markup.
-func chart(id, title string, points []event.Stats, decimals int, value func(event.Stats) float64) app.UI {
+func chart(id, title string, points []demo.ServerStats, decimals int, value func(demo.ServerStats) float64) app.UI {
 	latest := "–"
 	if n := len(points); n > 0 {
 		latest = strconv.FormatFloat(value(points[n-1]), 'f', decimals, 64)
@@ -40,7 +40,7 @@ func chart(id, title string, points []event.Stats, decimals int, value func(even
 
 // polyline maps the points to "x,y x,y …", oldest on the left, spread
 // over the whole width.
-func polyline(points []event.Stats, value func(event.Stats) float64) string {
+func polyline(points []demo.ServerStats, value func(demo.ServerStats) float64) string {
 	if len(points) == 0 {
 		return ""
 	}

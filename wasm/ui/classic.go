@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -54,12 +54,12 @@ func (c *Classic) OnMount(ctx app.Context) {
 	c.state = src.ReadyState()
 
 	src.OnOpen(func() { c.dispatch(ctx, eventsource.StateOpen, Line{"open", "Connection open ..."}) })
-	eventsource.OnEvent(src, func(v event.ConnectTime, _ string) {
+	eventsource.OnEvent(src, func(v demo.ConnectTime, _ string) {
 		c.dispatch(ctx, -1, Line{"start", "Start time: " + formatTime(v.Time)})
 	}, func(e *eventsource.DecodeError) {
 		c.dispatch(ctx, -1, Line{"start", "Start time: " + e.Data + " (undecodable)"})
 	})
-	eventsource.OnEvent(src, func(v event.Ping, _ string) {
+	eventsource.OnEvent(src, func(v demo.Ping, _ string) {
 		c.dispatch(ctx, -1, Line{"ping", "Ping: " + formatTime(v.Time)})
 	}, func(e *eventsource.DecodeError) {
 		c.dispatch(ctx, -1, Line{"ping", "Ping: " + e.Data + " (undecodable)"})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
@@ -39,8 +39,8 @@ type Live struct {
 	failed string   // in words, the status that put the stream in StateFailed
 	topics []string // of the page's URL (?topic=...); nil: stats and board
 
-	points []event.Stats // the chart, oldest first, at most chartSpan
-	board  []boardLine   // newest last
+	points []demo.ServerStats // the chart, oldest first, at most chartSpan
+	board  []boardLine        // newest last
 
 	received   uint64 // events received when the rate was last computed
 	receivedAt time.Time
@@ -62,7 +62,7 @@ type boardLine struct {
 // empty), resuming after lastEventID when it is set.
 func liveURL(topics []string, lastEventID string) string {
 	if len(topics) == 0 {
-		topics = []string{event.TopicStats, event.TopicBoard}
+		topics = []string{demo.StatsTopic.Name(), demo.BoardTopic.Name()}
 	}
 	q := url.Values{protocol.TopicParam: topics}
 	if lastEventID != "" {
@@ -108,8 +108,8 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 					", which will not change by itself: not reconnecting. Press Reopen to try again."
 			}
 		}),
-		appstream.OnEvent(func(ctx app.Context, s event.Stats, _ string) { c.addPoint(s) }),
-		appstream.OnEvent(func(ctx app.Context, m event.BoardMessage, id string) { c.addBoard(m, id) }),
+		appstream.OnEvent(func(ctx app.Context, s demo.ServerStats, _ string) { c.addPoint(s) }),
+		appstream.OnEvent(func(ctx app.Context, m demo.BoardMessage, id string) { c.addBoard(m, id) }),
 		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { c.onGap(ctx, g) }),
 		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
 			c.notice = "An event did not decode: " + err.Error()
@@ -140,7 +140,7 @@ func (c *Live) onGap(ctx app.Context, g eventsource.Gap) {
 	c.open(ctx, g.ID[:i]+"-0")
 }
 
-func (c *Live) addPoint(s event.Stats) {
+func (c *Live) addPoint(s demo.ServerStats) {
 	if n := len(c.points); n > 0 && s.At <= c.points[n-1].At {
 		return // replayed figures older than what the chart shows
 	}
@@ -157,7 +157,7 @@ func (c *Live) addPoint(s event.Stats) {
 	}
 }
 
-func (c *Live) addBoard(m event.BoardMessage, id string) {
+func (c *Live) addBoard(m demo.BoardMessage, id string) {
 	for _, l := range c.board {
 		if id != "" && l.ID == id {
 			return // replayed again after a reopen
@@ -183,7 +183,7 @@ func (c *Live) post(ctx app.Context, e app.Event) {
 	if f := app.Window().GetElementByID("message"); f.Truthy() {
 		f.Set("value", "")
 	}
-	q := url.Values{protocol.TopicParam: {event.TopicBoard}, "event": {event.BoardMessage{}.EventName()}}
+	q := url.Values{protocol.TopicParam: {demo.BoardTopic.Name()}, "event": {demo.BoardMessage{}.EventName()}}
 	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
 		ctx.Dispatch(func(app.Context) {
 			switch {
@@ -281,10 +281,10 @@ func (c *Live) Render() app.UI {
 		el("p").ID("notice").Class("notice").Attr("hidden", c.notice == "").Text(c.notice),
 		el("h2").Text("Server"),
 		el("div").ID("chart").Class("charts").Body(
-			chart("clients", "Clients", c.points, 0, func(s event.Stats) float64 { return float64(s.Clients) }),
-			chart("eps", "Events/s delivered", c.points, 0, func(s event.Stats) float64 { return s.EventsPerSecond }),
-			chart("mem", "Memory (MiB)", c.points, 1, func(s event.Stats) float64 { return float64(s.MemoryBytes) / (1 << 20) }),
-			chart("goroutines", "Goroutines", c.points, 0, func(s event.Stats) float64 { return float64(s.Goroutines) }),
+			chart("clients", "Clients", c.points, 0, func(s demo.ServerStats) float64 { return float64(s.Clients) }),
+			chart("eps", "Events/s delivered", c.points, 0, func(s demo.ServerStats) float64 { return s.EventsPerSecond }),
+			chart("mem", "Memory (MiB)", c.points, 1, func(s demo.ServerStats) float64 { return float64(s.MemoryBytes) / (1 << 20) }),
+			chart("goroutines", "Goroutines", c.points, 0, func(s demo.ServerStats) float64 { return float64(s.Goroutines) }),
 		),
 		el("h2").Text("Broadcast board"),
 		el("form").ID("board-form").Class("inline").On("submit", c.post).Body(

@@ -29,7 +29,7 @@
 //	func (c *clock) OnMount(ctx app.Context) {
 //		var err error
 //		c.stream, err = appstream.Open(ctx, "/stream", eventsource.Options{},
-//			appstream.OnEvent(func(ctx app.Context, p event.Ping, id string) {
+//			appstream.OnEvent(func(ctx app.Context, p demo.Ping, id string) {
 //				c.last, c.id = p.Time.Format(time.TimeOnly), id
 //			}),
 //			appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { c.state = s }),

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
@@ -334,7 +335,7 @@ func (c *logView) OnMount(ctx app.Context) {
 			}
 		}),
 		appstream.OnEvent(func(ctx app.Context, v tick, id string) { add(fmt.Sprint("tick ", v.N, " ", id)) }),
-		appstream.OnEvent(func(ctx app.Context, p event.Ping, _ string) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
+		appstream.OnEvent(func(ctx app.Context, p demo.Ping, _ string) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
 		appstream.OnRaw("note", func(ctx app.Context, m eventsource.Event) { add("note " + m.Data) }),
 		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { add("gap " + g.Reason + " " + g.LastEventID) }),
 		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -27,7 +27,7 @@ func (c *clock) OnMount(ctx app.Context) {
 	c.stream, err = appstream.Open(ctx, "/stream", eventsource.Options{
 		Watchdog: 45 * time.Second, // reopen if three heartbeats are missed
 	},
-		appstream.OnEvent(func(ctx app.Context, p event.Ping, _ string) {
+		appstream.OnEvent(func(ctx app.Context, p demo.Ping, _ string) {
 			c.last = p.Time
 			c.pings++
 		}),

@@ -1,14 +1,20 @@
-package event
+package demo
 
-// Topics of the /live page's stream (GET /events?topic=stats&topic=board).
-const (
-	TopicStats = "stats"
-	TopicBoard = "board"
+import "github.com/ssewasm/ssewasm/shared/topic"
+
+// The /live page's topics (GET /events?topic=stats&topic=board). Anyone
+// may read them.
+var (
+	// StatsTopic carries the server's figures, once a second, for the
+	// page's chart.
+	StatsTopic = topic.New[ServerStats]("stats", topic.Public)
+	// BoardTopic carries the messages of the page's broadcast board.
+	BoardTopic = topic.New[BoardMessage]("board", topic.Public)
 )
 
-// Stats is the server's figures, published once a second on TopicStats
-// and drawn by the /live page's chart. It travels as JSON.
-type Stats struct {
+// ServerStats is the server's figures, published once a second on
+// StatsTopic and drawn by the /live page's chart. It travels as JSON.
+type ServerStats struct {
 	// At is the server's time, in Unix milliseconds.
 	At int64 `json:"at"`
 	// Clients is the number of open event streams.
@@ -23,11 +29,11 @@ type Stats struct {
 }
 
 // EventName returns "stats".
-func (Stats) EventName() string { return "stats" }
+func (ServerStats) EventName() string { return "stats" }
 
 // BoardMessage is a message of the /live page's broadcast board, published
-// with POST /publish?topic=board&event=board. It is plain text, shown as
-// text, never as HTML.
+// on BoardTopic with POST /publish?topic=board&event=board. It is plain
+// text, shown as text, never as HTML.
 type BoardMessage struct {
 	Text string
 }
