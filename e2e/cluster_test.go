@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
 	"github.com/ssewasm/ssewasm/shared/protocol"
 )
@@ -99,7 +98,7 @@ func testClusterResumeElsewhere(t *testing.T, ns *jstest.Server) {
 	// newest: resuming from it loses nothing later.
 	onA := openStream(t, a, "news", "zz-1")
 	gap := onA.next(t, 10*time.Second)
-	if gap.Event != sse.GapEvent || gap.ID != live.ID {
+	if gap.Event != protocol.GapEvent || gap.ID != live.ID {
 		t.Errorf("unknown ID: got %+v, want a gap event with ID %s", gap, live.ID)
 	}
 }
@@ -207,7 +206,7 @@ func testClusterNATSOutage(t *testing.T, ns *jstest.Server) {
 	resumed := openStream(t, a, "t", first.ID)
 	gap := resumed.next(t, 30*time.Second)
 	var data protocol.Gap
-	if err := json.Unmarshal([]byte(gap.Data), &data); err != nil || gap.Event != sse.GapEvent ||
+	if err := json.Unmarshal([]byte(gap.Data), &data); err != nil || gap.Event != protocol.GapEvent ||
 		data != (protocol.Gap{LastEventID: first.ID, Reason: protocol.GapUnavailable}) || gap.ID != before.ID {
 		t.Errorf("resuming while NATS is down: %+v, want the gap event (unavailable) for %s with ID %s", gap, first.ID, before.ID)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // postKeys publishes body on topic with the Idempotency-Key headers keys
@@ -178,11 +179,11 @@ func TestPublishIdempotencyKeyCluster(t *testing.T) {
 		t.Errorf("the key for another body through B: %d %v, want 422", status, m)
 	}
 	_, next, _ := postKeys(t, b.URL, "orders", "next")
-	epoch, seq, err := sse.ParseID(first["id"])
+	epoch, seq, err := protocol.ParseID(first["id"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sse.FormatID(epoch, seq+1); next["id"] != want {
+	if want := protocol.FormatID(epoch, seq+1); next["id"] != want {
 		t.Errorf("the next event got %s, want %s: the retry stored something", next["id"], want)
 	}
 	if s := svcB.broker.Stats(); s.Published != 1 || s.Deduplicated != 1 {

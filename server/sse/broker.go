@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // Broker fans published events out to event streams, by topic. It is an
@@ -101,7 +103,7 @@ type Stats struct {
 	Gaps      uint64 // gap events sent
 
 	// ReplaysFailed counts replays (or parts of one) the engine could
-	// not read: each client got the gap event (GapUnavailable, counted
+	// not read: each client got the gap event (protocol.GapUnavailable, counted
 	// in Gaps) and then live events, on the same stream.
 	ReplaysFailed uint64
 
@@ -145,7 +147,7 @@ func New(opts Options) (*Broker, error) {
 
 // Publish publishes e on topic ("" means Options.DefaultTopic) and
 // returns the ID the engine gave it. e.ID must be empty, its name must
-// not start with [ReservedPrefix], and its Data must fit
+// not start with [protocol.ReservedPrefix], and its Data must fit
 // Options.MaxEventSize. The event is encoded once; every client on the
 // topic gets the same bytes. Publish does not wait for clients that keep
 // up. If a client on the topic has fallen behind by more than
@@ -265,12 +267,12 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 		topic = b.opts.DefaultTopic
 	}
 	switch {
-	case !ValidTopic(topic):
+	case !validTopic(topic):
 		return "", topicError(topic)
 	case e.ID != "":
 		return "", fmt.Errorf("%w, but it is %s: the broker assigns IDs", ErrIDAssigned, clip(e.ID))
-	case strings.HasPrefix(e.Event, ReservedPrefix):
-		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Event), ReservedPrefix)
+	case strings.HasPrefix(e.Event, protocol.ReservedPrefix):
+		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Event), protocol.ReservedPrefix)
 	case len(e.Event)+len(e.Data) > b.opts.MaxEventSize:
 		return "", fmt.Errorf("%w: %d bytes of event name and data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Event)+len(e.Data), b.opts.MaxEventSize)
 	}
@@ -413,7 +415,7 @@ func (b *Broker) heartbeats() {
 // renewHeartbeat encodes the heartbeat event for now, once for everyone.
 func (b *Broker) renewHeartbeat(now time.Time) {
 	frame := make([]byte, 0, 64)
-	frame = append(frame, "event: "+HeartbeatEvent+"\ndata: "...)
+	frame = append(frame, "event: "+protocol.HeartbeatEvent+"\ndata: "...)
 	frame = now.UTC().AppendFormat(frame, time.RFC3339)
 	frame = append(frame, "\n\n"...)
 	b.heartbeat.Store(&frame)

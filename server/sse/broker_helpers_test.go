@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/h2"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // testMode is how a test reaches the broker: every broker test runs in
@@ -232,7 +233,7 @@ func (c *testClient) nextEvent() Event {
 	c.t.Helper()
 	for {
 		it := c.next()
-		if !it.IsComm && it.Event.Event != HeartbeatEvent {
+		if !it.IsComm && it.Event.Event != protocol.HeartbeatEvent {
 			return it.Event
 		}
 	}
@@ -253,7 +254,7 @@ func (c *testClient) expectNothing(d time.Duration) {
 	c.t.Helper()
 	select {
 	case it := <-c.items:
-		if !it.IsComm && it.Event.Event != HeartbeatEvent {
+		if !it.IsComm && it.Event.Event != protocol.HeartbeatEvent {
 			c.t.Fatalf("unexpected event %+v", it)
 		}
 	case <-time.After(d):
@@ -273,7 +274,7 @@ func (c *testClient) waitEnd() {
 func topicsQuery(topics ...string) string {
 	v := url.Values{}
 	for _, t := range topics {
-		v.Add(TopicParam, t)
+		v.Add(protocol.TopicParam, t)
 	}
 	return v.Encode()
 }
@@ -302,7 +303,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // seqOf returns the seq of an ID, failing the test if it is malformed.
 func seqOf(t testing.TB, id string) uint64 {
 	t.Helper()
-	_, seq, err := ParseID(id)
+	_, seq, err := protocol.ParseID(id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ type client struct {
 	// taken over, a hijacked connection or a detached HTTP/2 stream.
 	// Changed with b.mu held, before the stream opens; never after.
 	t     transport
-	hbEvt bool  // heartbeats as HeartbeatEvent, not comments
+	hbEvt bool  // heartbeats as protocol.HeartbeatEvent, not comments
 	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
 	spare []*Message
 	// killed: end was called, and a write must not start.

@@ -54,7 +54,7 @@
 // Last-Event-ID header, or the lastEventId query parameter from a fresh
 // EventSource) and gets every event it missed on its topics, in order,
 // exactly once; if the history no longer holds them, or the ID is from
-// another run, it gets the [GapEvent] first, and should reload its state.
+// another run, it gets the [protocol.GapEvent] first, and should reload its state.
 //
 // A client that reads too slowly never holds up other clients: fan-out
 // only appends to its queue, and its writer sends everything queued in
@@ -67,7 +67,7 @@
 // whole delivery path.
 // Each write has a deadline (Options.WriteTimeout). After Options.Heartbeat
 // of silence a stream gets a heartbeat, a comment or, with
-// heartbeat=event, a [HeartbeatEvent]. The protocol is in docs/protocol.md.
+// heartbeat=event, a [protocol.HeartbeatEvent]. The protocol is in docs/protocol.md.
 //
 // Goroutines: on Linux, an HTTP/1.x stream is hijacked once its
 // headers and replay are written (hijack.go): an idle stream then holds

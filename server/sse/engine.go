@@ -19,9 +19,9 @@ import (
 //
 //   - IDs: every message has a Seq that increases (by one or more) in the
 //     order of publication, across all topics, and the ID
-//     [FormatID](epoch, Seq). The epoch names one history: if history is
+//     [protocol.FormatID](epoch, Seq). The epoch names one history: if history is
 //     ever lost or restarted, the epoch changes, so that an old ID is
-//     reported as GapUnknown rather than taken for a position.
+//     reported as protocol.GapUnknown rather than taken for a position.
 //   - Delivery: each subscription's deliver function is called with every
 //     message published after Subscribe returned, from any instance,
 //     exactly once, in increasing Seq order, one call at a time. deliver
@@ -63,7 +63,7 @@ type Engine interface {
 	// rest, part by part). Otherwise Gap says why (and Messages is empty). Through and
 	// Head are always set to the newest message in the history when
 	// Replay read it. An error means the history could not be read at all:
-	// the broker then sends the gap event (GapUnavailable) and live events.
+	// the broker then sends the gap event (protocol.GapUnavailable) and live events.
 	Replay(ctx context.Context, topics []string, lastEventID string) (Replay, error)
 }
 
@@ -73,7 +73,7 @@ type Engine interface {
 type Message struct {
 	Topic string
 	Seq   uint64 // position in the history, increasing across topics
-	ID    string // FormatID(epoch, Seq); the id: field in Frame
+	ID    string // protocol.FormatID(epoch, Seq); the id: field in Frame
 	Frame []byte // the event's wire form, with its ID, encoded once
 
 	// local marks an event of [Broker.PublishLocal]: no Seq, no ID, never
@@ -85,10 +85,10 @@ type Message struct {
 // the live copy must be skipped. A local event is never replayed.
 func (m *Message) replayedBy(through uint64) bool { return !m.local && m.Seq <= through }
 
-// NewMessage encodes e with the ID FormatID(epoch, seq): engines call it
+// NewMessage encodes e with the ID protocol.FormatID(epoch, seq): engines call it
 // to build the messages they store and deliver.
 func NewMessage(topic, epoch string, seq uint64, e Event) (*Message, error) {
-	e.ID = FormatID(epoch, seq)
+	e.ID = protocol.FormatID(epoch, seq)
 	frame, err := AppendEvent(make([]byte, 0, frameSize(e)), e)
 	if err != nil {
 		return nil, err
@@ -114,13 +114,13 @@ type Replay struct {
 	// carries it, so a client that reconnects after a gap resumes there.
 	Head string
 	// Gap is "" when the replay is exact, or why it could not be.
-	Gap GapReason
+	Gap protocol.GapReason
 
 	// More, if not nil, reads the next part of a replay that the engine
 	// does not hold at once (its memory is its own, not the history's):
 	// the broker writes Messages, then calls More, writes what it
 	// returns, and so on, until More returns no message. After an error
-	// the broker sends the gap event (GapUnavailable, with Head's ID),
+	// the broker sends the gap event (protocol.GapUnavailable, with Head's ID),
 	// then live events.
 	// An engine that replays from memory it keeps anyway (MemoryEngine)
 	// leaves it nil.
@@ -129,16 +129,3 @@ type Replay struct {
 	// the replay, written or not: the engine frees what it holds for it.
 	Release func()
 }
-
-// GapReason says why a Last-Event-ID could not be replayed: the
-// "reason" in the data of the [GapEvent] ([protocol.GapReason]).
-type GapReason = protocol.GapReason
-
-// The gap reasons of docs/protocol.md; engines classify an ID with
-// [protocol.Classify].
-const (
-	GapExpired     = protocol.GapExpired
-	GapUnknown     = protocol.GapUnknown
-	GapMalformed   = protocol.GapMalformed
-	GapUnavailable = protocol.GapUnavailable
-)

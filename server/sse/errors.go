@@ -10,12 +10,12 @@ import (
 var (
 	// ErrClosed: the broker (or engine) has been shut down.
 	ErrClosed = errors.New("sse: broker is shut down")
-	// ErrReservedEvent: the event name starts with [ReservedPrefix].
+	// ErrReservedEvent: the event name starts with [protocol.ReservedPrefix].
 	ErrReservedEvent = errors.New("sse: reserved event name")
 	// ErrEventTooLarge: the event's Data is longer than Options.MaxEventSize.
 	ErrEventTooLarge = errors.New("sse: event too large")
 	// ErrInvalidTopic: the topic is empty, too long or has a character
-	// outside the allowed set (see [ValidTopic]).
+	// outside the allowed set (see [topic.Valid]).
 	ErrInvalidTopic = errors.New("sse: invalid topic")
 	// ErrIDAssigned: the published event has an ID; the broker assigns IDs.
 	ErrIDAssigned = errors.New("sse: event ID must be empty")

@@ -15,16 +15,16 @@ import (
 )
 
 // ServeHTTP serves one client's event stream. The request names its
-// topics with the repeatable query parameter [TopicParam] (none means
+// topics with the repeatable query parameter [protocol.TopicParam] (none means
 // Options.DefaultTopic), may resume with the Last-Event-ID header or the
-// [LastEventIDParam] query parameter (the header wins), and may ask for
-// heartbeats as events with [HeartbeatParam]=event.
+// [protocol.LastEventIDParam] query parameter (the header wins), and may ask for
+// heartbeats as events with [protocol.HeartbeatParam]=event.
 //
 // A request is refused before the stream opens with 405 (not GET), 400
 // (bad topics or heartbeat), 403 (Options.Authorize), or 503 with
 // Retry-After (over a limit, or after Shutdown). Otherwise the stream
 // opens with 200, then sends the retry field (Options.Retry), then either
-// the missed events or a [GapEvent], then live events and heartbeats
+// the missed events or a [protocol.GapEvent], then live events and heartbeats
 // until the client leaves, is evicted, or Shutdown.
 func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The goroutine serving the request waits for the stream's whole
@@ -69,24 +69,24 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: the query string is malformed (%v); percent-encode the values", ErrBadRequest, err))
 		return nil, nil
 	}
-	topics, err := ParseTopics(q[TopicParam], b.opts.DefaultTopic)
+	topics, err := parseTopics(q[protocol.TopicParam], b.opts.DefaultTopic)
 	if err != nil {
 		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrBadRequest, err))
 		return nil, nil
 	}
 	hb := protocol.HeartbeatCommentValue
-	switch v := q.Get(HeartbeatParam); v {
+	switch v := q.Get(protocol.HeartbeatParam); v {
 	case "", protocol.HeartbeatCommentValue:
 	case protocol.HeartbeatEventValue:
 		hb = v
 	default:
-		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %s=%s; use %s=%s or %s=%s", ErrBadRequest, HeartbeatParam, clip(v),
-			HeartbeatParam, protocol.HeartbeatEventValue, HeartbeatParam, protocol.HeartbeatCommentValue))
+		b.reject(w, r, http.StatusBadRequest, fmt.Errorf("%w: %s=%s; use %s=%s or %s=%s", ErrBadRequest, protocol.HeartbeatParam, clip(v),
+			protocol.HeartbeatParam, protocol.HeartbeatEventValue, protocol.HeartbeatParam, protocol.HeartbeatCommentValue))
 		return nil, nil
 	}
 	lastID := r.Header.Get("Last-Event-ID")
 	if lastID == "" {
-		lastID = q.Get(LastEventIDParam)
+		lastID = q.Get(protocol.LastEventIDParam)
 	}
 	// The stream outlives the request: keep copies of only what it needs,
 	// so that a big header or query is collected. An ID longer than
@@ -251,14 +251,14 @@ var errNotOpened = errors.New("sse: stream not opened")
 
 const replayChunk = 256
 
-// gapFrame encodes the GapEvent for a Last-Event-ID that Replay could not
+// gapFrame encodes the protocol.GapEvent for a Last-Event-ID that Replay could not
 // replay exactly.
 func gapFrame(lastID string, rep Replay) []byte {
 	if len(lastID) > protocol.MaxIDLen {
 		lastID = lastID[:protocol.MaxIDLen]
 	}
-	data, _ := json.Marshal(protocol.Gap{LastEventID: lastID, Reason: rep.Gap})            // cannot fail: two strings
-	frame, _ := AppendEvent(nil, Event{ID: rep.Head, Event: GapEvent, Data: string(data)}) // Head is an engine ID: valid
+	data, _ := json.Marshal(protocol.Gap{LastEventID: lastID, Reason: rep.Gap})                     // cannot fail: two strings
+	frame, _ := AppendEvent(nil, Event{ID: rep.Head, Event: protocol.GapEvent, Data: string(data)}) // Head is an engine ID: valid
 	return frame
 }
 

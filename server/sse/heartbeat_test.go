@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 func TestHeartbeat(t *testing.T) { run(t, testHeartbeat) }
@@ -26,13 +28,13 @@ func testHeartbeat(t *testing.T, mode testMode) {
 	})
 	t.Run("event", func(t *testing.T) {
 		id := publish(t, b, "", "before")
-		c := connect(t, srv, HeartbeatParam+"=event", http.Header{"Last-Event-ID": {FormatID("x", 1)}})
-		if e := c.nextEvent(); e.Event != GapEvent { // the gap sets the last event ID
+		c := connect(t, srv, protocol.HeartbeatParam+"=event", http.Header{"Last-Event-ID": {protocol.FormatID("x", 1)}})
+		if e := c.nextEvent(); e.Event != protocol.GapEvent { // the gap sets the last event ID
 			t.Fatalf("got %+v", e)
 		}
 		for range 2 {
 			it := c.next()
-			if it.IsComm || it.Event.Event != HeartbeatEvent {
+			if it.IsComm || it.Event.Event != protocol.HeartbeatEvent {
 				t.Fatalf("got %+v, want the heartbeat event", it)
 			}
 			// No id line: the last event ID stays the gap's.

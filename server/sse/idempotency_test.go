@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 func TestValidIdempotencyKey(t *testing.T) {
@@ -69,7 +71,7 @@ func TestMemoryKeyLifetime(t *testing.T) {
 				t.Fatalf("retry while in history: %+v, dup %v, %v; want the first message", again, dup, err)
 			}
 			c.evict(m, clock)
-			if r, _ := m.Replay(ctx, []string{"t"}, FormatID(m.Epoch(), first.Seq-1)); r.Gap == "" && len(r.Messages) > 0 && r.Messages[0] == first {
+			if r, _ := m.Replay(ctx, []string{"t"}, protocol.FormatID(m.Epoch(), first.Seq-1)); r.Gap == "" && len(r.Messages) > 0 && r.Messages[0] == first {
 				t.Fatal("the keyed event is still in the history")
 			}
 			if n := len(m.keys); n != 0 {
@@ -98,7 +100,7 @@ func TestMemoryKeyBytes(t *testing.T) {
 			t.Fatalf("history holds %d bytes with keys, over %d", b, limit)
 		}
 	}
-	frame := len("id: " + FormatID(m.Epoch(), 2000) + "\ndata: x\n\n")
+	frame := len("id: " + protocol.FormatID(m.Epoch(), 2000) + "\ndata: x\n\n")
 	if n, want := len(m.keys), limit/(frame+MaxIdempotencyKeyLen+KeyOverhead); n > want+1 || n < want-2 || n != m.n {
 		t.Errorf("%d keys for %d entries kept, want about %d", n, m.n, want)
 	}
@@ -192,7 +194,7 @@ func TestPublishOnceConcurrent(t *testing.T) {
 	if s := b.Stats(); s.Published != keys || s.Deduplicated != goroutines*keys-keys {
 		t.Errorf("Published %d, Deduplicated %d; want %d and %d", s.Published, s.Deduplicated, keys, goroutines*keys-keys)
 	}
-	if r, _ := b.engine.Replay(ctx, []string{"t"}, FormatID(b.ownEngine.Epoch(), 0)); len(r.Messages) != keys {
+	if r, _ := b.engine.Replay(ctx, []string{"t"}, protocol.FormatID(b.ownEngine.Epoch(), 0)); len(r.Messages) != keys {
 		t.Errorf("history holds %d events, want %d", len(r.Messages), keys)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"go.uber.org/goleak"
 )
 
@@ -64,7 +65,7 @@ func TestConnectDisconnectCycles(t *testing.T) {
 				w := &openedWriter{opened: make(chan struct{})}
 				q := topicsQuery("t", fmt.Sprint("w", i))
 				if j%3 == 0 {
-					q += "&" + LastEventIDParam + "=x-1" // a gap, too
+					q += "&" + protocol.LastEventIDParam + "=x-1" // a gap, too
 				}
 				done := make(chan struct{})
 				go func() {
@@ -344,7 +345,7 @@ func TestStreamKeepsNoRequestFields(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasPrefix(line, "event: "+GapEvent) {
+			if strings.HasPrefix(line, "event: "+protocol.GapEvent) {
 				break
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // get GETs url with srv's client, which speaks srv's protocol.
@@ -141,8 +143,8 @@ func testBadRequests(t *testing.T, mode testMode) {
 		{"topic=", "invalid topic"},
 		{"topic=a%20b", "invalid topic"},
 		{"topic=a,b", "invalid topic"},
-		{"topic=" + strings.Repeat("x", MaxTopicLen+1), "invalid topic"},
-		{strings.Repeat("topic=a&", MaxTopicsPerStream+1), "at most"},
+		{"topic=" + strings.Repeat("x", topic.MaxLen+1), "invalid topic"},
+		{strings.Repeat("topic=a&", maxTopicsPerStream+1), "at most"},
 		{"heartbeat=yes", "heartbeat=event"},
 		{"topic=a&b=%zz", "malformed"}, // not silently the default topic
 	} {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // A local event reaches the topic's clients only, without an id line, and
@@ -98,7 +100,7 @@ func TestPublishLocalChecks(t *testing.T) {
 	}{
 		{"bad topic", Event{Data: "x"}, ErrInvalidTopic},
 		{"t", Event{ID: "1", Data: "x"}, ErrIDAssigned},
-		{"t", Event{Event: GapEvent, Data: "x"}, ErrReservedEvent},
+		{"t", Event{Event: protocol.GapEvent, Data: "x"}, ErrReservedEvent},
 		{"t", Event{Data: "12345"}, ErrEventTooLarge},
 		{"t", Event{Event: "a\nb", Data: "x"}, ErrInvalidEvent},
 	} {

@@ -37,7 +37,7 @@ type MemoryOptions struct {
 	// newest event is kept whatever its size. 0 means
 	// DefaultHistoryBytes (64 MiB).
 	HistoryBytes int
-	// Epoch names this history in event IDs (see [ValidEpoch]). "" means
+	// Epoch names this history in event IDs (see [protocol.ValidEpoch]). "" means
 	// 8 random characters: IDs from another run never match.
 	Epoch string
 	// Now is the clock for HistoryAge; nil means time.Now. Tests inject
@@ -128,7 +128,7 @@ func (o MemoryOptions) check() error {
 		return fmt.Errorf("sse: MemoryOptions.HistoryBytes is %d; use a positive size, or 0 for the default %d", o.HistoryBytes, DefaultHistoryBytes)
 	case o.HistoryAge < 0:
 		return fmt.Errorf("sse: MemoryOptions.HistoryAge is %v; use a positive duration, or 0 for the default %v", o.HistoryAge, DefaultHistoryAge)
-	case o.Epoch != "" && !ValidEpoch(o.Epoch):
+	case o.Epoch != "" && !protocol.ValidEpoch(o.Epoch):
 		return fmt.Errorf("sse: MemoryOptions.Epoch %s is invalid; use 1 to 64 ASCII letters, digits or '_', or \"\" for a random one", clip(o.Epoch))
 	}
 	return nil
@@ -193,7 +193,7 @@ func (m *MemoryEngine) publish(ctx context.Context, topic, key string, e Event) 
 	frame = append(frame, m.epoch...)
 	frame = append(frame, '-')
 	frame = strconv.AppendUint(frame, seq, 10)
-	id := string(frame[idStart:]) // == FormatID(m.epoch, seq)
+	id := string(frame[idStart:]) // == protocol.FormatID(m.epoch, seq)
 	frame = append(frame, '\n')
 	frame = append(frame, body[split:]...)
 	msg := &Message{Topic: topic, Seq: seq, ID: id, Frame: frame}
@@ -301,7 +301,7 @@ func (m *MemoryEngine) Replay(ctx context.Context, topics []string, lastEventID 
 	m.trim(m.now().UnixNano())
 	r := Replay{Through: m.seq}
 	if m.seq > 0 {
-		r.Head = FormatID(m.epoch, m.seq)
+		r.Head = protocol.FormatID(m.epoch, m.seq)
 	}
 	first := m.seq - uint64(m.n) + 1 // Seq of the oldest entry kept
 	var after uint64

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 func TestMemoryEngine(t *testing.T) {
@@ -29,7 +31,7 @@ func TestMemoryEngine(t *testing.T) {
 		if nm, err := NewMessage(topic, "e1", uint64(i+1), Event{Event: "n", Data: fmt.Sprint(i)}); err != nil || string(nm.Frame) != string(msg.Frame) || nm.ID != msg.ID {
 			t.Fatalf("NewMessage disagrees with the engine: %q, %v", nm.Frame, err)
 		}
-		if msg.ID != FormatID("e1", uint64(i+1)) || msg.Seq != uint64(i+1) || string(msg.Frame) != want || msg.Topic != topic {
+		if msg.ID != protocol.FormatID("e1", uint64(i+1)) || msg.Seq != uint64(i+1) || string(msg.Frame) != want || msg.Topic != topic {
 			t.Fatalf("message %d: %+v %q", i, msg, msg.Frame)
 		}
 	}
@@ -47,7 +49,7 @@ func TestMemoryEngine(t *testing.T) {
 		t.Errorf("Replay b from e1-9 = %+v", r)
 	}
 	r, _ = m.Replay(ctx, []string{"a"}, "e1-6")
-	if r.Gap != GapExpired || len(r.Messages) != 0 || r.Head != "e1-11" {
+	if r.Gap != protocol.GapExpired || len(r.Messages) != 0 || r.Head != "e1-11" {
 		t.Errorf("Replay from e1-6 = %+v, want expired", r)
 	}
 
@@ -58,7 +60,7 @@ func TestMemoryEngine(t *testing.T) {
 		t.Errorf("frame with retry %q", msg.Frame)
 	}
 	clock.Advance(31 * time.Second) // e1-9..11 are now older than a minute
-	if r, _ = m.Replay(ctx, []string{"a"}, "e1-10"); r.Gap != GapExpired {
+	if r, _ = m.Replay(ctx, []string{"a"}, "e1-10"); r.Gap != protocol.GapExpired {
 		t.Errorf("after a minute: %+v, want expired", r)
 	}
 	if r, _ = m.Replay(ctx, []string{"a"}, "e1-11"); r.Gap != "" || len(r.Messages) != 1 {
@@ -82,7 +84,7 @@ func TestMemoryEngine(t *testing.T) {
 
 func TestMemoryEngineEpochs(t *testing.T) {
 	a, b := NewMemoryEngine(MemoryOptions{}), NewMemoryEngine(MemoryOptions{})
-	if a.Epoch() == b.Epoch() || !ValidEpoch(a.Epoch()) || len(a.Epoch()) != 8 {
+	if a.Epoch() == b.Epoch() || !protocol.ValidEpoch(a.Epoch()) || len(a.Epoch()) != 8 {
 		t.Errorf("epochs %q and %q: want two different random ones", a.Epoch(), b.Epoch())
 	}
 	for _, opts := range []MemoryOptions{{HistorySize: -1}, {HistoryAge: -1}, {Epoch: "a-b"}} {
@@ -116,19 +118,19 @@ func TestMemoryHistoryBytes(t *testing.T) {
 				t.Fatalf("history holds %d bytes, over %d", b, limit)
 			}
 		}
-		r, err := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), last.Seq-3))
+		r, err := m.Replay(ctx, []string{"a"}, protocol.FormatID(m.Epoch(), last.Seq-3))
 		if err != nil || r.Gap != "" || len(r.Messages) != 3 {
 			t.Errorf("replay of the newest: %v, gap %q, %d messages", err, r.Gap, len(r.Messages))
 		}
 		// The oldest were dropped for their bytes: a gap.
-		if r, _ := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), last.Seq-190)); r.Gap == "" {
+		if r, _ := m.Replay(ctx, []string{"a"}, protocol.FormatID(m.Epoch(), last.Seq-190)); r.Gap == "" {
 			t.Error("an event dropped for bytes was replayed")
 		}
 		t.Logf("200 events of %d bytes of data (%d on the wire): history %d bytes", len(data), len(last.Frame), m.HistoryBytes())
 	}
 	// One event larger than the bound is kept alone.
 	big, _ := m.Publish(ctx, "a", Event{Data: strings.Repeat("x", 2*limit)})
-	if r, _ := m.Replay(ctx, []string{"a"}, FormatID(m.Epoch(), big.Seq-1)); len(r.Messages) != 1 {
+	if r, _ := m.Replay(ctx, []string{"a"}, protocol.FormatID(m.Epoch(), big.Seq-1)); len(r.Messages) != 1 {
 		t.Errorf("an event over the bound: %d replayed, want it alone", len(r.Messages))
 	}
 }

@@ -7,32 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ssewasm/ssewasm/shared/protocol"
-)
-
-// The names of docs/protocol.md, from [protocol], which the browser
-// client imports too.
-const (
-	// ReservedPrefix starts every event name the broker sends itself;
-	// Publish refuses such names.
-	ReservedPrefix = protocol.ReservedPrefix
-	// GapEvent tells a client that its Last-Event-ID could not be replayed
-	// exactly, so it should reload its state. Its data is a protocol.Gap:
-	// {"lastEventId":"<as sent>","reason":"expired|unknown|malformed|unavailable"}.
-	GapEvent = protocol.GapEvent
-	// HeartbeatEvent is the heartbeat sent, without an ID, to clients that
-	// asked with heartbeat=event. Its data is the server time, RFC 3339.
-	HeartbeatEvent = protocol.HeartbeatEvent
-
-	// TopicParam is the repeatable query parameter naming topics.
-	TopicParam = protocol.TopicParam
-	// LastEventIDParam is the query parameter that stands in for the
-	// Last-Event-ID header, which a fresh EventSource cannot set. The
-	// header wins when both are present.
-	LastEventIDParam = protocol.LastEventIDParam
-	// HeartbeatParam selects the heartbeat form: "event" for
-	// HeartbeatEvent, "comment" (the default) for a comment line.
-	HeartbeatParam = protocol.HeartbeatParam
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // Defaults of [Options].
@@ -209,7 +184,7 @@ func (o Options) withDefaults() (Options, error) {
 		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
 		{o.MaxClientsPerIP < -1, fmt.Sprintf("Options.MaxClientsPerIP is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClientsPerIP)},
 		{o.MaxEventSize < 0, fmt.Sprintf("Options.MaxEventSize is %d; use a positive size in bytes, or 0 for the default", o.MaxEventSize)},
-		{o.DefaultTopic != "" && !ValidTopic(o.DefaultTopic), fmt.Sprintf("Options.DefaultTopic %s is not a valid topic: use 1 to %d bytes of ASCII letters, digits and -_.:/@~", clip(o.DefaultTopic), MaxTopicLen)},
+		{o.DefaultTopic != "" && !validTopic(o.DefaultTopic), fmt.Sprintf("Options.DefaultTopic %s is not a valid topic: use 1 to %d bytes of ASCII letters, digits and -_.:/@~", clip(o.DefaultTopic), topic.MaxLen)},
 	} {
 		if c.bad {
 			return o, fmt.Errorf("sse: %s", c.msg)

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // The ID format is tested in shared/protocol; here, that every ID the
@@ -14,7 +17,7 @@ func FuzzParseLastEventID(f *testing.F) {
 	f.Add("A_9-18446744073709551615")
 	f.Add("a-b-1")
 	f.Fuzz(func(t *testing.T, id string) {
-		if _, _, err := ParseID(id); err != nil {
+		if _, _, err := protocol.ParseID(id); err != nil {
 			return
 		}
 		if err := (Event{ID: id}).Validate(); err != nil {
@@ -36,22 +39,22 @@ var topicTests = []struct {
 	{[]string{"a b"}, nil},
 	{[]string{"a\nb"}, nil},
 	{[]string{"é"}, nil},
-	{[]string{strings.Repeat("x", MaxTopicLen)}, []string{strings.Repeat("x", MaxTopicLen)}},
-	{[]string{strings.Repeat("x", MaxTopicLen+1)}, nil},
-	{slices.Repeat([]string{"a"}, MaxTopicsPerStream+1), nil},
+	{[]string{strings.Repeat("x", topic.MaxLen)}, []string{strings.Repeat("x", topic.MaxLen)}},
+	{[]string{strings.Repeat("x", topic.MaxLen+1)}, nil},
+	{slices.Repeat([]string{"a"}, maxTopicsPerStream+1), nil},
 }
 
 func TestParseTopics(t *testing.T) {
 	for _, tt := range topicTests {
-		got, err := ParseTopics(tt.in, "def")
+		got, err := parseTopics(tt.in, "def")
 		if tt.want == nil {
 			if err == nil {
-				t.Errorf("ParseTopics(%.40q) = %q, want an error", tt.in, got)
+				t.Errorf("parseTopics(%.40q) = %q, want an error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("ParseTopics(%.40q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("parseTopics(%.40q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -68,20 +71,20 @@ func FuzzParseTopics(f *testing.F) {
 	f.Add("topic=%zz")
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		q, _ := url.ParseQuery(rawQuery)
-		topics, err := ParseTopics(q[TopicParam], DefaultTopic)
+		topics, err := parseTopics(q[protocol.TopicParam], DefaultTopic)
 		if err != nil {
 			return
 		}
-		if len(topics) == 0 || len(topics) > MaxTopicsPerStream {
+		if len(topics) == 0 || len(topics) > maxTopicsPerStream {
 			t.Fatalf("%d topics", len(topics))
 		}
 		for i, tp := range topics {
-			if !ValidTopic(tp) || slices.Contains(topics[:i], tp) {
+			if !validTopic(tp) || slices.Contains(topics[:i], tp) {
 				t.Fatalf("topic %q invalid or repeated in %q", tp, topics)
 			}
 		}
 		back, _ := url.ParseQuery(topicsQuery(topics...))
-		again, err := ParseTopics(back[TopicParam], DefaultTopic)
+		again, err := parseTopics(back[protocol.TopicParam], DefaultTopic)
 		if err != nil || !slices.Equal(again, topics) {
 			t.Fatalf("round trip: %q -> %q, %v", topics, again, err)
 		}

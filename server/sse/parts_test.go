@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // partedEngine replays in parts of two messages through Replay.More, as
@@ -100,7 +102,7 @@ func testReplayPartFails(t *testing.T, mode testMode) {
 	if got := datas(c.events(2)); !slices.Equal(got, []string{"1", "2"}) {
 		t.Errorf("first part %q, want 1 2", got)
 	}
-	expectGap(t, c, first, GapUnavailable, head)
+	expectGap(t, c, first, protocol.GapUnavailable, head)
 	publish(t, b, "t", "live")
 	if e := c.nextEvent(); e.Data != "live" {
 		t.Errorf("after the gap: %+v, want the live event", e)

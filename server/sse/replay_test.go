@@ -13,7 +13,7 @@ import (
 )
 
 func lastIDQuery(id string, topics ...string) string {
-	return topicsQuery(topics...) + "&" + LastEventIDParam + "=" + url.QueryEscape(id)
+	return topicsQuery(topics...) + "&" + protocol.LastEventIDParam + "=" + url.QueryEscape(id)
 }
 
 func TestReplay(t *testing.T) { run(t, testReplay) }
@@ -71,11 +71,11 @@ func testReplay(t *testing.T, mode testMode) {
 }
 
 // gap reads a stream's first event and checks it is a gap.
-func expectGap(t *testing.T, c *testClient, sent string, reason GapReason, head string) {
+func expectGap(t *testing.T, c *testClient, sent string, reason protocol.GapReason, head string) {
 	t.Helper()
 	e := c.nextEvent()
-	if e.Event != GapEvent {
-		t.Fatalf("first event %+v, want %s", e, GapEvent)
+	if e.Event != protocol.GapEvent {
+		t.Fatalf("first event %+v, want %s", e, protocol.GapEvent)
 	}
 	var data struct {
 		LastEventID string `json:"lastEventId"`
@@ -114,16 +114,16 @@ func testReplayGaps(t *testing.T, mode testMode) {
 
 	for _, tt := range []struct {
 		name, id string
-		reason   GapReason
+		reason   protocol.GapReason
 	}{
-		{"other broker's epoch", otherID, GapUnknown},
-		{"ahead of history", epoch + "-1000", GapUnknown},
-		{"malformed", "not an id", GapMalformed},
-		{"malformed: no seq", epoch + "-", GapMalformed},
-		{"malformed: leading zero", epoch + "-03", GapMalformed},
-		{"malformed: too long", epoch + "-" + string(make([]byte, 300)), GapMalformed},
-		{"expired by count", ids[1], GapExpired},
-		{"expired by count, just", ids[1], GapExpired},
+		{"other broker's epoch", otherID, protocol.GapUnknown},
+		{"ahead of history", epoch + "-1000", protocol.GapUnknown},
+		{"malformed", "not an id", protocol.GapMalformed},
+		{"malformed: no seq", epoch + "-", protocol.GapMalformed},
+		{"malformed: leading zero", epoch + "-03", protocol.GapMalformed},
+		{"malformed: too long", epoch + "-" + string(make([]byte, 300)), protocol.GapMalformed},
+		{"expired by count", ids[1], protocol.GapExpired},
+		{"expired by count, just", ids[1], protocol.GapExpired},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := connect(t, srv, lastIDQuery(tt.id, "a"), nil)
@@ -143,12 +143,12 @@ func testReplayGaps(t *testing.T, mode testMode) {
 	t.Run("oldest kept replays", func(t *testing.T) {
 		// The history holds the last 5 events; resuming from the one just
 		// before them loses nothing.
-		r, err := eng.Replay(t.Context(), []string{"a"}, FormatID(epoch, seqOf(t, head)-5))
+		r, err := eng.Replay(t.Context(), []string{"a"}, protocol.FormatID(epoch, seqOf(t, head)-5))
 		if err != nil || r.Gap != "" || len(r.Messages) != 5 {
 			t.Fatalf("Replay = %d messages, gap %q, %v; want 5, no gap", len(r.Messages), r.Gap, err)
 		}
-		r, _ = eng.Replay(t.Context(), []string{"a"}, FormatID(epoch, seqOf(t, head)-6))
-		if r.Gap != GapExpired {
+		r, _ = eng.Replay(t.Context(), []string{"a"}, protocol.FormatID(epoch, seqOf(t, head)-6))
+		if r.Gap != protocol.GapExpired {
 			t.Fatalf("one further back: gap %q, want expired", r.Gap)
 		}
 	})
@@ -166,7 +166,7 @@ func testReplayGaps(t *testing.T, mode testMode) {
 		}
 		clock.Advance(2 * time.Second) // recent is now 61 s old
 		c3 := connect(t, srv, lastIDQuery(head, "a"), nil)
-		expectGap(t, c3, head, GapExpired, recent)
+		expectGap(t, c3, head, protocol.GapExpired, recent)
 		// From the newest ID, nothing is missing, though history is empty.
 		c4 := connect(t, srv, lastIDQuery(recent, "a"), nil)
 		c4.expectNothing(30 * time.Millisecond)
@@ -183,5 +183,5 @@ func TestGapEmptyHistory(t *testing.T) { run(t, testGapEmptyHistory) }
 func testGapEmptyHistory(t *testing.T, mode testMode) {
 	_, srv := newTestBroker(t, mode, Options{})
 	c := connect(t, srv, "", http.Header{"Last-Event-ID": {"abc-1"}})
-	expectGap(t, c, "abc-1", GapUnknown, "")
+	expectGap(t, c, "abc-1", protocol.GapUnknown, "")
 }

@@ -4,13 +4,15 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // Failed replays. An engine that cannot read a replay (NATS unreachable,
 // a consumer refused) must not end the stream: the client would
 // reconnect with the same Last-Event-ID and fail again, forever, without
 // a live event in between. The broker sends the gap event instead
-// (GapUnavailable), then live events on the same stream: the app knows
+// (protocol.GapUnavailable), then live events on the same stream: the app knows
 // it may have missed events, and goes on.
 //
 // When Replay itself fails, the gap's ID is that of the newest event the
@@ -31,7 +33,7 @@ func (b *Broker) replayFailed(c *client, err error) Replay {
 			"client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID,
 			"err", err, "suppressed", suppressed)
 	}
-	rep := Replay{Gap: GapUnavailable}
+	rep := Replay{Gap: protocol.GapUnavailable}
 	if m := b.newest.Load(); m != nil {
 		rep.Through, rep.Head = m.Seq, m.ID
 	}
@@ -43,7 +45,7 @@ func (b *Broker) replayFailed(c *client, err error) Replay {
 func (b *Broker) partFailed(c *client, rep Replay, err error) error {
 	b.replayFailed(c, err)
 	b.stats.gaps.Add(1)
-	return c.writeAll(net.Buffers{gapFrame(c.info.LastEventID, Replay{Head: rep.Head, Gap: GapUnavailable})})
+	return c.writeAll(net.Buffers{gapFrame(c.info.LastEventID, Replay{Head: rep.Head, Gap: protocol.GapUnavailable})})
 }
 
 // replayWarnEvery is how often a failed replay is logged at most: when

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // failingEngine is a MemoryEngine whose Replay fails with err.
@@ -68,7 +70,7 @@ func testReplayFails(t *testing.T, mode testMode) {
 	publish(t, b, "other", "1")
 	newest := publish(t, b, "t", "2")
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {first}})
-	expectGap(t, c, first, GapUnavailable, newest)
+	expectGap(t, c, first, protocol.GapUnavailable, newest)
 	live := publish(t, b, "t", "live")
 	if e := c.nextEvent(); e.Data != "live" || e.ID != live {
 		t.Errorf("after the gap: %+v, want the live event %s", e, live)
@@ -95,7 +97,7 @@ func testReplayFailsBeforeAnyEvent(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	const sent = "elsewhere-7"
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {sent}})
-	expectGap(t, c, sent, GapUnavailable, "")
+	expectGap(t, c, sent, protocol.GapUnavailable, "")
 	var want []string
 	for i := range 3 {
 		want = append(want, publish(t, b, "t", strconv.Itoa(i)))
@@ -121,7 +123,7 @@ func TestReplayFailuresLoggedSparingly(t *testing.T) {
 	const storm = 20
 	for range storm {
 		c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {id}})
-		expectGap(t, c, id, GapUnavailable, id)
+		expectGap(t, c, id, protocol.GapUnavailable, id)
 		c.Close()
 	}
 	if n := len(logs.at(slog.LevelWarn)); n < 1 || n > 3 { // 20 resumptions well within 600 ms
@@ -129,7 +131,7 @@ func TestReplayFailuresLoggedSparingly(t *testing.T) {
 	}
 	time.Sleep(b.replayWarns.every)
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {id}})
-	expectGap(t, c, id, GapUnavailable, id)
+	expectGap(t, c, id, protocol.GapUnavailable, id)
 	warns := logs.at(slog.LevelWarn)
 	held := 0
 	for _, w := range warns {

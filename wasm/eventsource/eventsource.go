@@ -12,24 +12,6 @@ import (
 	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
-// Names of docs/protocol.md that the client uses, from [protocol], which
-// the server imports too (the client must not import server code).
-const (
-	// GapEvent is the reserved event the server sends first on a stream
-	// whose requested last event ID cannot be replayed exactly.
-	GapEvent = protocol.GapEvent
-	// HeartbeatEvent is the reserved event the server sends after a silence
-	// to clients that asked with heartbeat=event.
-	HeartbeatEvent = protocol.HeartbeatEvent
-	// LastEventIDParam is the query parameter a fresh EventSource uses to
-	// resume after an ID, since it cannot set the Last-Event-ID header.
-	LastEventIDParam = protocol.LastEventIDParam
-	// HeartbeatParam=HeartbeatEventValue asks for heartbeats as HeartbeatEvent
-	// instead of comment lines, which browsers never surface.
-	HeartbeatParam      = protocol.HeartbeatParam
-	HeartbeatEventValue = protocol.HeartbeatEventValue
-)
-
 // Options configure [Open]. The zero value is ready to use: reopen with the
 // default backoff, no watchdog.
 type Options struct {
@@ -387,7 +369,7 @@ func (s *Source) OnRaw(name string, fn func(Event)) *Subscription {
 // fn must not block.
 func (s *Source) OnGap(fn func(Gap)) *Subscription {
 	mustHandler(fn == nil)
-	return s.subscribe(GapEvent, func(e Event) { fn(parseGap(e)) })
+	return s.subscribe(protocol.GapEvent, func(e Event) { fn(parseGap(e)) })
 }
 
 // withParam returns rawURL with the query parameter name set to value, or

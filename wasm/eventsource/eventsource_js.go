@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall/js"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // How events reach Go. The browser dispatches every event of a network
@@ -190,7 +192,7 @@ func Open(url string, opts Options) (*Source, error) {
 		return nil, fmt.Errorf("eventsource: this JavaScript environment has no EventSource; run in a browser or load a polyfill: %w", errors.ErrUnsupported)
 	}
 	if opts.Watchdog > 0 {
-		url = withParam(url, HeartbeatParam, HeartbeatEventValue)
+		url = withParam(url, protocol.HeartbeatParam, protocol.HeartbeatEventValue)
 	}
 	es, err := newEventSource(url, opts.WithCredentials)
 	if err != nil {
@@ -211,9 +213,9 @@ func Open(url string, opts Options) (*Source, error) {
 	s.add("error", kindError, func(m *message) { s.onError(m.data) })
 	// Always tracked, so that a reopen resumes from the gap's ID even when
 	// nobody subscribed to gaps.
-	s.add(GapEvent, kindTrack, nil)
+	s.add(protocol.GapEvent, kindTrack, nil)
 	if opts.Watchdog > 0 {
-		s.add(HeartbeatEvent, kindBeat, nil)
+		s.add(protocol.HeartbeatEvent, kindBeat, nil)
 		s.watchdog = time.AfterFunc(opts.Watchdog, s.checkWatchdog)
 		s.watchdog.Stop() // armed when the stream opens
 	}
@@ -326,7 +328,7 @@ func (s *Source) LastEventID() string {
 
 // lastEventID reads the queue's last event ID. s.mu is held.
 func (s *Source) lastEventID() string {
-	return s.q.Get(LastEventIDParam).String()
+	return s.q.Get(protocol.LastEventIDParam).String()
 }
 
 // Stats returns the Source's counters.
@@ -551,7 +553,7 @@ func (s *Source) onProbe(data string) {
 // last event ID. s.mu is held.
 func (s *Source) nextURL() string {
 	if id := s.lastEventID(); id != "" {
-		return withParam(s.url, LastEventIDParam, id)
+		return withParam(s.url, protocol.LastEventIDParam, id)
 	}
 	return s.url
 }

@@ -66,7 +66,7 @@ func liveURL(topics []string, lastEventID string) string {
 	}
 	q := url.Values{protocol.TopicParam: topics}
 	if lastEventID != "" {
-		q.Set(eventsource.LastEventIDParam, lastEventID)
+		q.Set(protocol.LastEventIDParam, lastEventID)
 	}
 	return EventsPath + "?" + q.Encode()
 }

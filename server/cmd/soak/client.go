@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // kind is how a client reads.
@@ -406,8 +407,8 @@ func (c *chain) read(p *population, body io.Reader, replayedTo uint64) {
 		if err != nil {
 			return
 		}
-		if strings.HasPrefix(ev.Event, sse.ReservedPrefix) {
-			if ev.Event == sse.GapEvent {
+		if strings.HasPrefix(ev.Event, protocol.ReservedPrefix) {
+			if ev.Event == protocol.GapEvent {
 				c.onGap(ev, sentID)
 				c.lastSeq.Store(c.acct.last)
 				c.lastID = ev.ID

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	hdr "github.com/ssewasm/ssewasm/server/internal/latency"
-	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // bitset is a growable set of sequence numbers.
@@ -61,13 +61,13 @@ type tally struct {
 
 // reserved reports whether an event name is one of the protocol's
 // reserved sse.* events, which never carry published data.
-func reserved(event string) bool { return strings.HasPrefix(event, sse.ReservedPrefix) }
+func reserved(event string) bool { return strings.HasPrefix(event, protocol.ReservedPrefix) }
 
 // observe accounts for one received event with the given type and data,
 // received at now on the run's clock.
 func (t *tally) observe(event, data string, now time.Duration, table *sentTable, wantEvent string) {
 	if reserved(event) {
-		if event == sse.GapEvent {
+		if event == protocol.GapEvent {
 			t.gaps++
 		}
 		return

@@ -35,7 +35,7 @@
 // events expired from it before this server could deliver them), the
 // engine stops delivering, fails every later call with [ErrHistoryLost],
 // and calls Options.OnLost: the broker's clients must reconnect (and will
-// replay, or get sse.GapEvent) on a fresh engine. The server binary exits.
+// replay, or get protocol.GapEvent) on a fresh engine. The server binary exits.
 //
 // Replay reads the stream from the client's last sequence to the stream's
 // last, keeping the requested topics, in parts (sse.Replay.More) of at
@@ -64,6 +64,8 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // Defaults of [Options].
@@ -292,7 +294,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	}
 	// A part must hold the largest message NATS accepts, with its
 	// subject and headers (NATS counts them in a fetch's bytes).
-	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(subject(opts.Subject, strings.Repeat(".", sse.MaxTopicLen)))+replayMsgOverhead)
+	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(subject(opts.Subject, strings.Repeat(".", topic.MaxLen)))+replayMsgOverhead)
 	// Two parts: a replay of several topics on NATS 2.9 holds what it
 	// keeps and one topic's fetch while it merges them.
 	e.held.limit = max(opts.ReplayBytes, 2*int64(e.partBytes))
@@ -418,7 +420,7 @@ func (e *Engine) publish(ctx context.Context, topic, key string, ev sse.Event) (
 	if err := e.usable("publish"); err != nil {
 		return nil, false, err
 	}
-	if !sse.ValidTopic(topic) {
+	if !validTopic(topic) {
 		return nil, false, fmt.Errorf("jetstream: publish: %w: %q", sse.ErrInvalidTopic, topic)
 	}
 	if !e.nc.IsConnected() {
@@ -467,7 +469,7 @@ func (e *Engine) first(ctx context.Context, topic string, seq uint64) (*sse.Mess
 	case errors.Is(err, natsjs.ErrMsgNotFound):
 		// It left the stream within the Duplicates window: its ID
 		// still names it, but its frame is gone.
-		return &sse.Message{Topic: topic, Seq: seq, ID: sse.FormatID(e.epoch, seq)}, nil
+		return &sse.Message{Topic: topic, Seq: seq, ID: protocol.FormatID(e.epoch, seq)}, nil
 	case err != nil:
 		return nil, fmt.Errorf("jetstream: publish: reading message %d, the first publish with this idempotency key, from stream %s: %w", seq, e.opts.Stream, err)
 	}

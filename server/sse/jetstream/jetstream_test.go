@@ -14,17 +14,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
+	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 func TestSubjectMapping(t *testing.T) {
-	for _, topic := range []string{"news", "a.b", ".a.", "a..b", "x-y_z:1/2@3~4", strings.Repeat("z", sse.MaxTopicLen)} {
-		s := subject("p", topic)
+	for _, tp := range []string{"news", "a.b", ".a.", "a..b", "x-y_z:1/2@3~4", strings.Repeat("z", topic.MaxLen)} {
+		s := subject("p", tp)
 		if strings.Count(s, ".") != 1 || strings.ContainsAny(s, "*> \t") {
-			t.Errorf("subject(%q) = %q: want exactly one token after the prefix", topic, s)
+			t.Errorf("subject(%q) = %q: want exactly one token after the prefix", tp, s)
 		}
 		back, ok := topicOf("p", s)
-		if !ok || back != topic {
-			t.Errorf("topicOf(%q) = %q, %v; want %q", s, back, ok, topic)
+		if !ok || back != tp {
+			t.Errorf("topicOf(%q) = %q, %v; want %q", s, back, ok, tp)
 		}
 	}
 	for _, s := range []string{"q.news", "p.a*b", "p."} {
@@ -40,12 +42,12 @@ func TestIDs(t *testing.T) { jstest.Run(t, testIDs) }
 
 func testIDs(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
-	if !sse.ValidEpoch(e.Epoch()) {
+	if !protocol.ValidEpoch(e.Epoch()) {
 		t.Fatalf("epoch %q is not valid", e.Epoch())
 	}
 	for i, topic := range []string{"a", "b", "a.b", "a"} {
 		m := publish(t, e, topic, fmt.Sprint(i))
-		if m.Seq != uint64(i+1) || m.ID != sse.FormatID(e.Epoch(), m.Seq) || m.Topic != topic {
+		if m.Seq != uint64(i+1) || m.ID != protocol.FormatID(e.Epoch(), m.Seq) || m.Topic != topic {
 			t.Errorf("publish %d on %s: seq %d id %q topic %q", i, topic, m.Seq, m.ID, m.Topic)
 		}
 		want := fmt.Sprintf("id: %s\nevent: e\ndata: %d\n\n", m.ID, i)
@@ -120,7 +122,7 @@ func testReplay(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{HistorySize: 5})
 	ep := e.Epoch()
 
-	r := replay(t, e, []string{"a"}, sse.FormatID(ep, 0))
+	r := replay(t, e, []string{"a"}, protocol.FormatID(ep, 0))
 	if r.Gap != "" || r.Through != 0 || r.Head != "" || len(r.Messages) != 0 {
 		t.Errorf("empty stream: %+v", r)
 	}
@@ -135,7 +137,7 @@ func testReplay(t *testing.T, n *jstest.Server) {
 	if !slices.Equal(seqs(r.Messages), []uint64{3}) || string(r.Messages[0].Frame) != string(ms[2].Frame) {
 		t.Errorf("exact: got seqs %v, want [3] with the published frame", seqs(r.Messages))
 	}
-	r = replay(t, e, []string{"a", "b"}, sse.FormatID(ep, 0))
+	r = replay(t, e, []string{"a", "b"}, protocol.FormatID(ep, 0))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), []uint64{1, 2, 3, 4}) {
 		t.Errorf("from the start: gap %q seqs %v", r.Gap, seqs(r.Messages))
 	}
@@ -149,19 +151,19 @@ func testReplay(t *testing.T, n *jstest.Server) {
 	}
 	for _, c := range []struct {
 		last string
-		gap  sse.GapReason
+		gap  protocol.GapReason
 		n    int
 	}{
-		{sse.FormatID(ep, 2), sse.GapExpired, 0},
-		{sse.FormatID(ep, 3), "", 5},             // 4..8: the oldest kept is next
-		{sse.FormatID(ep, 9), sse.GapUnknown, 0}, // ahead
-		{sse.FormatID(ep+"x", 5), sse.GapUnknown, 0},
-		{"js1-5", sse.GapUnknown, 0},
-		{"nonsense", sse.GapMalformed, 0},
-		{ep + "-05", sse.GapMalformed, 0},
+		{protocol.FormatID(ep, 2), protocol.GapExpired, 0},
+		{protocol.FormatID(ep, 3), "", 5},                  // 4..8: the oldest kept is next
+		{protocol.FormatID(ep, 9), protocol.GapUnknown, 0}, // ahead
+		{protocol.FormatID(ep+"x", 5), protocol.GapUnknown, 0},
+		{"js1-5", protocol.GapUnknown, 0},
+		{"nonsense", protocol.GapMalformed, 0},
+		{ep + "-05", protocol.GapMalformed, 0},
 	} {
 		r := replay(t, e, []string{"a", "b"}, c.last)
-		if r.Gap != c.gap || len(r.Messages) != c.n || r.Through != 8 || r.Head != sse.FormatID(ep, 8) {
+		if r.Gap != c.gap || len(r.Messages) != c.n || r.Through != 8 || r.Head != protocol.FormatID(ep, 8) {
 			t.Errorf("after %s: gap %q, %d messages, through %d, head %q; want gap %q, %d messages, through 8", c.last, r.Gap, len(r.Messages), r.Through, r.Head, c.gap, c.n)
 		}
 	}
@@ -179,7 +181,7 @@ func testReplayInteriorDelete(t *testing.T, n *jstest.Server) {
 	if err := e.stream.DeleteMsg(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
-	r := replay(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 1))
+	r := replay(t, e, []string{"a"}, protocol.FormatID(e.Epoch(), 1))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), []uint64{2, 4, 5}) {
 		t.Errorf("gap %q seqs %v, want [2 4 5]", r.Gap, seqs(r.Messages))
 	}
@@ -228,7 +230,7 @@ func testHandoff(t *testing.T, n *jstest.Server) {
 		mu.Unlock()
 		from := first.ID
 		if before > 0 {
-			from = sse.FormatID(e.Epoch(), before)
+			from = protocol.FormatID(e.Epoch(), before)
 		}
 		r := replay(t, e, []string{"a"}, from)
 		if r.Gap != "" || r.Through < before {
@@ -275,7 +277,7 @@ func testEpoch(t *testing.T, n *jstest.Server) {
 		t.Fatal("a recreated stream kept the old epoch")
 	}
 	publish(t, e3, "a", "new")
-	if r := replay(t, e3, []string{"a"}, m.ID); r.Gap != sse.GapUnknown || r.Head != sse.FormatID(e3.Epoch(), 1) {
+	if r := replay(t, e3, []string{"a"}, m.ID); r.Gap != protocol.GapUnknown || r.Head != protocol.FormatID(e3.Epoch(), 1) {
 		t.Errorf("old ID on a recreated stream: %+v", r)
 	}
 }
@@ -458,7 +460,7 @@ func testBroker(t *testing.T, n *jstest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id != sse.FormatID(e.Epoch(), 1) {
+	if id != protocol.FormatID(e.Epoch(), 1) {
 		t.Errorf("id %q", id)
 	}
 }
@@ -561,7 +563,7 @@ func testReplayBatches(t *testing.T, n *jstest.Server) {
 			want = append(want, m.Seq)
 		}
 	}
-	r := replay(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	r := replay(t, e, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), want) {
 		t.Errorf("gap %q, %d messages, want %d in order", r.Gap, len(r.Messages), len(want))
 	}

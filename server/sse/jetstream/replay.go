@@ -53,9 +53,9 @@ import (
 // than the consumer said were pending, or skips one (a jump in the
 // consumer's own sequence), fails the part. Events that expired from the
 // front of the stream before their part was read make the first part a
-// gap (sse.GapExpired), and a later part an error. A failure is tried
+// gap (protocol.GapExpired), and a later part an error. A failure is tried
 // again for a few seconds (replayRetryFor: NATS restarting, say); one
-// that lasts, the broker answers with sse.GapEvent, then live events.
+// that lasts, the broker answers with protocol.GapEvent, then live events.
 
 // replayBatch is how many messages one fetch asks for.
 const replayBatch = 1000
@@ -138,7 +138,7 @@ func (e *Engine) replay(ctx context.Context, topics []string, lastEventID string
 	last, first := info.State.LastSeq, info.State.FirstSeq
 	r := sse.Replay{Through: last}
 	if last > 0 {
-		r.Head = sse.FormatID(e.epoch, last)
+		r.Head = protocol.FormatID(e.epoch, last)
 	}
 	var after uint64
 	after, r.Gap = protocol.Classify(lastEventID, e.epoch, first, last)
@@ -158,7 +158,7 @@ func (e *Engine) replay(ctx context.Context, topics []string, lastEventID string
 		if err != nil {
 			return sse.Replay{}, err
 		}
-		r.Gap = sse.GapExpired
+		r.Gap = protocol.GapExpired
 		return r, nil
 	}
 	r.Messages, r.Release = msgs, rp.release

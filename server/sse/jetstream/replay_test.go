@@ -16,6 +16,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
 // partSize is what a part holds by the engine's count.
@@ -45,7 +46,7 @@ func testReplayParts(t *testing.T, n *jstest.Server) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := e.Replay(ctx, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	r, err := e.Replay(ctx, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func testReplayBytesBound(t *testing.T, n *jstest.Server) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			r, err := e.Replay(ctx, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+			r, err := e.Replay(ctx, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 			if err != nil {
 				errs <- err
 				return
@@ -166,7 +167,7 @@ func testReplayExpiresMidway(t *testing.T, n *jstest.Server) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := e.Replay(ctx, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	r, err := e.Replay(ctx, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +186,8 @@ func testReplayExpiresMidway(t *testing.T, n *jstest.Server) {
 	if held := e.held.inUse(); held != 0 {
 		t.Errorf("%d bytes held after Release", held)
 	}
-	if again := replay(t, e, []string{"a"}, lastGot.ID); again.Gap != sse.GapExpired {
-		t.Errorf("resuming after %s: gap %q, want %q", lastGot.ID, again.Gap, sse.GapExpired)
+	if again := replay(t, e, []string{"a"}, lastGot.ID); again.Gap != protocol.GapExpired {
+		t.Errorf("resuming after %s: gap %q, want %q", lastGot.ID, again.Gap, protocol.GapExpired)
 	}
 }
 
@@ -210,7 +211,7 @@ func BenchmarkReplay(b *testing.B) {
 					}
 				}
 			}
-			from := sse.FormatID(e.Epoch(), 0)
+			from := protocol.FormatID(e.Epoch(), 0)
 			for b.Loop() {
 				if got := replayCount(b, e, []string{"a"}, from); got != bc.events {
 					b.Fatalf("replayed %d events, want %d", got, bc.events)
@@ -238,7 +239,7 @@ func testReplayLargestEvents(t *testing.T, n *jstest.Server) {
 		}
 		want = append(want, publish(t, e, "a", data).Seq)
 	}
-	r := replay(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	r := replay(t, e, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), want) {
 		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(r.Messages), want)
 	}
@@ -349,7 +350,7 @@ func testReplayMerge(t *testing.T, n *jstest.Server) {
 			{[]string{"none", "quiet"}, 0},
 			{[]string{"c", "a", "b", "other"}, all[57].Seq},
 		} {
-			r, parts := readParts(t, e, c.topics, sse.FormatID(e.Epoch(), c.after))
+			r, parts := readParts(t, e, c.topics, protocol.FormatID(e.Epoch(), c.after))
 			var got []*sse.Message
 			for _, p := range parts {
 				got = append(got, p...)
@@ -383,7 +384,7 @@ func testReplayMergeLargest(t *testing.T, n *jstest.Server) {
 		want = append(want, publish(t, e, []string{"a", "b"}[i%2], data).Seq)
 	}
 	eachWay(t, e, func(t *testing.T) {
-		r, parts := readParts(t, e, []string{"a", "b"}, sse.FormatID(e.Epoch(), 0))
+		r, parts := readParts(t, e, []string{"a", "b"}, protocol.FormatID(e.Epoch(), 0))
 		got := slices.Concat(parts...)
 		if r.Gap != "" || !slices.Equal(seqs(got), want) {
 			t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
@@ -430,7 +431,7 @@ func TestReplayFallsBackToOneFilter(t *testing.T) {
 		}
 	}
 	e.severalFilters.Store(true)
-	r := replay(t, e, []string{"a", "b"}, sse.FormatID(e.Epoch(), 0))
+	r := replay(t, e, []string{"a", "b"}, protocol.FormatID(e.Epoch(), 0))
 	if r.Gap != "" || !slices.Equal(seqs(r.Messages), want) {
 		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(r.Messages), want)
 	}
@@ -464,7 +465,7 @@ func testReplayMergeBatches(t *testing.T, n *jstest.Server) {
 		want = append(want, publish(t, e, topic, fmt.Sprint(i)).Seq)
 	}
 	eachWay(t, e, func(t *testing.T) {
-		r, parts := readParts(t, e, []string{"quiet", "busy"}, sse.FormatID(e.Epoch(), 0))
+		r, parts := readParts(t, e, []string{"quiet", "busy"}, protocol.FormatID(e.Epoch(), 0))
 		got := slices.Concat(parts...)
 		if r.Gap != "" || !slices.Equal(seqs(got), want) {
 			t.Errorf("gap %q, %d events in %d parts, want %d in order", r.Gap, len(got), len(parts), len(want))
@@ -490,7 +491,7 @@ func testReplaySkipsForeignParts(t *testing.T, n *jstest.Server) {
 		}
 	}
 	last := publish(t, e, "a", "last")
-	r, parts := readParts(t, e, []string{"a"}, sse.FormatID(e.Epoch(), 0))
+	r, parts := readParts(t, e, []string{"a"}, protocol.FormatID(e.Epoch(), 0))
 	got := slices.Concat(parts...)
 	if want := []uint64{first.Seq, last.Seq}; r.Gap != "" || !slices.Equal(seqs(got), want) {
 		t.Errorf("gap %q, replayed %v, want %v", r.Gap, seqs(got), want)
@@ -560,7 +561,7 @@ func testReplayAcrossNATSRestart(t *testing.T, n *jstest.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		r, err := e.Replay(ctx, []string{"a", "b"}, sse.FormatID(e.Epoch(), 0))
+		r, err := e.Replay(ctx, []string{"a", "b"}, protocol.FormatID(e.Epoch(), 0))
 		if r.Release != nil {
 			r.Release()
 		}
@@ -600,7 +601,7 @@ func BenchmarkReplayMerge(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			from := sse.FormatID(e.Epoch(), 0)
+			from := protocol.FormatID(e.Epoch(), 0)
 			ways := []bool{false}
 			if e.severalFilters.Load() {
 				ways = []bool{true, false}
