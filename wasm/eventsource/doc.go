@@ -88,5 +88,5 @@
 //	}, func(err *eventsource.DecodeError) {
 //		log.Print(err) // the server sent something else
 //	})
-//	src.OnGap(func(g eventsource.Gap) { reload() })
+//	src.OnGap(func(g protocol.Gap, id string) { reload() })
 package eventsource

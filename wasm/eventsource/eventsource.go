@@ -272,28 +272,13 @@ type Stats struct {
 	LastEventID string
 }
 
-// Gap is the server's "sse.gap" event: the events after the ID the client
-// sent cannot be replayed, so the app should reload its state. Live events
-// follow it.
-type Gap struct {
-	// LastEventID is the ID the client sent.
-	LastEventID string `json:"lastEventId"`
-	// Reason is "expired" (older than the server's history), "unknown"
-	// (another history, or never sent), "malformed" (not an ID at all)
-	// or "unavailable" (the server could not read its history just then);
-	// "" if the event's data does not parse.
-	Reason string `json:"reason"`
-	// ID is the gap event's own ID, the latest in the server's history, from
-	// which a later reconnection resumes; "" when the history is empty.
-	ID string `json:"-"`
-}
-
-func parseGap(e Event) Gap {
-	var g Gap
-	if err := json.Unmarshal([]byte(e.Data), &g); err != nil {
-		g = Gap{}
+// parseGap decodes the data of a gap event; a gap whose data does not
+// parse has the zero protocol.Gap (Reason "").
+func parseGap(data string) protocol.Gap {
+	var g protocol.Gap
+	if err := json.Unmarshal([]byte(data), &g); err != nil {
+		return protocol.Gap{}
 	}
-	g.ID = e.ID
 	return g
 }
 
@@ -364,12 +349,15 @@ func (s *Source) OnRaw(name string, fn func(Event)) *Subscription {
 	return s.subscribe(name, fn)
 }
 
-// OnGap calls fn for each "sse.gap" event: the server could not replay the
-// events after the ID the client sent, and the app should reload its state.
-// fn must not block.
-func (s *Source) OnGap(fn func(Gap)) *Subscription {
+// OnGap calls fn for each gap event ([protocol.GapEvent]): the server
+// could not replay the events after the ID the client sent
+// (g.LastEventID), for g.Reason, and the app should reload its state. id
+// is the gap event's own ID, the newest in the server's history, from
+// which the stream resumes; "" when that history is empty. g is zero when
+// the event's data does not parse. Live events follow. fn must not block.
+func (s *Source) OnGap(fn func(g protocol.Gap, id string)) *Subscription {
 	mustHandler(fn == nil)
-	return s.subscribe(protocol.GapEvent, func(e Event) { fn(parseGap(e)) })
+	return s.subscribe(protocol.GapEvent, func(e Event) { fn(parseGap(e.Data), e.ID) })
 }
 
 // withParam returns rawURL with the query parameter name set to value, or

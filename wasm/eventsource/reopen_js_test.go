@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -363,22 +364,31 @@ func TestWatchdog(t *testing.T) {
 	})
 }
 
+// gotGap is what an OnGap handler received.
+type gotGap struct {
+	g  protocol.Gap
+	id string
+}
+
 // TestGap: the server's sse.gap reaches OnGap with the reason and the ID
 // the client sent, and the stream resumes from the gap's ID.
 func TestGap(t *testing.T) {
-	for _, tc := range []struct{ sent, reason string }{
+	for _, tc := range []struct {
+		sent   string
+		reason protocol.GapReason
+	}{
 		{"zz-9", "unknown"},  // another epoch
 		{"ep-99", "unknown"}, // past the history
 		{"garbage", "malformed"},
 	} {
-		t.Run(tc.reason+"/"+tc.sent, func(t *testing.T) {
+		t.Run(string(tc.reason)+"/"+tc.sent, func(t *testing.T) {
 			u, key := eventsURL(t, "e", ":a", "e", ":b", "e", ":c", "lastEventId", tc.sent)
 			src := open(t, u, eventsource.Options{Watchdog: 300 * time.Millisecond})
-			gaps := newRecorder[eventsource.Gap]()
-			src.OnGap(gaps.add)
+			gaps := newRecorder[gotGap]()
+			src.OnGap(func(g protocol.Gap, id string) { gaps.add(gotGap{g, id}) })
 			msgs := newRecorder[eventsource.Event]()
 			src.OnRaw("message", msgs.add)
-			if got, want := gaps.next(t, "gap"), (eventsource.Gap{LastEventID: tc.sent, Reason: tc.reason, ID: "ep-3"}); got != want {
+			if got, want := gaps.next(t, "gap"), (gotGap{protocol.Gap{LastEventID: tc.sent, Reason: tc.reason}, "ep-3"}); got != want {
 				t.Errorf("gap = %+v, want %+v", got, want)
 			}
 			if got := src.LastEventID(); got != "ep-3" {
@@ -428,7 +438,7 @@ func TestOpenCloseLeak(t *testing.T) {
 		srcs = append(srcs, src)
 		subscribe[pingLike](src)
 		src.OnRaw("message", func(eventsource.Event) {})
-		src.OnGap(func(eventsource.Gap) {})
+		src.OnGap(func(protocol.Gap, string) {})
 		src.OnOpen(func() {})
 		src.OnError(func(eventsource.State) {}).Close() // closed early: one less
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
 )
@@ -167,7 +168,7 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	p1, pings1, _ := subscribe[demo.Ping](src)
 	_, pings2, _ := subscribe[demo.Ping](src)
 	_, cts, _ := subscribe[demo.ConnectTime](src)
-	src.OnGap(func(eventsource.Gap) {})
+	src.OnGap(func(protocol.Gap, string) {})
 	const all = "connecttime,error,message,message,open,sse.gap,sse.gap"
 	if got := tr.Call("live", first).String(); got != all {
 		t.Fatalf("listeners = %s, want %s", got, all)

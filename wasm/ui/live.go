@@ -110,7 +110,7 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 		}),
 		appstream.OnEvent(func(ctx app.Context, s demo.ServerStats, _ string) { c.addPoint(s) }),
 		appstream.OnEvent(func(ctx app.Context, m demo.BoardMessage, id string) { c.addBoard(m, id) }),
-		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { c.onGap(ctx, g) }),
+		appstream.OnGap(c.onGap),
 		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
 			c.notice = "An event did not decode: " + err.Error()
 		}),
@@ -126,18 +126,18 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 // onGap: the server cannot replay from the ID we had (the server
 // restarted, or we asked for an ID it no longer has). Reload the board
 // from the start of the server's current history.
-func (c *Live) onGap(ctx app.Context, g eventsource.Gap) {
-	c.notice = "The server could not replay from " + `"` + g.LastEventID + `"` + " (" + g.Reason + ")."
+func (c *Live) onGap(ctx app.Context, g protocol.Gap, id string) {
+	c.notice = "The server could not replay from " + `"` + g.LastEventID + `"` + " (" + string(g.Reason) + ")."
 	// Expired: what the history holds is all there is. Malformed: the
 	// visitor typed a bad ID. Unknown, from another history: replay the
 	// server's whole current history, once per history.
-	i := strings.LastIndexByte(g.ID, '-')
-	if g.Reason != "unknown" || i <= 0 || c.reloaded == g.ID[:i] {
+	epoch, _, err := protocol.ParseID(id)
+	if g.Reason != protocol.GapUnknown || err != nil || c.reloaded == epoch {
 		return
 	}
-	c.reloaded = g.ID[:i]
+	c.reloaded = epoch
 	c.notice += " Reloading the board from the server's history."
-	c.open(ctx, g.ID[:i]+"-0")
+	c.open(ctx, protocol.FormatID(epoch, 0))
 }
 
 func (c *Live) addPoint(s demo.ServerStats) {

@@ -56,6 +56,7 @@ package appstream
 import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -110,13 +111,13 @@ func OnRaw(name string, fn func(app.Context, eventsource.Event)) Handler {
 	}}
 }
 
-// OnGap handles the server's sse.gap event, as [eventsource.Source.OnGap]
-// does: the app should reload its state.
-func OnGap(fn func(app.Context, eventsource.Gap)) Handler {
+// OnGap handles the server's gap event, as [eventsource.Source.OnGap]
+// does: the app should reload its state; id is the gap event's ID.
+func OnGap(fn func(ctx app.Context, g protocol.Gap, id string)) Handler {
 	mustHandler(fn == nil)
 	return Handler{subscribe: func(st *Stream) {
-		st.src.OnGap(func(g eventsource.Gap) {
-			st.q.push(func(ctx app.Context) { fn(ctx, g) })
+		st.src.OnGap(func(g protocol.Gap, id string) {
+			st.q.push(func(ctx app.Context) { fn(ctx, g, id) })
 		})
 	}}
 }

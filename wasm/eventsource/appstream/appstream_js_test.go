@@ -20,6 +20,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/internal/ssetest"
@@ -337,7 +338,7 @@ func (c *logView) OnMount(ctx app.Context) {
 		appstream.OnEvent(func(ctx app.Context, v tick, id string) { add(fmt.Sprint("tick ", v.N, " ", id)) }),
 		appstream.OnEvent(func(ctx app.Context, p demo.Ping, _ string) { add("ping " + p.Time.UTC().Format(time.RFC3339)) }),
 		appstream.OnRaw("note", func(ctx app.Context, m eventsource.Event) { add("note " + m.Data) }),
-		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) { add("gap " + g.Reason + " " + g.LastEventID) }),
+		appstream.OnGap(func(ctx app.Context, g protocol.Gap, _ string) { add("gap " + string(g.Reason) + " " + g.LastEventID) }),
 		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
 			add(fmt.Sprintf("error %q %v", err.Data, errors.Is(err, event.ErrDecode)))
 		}),

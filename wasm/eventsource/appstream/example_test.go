@@ -5,6 +5,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/demo"
+	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -32,8 +33,8 @@ func (c *clock) OnMount(ctx app.Context) {
 			c.pings++
 		}),
 		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) { c.state = s }),
-		appstream.OnGap(func(ctx app.Context, g eventsource.Gap) {
-			c.note = "missed events (" + g.Reason + "): reloading"
+		appstream.OnGap(func(ctx app.Context, g protocol.Gap, _ string) {
+			c.note = "missed events (" + string(g.Reason) + "): reloading"
 			// fetch the current state here
 		}),
 		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) { c.note = err.Error() }),
