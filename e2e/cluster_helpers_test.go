@@ -129,7 +129,7 @@ func openStream(t *testing.T, srv *server, topic, lastID string) *streamClient {
 				close(c.events)
 				return
 			}
-			c.events <- received{e.ID, e.Event, e.Data}
+			c.events <- received{e.ID, e.Name, e.Data}
 		}
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })

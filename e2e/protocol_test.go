@@ -13,7 +13,7 @@ import (
 // reserved and that its topics are valid and public).
 func TestSharedEventsArePublishable(t *testing.T) {
 	for _, v := range []event.Named{demo.ConnectTime{}, demo.Ping{}, demo.ServerStats{}, demo.BoardMessage{}} {
-		if err := (sse.Event{Event: v.EventName()}).Validate(); err != nil {
+		if err := (sse.Event{Name: v.EventName()}).Validate(); err != nil {
 			t.Errorf("%T: %v", v, err)
 		}
 	}

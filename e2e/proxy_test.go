@@ -292,7 +292,7 @@ func (c *proxyClient) stream(ctx context.Context, hc *http.Client, url string) {
 			return
 		}
 		c.mu.Lock()
-		c.got = append(c.got, received{e.ID, e.Event, e.Data})
+		c.got = append(c.got, received{e.ID, e.Name, e.Data})
 		c.lastID = e.ID
 		c.mu.Unlock()
 	}

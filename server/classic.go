@@ -78,5 +78,5 @@ func send(s *sse.Stream, v event.Named) error {
 	if err != nil {
 		return err
 	}
-	return s.Send(sse.Event{Event: name, Data: data})
+	return s.Send(sse.Event{Name: name, Data: data})
 }

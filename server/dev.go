@@ -142,7 +142,7 @@ func (d *devReload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		data, changed := d.current()
-		if err := s.Send(sse.Event{Event: "build", Data: data}); err != nil {
+		if err := s.Send(sse.Event{Name: "build", Data: data}); err != nil {
 			return
 		}
 		select {

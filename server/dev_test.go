@@ -75,8 +75,8 @@ func TestDevBuildStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b build
-		if e.Event != "build" || json.Unmarshal([]byte(e.Data), &b) != nil {
-			t.Fatalf("got %q %q, want a build event", e.Event, e.Data)
+		if e.Name != "build" || json.Unmarshal([]byte(e.Data), &b) != nil {
+			t.Fatalf("got %q %q, want a build event", e.Name, e.Data)
 		}
 		return b
 	}

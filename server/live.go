@@ -45,7 +45,7 @@ func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, lo
 				log.Error("encoding stats", "err", err)
 				return
 			}
-			err = b.PublishLocal(demo.StatsTopic.Name(), sse.Event{Event: name, Data: data})
+			err = b.PublishLocal(demo.StatsTopic.Name(), sse.Event{Name: name, Data: data})
 			if err != nil && ctx.Err() == nil {
 				log.Warn("publishing stats", "err", err)
 			}

@@ -130,7 +130,7 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), publishTimeout)
 	defer cancel()
-	pub, err := h.broker.PublishWith(ctx, p.Topic, sse.Event{Event: p.Event, Data: string(body)}, sse.PublishOptions{IdempotencyKey: key})
+	pub, err := h.broker.PublishWith(ctx, p.Topic, sse.Event{Name: p.Event, Data: string(body)}, sse.PublishOptions{IdempotencyKey: key})
 	switch {
 	case err == nil:
 		if pub.Duplicate {

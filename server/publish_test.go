@@ -147,14 +147,14 @@ func TestPublishReachesStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "line one\nline two\nline three\n\n: not a comment\nünïcödé ✓"
-	if e.Data != want || e.Event != "update" || e.ID != m["id"] {
+	if e.Data != want || e.Name != "update" || e.ID != m["id"] {
 		t.Fatalf("got %+v\nwant data %q, event update, id %q", e, want, m["id"])
 	}
 	e, err = d.Next()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Data != "second" || e.Event != "" || e.ID != m2["id"] {
+	if e.Data != "second" || e.Name != "" || e.ID != m2["id"] {
 		t.Fatalf("second event %+v, want unnamed \"second\" with id %q", e, m2["id"])
 	}
 }
@@ -263,7 +263,7 @@ func FuzzPublishParams(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := b.Publish(context.Background(), p.Topic, sse.Event{Event: p.Event}); err != nil {
+		if _, err := b.Publish(context.Background(), p.Topic, sse.Event{Name: p.Event}); err != nil {
 			return
 		}
 		if strings.ContainsAny(p.Event, "\r\n\x00") || strings.HasPrefix(p.Event, "sse.") {

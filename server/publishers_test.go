@@ -30,7 +30,7 @@ func TestPublishersRunUntilShutdown(t *testing.T) {
 				return
 			case <-tick.C:
 				name, data, _ := event.Encode(demo.BoardMessage{Text: "from a publisher"})
-				broker.Publish(ctx, "mine", sse.Event{Event: name, Data: data})
+				broker.Publish(ctx, "mine", sse.Event{Name: name, Data: data})
 			}
 		}
 	})
@@ -40,8 +40,8 @@ func TestPublishersRunUntilShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Event != "board" || e.Data != "from a publisher" {
-		t.Errorf("got %q %q, want the publisher's event", e.Event, e.Data)
+	if e.Name != "board" || e.Data != "from a publisher" {
+		t.Errorf("got %q %q, want the publisher's event", e.Name, e.Data)
 	}
 	resp.Body.Close()
 	svc.beginShutdown(5*time.Second, quiet)

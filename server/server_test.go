@@ -190,8 +190,8 @@ func TestStreamPingsAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: %v (want %q at once)", i, err, want)
 		}
-		if e.Event != want {
-			t.Fatalf("event %d is %q, want %q", i, e.Event, want)
+		if e.Name != want {
+			t.Fatalf("event %d is %q, want %q", i, e.Name, want)
 		}
 		if want == "" {
 			if _, err := event.Decode[demo.Ping](e.Data); err != nil {
@@ -265,8 +265,8 @@ func TestStreamDecodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Event != "connecttime" {
-		t.Fatalf("first event %q, want connecttime", first.Event)
+	if first.Name != "connecttime" {
+		t.Fatalf("first event %q, want connecttime", first.Name)
 	}
 	if d.Retry() != 10*time.Second {
 		t.Errorf("retry = %v, want 10s", d.Retry())
@@ -277,8 +277,8 @@ func TestStreamDecodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Event != "" {
-			t.Fatalf("ping %d is named %q, want unnamed", i, e.Event)
+		if e.Name != "" {
+			t.Fatalf("ping %d is named %q, want unnamed", i, e.Name)
 		}
 		p, err := event.Decode[demo.Ping](e.Data)
 		if err != nil {
@@ -439,8 +439,8 @@ func TestStatsPublished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Event != "stats" {
-			t.Fatalf("event %q, want stats", e.Event)
+		if e.Name != "stats" {
+			t.Fatalf("event %q, want stats", e.Name)
 		}
 		s, err := event.Decode[demo.ServerStats](e.Data)
 		if err != nil {

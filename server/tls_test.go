@@ -126,7 +126,7 @@ func TestTLSServesHTTP2Streams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Event != "secure" || e.Data != "over h2" {
+	if e.Name != "secure" || e.Data != "over h2" {
 		t.Fatalf("got %+v", e)
 	}
 

@@ -166,7 +166,7 @@ func TestBrokerStreams(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	for i := range 3 {
-		if _, err := b.Publish(ctx, "a", sse.Event{Event: "n", Data: strings.Repeat("d", i*10000)}); err != nil {
+		if _, err := b.Publish(ctx, "a", sse.Event{Name: "n", Data: strings.Repeat("d", i*10000)}); err != nil {
 			t.Fatal(err)
 		}
 	}

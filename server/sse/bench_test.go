@@ -43,7 +43,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 			for br.Stats().Clients != clients {
 				time.Sleep(time.Millisecond)
 			}
-			e := Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+			e := Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
 			// Warm up: grow every queue's buffers.
 			for range 100 {
 				br.Publish(ctx, "bench", e)
@@ -79,7 +79,7 @@ func BenchmarkPublishFanout(b *testing.B) {
 // BenchmarkEncode measures the one encoding of an event at publish.
 func BenchmarkEncode(b *testing.B) {
 	m := NewMemoryEngine(MemoryOptions{HistorySize: 1024})
-	e := Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	e := Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := m.Publish(context.Background(), "t", e); err != nil {
@@ -96,7 +96,7 @@ func BenchmarkPublishIdempotent(b *testing.B) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("8e03978e-40d5-43e8-bc93-%012d", i)
 	}
-	e := Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	e := Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
 	for _, c := range []struct {
 		name string
 		key  func(i int) string

@@ -271,10 +271,10 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 		return "", topicError(topic)
 	case e.ID != "":
 		return "", fmt.Errorf("%w, but it is %s: the broker assigns IDs", ErrIDAssigned, clip(e.ID))
-	case strings.HasPrefix(e.Event, protocol.ReservedPrefix):
-		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Event), protocol.ReservedPrefix)
-	case len(e.Event)+len(e.Data) > b.opts.MaxEventSize:
-		return "", fmt.Errorf("%w: %d bytes of event name and data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Event)+len(e.Data), b.opts.MaxEventSize)
+	case strings.HasPrefix(e.Name, protocol.ReservedPrefix):
+		return "", fmt.Errorf("%w %s: names starting with %q are for the broker's own events; pick another name", ErrReservedEvent, clip(e.Name), protocol.ReservedPrefix)
+	case len(e.Name)+len(e.Data) > b.opts.MaxEventSize:
+		return "", fmt.Errorf("%w: %d bytes of event name and data, the limit is %d (Options.MaxEventSize); send a reference to the data instead", ErrEventTooLarge, len(e.Name)+len(e.Data), b.opts.MaxEventSize)
 	}
 	if err := e.Validate(); err != nil {
 		return "", err

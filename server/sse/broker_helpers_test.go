@@ -233,7 +233,7 @@ func (c *testClient) nextEvent() Event {
 	c.t.Helper()
 	for {
 		it := c.next()
-		if !it.IsComm && it.Event.Event != protocol.HeartbeatEvent {
+		if !it.IsComm && it.Event.Name != protocol.HeartbeatEvent {
 			return it.Event
 		}
 	}
@@ -254,7 +254,7 @@ func (c *testClient) expectNothing(d time.Duration) {
 	c.t.Helper()
 	select {
 	case it := <-c.items:
-		if !it.IsComm && it.Event.Event != protocol.HeartbeatEvent {
+		if !it.IsComm && it.Event.Name != protocol.HeartbeatEvent {
 			c.t.Fatalf("unexpected event %+v", it)
 		}
 	case <-time.After(d):
@@ -281,7 +281,7 @@ func topicsQuery(topics ...string) string {
 
 func publish(t testing.TB, b *Broker, topic, data string) string {
 	t.Helper()
-	id, err := b.Publish(context.Background(), topic, Event{Event: "msg", Data: data})
+	id, err := b.Publish(context.Background(), topic, Event{Name: "msg", Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

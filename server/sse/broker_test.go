@@ -39,7 +39,7 @@ func testBrokerTopicsIsolate(t *testing.T, mode testMode) {
 			t.Errorf("not in seq order: %s after %s", got[i].ID, got[i-1].ID)
 		}
 	}
-	if e := def.nextEvent(); e.Data != "d1" || e.Event != "msg" {
+	if e := def.nextEvent(); e.Data != "d1" || e.Name != "msg" {
 		t.Errorf("client on the default topic got %+v", e)
 	}
 	a.expectNothing(50 * 1e6)

@@ -73,7 +73,7 @@ func (d *Decoder) Next() (Event, error) {
 		}
 		e := Event{
 			ID:    d.lastID,
-			Event: d.eventType(),
+			Name:  d.eventType(),
 			Data:  string(d.data[:len(d.data)-1]),
 			Retry: d.retry,
 		}

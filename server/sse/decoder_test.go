@@ -36,7 +36,7 @@ var decodeTests = []struct {
 	{
 		name: "spec: add and remove",
 		in:   "event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: 113411\n\n",
-		want: []Event{{Event: "add", Data: "73857293"}, {Event: "remove", Data: "2153"}, {Event: "add", Data: "113411"}},
+		want: []Event{{Name: "add", Data: "73857293"}, {Name: "remove", Data: "2153"}, {Name: "add", Data: "113411"}},
 	},
 	{
 		name: "spec: first, second, third event",
@@ -64,8 +64,8 @@ var decodeTests = []struct {
 		in:   "data:test\n\ndata: test\n\n",
 		want: []Event{{Data: "test"}, {Data: "test"}},
 	},
-	{name: "CRLF", in: "event: a\r\ndata: 1\r\ndata: 2\r\n\r\n", want: []Event{{Event: "a", Data: "1\n2"}}},
-	{name: "CR", in: "event: a\rdata: 1\rdata: 2\r\r", want: []Event{{Event: "a", Data: "1\n2"}}},
+	{name: "CRLF", in: "event: a\r\ndata: 1\r\ndata: 2\r\n\r\n", want: []Event{{Name: "a", Data: "1\n2"}}},
+	{name: "CR", in: "event: a\rdata: 1\rdata: 2\r\r", want: []Event{{Name: "a", Data: "1\n2"}}},
 	{name: "mixed line ends", in: "data: a\r\ndata: b\rdata: c\ndata: d\r\n\n", want: []Event{{Data: "a\nb\nc\nd"}}},
 	{name: "CR CR is a blank line", in: "data: a\r\rdata: b\r\n\r\n", want: []Event{{Data: "a"}, {Data: "b"}}},
 	{name: "LF CRLF", in: "data: a\n\r\n", want: []Event{{Data: "a"}}},
@@ -76,12 +76,12 @@ var decodeTests = []struct {
 	{name: "BOM later is data", in: "data: a\n\n\xEF\xBB\xBFdata: b\n\ndata: \xEF\xBB\xBFc\n\n", want: []Event{{Data: "a"}, {Data: "\uFEFFc"}}},
 	{name: "one space removed", in: "data:  two\n\ndata:none\n\ndata: \n\n", want: []Event{{Data: " two"}, {Data: "none"}, {Data: ""}}},
 	{name: "tab kept", in: "data:\tx\n\n", want: []Event{{Data: "\tx"}}},
-	{name: "colon in value", in: "data: a:b\n\nevent: x:y\ndata\n\n", want: []Event{{Data: "a:b"}, {Event: "x:y"}}},
-	{name: "type reset after dispatch", in: "event: a\ndata: 1\n\ndata: 2\n\n", want: []Event{{Event: "a", Data: "1"}, {Data: "2"}}},
+	{name: "colon in value", in: "data: a:b\n\nevent: x:y\ndata\n\n", want: []Event{{Data: "a:b"}, {Name: "x:y"}}},
+	{name: "type reset after dispatch", in: "event: a\ndata: 1\n\ndata: 2\n\n", want: []Event{{Name: "a", Data: "1"}, {Data: "2"}}},
 	{name: "type reset without dispatch", in: "event: a\n\ndata: 2\n\n", want: []Event{{Data: "2"}}},
-	{name: "last event type wins", in: "event: a\nevent: b\ndata\n\n", want: []Event{{Event: "b"}}},
+	{name: "last event type wins", in: "event: a\nevent: b\ndata\n\n", want: []Event{{Name: "b"}}},
 	{name: "empty event name", in: "event: a\nevent\ndata\n\n", want: []Event{{}}},
-	{name: "explicit message type", in: "event: message\ndata: x\n\n", want: []Event{{Event: "message", Data: "x"}}},
+	{name: "explicit message type", in: "event: message\ndata: x\n\n", want: []Event{{Name: "message", Data: "x"}}},
 	{name: "id persists", in: "id: 7\ndata: a\n\ndata: b\n\n", want: []Event{{ID: "7", Data: "a"}, {ID: "7", Data: "b"}}, lastID: "7"},
 	{name: "id without data persists", in: "id: 5\n\ndata: x\n\n", want: []Event{{ID: "5", Data: "x"}}, lastID: "5"},
 	{name: "id with NUL ignored", in: "id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", want: []Event{{ID: "1", Data: "a"}, {ID: "1", Data: "b"}}, lastID: "1"},
@@ -117,7 +117,7 @@ var decodeTests = []struct {
 	{name: "surrogate", in: "data: \xed\xa0\x80\n\n", want: []Event{{Data: "\uFFFD\uFFFD\uFFFD"}}},
 	{name: "overlong", in: "data: \xc0\x80\n\n", want: []Event{{Data: "\uFFFD\uFFFD"}}},
 	{name: "invalid in field name", in: "dat\xe1: a\n\n"},
-	{name: "invalid in event and id", in: "id: \xff\nevent: \xfe\ndata\n\n", want: []Event{{ID: "\uFFFD", Event: "\uFFFD"}}, lastID: "\uFFFD"},
+	{name: "invalid in event and id", in: "id: \xff\nevent: \xfe\ndata\n\n", want: []Event{{ID: "\uFFFD", Name: "\uFFFD"}}, lastID: "\uFFFD"},
 	{name: "valid multibyte", in: "data: héllo 🌍\n\n", want: []Event{{Data: "héllo 🌍"}}},
 }
 
@@ -221,7 +221,7 @@ func TestDecoderLongLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Event != "big" || got[0].Data != long+"\n"+long {
+	if len(got) != 1 || got[0].Name != "big" || got[0].Data != long+"\n"+long {
 		t.Errorf("long event lost: %d events", len(got))
 	}
 }
@@ -313,17 +313,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%d events from %d bytes", len(whole), len(in))
 		}
 		for _, e := range whole {
-			if strings.ContainsAny(e.ID, "\r\n\x00") || strings.ContainsAny(e.Event, "\r\n") || strings.Contains(e.Data, "\r") {
+			if strings.ContainsAny(e.ID, "\r\n\x00") || strings.ContainsAny(e.Name, "\r\n") || strings.Contains(e.Data, "\r") {
 				t.Fatalf("event with a line break the parser should have consumed: %+v", e)
 			}
-			if !utf8.ValidString(e.ID) || !utf8.ValidString(e.Event) || !utf8.ValidString(e.Data) {
+			if !utf8.ValidString(e.ID) || !utf8.ValidString(e.Name) || !utf8.ValidString(e.Data) {
 				t.Fatalf("event is not valid UTF-8: %+v", e)
 			}
 			if e.Retry < 0 || e.Retry%time.Millisecond != 0 {
 				t.Fatalf("retry %v is not whole non-negative milliseconds", e.Retry)
 			}
 			// What we decode without NUL in the type, we can send again.
-			if !strings.Contains(e.Event, "\x00") {
+			if !strings.Contains(e.Name, "\x00") {
 				if _, err := AppendEvent(nil, e); err != nil {
 					t.Fatalf("decoded event does not encode: %+v: %v", e, err)
 				}
@@ -336,9 +336,9 @@ func BenchmarkDecoder(b *testing.B) {
 	var stream []byte
 	for i := range 1000 {
 		stream, _ = AppendEvent(stream, Event{
-			ID:    fmt.Sprint(i),
-			Event: "update",
-			Data:  `{"time":"2026-01-01T00:00:00Z","value":12345}` + "\n" + `{"second":"line"}`,
+			ID:   fmt.Sprint(i),
+			Name: "update",
+			Data: `{"time":"2026-01-01T00:00:00Z","value":12345}` + "\n" + `{"second":"line"}`,
 		})
 	}
 	b.SetBytes(int64(len(stream)))

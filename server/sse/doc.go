@@ -45,7 +45,7 @@
 //	srv.RegisterOnShutdown(func() { b.Shutdown(context.Background()) })
 //	go srv.ListenAndServe()
 //	...
-//	id, err := b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "..."})
+//	id, err := b.Publish(ctx, "news", sse.Event{Name: "headline", Data: "..."})
 //
 // A browser subscribes with new EventSource("/events?topic=news&topic=sport").
 // Every event gets an ID "<epoch>-<seq>" from the engine, and is encoded
@@ -99,7 +99,7 @@
 //			case <-r.Context().Done():
 //				return // the client left
 //			case now := <-t.C:
-//				if err := s.Send(sse.Event{Event: "tick", Data: now.Format(time.RFC3339)}); err != nil {
+//				if err := s.Send(sse.Event{Name: "tick", Data: now.Format(time.RFC3339)}); err != nil {
 //					return
 //				}
 //			}

@@ -98,7 +98,7 @@ func NewMessage(topic, epoch string, seq uint64, e Event) (*Message, error) {
 
 // frameSize is a close guess at an event's wire size, for one allocation.
 func frameSize(e Event) int {
-	return 32 + len(e.ID) + len(e.Event) + len(e.Data) + len(e.Data)/16
+	return 32 + len(e.ID) + len(e.Name) + len(e.Data) + len(e.Data)/16
 }
 
 // Replay is what [Engine.Replay] found.

@@ -35,10 +35,10 @@ type Event struct {
 	// reset the last event ID. ID must not contain CR, LF or NUL
 	// (a browser ignores an id with NUL).
 	ID string
-	// Event is the `event:` field, the event type. "" writes no event
-	// field: browsers then deliver the event to "message" listeners. Event
+	// Name is the `event:` field, the event type. "" writes no event
+	// field: browsers then deliver the event to "message" listeners. Name
 	// must not contain CR, LF or NUL.
-	Event string
+	Name string
 	// Data is the payload. It is split on CRLF, CR and LF into one
 	// `data:` line per line; the browser joins the lines back with LF.
 	// Data is sent as is: bytes that are not valid UTF-8 reach the browser
@@ -57,9 +57,9 @@ func (e Event) Validate() error {
 		return fmt.Errorf("%w %s: %s at byte %d; an ID must be a single line without NUL, so encode it (for example as hex or base64) before sending",
 			ErrInvalidID, clip(e.ID), charName(e.ID[i]), i)
 	}
-	if i := strings.IndexAny(e.Event, "\r\n\x00"); i >= 0 {
+	if i := strings.IndexAny(e.Name, "\r\n\x00"); i >= 0 {
 		return fmt.Errorf("%w %s: %s at byte %d; an event name must be a single line without NUL, so pick another name",
-			ErrInvalidEvent, clip(e.Event), charName(e.Event[i]), i)
+			ErrInvalidEvent, clip(e.Name), charName(e.Name[i]), i)
 	}
 	if e.Retry < 0 {
 		return fmt.Errorf("%w %v: must not be negative; use 0 to send no retry field", ErrInvalidRetry, e.Retry)
@@ -96,9 +96,9 @@ func AppendEvent(dst []byte, e Event) ([]byte, error) {
 		dst = append(dst, e.ID...)
 		dst = append(dst, '\n')
 	}
-	if e.Event != "" {
+	if e.Name != "" {
 		dst = append(dst, "event: "...)
-		dst = append(dst, e.Event...)
+		dst = append(dst, e.Name...)
 		dst = append(dst, '\n')
 	}
 	data := e.Data

@@ -19,31 +19,31 @@ var encodeTests = []struct {
 	wantErr error
 }{
 	{name: "unnamed", in: Event{Data: "hello"}, want: "data: hello\n\n"},
-	{name: "spec add event", in: Event{Event: "add", Data: "73857293"}, want: "event: add\ndata: 73857293\n\n"},
-	{name: "id and name", in: Event{ID: "1", Event: "add", Data: "x"}, want: "id: 1\nevent: add\ndata: x\n\n"},
-	{name: "node connecttime", in: Event{Event: "connecttime", Data: "Thu Jan 01 2026"}, want: "event: connecttime\ndata: Thu Jan 01 2026\n\n"},
+	{name: "spec add event", in: Event{Name: "add", Data: "73857293"}, want: "event: add\ndata: 73857293\n\n"},
+	{name: "id and name", in: Event{ID: "1", Name: "add", Data: "x"}, want: "id: 1\nevent: add\ndata: x\n\n"},
+	{name: "node connecttime", in: Event{Name: "connecttime", Data: "Thu Jan 01 2026"}, want: "event: connecttime\ndata: Thu Jan 01 2026\n\n"},
 	{name: "all line ends", in: Event{Data: "a\r\nb\rc\nd"}, want: "data: a\ndata: b\ndata: c\ndata: d\n\n"},
-	{name: "empty data is dispatchable", in: Event{Event: "ping"}, want: "event: ping\ndata:\n\n"},
+	{name: "empty data is dispatchable", in: Event{Name: "ping"}, want: "event: ping\ndata:\n\n"},
 	{name: "zero event", in: Event{}, want: "data:\n\n"},
 	{name: "trailing LF kept", in: Event{Data: "a\n"}, want: "data: a\ndata:\n\n"},
 	{name: "blank line inside data", in: Event{Data: "a\n\nb"}, want: "data: a\ndata:\ndata: b\n\n"},
 	{name: "lone CR", in: Event{Data: "\r"}, want: "data:\ndata:\n\n"},
 	{name: "CR CRLF", in: Event{Data: "\r\r\n"}, want: "data:\ndata:\ndata:\n\n"},
-	{name: "leading space kept", in: Event{Data: " x", ID: " 1", Event: " e"}, want: "id:  1\nevent:  e\ndata:  x\n\n"},
+	{name: "leading space kept", in: Event{Data: " x", ID: " 1", Name: " e"}, want: "id:  1\nevent:  e\ndata:  x\n\n"},
 	{name: "colons in data", in: Event{Data: "data: x:y"}, want: "data: data: x:y\n\n"},
 	{name: "NUL in data", in: Event{Data: "a\x00b"}, want: "data: a\x00b\n\n"},
 	{name: "retry", in: Event{Retry: 10 * time.Second, Data: "x"}, want: "retry: 10000\ndata: x\n\n"},
 	{name: "retry truncated", in: Event{Retry: 1999 * time.Microsecond, Data: "x"}, want: "retry: 1\ndata: x\n\n"},
 	{name: "retry at least 1ms", in: Event{Retry: time.Nanosecond, Data: "x"}, want: "retry: 1\ndata: x\n\n"},
-	{name: "all fields", in: Event{ID: "7", Event: "e", Data: "d", Retry: time.Second}, want: "retry: 1000\nid: 7\nevent: e\ndata: d\n\n"},
+	{name: "all fields", in: Event{ID: "7", Name: "e", Data: "d", Retry: time.Second}, want: "retry: 1000\nid: 7\nevent: e\ndata: d\n\n"},
 	{name: "non-UTF-8 data sent as is", in: Event{Data: "\xff"}, want: "data: \xff\n\n"},
 
 	{name: "ID with LF", in: Event{ID: "a\nb"}, wantErr: ErrInvalidID},
 	{name: "ID with CR", in: Event{ID: "a\rb"}, wantErr: ErrInvalidID},
 	{name: "ID with NUL", in: Event{ID: "a\x00b"}, wantErr: ErrInvalidID},
-	{name: "event with LF", in: Event{Event: "x\n"}, wantErr: ErrInvalidEvent},
-	{name: "event with CR", in: Event{Event: "\rx"}, wantErr: ErrInvalidEvent},
-	{name: "event with NUL", in: Event{Event: "\x00"}, wantErr: ErrInvalidEvent},
+	{name: "event with LF", in: Event{Name: "x\n"}, wantErr: ErrInvalidEvent},
+	{name: "event with CR", in: Event{Name: "\rx"}, wantErr: ErrInvalidEvent},
+	{name: "event with NUL", in: Event{Name: "\x00"}, wantErr: ErrInvalidEvent},
 	{name: "negative retry", in: Event{Retry: -time.Millisecond, Data: "x"}, wantErr: ErrInvalidRetry},
 }
 
@@ -106,7 +106,7 @@ func TestWriteEventWriteError(t *testing.T) {
 // a browser (our Decoder) must see the retry.
 func TestNodeDemoWireCompat(t *testing.T) {
 	b := AppendRetry(nil, 10*time.Second)
-	b, err := AppendEvent(b, Event{Event: "connecttime", Data: "now"})
+	b, err := AppendEvent(b, Event{Name: "connecttime", Data: "now"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestNodeDemoWireCompat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Event{Event: "connecttime", Data: "now", Retry: 10 * time.Second}); e != want {
+	if want := (Event{Name: "connecttime", Data: "now", Retry: 10 * time.Second}); e != want {
 		t.Errorf("decoded %+v, want %+v", e, want)
 	}
 }
@@ -182,7 +182,7 @@ func TestAppendRetry(t *testing.T) {
 
 func TestAppendEventAllocs(t *testing.T) {
 	buf := make([]byte, 0, 256)
-	e := Event{ID: "42", Event: "update", Data: "line one\nline two\r\nline three", Retry: time.Second}
+	e := Event{ID: "42", Name: "update", Data: "line one\nline two\r\nline three", Retry: time.Second}
 	allocs := testing.AllocsPerRun(100, func() {
 		buf, _ = AppendEvent(buf[:0], e)
 	})
@@ -208,10 +208,10 @@ func TestErrorMessages(t *testing.T) {
 // a browser would), and that every invalid one is rejected.
 func FuzzRoundTrip(f *testing.F) {
 	for _, tt := range encodeTests {
-		f.Add(tt.in.ID, tt.in.Event, tt.in.Data, int64(tt.in.Retry))
+		f.Add(tt.in.ID, tt.in.Name, tt.in.Data, int64(tt.in.Retry))
 	}
 	f.Fuzz(func(t *testing.T, id, name, data string, retry int64) {
-		e := Event{ID: id, Event: name, Data: data, Retry: time.Duration(retry)}
+		e := Event{ID: id, Name: name, Data: data, Retry: time.Duration(retry)}
 		b, err := AppendEvent(nil, e)
 		switch {
 		case strings.ContainsAny(id, "\r\n\x00"):
@@ -233,9 +233,9 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 
 		want := Event{
-			ID:    wantUTF8(id),
-			Event: wantUTF8(name),
-			Data:  wantUTF8(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(data)),
+			ID:   wantUTF8(id),
+			Name: wantUTF8(name),
+			Data: wantUTF8(strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(data)),
 		}
 		if retry > 0 {
 			want.Retry = max(time.Duration(retry).Truncate(time.Millisecond), time.Millisecond)
@@ -272,9 +272,9 @@ func BenchmarkAppendEvent(b *testing.B) {
 		name string
 		e    Event
 	}{
-		{"small", Event{Event: "connecttime", Data: "2026-01-01T00:00:00Z"}},
-		{"full", Event{ID: "1234", Event: "update", Data: "line one\nline two\r\nline three", Retry: 10 * time.Second}},
-		{"4KiB", Event{Event: "blob", Data: strings.Repeat(strings.Repeat("x", 63)+"\n", 64)}},
+		{"small", Event{Name: "connecttime", Data: "2026-01-01T00:00:00Z"}},
+		{"full", Event{ID: "1234", Name: "update", Data: "line one\nline two\r\nline three", Retry: 10 * time.Second}},
+		{"4KiB", Event{Name: "blob", Data: strings.Repeat(strings.Repeat("x", 63)+"\n", 64)}},
 	}
 	for _, bb := range bench {
 		b.Run(bb.name, func(b *testing.B) {
@@ -289,7 +289,7 @@ func BenchmarkAppendEvent(b *testing.B) {
 }
 
 func BenchmarkWriteEvent(b *testing.B) {
-	e := Event{ID: "1234", Event: "update", Data: "line one\nline two"}
+	e := Event{ID: "1234", Name: "update", Data: "line one\nline two"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := WriteEvent(io.Discard, e); err != nil {

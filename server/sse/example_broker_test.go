@@ -24,9 +24,9 @@ func ExampleBroker() {
 	defer b.Shutdown(context.Background()) // before srv.Close, which waits for streams
 
 	ctx := context.Background()
-	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "first"})
-	b.Publish(ctx, "sport", sse.Event{Event: "score", Data: "1-0"})
-	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "second"})
+	b.Publish(ctx, "news", sse.Event{Name: "headline", Data: "first"})
+	b.Publish(ctx, "sport", sse.Event{Name: "score", Data: "1-0"})
+	b.Publish(ctx, "news", sse.Event{Name: "headline", Data: "second"})
 
 	// A client that saw demo-1 reconnects: it gets the news it missed.
 	req, _ := http.NewRequest("GET", srv.URL+"/events?topic=news", nil)
@@ -38,12 +38,12 @@ func ExampleBroker() {
 	defer resp.Body.Close()
 	d := sse.NewDecoder(bufio.NewReader(resp.Body))
 	e, _ := d.Next()
-	fmt.Printf("replayed %s %s: %s\n", e.ID, e.Event, e.Data)
+	fmt.Printf("replayed %s %s: %s\n", e.ID, e.Name, e.Data)
 
 	// Then live events follow.
-	b.Publish(ctx, "news", sse.Event{Event: "headline", Data: "third"})
+	b.Publish(ctx, "news", sse.Event{Name: "headline", Data: "third"})
 	e, _ = d.Next()
-	fmt.Printf("live %s %s: %s\n", e.ID, e.Event, e.Data)
+	fmt.Printf("live %s %s: %s\n", e.ID, e.Name, e.Data)
 
 	// A client with an ID from another run learns that it missed events.
 	req, _ = http.NewRequest("GET", srv.URL+"/events?topic=news&lastEventId=old-7", nil)
@@ -53,7 +53,7 @@ func ExampleBroker() {
 	}
 	defer resp2.Body.Close()
 	e, _ = sse.NewDecoder(resp2.Body).Next()
-	fmt.Printf("%s %s: %s\n", e.Event, e.ID, e.Data)
+	fmt.Printf("%s %s: %s\n", e.Name, e.ID, e.Data)
 	// Output:
 	// replayed demo-3 headline: second
 	// live demo-4 headline: third
@@ -104,7 +104,7 @@ func ExampleBroker_PublishWith() {
 	defer b.Shutdown(context.Background())
 
 	ctx := context.Background()
-	order := sse.Event{Event: "order", Data: `{"item":"tea"}`}
+	order := sse.Event{Name: "order", Data: `{"item":"tea"}`}
 	opts := sse.PublishOptions{IdempotencyKey: "order-7f3a"} // one per event, made by the publisher
 	first, _ := b.PublishWith(ctx, "orders", order, opts)
 	retry, _ := b.PublishWith(ctx, "orders", order, opts)
@@ -113,7 +113,7 @@ func ExampleBroker_PublishWith() {
 	fmt.Println("stored", b.Stats().Published)
 
 	// The same key for another event is refused: nothing is lost in silence.
-	_, err = b.PublishWith(ctx, "orders", sse.Event{Event: "order", Data: `{"item":"cake"}`}, opts)
+	_, err = b.PublishWith(ctx, "orders", sse.Event{Name: "order", Data: `{"item":"cake"}`}, opts)
 	fmt.Println(errors.Is(err, sse.ErrIdempotencyKeyReused))
 	// Output:
 	// first demo-1, duplicate false
@@ -136,7 +136,7 @@ func ExampleBroker_ServeStream() {
 		w.Header().Set("Access-Control-Allow-Origin", "*") // sent with the stream
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		b.ServeStream(w, r, func(s *sse.Stream) error {
-			if err := s.Send(sse.Event{Event: "welcome", Data: "hello " + host}); err != nil {
+			if err := s.Send(sse.Event{Name: "welcome", Data: "hello " + host}); err != nil {
 				return err
 			}
 			for i := range 2 {
@@ -165,7 +165,7 @@ func ExampleBroker_ServeStream() {
 	d := sse.NewDecoder(resp.Body)
 	for range 3 {
 		e, _ := d.Next()
-		fmt.Printf("%q %s\n", e.Event, e.Data)
+		fmt.Printf("%q %s\n", e.Name, e.Data)
 	}
 	// The clock stream counts under MaxClientsPerIP: no topic stream
 	// from the same address.

@@ -14,7 +14,7 @@ import (
 
 func ExampleWriteEvent() {
 	events := []sse.Event{
-		{Event: "connecttime", Data: "2026-01-01T00:00:00Z", Retry: 10 * time.Second},
+		{Name: "connecttime", Data: "2026-01-01T00:00:00Z", Retry: 10 * time.Second},
 		{ID: "2", Data: "two\nlines"},
 		{ID: "bad\nid", Data: "never sent"},
 	}
@@ -50,7 +50,7 @@ func ExampleDecoder() {
 			fmt.Println("error:", err)
 			return
 		}
-		fmt.Printf("event %q id %q data %q\n", e.Event, e.ID, e.Data)
+		fmt.Printf("event %q id %q data %q\n", e.Name, e.ID, e.Data)
 	}
 	// Output:
 	// comment "test stream"
@@ -74,7 +74,7 @@ func ExampleNewStream() {
 				return // the client left
 			default:
 			}
-			if err := s.Send(sse.Event{ID: fmt.Sprint(i), Event: "tick", Data: fmt.Sprint("tick ", i)}); err != nil {
+			if err := s.Send(sse.Event{ID: fmt.Sprint(i), Name: "tick", Data: fmt.Sprint("tick ", i)}); err != nil {
 				return
 			}
 		}
@@ -95,7 +95,7 @@ func ExampleNewStream() {
 		if err != nil {
 			break // io.EOF: the handler returned
 		}
-		fmt.Printf("%s #%s: %s (retry %v)\n", e.Event, e.ID, e.Data, e.Retry)
+		fmt.Printf("%s #%s: %s (retry %v)\n", e.Name, e.ID, e.Data, e.Retry)
 	}
 	// Output:
 	// text/event-stream; charset=utf-8

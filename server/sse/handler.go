@@ -257,8 +257,8 @@ func gapFrame(lastID string, rep Replay) []byte {
 	if len(lastID) > protocol.MaxIDLen {
 		lastID = lastID[:protocol.MaxIDLen]
 	}
-	data, _ := json.Marshal(protocol.Gap{LastEventID: lastID, Reason: rep.Gap})                     // cannot fail: two strings
-	frame, _ := AppendEvent(nil, Event{ID: rep.Head, Event: protocol.GapEvent, Data: string(data)}) // Head is an engine ID: valid
+	data, _ := json.Marshal(protocol.Gap{LastEventID: lastID, Reason: rep.Gap})                    // cannot fail: two strings
+	frame, _ := AppendEvent(nil, Event{ID: rep.Head, Name: protocol.GapEvent, Data: string(data)}) // Head is an engine ID: valid
 	return frame
 }
 

@@ -29,12 +29,12 @@ func testHeartbeat(t *testing.T, mode testMode) {
 	t.Run("event", func(t *testing.T) {
 		id := publish(t, b, "", "before")
 		c := connect(t, srv, protocol.HeartbeatParam+"=event", http.Header{"Last-Event-ID": {protocol.FormatID("x", 1)}})
-		if e := c.nextEvent(); e.Event != protocol.GapEvent { // the gap sets the last event ID
+		if e := c.nextEvent(); e.Name != protocol.GapEvent { // the gap sets the last event ID
 			t.Fatalf("got %+v", e)
 		}
 		for range 2 {
 			it := c.next()
-			if it.IsComm || it.Event.Event != protocol.HeartbeatEvent {
+			if it.IsComm || it.Event.Name != protocol.HeartbeatEvent {
 				t.Fatalf("got %+v, want the heartbeat event", it)
 			}
 			// No id line: the last event ID stays the gap's.

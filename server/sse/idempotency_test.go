@@ -137,11 +137,11 @@ func TestPublishWith(t *testing.T) {
 		{"no key", "a", "", Event{Data: "x"}, Published{ID: "e-5"}, nil},
 		{"no key again", "a", "", Event{Data: "x"}, Published{ID: "e-6"}, nil},
 		{"reused for other data", "a", "k1", Event{Data: "y"}, Published{}, ErrIdempotencyKeyReused},
-		{"reused for another name", "a", "k1", Event{Event: "n", Data: "x"}, Published{}, ErrIdempotencyKeyReused},
+		{"reused for another name", "a", "k1", Event{Name: "n", Data: "x"}, Published{}, ErrIdempotencyKeyReused},
 		{"reused with retry", "a", "k1", Event{Data: "x", Retry: time.Second}, Published{}, ErrIdempotencyKeyReused},
 		{"key too long", "a", strings.Repeat("k", MaxIdempotencyKeyLen+1), Event{Data: "x"}, Published{}, ErrInvalidIdempotencyKey},
 		{"key with a space", "a", "k 1", Event{Data: "x"}, Published{}, ErrInvalidIdempotencyKey},
-		{"bad event, known key", "a", "k1", Event{Event: "sse.x", Data: "x"}, Published{}, ErrReservedEvent},
+		{"bad event, known key", "a", "k1", Event{Name: "sse.x", Data: "x"}, Published{}, ErrReservedEvent},
 		{"retry still answered", "a", "k1", Event{Data: "x"}, Published{ID: "e-1", Duplicate: true}, nil},
 	} {
 		got, err := b.PublishWith(ctx, s.topic, s.e, PublishOptions{IdempotencyKey: s.key})

@@ -179,12 +179,12 @@ func TestPublishErrors(t *testing.T) {
 		want  error
 	}{
 		{"too large", "a", Event{Data: "01234567890"}, ErrEventTooLarge},
-		{"name counted with the data", "a", Event{Event: "name", Data: "0123456"}, ErrEventTooLarge},
-		{"reserved", "a", Event{Event: "sse.gap"}, ErrReservedEvent},
-		{"reserved prefix", "a", Event{Event: "sse.mine"}, ErrReservedEvent},
+		{"name counted with the data", "a", Event{Name: "name", Data: "0123456"}, ErrEventTooLarge},
+		{"reserved", "a", Event{Name: "sse.gap"}, ErrReservedEvent},
+		{"reserved prefix", "a", Event{Name: "sse.mine"}, ErrReservedEvent},
 		{"ID set", "a", Event{ID: "1"}, ErrIDAssigned},
 		{"bad topic", "a b", Event{}, ErrInvalidTopic},
-		{"bad name", "a", Event{Event: "a\nb"}, ErrInvalidEvent},
+		{"bad name", "a", Event{Name: "a\nb"}, ErrInvalidEvent},
 		{"negative retry", "a", Event{Retry: -1}, ErrInvalidRetry},
 		{"NUL in data", "a", Event{Data: "a\x00b"}, ErrInvalidData},
 		{"NUL only", "a", Event{Data: "\x00"}, ErrInvalidData},

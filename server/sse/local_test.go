@@ -22,7 +22,7 @@ func testPublishLocal(t *testing.T, mode testMode) {
 	on := connect(t, srv, topicsQuery("stats"), nil)
 	off := connect(t, srv, topicsQuery("other"), nil)
 	first := publish(t, b, "stats", "stored 1")
-	if err := b.PublishLocal("stats", Event{Event: "load", Data: "local"}); err != nil {
+	if err := b.PublishLocal("stats", Event{Name: "load", Data: "local"}); err != nil {
 		t.Fatal(err)
 	}
 	second := publish(t, b, "stats", "stored 2")
@@ -33,7 +33,7 @@ func testPublishLocal(t *testing.T, mode testMode) {
 	}
 	// The decoder, like a browser, reports the last ID seen: the local
 	// event has none of its own, so the stored event's stays.
-	if got[1].ID != first || got[1].Event != "load" {
+	if got[1].ID != first || got[1].Name != "load" {
 		t.Errorf("local event %+v: want event load and the last ID unchanged (%s)", got[1], first)
 	}
 	off.expectNothing(20 * time.Millisecond)
@@ -100,9 +100,9 @@ func TestPublishLocalChecks(t *testing.T) {
 	}{
 		{"bad topic", Event{Data: "x"}, ErrInvalidTopic},
 		{"t", Event{ID: "1", Data: "x"}, ErrIDAssigned},
-		{"t", Event{Event: protocol.GapEvent, Data: "x"}, ErrReservedEvent},
+		{"t", Event{Name: protocol.GapEvent, Data: "x"}, ErrReservedEvent},
 		{"t", Event{Data: "12345"}, ErrEventTooLarge},
-		{"t", Event{Event: "a\nb", Data: "x"}, ErrInvalidEvent},
+		{"t", Event{Name: "a\nb", Data: "x"}, ErrInvalidEvent},
 	} {
 		if err := b.PublishLocal(c.topic, c.e); !errors.Is(err, c.want) {
 			t.Errorf("PublishLocal(%q, %+v) = %v, want %v", c.topic, c.e, err, c.want)

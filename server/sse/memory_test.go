@@ -23,12 +23,12 @@ func TestMemoryEngine(t *testing.T) {
 	}
 	for i := range 11 { // the ring wraps more than twice
 		topic := []string{"a", "b"}[i%2]
-		msg, err := m.Publish(ctx, topic, Event{Event: "n", Data: fmt.Sprint(i)})
+		msg, err := m.Publish(ctx, topic, Event{Name: "n", Data: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := fmt.Sprintf("id: e1-%d\nevent: n\ndata: %d\n\n", i+1, i)
-		if nm, err := NewMessage(topic, "e1", uint64(i+1), Event{Event: "n", Data: fmt.Sprint(i)}); err != nil || string(nm.Frame) != string(msg.Frame) || nm.ID != msg.ID {
+		if nm, err := NewMessage(topic, "e1", uint64(i+1), Event{Name: "n", Data: fmt.Sprint(i)}); err != nil || string(nm.Frame) != string(msg.Frame) || nm.ID != msg.ID {
 			t.Fatalf("NewMessage disagrees with the engine: %q, %v", nm.Frame, err)
 		}
 		if msg.ID != protocol.FormatID("e1", uint64(i+1)) || msg.Seq != uint64(i+1) || string(msg.Frame) != want || msg.Topic != topic {

@@ -74,7 +74,7 @@ func testReplay(t *testing.T, mode testMode) {
 func expectGap(t *testing.T, c *testClient, sent string, reason protocol.GapReason, head string) {
 	t.Helper()
 	e := c.nextEvent()
-	if e.Event != protocol.GapEvent {
+	if e.Name != protocol.GapEvent {
 		t.Fatalf("first event %+v, want %s", e, protocol.GapEvent)
 	}
 	var data struct {

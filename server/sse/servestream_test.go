@@ -35,7 +35,7 @@ func ownServer(t *testing.T, b *Broker, serve func(*Stream) error) *httptest.Ser
 
 // hello is a ServeStream function: one event, then it waits for the end.
 func hello(s *Stream) error {
-	if err := s.Send(Event{Event: "hello", Data: "you"}); err != nil {
+	if err := s.Send(Event{Name: "hello", Data: "you"}); err != nil {
 		return err
 	}
 	<-s.Context().Done()
@@ -61,7 +61,7 @@ func openOwn(t *testing.T, srv *httptest.Server, path, ip string) (status int, r
 	}
 	t.Cleanup(close)
 	if resp.StatusCode == http.StatusOK && path == "/own" {
-		if e, err := NewDecoder(resp.Body).Next(); err != nil || e.Event != "hello" {
+		if e, err := NewDecoder(resp.Body).Next(); err != nil || e.Name != "hello" {
 			t.Fatalf("first event %+v, %v; want hello", e, err)
 		}
 	}

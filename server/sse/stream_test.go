@@ -35,7 +35,7 @@ func TestStreamHeadersAndBody(t *testing.T) {
 		}
 		steps := []error{
 			s.Retry(10 * time.Second),
-			s.Send(Event{Event: "connecttime", Data: "now"}),
+			s.Send(Event{Name: "connecttime", Data: "now"}),
 			s.Comment("keepalive"),
 			s.Send(Event{ID: "2", Data: "line one\nline two"}),
 			s.Send(Event{Data: "after id"}),
@@ -78,7 +78,7 @@ func TestStreamHeadersAndBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Event{
-		{Event: "connecttime", Data: "now", Retry: 10 * time.Second},
+		{Name: "connecttime", Data: "now", Retry: 10 * time.Second},
 		{ID: "2", Data: "line one\nline two", Retry: 10 * time.Second},
 		{ID: "2", Data: "after id", Retry: 10 * time.Second},
 	}
@@ -233,7 +233,7 @@ func TestStreamInvalidWritesNothing(t *testing.T) {
 		t.Fatalf("after NewStream: status %d, %d flushes; want 200 and 1", rec.status, rec.flushes)
 	}
 	checkErr(t, s.Send(Event{ID: "a\nb", Data: "x"}), ErrInvalidID)
-	checkErr(t, s.Send(Event{Event: "a\x00", Data: "x"}), ErrInvalidEvent)
+	checkErr(t, s.Send(Event{Name: "a\x00", Data: "x"}), ErrInvalidEvent)
 	checkErr(t, s.Comment("a\nb"), ErrInvalidComment)
 	checkErr(t, s.Retry(-time.Second), ErrInvalidRetry)
 	if rec.body.Len() != 0 || rec.flushes != 1 {
@@ -381,7 +381,7 @@ func TestStreamEndsWhenClientLeaves(t *testing.T) {
 				case <-s.Context().Done():
 					return s.Context().Err()
 				case <-t.C:
-					if err := s.Send(Event{Event: "tick", Data: "x"}); err != nil {
+					if err := s.Send(Event{Name: "tick", Data: "x"}); err != nil {
 						return err
 					}
 				}
@@ -389,7 +389,7 @@ func TestStreamEndsWhenClientLeaves(t *testing.T) {
 		},
 		"Send error only": func(s *Stream) error {
 			for {
-				if err := s.Send(Event{Event: "tick", Data: "x"}); err != nil {
+				if err := s.Send(Event{Name: "tick", Data: "x"}); err != nil {
 					return err
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -418,7 +418,7 @@ func TestStreamEndsWhenClientLeaves(t *testing.T) {
 			}
 			d := NewDecoder(bufio.NewReader(resp.Body))
 			for range 3 {
-				if e, err := d.Next(); err != nil || e.Event != "tick" {
+				if e, err := d.Next(); err != nil || e.Name != "tick" {
 					t.Fatalf("Next = %+v, %v", e, err)
 				}
 			}
@@ -441,7 +441,7 @@ func BenchmarkStreamSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := Event{ID: "1", Event: "update", Data: "payload"}
+	e := Event{ID: "1", Name: "update", Data: "payload"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.Send(e); err != nil {

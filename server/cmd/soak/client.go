@@ -407,8 +407,8 @@ func (c *chain) read(p *population, body io.Reader, replayedTo uint64) {
 		if err != nil {
 			return
 		}
-		if strings.HasPrefix(ev.Event, protocol.ReservedPrefix) {
-			if ev.Event == protocol.GapEvent {
+		if strings.HasPrefix(ev.Name, protocol.ReservedPrefix) {
+			if ev.Name == protocol.GapEvent {
 				c.onGap(ev, sentID)
 				c.lastSeq.Store(c.acct.last)
 				c.lastID = ev.ID

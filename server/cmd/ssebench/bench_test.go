@@ -87,7 +87,7 @@ func (ts *testServer) events(w http.ResponseWriter, r *http.Request) {
 func (ts *testServer) publish(event, data string) string {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	e := sse.Event{ID: strconv.Itoa(len(ts.history) + 1), Event: event, Data: data}
+	e := sse.Event{ID: strconv.Itoa(len(ts.history) + 1), Name: event, Data: data}
 	ts.history = append(ts.history, e)
 	for sub := range ts.subs {
 		sub.events <- e

@@ -277,6 +277,6 @@ func (c *client) read(r *runner, body io.Reader) {
 		if strings.HasPrefix(ev.Data, warmPrefix) {
 			c.warmed.Store(true)
 		}
-		c.tally.observe(ev.Event, ev.Data, r.now(), r.table, r.cfg.event)
+		c.tally.observe(ev.Name, ev.Data, r.now(), r.table, r.cfg.event)
 	}
 }

@@ -86,7 +86,7 @@ func publish(t *testing.T, e *Engine, topic, data string) *sse.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, err := e.Publish(ctx, topic, sse.Event{Event: "e", Data: data})
+	m, err := e.Publish(ctx, topic, sse.Event{Name: "e", Data: data})
 	if err != nil {
 		t.Fatalf("publish %s on %s: %v", data, topic, err)
 	}

@@ -19,7 +19,7 @@ func publishOnce(t *testing.T, e *Engine, topic, key, data string) (*sse.Message
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, dup, err := e.PublishOnce(ctx, topic, key, sse.Event{Event: "e", Data: data})
+	m, dup, err := e.PublishOnce(ctx, topic, key, sse.Event{Name: "e", Data: data})
 	if err != nil {
 		t.Fatalf("publish %s on %s with key %s: %v", data, topic, key, err)
 	}
@@ -230,7 +230,7 @@ func testBrokerPublishWith(t *testing.T, n *jstest.Server) {
 // without a key, with a new key each time (NATS stores it in its
 // Duplicates window), and a retry (a duplicate, read back by sequence).
 func BenchmarkPublishOnce(b *testing.B) {
-	ev := sse.Event{Event: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	ev := sse.Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
 	for _, c := range []struct {
 		name string
 		key  func(i int) string

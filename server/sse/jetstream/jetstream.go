@@ -428,8 +428,8 @@ func (e *Engine) publish(ctx context.Context, topic, key string, ev sse.Event) (
 	}
 	msg := nats.NewMsg(subject(e.opts.Subject, topic))
 	msg.Data = []byte(ev.Data)
-	if ev.Event != "" {
-		msg.Header.Set(eventHeader, ev.Event)
+	if ev.Name != "" {
+		msg.Header.Set(eventHeader, ev.Name)
 	}
 	if ev.Retry > 0 {
 		msg.Header.Set(retryHeader, strconv.FormatInt(max(ev.Retry.Milliseconds(), 1), 10))
@@ -489,7 +489,7 @@ func (e *Engine) decodeParts(subj string, h nats.Header, data []byte, seq uint64
 	}
 	ev := sse.Event{Data: string(data)}
 	if h != nil {
-		ev.Event = h.Get(eventHeader)
+		ev.Name = h.Get(eventHeader)
 		if r := h.Get(retryHeader); r != "" {
 			ms, err := strconv.ParseInt(r, 10, 64)
 			if err != nil || ms <= 0 {

@@ -411,7 +411,7 @@ func testTooLarge(t *testing.T, n *jstest.Server) {
 	}
 	// Just under the limit in data, over it with the headers a named
 	// event with a retry needs.
-	_, err = e.Publish(context.Background(), "a", sse.Event{Event: "named", Retry: time.Second, Data: strings.Repeat("x", int(e.nc.MaxPayload())-70)})
+	_, err = e.Publish(context.Background(), "a", sse.Event{Name: "named", Retry: time.Second, Data: strings.Repeat("x", int(e.nc.MaxPayload())-70)})
 	if !errors.Is(err, sse.ErrEventTooLarge) {
 		t.Errorf("data 70 bytes under the limit, with headers: got %v, want ErrEventTooLarge", err)
 	}
