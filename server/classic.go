@@ -20,7 +20,7 @@ const classicRetry = 10 * time.Second
 // b serves it as a stream of its own (sse.Broker.ServeStream): it counts
 // under the broker's client limits, a write is bounded by its write
 // timeout, a client that takes nothing for that long is evicted
-// (sse.ErrStalled), and it ends when the client leaves or the broker
+// (sse.ErrNotReading), and it ends when the client leaves or the broker
 // shuts down.
 func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

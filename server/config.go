@@ -25,7 +25,7 @@ type config struct {
 	historyAge      time.Duration
 	historyBytes    int
 	maxLag          int
-	publishStall    time.Duration
+	publishWait     time.Duration
 	flushWindow     time.Duration
 	queueSize       int // deprecated
 	writeTimeout    time.Duration
@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.historyBytes, "history-bytes", 64<<20, "bytes of encoded events kept for replay, at most (JetStream: the stream's MaxBytes); the oldest go first")
 	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
 	fs.IntVar(&c.maxLag, "max-lag", 1<<20, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
-	fs.DurationVar(&c.publishStall, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
+	fs.DurationVar(&c.publishWait, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
 	fs.DurationVar(&c.flushWindow, "flush-window", 2*time.Millisecond, "after an idle spell, wait this long before writing so one write carries several events (0: write at once)")
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client; on Linux a stream whose client has taken no byte for this long while bytes waited is ended too")

@@ -202,7 +202,7 @@ func TestHostile(t *testing.T) {
 	cfg := defaults(t, "-max-conns", "60", "-max-publishing", "4", "-publish-read-timeout", "500ms",
 		"-max-clients-per-ip", "3", "-max-event-size", "1024", "-heartbeat", "1h", "-write-timeout", "500ms",
 		"-publish-rate", "10", "-publish-burst", "20", "-publish-rate-global", "100", "-publish-burst-global", "150")
-	cfg.streamInterval = 20 * time.Millisecond // /stream pings 50 times a second: a stalled reader's buffer fills soon
+	cfg.streamInterval = 20 * time.Millisecond // /stream pings 50 times a second: a stopped reader's buffer fills soon
 	ts, svc := newHostileServer(t, cfg, log)
 	addr := ts.Listener.Addr().String()
 	fdBase, gBase := openFDs(), runtime.NumGoroutine()
@@ -233,7 +233,7 @@ func TestHostile(t *testing.T) {
 			}
 			slices.Sort(codes)
 			if want := []int{408, 408, 408, 408, 503, 503, 503, 503}; !slices.Equal(codes, want) {
-				t.Errorf("8 stalled bodies, 4 allowed at once: %v, want %v", codes, want)
+				t.Errorf("8 stopped bodies, 4 allowed at once: %v, want %v", codes, want)
 			}
 			if svc.refused.count(refusedPublishTimeout) != 4 || svc.refused.count(refusedPublishBusy) != 4 {
 				t.Errorf("counted %d timeouts, %d busy", svc.refused.count(refusedPublishTimeout), svc.refused.count(refusedPublishBusy))
@@ -387,9 +387,9 @@ func TestHostile(t *testing.T) {
 			c.(*net.TCPConn).SetReadBuffer(1) // the kernel's least: the pings fill it soon
 			io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 			start := time.Now()
-			waitForT(t, "the stalled /stream to count", func() bool { return svc.broker.Stats().Clients >= 2 })
+			waitForT(t, "the stopped /stream to count", func() bool { return svc.broker.Stats().Clients >= 2 })
 			peak()
-			waitForT(t, "the stalled /stream to be evicted", func() bool { return svc.broker.Stats().Evicted > evicted })
+			waitForT(t, "the stopped /stream to be evicted", func() bool { return svc.broker.Stats().Evicted > evicted })
 			took := time.Since(start)
 			// The server closed it: reading what reached the client ends.
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -33,7 +33,7 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	counter("publishes_deduplicated_total", "Publishes answered with the ID of an earlier one with the same Idempotency-Key: nothing stored.", func(s sse.Stats) float64 { return float64(s.Deduplicated) })
 	counter("events_replayed_total", "Events replayed to reconnecting clients from history.", func(s sse.Stats) float64 { return float64(s.Replayed) })
 	counter("clients_evicted_total", "Clients disconnected because they could not keep up (they replay on reconnect).", func(s sse.Stats) float64 { return float64(s.Evicted) })
-	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.Stalled) })
+	counter("publishes_stalled_total", "Publishes that waited (at most -publish-stall) for clients more than -max-lag behind.", func(s sse.Stats) float64 { return float64(s.PublishWaits) })
 	counter("connections_rejected_total", "Stream requests refused over a limit, or during shutdown.", func(s sse.Stats) float64 { return float64(s.Rejected) })
 	counter("gaps_total", "Streams told that their Last-Event-ID could not be replayed.", func(s sse.Stats) float64 { return float64(s.Gaps) })
 	counter("replays_failed_total", "Replays, or parts of one, that the engine could not read; each client got the sse.gap event (unavailable), then live events.", func(s sse.Stats) float64 { return float64(s.ReplaysFailed) })

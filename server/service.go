@@ -61,7 +61,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	opts := sse.Options{
 		Engine:          engine,
 		MaxLag:          cfg.maxLag,
-		PublishStall:    cfg.publishStall,
+		PublishWait:     cfg.publishWait,
 		FlushWindow:     cfg.flushWindow,
 		QueueSize:       cfg.queueSize,
 		WriteTimeout:    cfg.writeTimeout,
@@ -143,7 +143,7 @@ func (s *service) httpServer(cfg config, log *slog.Logger) *http.Server {
 		// deadline per write instead.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Streams on the ordinary path look at their sockets for
-		// readers that stopped (sse.ErrStalled).
+		// readers that stopped (sse.ErrNotReading).
 		ConnContext: sse.ConnContext,
 		HTTP2:       http2Config(),
 	}

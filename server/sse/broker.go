@@ -60,7 +60,7 @@ type Broker struct {
 	watcher   atomic.Pointer[watcher] // set in watchOnce; finish reads it on every path
 	poolWG    sync.WaitGroup          // the writers
 
-	// Clients over MaxLag, which Publish waits for (see stall). Lock
+	// Clients over MaxLag, which Publish waits for (see waitForLagging). Lock
 	// order: a client's mu, then lagMu.
 	lagMu    sync.Mutex
 	lagging  map[*client]struct{} // guarded by lagMu
@@ -77,8 +77,8 @@ type Broker struct {
 	ticking bool // guarded by mu; the heartbeat goroutine runs
 
 	stats struct {
-		clients                                                                              atomic.Int64
-		published, local, delivered, replayed, evicted, rejected, gaps, stalled, replayFails atomic.Uint64
+		clients                                                                                   atomic.Int64
+		published, local, delivered, replayed, evicted, rejected, gaps, publishWaits, replayFails atomic.Uint64
 
 		deduplicated atomic.Uint64
 	}
@@ -92,15 +92,15 @@ type topicSubs struct {
 
 // Stats are the broker's counters since New. Reading them is cheap.
 type Stats struct {
-	Clients   int    // open streams
-	Published uint64 // events published through this broker's Publish (stored, with an ID)
-	Local     uint64 // events sent with PublishLocal (not in Published)
-	Delivered uint64 // live events written to clients, PublishLocal's included
-	Replayed  uint64 // events written to clients from history
-	Evicted   uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
-	Stalled   uint64 // publishes that waited for a client over Options.MaxLag
-	Rejected  uint64 // requests refused before their stream opened
-	Gaps      uint64 // gap events sent
+	Clients      int    // open streams
+	Published    uint64 // events published through this broker's Publish (stored, with an ID)
+	Local        uint64 // events sent with PublishLocal (not in Published)
+	Delivered    uint64 // live events written to clients, PublishLocal's included
+	Replayed     uint64 // events written to clients from history
+	Evicted      uint64 // clients disconnected for reading too slowly (over Options.MaxLag)
+	PublishWaits uint64 // publishes that waited for a client over Options.MaxLag
+	Rejected     uint64 // requests refused before their stream opened
+	Gaps         uint64 // gap events sent
 
 	// ReplaysFailed counts replays (or parts of one) the engine could
 	// not read: each client got the gap event (protocol.GapUnavailable, counted
@@ -152,7 +152,7 @@ func New(opts Options) (*Broker, error) {
 // topic gets the same bytes. Publish does not wait for clients that keep
 // up. If a client on the topic has fallen behind by more than
 // Options.MaxLag bytes, Publish waits for it to catch up, for at most
-// Options.PublishStall in all, and then evicts the clients still over.
+// Options.PublishWait in all, and then evicts the clients still over.
 // To make a publish safe to retry, give it an idempotency key with
 // [Broker.PublishWith].
 func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string, err error) {
@@ -160,10 +160,10 @@ func (b *Broker) Publish(ctx context.Context, topic string, e Event) (id string,
 	return p.ID, err
 }
 
-// stall waits while a client on topic is over MaxLag, for at most
-// PublishStall (or until ctx is done), then evicts those still over.
-func (b *Broker) stall(ctx context.Context, topic string) {
-	if b.nLagging.Load() == 0 || b.opts.PublishStall <= 0 {
+// waitForLagging waits while a client on topic is over MaxLag, for at most
+// PublishWait (or until ctx is done), then evicts those still over.
+func (b *Broker) waitForLagging(ctx context.Context, topic string) {
+	if b.nLagging.Load() == 0 || b.opts.PublishWait <= 0 {
 		return
 	}
 	var timer *time.Timer
@@ -176,8 +176,8 @@ func (b *Broker) stall(ctx context.Context, topic string) {
 			return
 		}
 		if timer == nil {
-			b.stats.stalled.Add(1)
-			timer = time.NewTimer(b.opts.PublishStall)
+			b.stats.publishWaits.Add(1)
+			timer = time.NewTimer(b.opts.PublishWait)
 			defer timer.Stop()
 		}
 		select {
@@ -383,7 +383,7 @@ func (b *Broker) leaveIP(ip string) {
 // that wrote nothing during the last interval: so a stream is silent for
 // at most one Heartbeat, and no client needs a timer of its own. Then it
 // looks at the sockets of the clients that wrote, or had bytes queued,
-// and ends those whose reader stalled (stall.go).
+// and ends those whose reader stopped reading (stoppedreader.go).
 func (b *Broker) heartbeats() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.opts.Heartbeat / 2)
@@ -402,7 +402,7 @@ func (b *Broker) heartbeats() {
 				if !wrote {
 					c.heartbeatDue()
 				}
-				if c.t.socket() != nil && (wrote || c.stall.queued()) && b.opts.WriteTimeout > 0 {
+				if c.t.socket() != nil && (wrote || c.progress.queued()) && b.opts.WriteTimeout > 0 {
 					look = append(look, c)
 				}
 			}
@@ -461,7 +461,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 // shutdownGrace is how long Shutdown lets a write in progress finish, so
-// healthy streams end cleanly; a stalled client's write fails after it.
+// healthy streams end cleanly; a stopped reader's write fails after it.
 const shutdownGrace = 100 * time.Millisecond
 
 // Stats returns the broker's counters.
@@ -477,7 +477,7 @@ func (b *Broker) Stats() Stats {
 		Gaps:      b.stats.gaps.Load(),
 
 		ReplaysFailed: b.stats.replayFails.Load(),
-		Stalled:       b.stats.stalled.Load(),
+		PublishWaits:  b.stats.publishWaits.Load(),
 
 		Deduplicated: b.stats.deduplicated.Load(),
 	}

@@ -30,7 +30,7 @@ const (
 
 var (
 	allModes   = []testMode{hijackMode, http1Mode, http2Mode, tlsMode, h2detMode}
-	http1Modes = []testMode{hijackMode, http1Mode, tlsMode} // for tests that speak HTTP/1.1 on raw connections (stalledConn)
+	http1Modes = []testMode{hijackMode, http1Mode, tlsMode} // for tests that speak HTTP/1.1 on raw connections (stoppedConn)
 )
 
 // run runs f as a subtest in each of modes, all of them if none given.
@@ -75,7 +75,7 @@ func stopBoth(t testing.TB, b *Broker, srv *httptest.Server) {
 func startServer(mode testMode, b *Broker, wrap func(net.Listener) net.Listener) *httptest.Server {
 	b.ordinary = mode != hijackMode && mode != tlsMode && mode != h2detMode
 	srv := httptest.NewUnstartedServer(b)
-	srv.Config.ConnContext = ConnContext // streams on the ordinary path look at their sockets (stall.go)
+	srv.Config.ConnContext = ConnContext // streams on the ordinary path look at their sockets (stoppedreader.go)
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)
 	}

@@ -39,9 +39,9 @@ type client struct {
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
-	// stall follows the socket's send queue, to find a reader that
-	// stopped (stall.go): the heartbeat goroutine's alone.
-	stall stallCheck
+	// progress follows the socket's send queue, to find a reader that
+	// stopped (progress.go): the heartbeat goroutine's alone.
+	progress readProgress
 
 	// Taken-over streams (see hijack.go). sched says who owns the
 	// writing: the handler until the handover, then a writer of the pool
@@ -81,7 +81,7 @@ func (c *client) signal() {
 // enqueue queues m (a reference: the frame is shared). A client that
 // goes over MaxLag joins b.lagging, which makes Publish wait for it; it
 // is evicted here when, already over, it reaches twice MaxLag or is over
-// PublishStall after it went over (for events that come from another
+// PublishWait after it went over (for events that come from another
 // instance, whose publisher does not wait here), or when the deprecated
 // QueueSize is full. Called by fan-out with b.mu read-locked, so c is
 // registered.
@@ -97,11 +97,11 @@ func (c *client) enqueue(m *Message) {
 	joined := false
 	if c.lag > o.MaxLag && !evict {
 		switch {
-		case o.PublishStall < 0:
+		case o.PublishWait < 0:
 			evict = true
 		case !c.over: // one event may take it over, however large
 			c.over, c.overSince, joined = true, time.Now().UnixNano(), true
-		case c.lag > 2*o.MaxLag || time.Now().UnixNano()-c.overSince > int64(o.PublishStall):
+		case c.lag > 2*o.MaxLag || time.Now().UnixNano()-c.overSince > int64(o.PublishWait):
 			evict = true
 		}
 	}
@@ -145,7 +145,7 @@ func (c *client) heartbeatDue() {
 }
 
 // end makes the stream stop, for reason. The write deadline moves to
-// grace from now, so a write blocked on a stalled client fails then.
+// grace from now, so a write blocked on a stopped client fails then.
 // Callers hold b.mu (read or write), so c is registered and its response
 // is live. It reports whether it ended the stream (false: it had ended).
 func (c *client) end(reason error, grace time.Duration) bool {

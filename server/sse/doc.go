@@ -60,7 +60,7 @@
 // only appends to its queue, and its writer sends everything queued in
 // one write (a writev of the shared frames). It may fall Options.MaxLag
 // bytes behind; past that, Publish waits for it, at most
-// Options.PublishStall, so a burst slows the publisher instead of
+// Options.PublishWait, so a burst slows the publisher instead of
 // cutting a reader that paused; a client still behind after that is
 // evicted. Its stream ends; the browser reconnects with its
 // Last-Event-ID and catches up from history. docs/design.md has the
@@ -88,7 +88,7 @@
 //			http.Error(w, err.Error(), http.StatusInternalServerError)
 //			return
 //		}
-//		s.SetWriteTimeout(10 * time.Second) // a stalled client ends the loop
+//		s.SetWriteTimeout(10 * time.Second) // a stopped client ends the loop
 //		if err := s.Retry(10 * time.Second); err != nil {
 //			return
 //		}

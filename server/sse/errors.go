@@ -25,7 +25,7 @@ var (
 var (
 	// ErrEvicted: the client read too slowly and fell more than
 	// Options.MaxLag behind, and did not catch up within
-	// Options.PublishStall, so its stream was ended. It resumes from
+	// Options.PublishWait, so its stream was ended. It resumes from
 	// history when it reconnects with its Last-Event-ID.
 	ErrEvicted = errors.New("sse: client evicted: it read too slowly and fell too far behind (Options.MaxLag)")
 	// ErrTooManyClients: the broker serves Options.MaxClients streams.

@@ -146,7 +146,7 @@ func ExampleBroker_ServeStream() {
 				case <-time.After(10 * time.Millisecond):
 				}
 				if err := s.Send(sse.Event{Data: fmt.Sprint("tick ", i)}); err != nil {
-					return err // an error wrapping sse.ErrStalled evicts the client
+					return err // an error wrapping sse.ErrNotReading evicts the client
 				}
 			}
 			<-s.Context().Done()

@@ -136,7 +136,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		b.finish(c, errNotOpened)
 		return nil, nil
 	}
-	if raw := requestSocket(r); raw != nil { // HTTP/1.x with ConnContext: looked at for stalls
+	if raw := requestSocket(r); raw != nil { // HTTP/1.x with ConnContext: looked at for a reader that stops
 		b.mu.Lock() // the heartbeat goroutine reads it with b.mu held
 		c.t.(*responseWriter).raw = raw
 		b.mu.Unlock()

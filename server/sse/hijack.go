@@ -29,7 +29,7 @@ import (
 // shared frames with one non-blocking writev, without copying them. If
 // the socket cannot take it all (a slow reader), the rest is written by
 // a goroutine of its own with a deadline (Options.WriteTimeout), so a
-// stalled client never holds up a writer; its queue fills meanwhile and
+// stopped client never holds up a writer; its queue fills meanwhile and
 // the usual eviction applies.
 //
 // Coalescing: a writer that found the run queue empty and was woken by a

@@ -87,7 +87,7 @@ func (b *Broker) PublishWith(ctx context.Context, topic string, e Event, opts Pu
 			return Published{}, err
 		}
 		b.stats.published.Add(1)
-		b.stall(ctx, topic)
+		b.waitForLagging(ctx, topic)
 		return Published{ID: m.ID}, nil
 	}
 	if err := checkIdempotencyKey(key); err != nil {
@@ -99,7 +99,7 @@ func (b *Broker) PublishWith(ctx context.Context, topic string, e Event, opts Pu
 	}
 	if !dup {
 		b.stats.published.Add(1)
-		b.stall(ctx, topic)
+		b.waitForLagging(ctx, topic)
 		return Published{ID: m.ID}, nil
 	}
 	if m.Frame != nil && !sameEvent(m, e) {

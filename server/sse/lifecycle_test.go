@@ -120,14 +120,14 @@ func testConnectDisconnectHTTP(t *testing.T, mode testMode) {
 }
 
 // openStreams opens n streams to srv that read until the end, and
-// stalled streams that never read; wait for readers with the WaitGroup.
-func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) *sync.WaitGroup {
+// stopped streams that never read; wait for readers with the WaitGroup.
+func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stopped int) *sync.WaitGroup {
 	t.Helper()
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
 	var readers sync.WaitGroup
-	for range n - stalled {
+	for range n - stopped {
 		resp, err := client.Get(srv.URL + "/events")
 		if err != nil {
 			t.Fatal(err)
@@ -137,19 +137,19 @@ func openStreams(t *testing.T, b *Broker, srv *httptest.Server, n, stalled int) 
 			resp.Body.Close()
 		})
 	}
-	for range stalled {
-		stalledConn(t, srv, topicsQuery("stall"))
+	for range stopped {
+		stoppedConn(t, srv, topicsQuery("stopped"))
 	}
 	waitFor(t, "all streams", func() bool { return b.Stats().Clients == n })
 	publish(t, b, "default", "to the readers")
 	big := strings.Repeat("x", 64<<10)
-	for range 20 { // fills the stalled clients' buffers: their writes block
-		publish(t, b, "stall", big)
+	for range 20 { // fills the stopped clients' buffers: their writes block
+		publish(t, b, "stopped", big)
 	}
 	return &readers
 }
 
-// Shutdown with 1,000 open streams, some of them stalled, finishes
+// Shutdown with 1,000 open streams, some of them not reading, finishes
 // within 2 s; then http.Server.Shutdown finds no stream left.
 func TestShutdown1000Streams(t *testing.T) {
 	if testing.Short() {
@@ -159,7 +159,7 @@ func TestShutdown1000Streams(t *testing.T) {
 }
 
 func testShutdown1000Streams(t *testing.T, mode testMode) {
-	const streams, stalled = 1000, 10
+	const streams, stopped = 1000, 10
 	var disconnects, closedReasons atomic.Int64
 	b, err := New(Options{
 		MaxClientsPerIP: -1,
@@ -176,7 +176,7 @@ func testShutdown1000Streams(t *testing.T, mode testMode) {
 		t.Fatal(err)
 	}
 	srv := smallBufServer(t, mode, b)
-	readers := openStreams(t, b, srv, streams, stalled)
+	readers := openStreams(t, b, srv, streams, stopped)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

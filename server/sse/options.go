@@ -13,7 +13,7 @@ import (
 // Defaults of [Options].
 const (
 	DefaultMaxLag          = 1 << 20
-	DefaultPublishStall    = 100 * time.Millisecond
+	DefaultPublishWait     = 100 * time.Millisecond
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultHeartbeat       = 15 * time.Second
 	DefaultMaxClients      = 10000
@@ -46,17 +46,17 @@ type Options struct {
 	// MaxLag is how far a client may fall behind, in bytes of encoded
 	// events queued for it and not yet written (the frames are shared:
 	// lag costs the client only references). A client over it makes
-	// Publish wait for it (PublishStall); one still over after that is
+	// Publish wait for it (PublishWait); one still over after that is
 	// evicted (its stream ends, and it resumes from history when it
 	// reconnects), as is one at twice MaxLag at once. 0 means 1 MiB.
 	MaxLag int
-	// PublishStall is how long Publish waits, at most, for the clients
+	// PublishWait is how long Publish waits, at most, for the clients
 	// on its topic that are over MaxLag to catch up before they are
 	// evicted: a burst slows the publisher instead of cutting readers
-	// that pause briefly, and one stalled client holds up a publisher
+	// that pause briefly, and one stopped client holds up a publisher
 	// for at most this long. 0 means 100 ms; negative means no wait
 	// (evict at once).
-	PublishStall time.Duration
+	PublishWait time.Duration
 	// FlushWindow, when positive, is how long a writer that was idle
 	// waits after the first event arrives before it writes, so that one
 	// write carries the events published meanwhile: fewer wake-ups and
@@ -65,7 +65,7 @@ type Options struct {
 	// goroutines already runnable queue theirs.
 	FlushWindow time.Duration
 	// QueueSize, when positive, also evicts a client with that many
-	// events queued, at once (no stall).
+	// events queued, at once (no wait).
 	//
 	// Deprecated: bound lag by bytes with MaxLag; QueueSize is only kept
 	// for old configurations.
@@ -202,7 +202,7 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	def(&o.MaxLag, DefaultMaxLag)
 	def(&o.SendBuffer, DefaultSendBuffer)
-	defDur(&o.PublishStall, DefaultPublishStall)
+	defDur(&o.PublishWait, DefaultPublishWait)
 	def(&o.MaxClients, DefaultMaxClients)
 	def(&o.MaxClientsPerIP, DefaultMaxClientsPerIP)
 	def(&o.MaxEventSize, DefaultMaxEventSize)

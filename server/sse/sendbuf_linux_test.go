@@ -15,7 +15,7 @@ func TestSendBufferBounded(t *testing.T) { run(t, testSendBufferBounded, hijackM
 
 func testSendBufferBounded(t *testing.T, mode testMode) {
 	b, srv := newTestBroker(t, mode, Options{MaxLag: 64 << 10, SendBuffer: 32 << 10})
-	conn, _ := stalledConn(t, srv, topicsQuery("t"))
+	conn, _ := stoppedConn(t, srv, topicsQuery("t"))
 	var c *client
 	waitFor(t, "the stream to be hijacked", func() bool {
 		b.mu.RLock()

@@ -22,7 +22,7 @@ import (
 // s bounds each write by Options.WriteTimeout. Its context is done when
 // the client leaves or Shutdown begins, and Shutdown waits for serve to
 // return; Drain leaves it open. The broker sends it no heartbeats. An
-// error from serve that wraps [ErrStalled] evicts the client: it is
+// error from serve that wraps [ErrNotReading] evicts the client: it is
 // counted in Stats.Evicted, and its connection is closed rather than
 // kept for a next request that a client that reads nothing never
 // sends.
@@ -66,7 +66,7 @@ func (b *Broker) ServeStream(w http.ResponseWriter, r *http.Request, serve func(
 	if reason == nil {
 		reason = context.Cause(ctx) // nil if serve ended it of its own accord
 	}
-	if errors.Is(reason, ErrStalled) {
+	if errors.Is(reason, ErrNotReading) {
 		b.stats.evicted.Add(1)
 		b.opts.Logger.Warn("sse: client evicted", "client", o.info.ID, "ip", o.info.IP, "reason", reason)
 		if f := b.opts.Hooks.OnEvict; f != nil {

@@ -183,7 +183,7 @@ func TestServeStreamShutdown(t *testing.T) {
 	}
 }
 
-// TestServeStreamEnds: how serve's answer ends the stream. A stall
+// TestServeStreamEnds: how serve's answer ends the stream. A reader that stopped
 // evicts the client and closes its connection; any other end keeps the
 // connection for the next request.
 func TestServeStreamEnds(t *testing.T) {
@@ -194,7 +194,7 @@ func TestServeStreamEnds(t *testing.T) {
 	}{
 		{"serve returns", nil, false},
 		{"a write error", errors.New("sse: write: broken pipe"), false},
-		{"a stalled client", fmt.Errorf("sse: write: %w", ErrStalled), true},
+		{"a stopped client", fmt.Errorf("sse: write: %w", ErrNotReading), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var evicted, disconnected atomic.Int32

@@ -39,9 +39,9 @@ func smallBufServer(t *testing.T, mode testMode, b *Broker) *httptest.Server {
 	return srv
 }
 
-// stalledConn opens a stream on a raw connection with a small receive
+// stoppedConn opens a stream on a raw connection with a small receive
 // buffer, and does not read it until told.
-func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *http.Request) {
+func stoppedConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *http.Request) {
 	t.Helper()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -61,7 +61,7 @@ func stalledConn(t *testing.T, srv *httptest.Server, query string) (net.Conn, *h
 	return conn, req
 }
 
-// tcpConn is the TCP connection of a stalledConn.
+// tcpConn is the TCP connection of a stoppedConn.
 func tcpConn(c net.Conn) *net.TCPConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		return tc.NetConn().(*net.TCPConn)
@@ -72,14 +72,14 @@ func tcpConn(c net.Conn) *net.TCPConn {
 // A client that stops reading does not delay delivery to 100 others, is
 // evicted, and after reconnecting with its Last-Event-ID has every event,
 // in order, exactly once.
-func TestStalledClient(t *testing.T) {
+func TestStoppedClient(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: 100 clients and a stalled one, until its eviction")
+		t.Skip("-short: 100 clients and one that stopped reading, until its eviction")
 	}
-	run(t, testStalledClient, http1Modes...)
+	run(t, testStoppedClient, http1Modes...)
 }
 
-func testStalledClient(t *testing.T, mode testMode) {
+func testStoppedClient(t *testing.T, mode testMode) {
 	const (
 		healthy = 100
 		events  = 400
@@ -91,7 +91,7 @@ func testStalledClient(t *testing.T, mode testMode) {
 	b, err := New(Options{
 		MaxLag:          2 * window * frameBytes,
 		MaxClientsPerIP: -1,
-		WriteTimeout:    time.Minute, // if the stalled client held anyone up, the test would time out
+		WriteTimeout:    time.Minute, // if the stopped client held anyone up, the test would time out
 		Hooks:           Hooks{OnEvict: func(c ClientInfo) { evicted.Store(c.ID) }},
 	})
 	if err != nil {
@@ -100,9 +100,9 @@ func testStalledClient(t *testing.T, mode testMode) {
 	srv := smallBufServer(t, mode, b)
 	defer b.Shutdown(t.Context())
 
-	conn, req := stalledConn(t, srv, topicsQuery("t"))
-	waitFor(t, "the stalled client", func() bool { return b.Stats().Clients == 1 })
-	stalledID := b.nextID.Load()
+	conn, req := stoppedConn(t, srv, topicsQuery("t"))
+	waitFor(t, "the stopped client", func() bool { return b.Stats().Clients == 1 })
+	stoppedID := b.nextID.Load()
 
 	// The healthy clients count what they receive.
 	var received [healthy]atomic.Int64
@@ -123,7 +123,7 @@ func testStalledClient(t *testing.T, mode testMode) {
 	}
 	waitFor(t, "all clients", func() bool { return b.Stats().Clients == healthy+1 })
 
-	pad := strings.Repeat("x", frameBytes-60) // enough to fill the stalled client's small socket buffers soon
+	pad := strings.Repeat("x", frameBytes-60) // enough to fill the stopped client's small socket buffers soon
 	start := time.Now()
 	var slowest time.Duration
 	ids := make([]string, events)
@@ -145,7 +145,7 @@ func testStalledClient(t *testing.T, mode testMode) {
 	select {
 	case <-published:
 	case <-time.After(4 * wait):
-		t.Fatal("the stalled client holds up the publisher or the others")
+		t.Fatal("the stopped client holds up the publisher or the others")
 	}
 	close(errs)
 	for err := range errs {
@@ -154,12 +154,12 @@ func testStalledClient(t *testing.T, mode testMode) {
 	t.Logf("%d events to %d healthy clients in %v; slowest Publish %v", events, healthy, time.Since(start), slowest)
 
 	s := b.Stats()
-	if s.Evicted != 1 || evicted.Load() != stalledID {
-		t.Fatalf("Stats.Evicted = %d, OnEvict got client %d; want 1 and the stalled client %d", s.Evicted, evicted.Load(), stalledID)
+	if s.Evicted != 1 || evicted.Load() != stoppedID {
+		t.Fatalf("Stats.Evicted = %d, OnEvict got client %d; want 1 and the stopped client %d", s.Evicted, evicted.Load(), stoppedID)
 	}
-	waitFor(t, "the stalled stream to end", func() bool { return b.Stats().Clients == healthy })
+	waitFor(t, "the stopped stream to end", func() bool { return b.Stats().Clients == healthy })
 
-	// The stalled client now reads what reached it before the eviction,
+	// The stopped client now reads what reached it before the eviction,
 	// then reconnects as a browser would, with the last event it got.
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
@@ -177,17 +177,17 @@ func testStalledClient(t *testing.T, mode testMode) {
 	resp.Body.Close()
 	first := len(got)
 	if first == 0 || first >= events {
-		t.Fatalf("stalled client got %d events before eviction, want some but not all %d", first, events)
+		t.Fatalf("stopped client got %d events before eviction, want some but not all %d", first, events)
 	}
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {got[first-1].ID}})
 	got = append(got, c.events(events-first)...)
 	for n, e := range got {
 		if e.ID != ids[n] || !strings.HasPrefix(e.Data, fmt.Sprint(n, " ")) {
-			t.Fatalf("stalled client's event %d is %s %.10q, want %s", n, e.ID, e.Data, ids[n])
+			t.Fatalf("stopped client's event %d is %s %.10q, want %s", n, e.ID, e.Data, ids[n])
 		}
 	}
 	c.expectNothing(20 * time.Millisecond)
-	t.Logf("stalled client: %d events before eviction, %d replayed", first, events-first)
+	t.Logf("stopped client: %d events before eviction, %d replayed", first, events-first)
 }
 
 // A client that takes longer than WriteTimeout to take one batch is
@@ -206,7 +206,7 @@ func testWriteTimeout(t *testing.T, mode testMode) {
 	}
 	srv := smallBufServer(t, mode, b)
 	defer b.Shutdown(t.Context())
-	stalledConn(t, srv, "")
+	stoppedConn(t, srv, "")
 	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
 	big := strings.Repeat("x", 64<<10)
 	for range 100 { // 6.4 MB, far more than the socket buffers
@@ -218,7 +218,7 @@ func testWriteTimeout(t *testing.T, mode testMode) {
 			t.Errorf("disconnected with %v, want the write deadline", err)
 		}
 	case <-time.After(wait):
-		t.Fatal("stalled client still connected")
+		t.Fatal("stopped client still connected")
 	}
 	if s := b.Stats(); s.Evicted != 0 || s.Clients != 0 {
 		t.Errorf("stats %+v, want no eviction and no client", s)
@@ -234,8 +234,8 @@ type pausedReader struct {
 
 func openPaused(t *testing.T, srv *httptest.Server, query string) *pausedReader {
 	t.Helper()
-	conn, req := stalledConn(t, srv, query)
-	// Not stalledConn's tiny buffer: below the loopback MSS, a reader
+	conn, req := stoppedConn(t, srv, query)
+	// Not stoppedConn's tiny buffer: below the loopback MSS, a reader
 	// that resumes waits for the sender's zero-window probes, which back
 	// off to seconds.
 	tcpConn(conn).SetReadBuffer(128 << 10)
@@ -249,9 +249,9 @@ func openPaused(t *testing.T, srv *httptest.Server, query string) *pausedReader 
 }
 
 // A reader that pauses while a fast publisher runs far past MaxLag is
-// not evicted when it resumes within PublishStall: Publish waits for it
+// not evicted when it resumes within PublishWait: Publish waits for it
 // instead, and it gets every event, in order. With the deprecated
-// QueueSize, or no stall, the same reader is evicted at once.
+// QueueSize, or no wait, the same reader is evicted at once.
 func TestPausedReader(t *testing.T) { run(t, testPausedReader, http1Modes...) }
 
 func testPausedReader(t *testing.T, mode testMode) {
@@ -261,13 +261,13 @@ func testPausedReader(t *testing.T, mode testMode) {
 	)
 	data := strings.Repeat("x", 1000) // 600 KB in all, ten times MaxLag
 	for _, tt := range []struct {
-		name       string
-		opts       Options
-		wantEvict  bool
-		wantStalls bool
+		name      string
+		opts      Options
+		wantEvict bool
+		wantWaits bool
 	}{
-		{"stall", Options{MaxLag: 64 << 10, PublishStall: 10 * wait}, false, true},
-		{"no stall", Options{MaxLag: 64 << 10, PublishStall: -1}, true, false},
+		{"wait", Options{MaxLag: 64 << 10, PublishWait: 10 * wait}, false, true},
+		{"no wait", Options{MaxLag: 64 << 10, PublishWait: -1}, true, false},
 		{"QueueSize", Options{MaxLag: 1 << 30, QueueSize: 16}, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,22 +307,22 @@ func testPausedReader(t *testing.T, mode testMode) {
 			if evicted := s.Evicted == 1 && n < events; evicted != tt.wantEvict || s.Evicted > 1 {
 				t.Errorf("evicted %v after %d events (stats %+v), want evicted %v", evicted, n, s, tt.wantEvict)
 			}
-			if (s.Stalled > 0) != tt.wantStalls {
-				t.Errorf("%d publishes stalled, want some: %v", s.Stalled, tt.wantStalls)
+			if (s.PublishWaits > 0) != tt.wantWaits {
+				t.Errorf("%d publishes waited, want some: %v", s.PublishWaits, tt.wantWaits)
 			}
 		})
 	}
 }
 
 // A client that never reads holds up the publisher once, for
-// PublishStall, and is evicted; later publishes do not wait. On HTTP/2
-// the stalled stream is one of the client connection's streams, which
+// PublishWait, and is evicted; later publishes do not wait. On HTTP/2
+// the stopped stream is one of the client connection's streams, which
 // stops reading its body while the connection lives on.
-func TestStallBoundsPublisher(t *testing.T) { run(t, testStallBoundsPublisher) }
+func TestPublishWaitIsBounded(t *testing.T) { run(t, testPublishWaitIsBounded) }
 
-func testStallBoundsPublisher(t *testing.T, mode testMode) {
-	const stall = 50 * time.Millisecond
-	b, err := New(Options{MaxLag: 16 << 10, PublishStall: stall, WriteTimeout: time.Minute})
+func testPublishWaitIsBounded(t *testing.T, mode testMode) {
+	const maxWait = 50 * time.Millisecond
+	b, err := New(Options{MaxLag: 16 << 10, PublishWait: maxWait, WriteTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func testStallBoundsPublisher(t *testing.T, mode testMode) {
 		t.Cleanup(func() { resp.Body.Close() }) // never read before
 
 	} else {
-		stalledConn(t, srv, topicsQuery("t"))
+		stoppedConn(t, srv, topicsQuery("t"))
 	}
 	waitFor(t, "the client", func() bool { return b.Stats().Clients == 1 })
 	data := strings.Repeat("x", 4<<10)
@@ -351,18 +351,18 @@ func testStallBoundsPublisher(t *testing.T, mode testMode) {
 	for range events {
 		publish(t, b, "t", data)
 	}
-	t.Logf("%d publishes in %v with a stall of %v", events, time.Since(start), stall)
+	t.Logf("%d publishes in %v with a wait of at most %v", events, time.Since(start), maxWait)
 	waitFor(t, "the eviction", func() bool { return b.Stats().Clients == 0 })
 	s := b.Stats()
-	// Some publishes stall while the socket buffers still take bytes
+	// Some publishes wait while the socket buffers still take bytes
 	// (the client drains); the last one waits in vain and evicts.
-	if s.Evicted != 1 || s.Stalled == 0 {
-		t.Errorf("stats %+v, want 1 eviction after a stalled publish", s)
+	if s.Evicted != 1 || s.PublishWaits == 0 {
+		t.Errorf("stats %+v, want 1 eviction after a publish that waited", s)
 	}
 	for range 100 {
 		publish(t, b, "t", data)
 	}
-	if s2 := b.Stats(); s2.Stalled != s.Stalled {
-		t.Errorf("%d more publishes stalled after the eviction", s2.Stalled-s.Stalled)
+	if s2 := b.Stats(); s2.PublishWaits != s.PublishWaits {
+		t.Errorf("%d more publishes waited after the eviction", s2.PublishWaits-s.PublishWaits)
 	}
 }

@@ -24,10 +24,10 @@ type Stream struct {
 	buf          []byte
 	writeTimeout time.Duration
 
-	// The socket, to find a stalled reader (stall.go): nil unless the
+	// The socket, to find a stopped reader (stoppedreader.go): nil unless the
 	// server has ConnContext and the request is HTTP/1.x.
 	peer     syscall.RawConn
-	stall    stallCheck
+	progress readProgress
 	nextLook int64 // Unix nanoseconds
 	probe    *sockProbe
 }
@@ -99,7 +99,7 @@ func (s *Stream) Context() context.Context { return s.ctx }
 //
 // When the server keeps its connections with [ConnContext], an HTTP/1.x
 // stream also looks at its socket at its writes, at most once a second:
-// a write returns an error wrapping [ErrStalled] once the client has
+// a write returns an error wrapping [ErrNotReading] once the client has
 // taken no byte for d while bytes waited for it, even though the
 // socket's buffer still takes writes (a reader that stopped reading
 // would otherwise be found only once that buffer is full).
@@ -158,7 +158,7 @@ func (s *Stream) write(b []byte) error {
 }
 
 // lookAtPeer looks at the socket's send queue, at most once a second
-// (and twice per write timeout), and returns ErrStalled if the client
+// (and twice per write timeout), and returns ErrNotReading if the client
 // has taken nothing for the write timeout while bytes waited.
 func (s *Stream) lookAtPeer() error {
 	if s.peer == nil || s.writeTimeout <= 0 {
@@ -172,8 +172,8 @@ func (s *Stream) lookAtPeer() error {
 	if s.probe == nil {
 		s.probe = new(sockProbe)
 	}
-	if queued, acked, ok := s.probe.look(s.peer); ok && s.stall.observe(now, queued, acked, s.writeTimeout) {
-		return ErrStalled
+	if queued, acked, ok := s.probe.look(s.peer); ok && s.progress.observe(now, queued, acked, s.writeTimeout) {
+		return ErrNotReading
 	}
 	return nil
 }

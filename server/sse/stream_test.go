@@ -330,7 +330,7 @@ func TestStreamSetWriteTimeout(t *testing.T) {
 
 // A client that stops reading must not hold the handler forever: the
 // write deadline ends the loop.
-func TestStreamWriteTimeoutStalledClient(t *testing.T) {
+func TestStreamWriteTimeoutStoppedClient(t *testing.T) {
 	done := make(chan error, 1) // buffered: the handler never blocks on it
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := NewStream(w, r)
@@ -354,7 +354,7 @@ func TestStreamWriteTimeoutStalledClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close() // never read: the client stalls
+	defer resp.Body.Close() // never read: the client stops reading
 	select {
 	case err := <-done:
 		if err == nil {
@@ -364,7 +364,7 @@ func TestStreamWriteTimeoutStalledClient(t *testing.T) {
 			t.Errorf("send ended with %v, want the write deadline's error", err)
 		}
 	case <-time.After(3 * wait):
-		t.Fatal("handler still writing to a stalled client")
+		t.Fatal("handler still writing to a stopped client")
 	}
 }
 

@@ -24,8 +24,8 @@ import (
 // through the tls.Conn, the tlsSock writes each record with one
 // non-blocking write(2) and keeps the part of the ciphertext the socket
 // did not take (then the TLS layer has sent the whole record as far as
-// it knows, so its state stays right). A stream with such a rest is
-// stalled: the pool hands it, with the frames not yet encrypted, to a
+// it knows, so its state stays right). A stream with such a rest has ciphertext
+// pending: the pool hands it, with the frames not yet encrypted, to a
 // goroutine of its own that writes the rest, then the frames, blocking
 // under WriteTimeout (a timeout there ends the stream anyway), exactly as
 // a plain stream whose socket is full. The rest is dropped once written.
@@ -104,8 +104,8 @@ func (s *tlsSock) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// stalled reports whether ciphertext is waiting for flush.
-func (s *tlsSock) stalled() bool { return s != nil && len(s.rest) > 0 }
+// pending reports whether ciphertext is waiting for flush.
+func (s *tlsSock) pending() bool { return s != nil && len(s.rest) > 0 }
 
 // flush writes the kept ciphertext, blocking under the deadline already
 // set, and drops it.
@@ -151,7 +151,7 @@ func (t *hijackedTLS) setWriteDeadline(d time.Time) error {
 // deadline already set: first the ciphertext a pool write left, then
 // the frames.
 func (t *hijackedTLS) write(bufs net.Buffers) error {
-	if t.sock.stalled() {
+	if t.sock.pending() {
 		if err := t.sock.flush(); err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func (t *hijackedTLS) write(bufs net.Buffers) error {
 
 // tryWrite writes bufs through the TLS connection from a pool writer,
 // without blocking, and returns what the slow writer must write; it is
-// not done while ciphertext waits in the tlsSock (stalled). Without a
+// not done while ciphertext waits in the tlsSock (pending). Without a
 // tlsSock nothing is written here.
 func (t *hijackedTLS) tryWrite(w *rawWriter, bufs net.Buffers) (net.Buffers, bool, error) {
 	if t.sock == nil {
@@ -181,7 +181,7 @@ func (t *hijackedTLS) tryWrite(w *rawWriter, bufs net.Buffers) (net.Buffers, boo
 	}
 	t.sock.w = w
 	defer func() { t.sock.w = nil }()
-	for len(bufs) > 0 && !t.sock.stalled() {
+	for len(bufs) > 0 && !t.sock.pending() {
 		var chunk []byte
 		chunk, bufs = fill(w.chunk[:0], bufs)
 		w.chunk = chunk[:0]
@@ -189,7 +189,7 @@ func (t *hijackedTLS) tryWrite(w *rawWriter, bufs net.Buffers) (net.Buffers, boo
 			return nil, false, err
 		}
 	}
-	return bufs, len(bufs) == 0 && !t.sock.stalled(), nil
+	return bufs, len(bufs) == 0 && !t.sock.pending(), nil
 }
 
 func (t *hijackedTLS) socket() syscall.RawConn { return t.raw }

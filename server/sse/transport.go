@@ -28,7 +28,7 @@ type transport interface {
 	// earlier write (TLS ciphertext): otherwise write must finish.
 	tryWrite(w *rawWriter, bufs net.Buffers) (rest net.Buffers, done bool, err error)
 	// socket returns the stream's own socket, looked at for readers
-	// that stopped (stall.go) and, taken over, watched for hang-ups; nil
+	// that stopped (stoppedreader.go) and, taken over, watched for hang-ups; nil
 	// if it has none it can look at (HTTP/2 shares one).
 	socket() syscall.RawConn
 	// close ends the response, without waiting.
@@ -41,7 +41,7 @@ type responseWriter struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
 	// raw is the socket of an HTTP/1.x request's connection when the
-	// server keeps it with ConnContext (stall.go). Set with b.mu held.
+	// server keeps it with ConnContext (stoppedreader.go). Set with b.mu held.
 	raw syscall.RawConn
 	// noDeadline: w does not support write deadlines (a test double or
 	// an odd middleware), and is not asked again: the error allocates.

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-func TestStallCheck(t *testing.T) {
+func TestReadProgress(t *testing.T) {
 	const limit = 10 * time.Second
 	type look struct {
 		at     time.Duration // since the start
@@ -24,7 +24,7 @@ func TestStallCheck(t *testing.T) {
 		name  string
 		looks []look
 	}{
-		{"an empty queue is never stalled", []look{{0, false, 5, false}, {20 * time.Second, false, 5, false}, {40 * time.Second, false, 5, false}}},
+		{"an empty queue is never a stopped reader", []look{{0, false, 5, false}, {20 * time.Second, false, 5, false}, {40 * time.Second, false, 5, false}}},
 		{"queued, nothing acknowledged, from the first look that saw it", []look{
 			{0, true, 5, false}, {5 * time.Second, true, 5, false}, // stuck since 0
 			{9 * time.Second, true, 5, false}, {10 * time.Second, true, 5, true},
@@ -42,11 +42,11 @@ func TestStallCheck(t *testing.T) {
 		{"one look alone proves nothing", []look{{0, false, 5, false}, {30 * time.Second, true, 5, false}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var s stallCheck
+			var s readProgress
 			t0 := time.Unix(1e9, 0).UnixNano()
 			for i, l := range tt.looks {
 				if got := s.observe(t0+int64(l.at), l.queued, l.acked, limit); got != l.want {
-					t.Errorf("look %d at %v: stalled %v, want %v", i, l.at, got, l.want)
+					t.Errorf("look %d at %v: stopped %v, want %v", i, l.at, got, l.want)
 				}
 			}
 		})
@@ -54,11 +54,11 @@ func TestStallCheck(t *testing.T) {
 }
 
 // A client that stops reading while its socket still takes the writes
-// (a quiet topic: heartbeats only) is ended with ErrStalled about
+// (a quiet topic: heartbeats only) is ended with ErrNotReading about
 // WriteTimeout after it stopped, plus a heartbeat, long before the
 // socket's buffer would fill; it counts as evicted, and a healthy
 // client on the same topic goes on.
-func TestStalledReaderEvicted(t *testing.T) {
+func TestStoppedReaderEvicted(t *testing.T) {
 	run(t, func(t *testing.T, mode testMode) {
 		const writeTimeout, heartbeat = 300 * time.Millisecond, 100 * time.Millisecond
 		reasons := make(chan error, 10) // buffered: the hook must not block
@@ -74,10 +74,10 @@ func TestStalledReaderEvicted(t *testing.T) {
 		srv := startServer(mode, b, func(l net.Listener) net.Listener { return bigBufListener{l} })
 		t.Cleanup(srv.Close)
 		defer b.Shutdown(t.Context())
-		stalled, _ := stalledConn(t, srv, topicsQuery("quiet"))
+		stopped, _ := stoppedConn(t, srv, topicsQuery("quiet"))
 		healthy := connect(t, srv, topicsQuery("quiet"), nil)
 		waitFor(t, "both clients", func() bool { return b.Stats().Clients == 2 })
-		// 64 KB fill the stalled client's small receive buffer; the
+		// 64 KB fill the stopped client's small receive buffer; the
 		// rest waits in the server's send buffer, which takes it all:
 		// no write blocks, so WriteTimeout alone would never end it.
 		for range 16 {
@@ -87,22 +87,22 @@ func TestStalledReaderEvicted(t *testing.T) {
 		start := time.Now()
 		select {
 		case err := <-reasons:
-			if !errors.Is(err, ErrStalled) || !errors.Is(err, ErrEvicted) {
-				t.Fatalf("stalled client ended with %v, want ErrStalled", err)
+			if !errors.Is(err, ErrNotReading) || !errors.Is(err, ErrEvicted) {
+				t.Fatalf("stopped client ended with %v, want ErrNotReading", err)
 			}
 		case <-time.After(wait):
-			t.Fatalf("stalled client still connected after %v (write timeout %v, heartbeat %v)", wait, writeTimeout, heartbeat)
+			t.Fatalf("stopped client still connected after %v (write timeout %v, heartbeat %v)", wait, writeTimeout, heartbeat)
 		}
-		t.Logf("stalled reader ended %v after the last event (write timeout %v, heartbeat %v)", time.Since(start).Round(time.Millisecond), writeTimeout, heartbeat)
+		t.Logf("stopped reader ended %v after the last event (write timeout %v, heartbeat %v)", time.Since(start).Round(time.Millisecond), writeTimeout, heartbeat)
 		if s := b.Stats(); s.Evicted != 1 || s.Clients != 1 {
 			t.Errorf("stats %+v, want 1 evicted and the healthy client open", s)
 		}
 		// Its connection is closed (on the ordinary path too, where
 		// net/http would keep it for a next request): reading what
 		// reached it ends.
-		stalled.SetReadDeadline(time.Now().Add(wait))
-		if n, err := io.Copy(io.Discard, stalled); errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Errorf("the stalled client's connection is still open after %d bytes", n)
+		stopped.SetReadDeadline(time.Now().Add(wait))
+		if n, err := io.Copy(io.Discard, stopped); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("the stopped client's connection is still open after %d bytes", n)
 		}
 		// The healthy client got heartbeats all along and gets events.
 		publish(t, b, "quiet", "after")
@@ -118,9 +118,9 @@ func TestStalledReaderEvicted(t *testing.T) {
 }
 
 // A Stream looks at its socket too, with ConnContext: a client that
-// stops reading ends the send loop with ErrStalled, though every write
+// stops reading ends the send loop with ErrNotReading, though every write
 // still succeeds; a reading client's loop goes on.
-func TestStreamStalledReader(t *testing.T) {
+func TestStreamStoppedReader(t *testing.T) {
 	done := make(chan error, 2) // buffered: the handlers never block on it
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := NewStream(w, r)
@@ -129,7 +129,7 @@ func TestStreamStalledReader(t *testing.T) {
 			return
 		}
 		s.SetWriteTimeout(300 * time.Millisecond)
-		// As above: fill a stalled client's receive buffer, then ping.
+		// As above: fill a stopped client's receive buffer, then ping.
 		if err := s.Send(Event{Data: strings.Repeat("x", 64<<10)}); err != nil {
 			done <- err
 			return
@@ -154,7 +154,7 @@ func TestStreamStalledReader(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close) // after the clients' cleanups: their handlers end first
 
-	stalledConn(t, srv, "")
+	stoppedConn(t, srv, "")
 	healthy := connect(t, srv, "", nil)
 	if e := healthy.nextEvent(); len(e.Data) != 64<<10 {
 		t.Fatalf("healthy client got %.20q", e.Data)
@@ -162,13 +162,13 @@ func TestStreamStalledReader(t *testing.T) {
 	start := time.Now()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrStalled) || errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("send loop ended with %v, want ErrStalled", err)
+		if !errors.Is(err, ErrNotReading) || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("send loop ended with %v, want ErrNotReading", err)
 		}
 	case <-time.After(wait):
 		t.Fatal("send loop still writing to a client that reads nothing")
 	}
-	t.Logf("stalled reader found %v after the first event", time.Since(start).Round(time.Millisecond))
+	t.Logf("stopped reader found %v after the first event", time.Since(start).Round(time.Millisecond))
 	for range 20 {
 		if e := healthy.nextEvent(); e.Data != "ping" {
 			t.Fatalf("healthy client got %+v", e)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Stalled readers.
+// Readers that stopped reading.
 //
 // A client that stops reading (a frozen tab, a peer gone without a
 // word) is found by a failed write only once the kernel's send buffer
@@ -19,7 +19,7 @@ import (
 // looks at the socket: on Linux TCP_INFO tells how many bytes the peer
 // has acknowledged and whether bytes wait in the send queue. A stream
 // whose queue has stayed non-empty, with no byte acknowledged, for
-// WriteTimeout is ended with [ErrStalled] and counted in Stats.Evicted,
+// WriteTimeout is ended with [ErrNotReading] and counted in Stats.Evicted,
 // like a reader that falls over MaxLag.
 //
 // Cost: the heartbeat goroutine looks, once per tick (Heartbeat/2), at
@@ -37,17 +37,17 @@ import (
 // HTTP/2: its streams share one connection, whose socket says nothing
 // about one of them; HTTP/2's flow control makes a write block once the
 // client's window for the stream is full, and then WriteTimeout ends
-// it. Elsewhere than Linux nothing looks, and a stalled reader is ended
+// it. Elsewhere than Linux nothing looks, and a stopped reader is ended
 // by WriteTimeout once the send buffer is full.
 
-// ErrStalled is the reason of a stream whose client took no byte of it
+// ErrNotReading is the reason of a stream whose client took no byte of it
 // for Options.WriteTimeout while bytes waited for it, and which was
 // therefore ended (see Stats.Evicted). It wraps ErrEvicted.
-var ErrStalled = fmt.Errorf("%w: it took no byte of its stream for the write timeout (Options.WriteTimeout)", ErrEvicted)
+var ErrNotReading = fmt.Errorf("%w: it took no byte of its stream for the write timeout (Options.WriteTimeout)", ErrEvicted)
 
-// stallCheck follows the send queue of one socket across looks, in 16
+// readProgress follows the send queue of one socket across looks, in 16
 // bytes (an idle stream's client struct stays in its size class).
-type stallCheck struct {
+type readProgress struct {
 	acked uint64 // the bytes the peer had acknowledged at the last look
 	// since is the first of the looks, up to the last, that all saw
 	// bytes queued and acknowledged nothing new (Unix nanoseconds); 0:
@@ -59,7 +59,7 @@ type stallCheck struct {
 // queue, acked is how many the peer has acknowledged in all. It reports
 // whether the queue has been non-empty without a byte acknowledged for
 // limit or longer.
-func (s *stallCheck) observe(now int64, queued bool, acked uint64, limit time.Duration) bool {
+func (s *readProgress) observe(now int64, queued bool, acked uint64, limit time.Duration) bool {
 	moved := acked != s.acked
 	s.acked = acked
 	switch {
@@ -74,7 +74,7 @@ func (s *stallCheck) observe(now int64, queued bool, acked uint64, limit time.Du
 }
 
 // queued reports whether the last look saw bytes queued.
-func (s *stallCheck) queued() bool { return s.since != 0 }
+func (s *readProgress) queued() bool { return s.since != 0 }
 
 // connKey keys a request's connection in its context (ConnContext).
 type connKey struct{}
@@ -82,7 +82,7 @@ type connKey struct{}
 // ConnContext is for http.Server.ConnContext: it keeps each connection
 // in the contexts of its requests, so that the broker's streams on the
 // ordinary path and [Stream]s can look at their sockets to find clients
-// that stopped reading (see [ErrStalled]). Hijacked streams need it not.
+// that stopped reading (see [ErrNotReading]). Hijacked streams need it not.
 //
 //	srv := &http.Server{Handler: b, ConnContext: sse.ConnContext}
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
@@ -129,23 +129,23 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 }
 
 // lookAt looks at the sockets of clients, which wrote since the last
-// tick or had bytes queued then, and ends those stalled for
+// tick or had bytes queued then, and ends those stopped for
 // WriteTimeout. It is called by the heartbeat goroutine, the only one
-// that touches client.stall, without b.mu held: the syscalls do not
+// that touches client.progress, without b.mu held: the syscalls do not
 // hold up fan-out or connects. It returns clients, emptied.
 func (b *Broker) lookAt(clients []*client, now time.Time, p *sockProbe) []*client {
 	limit := b.opts.WriteTimeout
-	stalled := clients[:0]
+	stopped := clients[:0]
 	for _, c := range clients {
 		queued, acked, ok := p.look(c.t.socket())
-		if ok && c.stall.observe(now.UnixNano(), queued, acked, limit) {
-			stalled = append(stalled, c)
+		if ok && c.progress.observe(now.UnixNano(), queued, acked, limit) {
+			stopped = append(stopped, c)
 		}
 	}
-	if len(stalled) > 0 {
+	if len(stopped) > 0 {
 		b.mu.RLock() // end's callers hold it, and a client still in b.clients is live
-		for _, c := range stalled {
-			if _, live := b.clients[c]; live && c.end(ErrStalled, 0) {
+		for _, c := range stopped {
+			if _, live := b.clients[c]; live && c.end(ErrNotReading, 0) {
 				b.stats.evicted.Add(1)
 			}
 		}
