@@ -60,7 +60,7 @@ import (
 	"github.com/ssewasm/ssewasm/shared/action"
 )
 
-// Reasons of refusals, the keys of Stats.Refused; the binary exports
+// Reasons of refusals, the keys of RegistryStats.Refused; the binary exports
 // them as ssewasm_refused_total{reason="..."}.
 const (
 	RefusedNotFound   = "action_not_found"   // no such action: 404
@@ -230,16 +230,16 @@ func Handle[Req, Res any](reg *Registry, a action.Action[Req, Res], h func(ctx c
 	reg.entries[e.name] = e
 }
 
-// Stats are a registry's counters.
-type Stats struct {
+// RegistryStats are a registry's counters.
+type RegistryStats struct {
 	Handled uint64            // requests whose handler returned a result
 	Failed  uint64            // requests whose handler returned an error
 	Refused map[string]uint64 // refused requests by reason (Refused...), every reason present
 }
 
 // Stats returns the registry's counters.
-func (reg *Registry) Stats() Stats {
-	s := Stats{Handled: reg.handled.Load(), Failed: reg.failed.Load(), Refused: make(map[string]uint64, len(reg.refused))}
+func (reg *Registry) Stats() RegistryStats {
+	s := RegistryStats{Handled: reg.handled.Load(), Failed: reg.failed.Load(), Refused: make(map[string]uint64, len(reg.refused))}
 	for r, n := range reg.refused {
 		s.Refused[r] = n.Load()
 	}

@@ -90,8 +90,8 @@ type topicSubs struct {
 	clients []*client
 }
 
-// Stats are the broker's counters since New. Reading them is cheap.
-type Stats struct {
+// BrokerStats are the broker's counters since New. Reading them is cheap.
+type BrokerStats struct {
 	Clients      int    // open streams
 	Published    uint64 // events published through this broker's Publish (stored, with an ID)
 	Local        uint64 // events sent with PublishLocal (not in Published)
@@ -241,7 +241,7 @@ func (b *Broker) evict(c *client) {
 // figures about this instance, such as its load. The checks are
 // Publish's. It is encoded once and queued like a live event, after the
 // events already queued: a client that is catching up from history gets
-// it after its replay. It counts in Stats.Local, and in Stats.Delivered
+// it after its replay. It counts in BrokerStats.Local, and in BrokerStats.Delivered
 // for each client it reaches; a client whose queue is full is evicted,
 // as for Publish.
 func (b *Broker) PublishLocal(topic string, e Event) error {
@@ -465,8 +465,8 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 const shutdownGrace = 100 * time.Millisecond
 
 // Stats returns the broker's counters.
-func (b *Broker) Stats() Stats {
-	return Stats{
+func (b *Broker) Stats() BrokerStats {
+	return BrokerStats{
 		Clients:   int(b.stats.clients.Load()),
 		Published: b.stats.published.Load(),
 		Local:     b.stats.local.Load(),

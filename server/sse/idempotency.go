@@ -71,7 +71,7 @@ type Published struct {
 // first used for another event on the topic (other name, data or retry)
 // is refused with an error wrapping [ErrIdempotencyKeyReused], so a
 // client that reuses keys by mistake does not lose its second event in
-// silence. Duplicates count in Stats.Deduplicated, not Stats.Published.
+// silence. Duplicates count in BrokerStats.Deduplicated, not BrokerStats.Published.
 func (b *Broker) PublishWith(ctx context.Context, topic string, e Event, opts PublishOptions) (Published, error) {
 	if b.closed.Load() {
 		return Published{}, fmt.Errorf("sse: publish: %w", ErrClosed)

@@ -87,7 +87,7 @@ func TestConnectDisconnectCycles(t *testing.T) {
 	pub.Wait()
 
 	if s := b.Stats(); s.Clients != 0 {
-		t.Errorf("Stats.Clients = %d after all left", s.Clients)
+		t.Errorf("BrokerStats.Clients = %d after all left", s.Clients)
 	}
 	b.mu.RLock()
 	if len(b.clients)+len(b.topics)+len(b.perIP) != 0 {

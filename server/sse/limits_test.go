@@ -202,7 +202,7 @@ func TestPublishErrors(t *testing.T) {
 		t.Errorf("cancelled context: %v", err)
 	}
 	if s := b.Stats(); s.Published != 1 {
-		t.Errorf("Stats.Published = %d, want 1", s.Published)
+		t.Errorf("BrokerStats.Published = %d, want 1", s.Published)
 	}
 	if err := b.Shutdown(ctx); err != nil {
 		t.Fatal(err)

@@ -134,6 +134,6 @@ func testLeaveBetweenParts(t *testing.T, mode testMode) {
 	waitFor(t, "the replay's release", func() bool { return eng.released.Load() == 1 })
 	waitFor(t, "the stream to end", func() bool { return b.Stats().Clients == 0 })
 	if n := b.Stats().ReplaysFailed; n != 0 {
-		t.Errorf("Stats.ReplaysFailed %d after the client left, want 0: leaving is no failure", n)
+		t.Errorf("BrokerStats.ReplaysFailed %d after the client left, want 0: leaving is no failure", n)
 	}
 }

@@ -173,7 +173,7 @@ func testReplayGaps(t *testing.T, mode testMode) {
 	})
 
 	if s := b.Stats(); s.Gaps != 9 {
-		t.Errorf("Stats.Gaps = %d, want 9", s.Gaps)
+		t.Errorf("BrokerStats.Gaps = %d, want 9", s.Gaps)
 	}
 }
 

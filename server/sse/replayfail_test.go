@@ -142,7 +142,7 @@ func TestReplayFailuresLoggedSparingly(t *testing.T) {
 		t.Errorf("%d warnings counting %d held back, want %d failures in all", len(warns), held, storm+1)
 	}
 	if n := b.Stats().ReplaysFailed; n != storm+1 {
-		t.Errorf("Stats.ReplaysFailed %d, want %d", n, storm+1)
+		t.Errorf("BrokerStats.ReplaysFailed %d, want %d", n, storm+1)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 //
 // The stream is one of the broker's clients, so that no way in escapes
 // the limits: it counts under Options.MaxClients and MaxClientsPerIP
-// and in Stats.Clients, and Hooks see it (its ClientInfo has no
+// and in BrokerStats.Clients, and Hooks see it (its ClientInfo has no
 // Topics). Over a limit, or after Shutdown, the request is refused as
 // ServeHTTP refuses it, with 503 and Retry-After, and serve is not
 // called. Headers set on w before the call go out with the stream.
@@ -23,7 +23,7 @@ import (
 // the client leaves or Shutdown begins, and Shutdown waits for serve to
 // return; Drain leaves it open. The broker sends it no heartbeats. An
 // error from serve that wraps [ErrNotReading] evicts the client: it is
-// counted in Stats.Evicted, and its connection is closed rather than
+// counted in BrokerStats.Evicted, and its connection is closed rather than
 // kept for a next request that a client that reads nothing never
 // sends.
 //

@@ -244,7 +244,7 @@ func TestServeStreamEnds(t *testing.T) {
 			}
 			waitFor(t, "the stream to end", func() bool { return disconnected.Load() == 1 })
 			if got, want := b.Stats().Evicted, map[bool]uint64{true: 1}[tt.evicted]; got != want || evicted.Load() != int32(want) {
-				t.Errorf("Stats.Evicted %d, OnEvict %d; want %d", got, evicted.Load(), want)
+				t.Errorf("BrokerStats.Evicted %d, OnEvict %d; want %d", got, evicted.Load(), want)
 			}
 			if got, want := reason.Load(), fmt.Sprint(tt.end); got != want {
 				t.Errorf("OnDisconnect reason %q, want %q", got, want)

@@ -155,7 +155,7 @@ func testStoppedClient(t *testing.T, mode testMode) {
 
 	s := b.Stats()
 	if s.Evicted != 1 || evicted.Load() != stoppedID {
-		t.Fatalf("Stats.Evicted = %d, OnEvict got client %d; want 1 and the stopped client %d", s.Evicted, evicted.Load(), stoppedID)
+		t.Fatalf("BrokerStats.Evicted = %d, OnEvict got client %d; want 1 and the stopped client %d", s.Evicted, evicted.Load(), stoppedID)
 	}
 	waitFor(t, "the stopped stream to end", func() bool { return b.Stats().Clients == healthy })
 

@@ -19,7 +19,7 @@ import (
 // looks at the socket: on Linux TCP_INFO tells how many bytes the peer
 // has acknowledged and whether bytes wait in the send queue. A stream
 // whose queue has stayed non-empty, with no byte acknowledged, for
-// WriteTimeout is ended with [ErrNotReading] and counted in Stats.Evicted,
+// WriteTimeout is ended with [ErrNotReading] and counted in BrokerStats.Evicted,
 // like a reader that falls over MaxLag.
 //
 // Cost: the heartbeat goroutine looks, once per tick (Heartbeat/2), at
@@ -42,7 +42,7 @@ import (
 
 // ErrNotReading is the reason of a stream whose client took no byte of it
 // for Options.WriteTimeout while bytes waited for it, and which was
-// therefore ended (see Stats.Evicted). It wraps ErrEvicted.
+// therefore ended (see BrokerStats.Evicted). It wraps ErrEvicted.
 var ErrNotReading = fmt.Errorf("%w: it took no byte of its stream for the write timeout (Options.WriteTimeout)", ErrEvicted)
 
 // readProgress follows the send queue of one socket across looks, in 16

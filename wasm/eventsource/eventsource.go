@@ -256,8 +256,8 @@ type Event struct {
 	Origin string
 }
 
-// Stats are the counters of a [Source].
-type Stats struct {
+// SourceStats are the counters of a [Source].
+type SourceStats struct {
 	// Received counts the events delivered to the Source's listeners, once
 	// each however many subscriptions got it. Heartbeats are not counted.
 	Received uint64

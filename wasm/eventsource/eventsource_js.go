@@ -153,7 +153,7 @@ type Source struct {
 	nextID   int
 	opened   bool         // some EventSource of this Source has opened
 	attempt  int          // consecutive reopens without an open
-	stats    Stats        // Reconnects and Reopens; the queue has the rest
+	stats    SourceStats  // Reconnects and Reopens; the queue has the rest
 	reopen   *time.Timer  // pending reopen after the browser gave up; nil if none
 	watchdog *time.Timer  // nil without Options.Watchdog
 	probing  bool         // a probe is out; its answer decides the next step
@@ -332,7 +332,7 @@ func (s *Source) lastEventID() string {
 }
 
 // Stats returns the Source's counters.
-func (s *Source) Stats() Stats {
+func (s *Source) Stats() SourceStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats

@@ -440,7 +440,7 @@ func countReleasedCalls(t *testing.T, fn func()) int {
 func jsFunc(body string, params ...string) js.Value { return jstest.Func(body, params...) }
 
 // streamStats is the JSON of the server's /stats.
-type streamStats = ssetest.Stats
+type streamStats = ssetest.KeyStats
 
 func fetchStats(t *testing.T, key string) streamStats {
 	t.Helper()

@@ -49,7 +49,7 @@ func (s *Source) URL() string { return "" }
 func (s *Source) LastEventID() string { return "" }
 
 // Stats returns zero counters outside js/wasm.
-func (s *Source) Stats() Stats { return Stats{} }
+func (s *Source) Stats() SourceStats { return SourceStats{} }
 
 // Close does nothing outside js/wasm.
 func (s *Source) Close() {}

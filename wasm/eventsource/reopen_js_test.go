@@ -109,7 +109,7 @@ func TestReopenAfterServerError(t *testing.T) {
 		}
 	}
 	got := src.Stats()
-	if want := (eventsource.Stats{Received: 10, Reconnects: 2, Reopens: 3, LastEventID: "ep-10"}); got != want {
+	if want := (eventsource.SourceStats{Received: 10, Reconnects: 2, Reopens: 3, LastEventID: "ep-10"}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
 	var seq []eventsource.State
@@ -349,7 +349,7 @@ func TestWatchdog(t *testing.T) {
 			t.Errorf("%d connections, want 1: the watchdog ignored the heartbeats", st.Connects)
 		}
 		// Heartbeats are not events and carry no ID.
-		if got, want := src.Stats(), (eventsource.Stats{Received: 1, LastEventID: "ep-1"}); got != want {
+		if got, want := src.Stats(), (eventsource.SourceStats{Received: 1, LastEventID: "ep-1"}); got != want {
 			t.Errorf("Stats() = %+v, want %+v", got, want)
 		}
 	})

@@ -251,7 +251,7 @@ func (c *Live) stateLabel() (class, text string) {
 // Render draws the page.
 func (c *Live) Render() app.UI {
 	class, label := c.stateLabel()
-	var stats eventsource.Stats
+	var stats eventsource.SourceStats
 	if c.stream != nil {
 		stats = c.stream.Source().Stats()
 	}

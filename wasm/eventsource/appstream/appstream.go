@@ -208,9 +208,9 @@ func (st *Stream) Source() *eventsource.Source {
 }
 
 // Stats returns the counters of the delivery to the component.
-func (st *Stream) Stats() Stats {
+func (st *Stream) Stats() StreamStats {
 	if st == nil {
-		return Stats{}
+		return StreamStats{}
 	}
 	return st.q.statsNow()
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Stats are the counters of a [Stream]'s delivery to its component.
-type Stats struct {
+// StreamStats are the counters of a [Stream]'s delivery to its component.
+type StreamStats struct {
 	// Delivered counts the handler calls queued and run: events, states,
 	// gaps and decode errors.
 	Delivered uint64
@@ -43,7 +43,7 @@ type coalescer struct {
 	spare     []func(app.Context) // the last batch's array, reused
 	scheduled bool                // sched has a call pending
 	inflight  bool                // a batch is dispatched and has not run yet
-	stats     Stats
+	stats     StreamStats
 }
 
 func newCoalescer(dispatch func(func(app.Context))) *coalescer {
@@ -131,7 +131,7 @@ func (c *coalescer) close() {
 	c.scheduled = false
 }
 
-func (c *coalescer) statsNow() Stats {
+func (c *coalescer) statsNow() StreamStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats

@@ -102,7 +102,7 @@ func TestCoalescerOneDispatchPerFrame(t *testing.T) {
 	if len(got) != 10005 || q.maxLen != 1 {
 		t.Errorf("%d calls, go-app queue peaked at %d; want 10005, 1", len(got), q.maxLen)
 	}
-	want := Stats{Delivered: 10005, Batches: 2, MaxBatch: 10000, Frames: 1, Fallbacks: 1}
+	want := StreamStats{Delivered: 10005, Batches: 2, MaxBatch: 10000, Frames: 1, Fallbacks: 1}
 	if st := c.statsNow(); st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}

@@ -54,19 +54,19 @@ import (
 // Both record each connection's status and Accept header in [Conn]: the
 // client's status probes are connections too.
 //
-// GET /stats?key=K returns the [Stats] of K as JSON.
+// GET /stats?key=K returns the [KeyStats] of K as JSON.
 type Server struct {
 	*httptest.Server
 	done  chan struct{} // closed at cleanup: ends every stream
 	start time.Time
 
 	mu    sync.Mutex
-	stats map[string]*Stats
+	stats map[string]*KeyStats
 }
 
 // Start starts a Server on 127.0.0.1, closed when t ends.
 func Start(t *testing.T) *Server {
-	s := &Server{done: make(chan struct{}), stats: make(map[string]*Stats), start: time.Now()}
+	s := &Server{done: make(chan struct{}), stats: make(map[string]*KeyStats), start: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stream", s.stream)
 	mux.HandleFunc("GET /events", s.events)
@@ -390,10 +390,10 @@ func (s *Server) statsHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // statsOf returns the stats of key, creating them; s.mu must be held.
-func (s *Server) statsOf(key string) *Stats {
+func (s *Server) statsOf(key string) *KeyStats {
 	st, ok := s.stats[key]
 	if !ok {
-		st = &Stats{LastEventIDs: []string{}, Conns: []Conn{}}
+		st = &KeyStats{LastEventIDs: []string{}, Conns: []Conn{}}
 		s.stats[key] = st
 	}
 	return st

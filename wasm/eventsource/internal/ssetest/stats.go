@@ -1,9 +1,9 @@
 package ssetest
 
-// Stats is the JSON answer of the server's /stats?key=K: what the server
+// KeyStats is the JSON answer of the server's /stats?key=K: what the server
 // saw of the connections made under key K. Both the server (native) and the
 // wasm tests (which fetch it) use this type.
-type Stats struct {
+type KeyStats struct {
 	Connects     int      `json:"connects"`
 	Disconnects  int      `json:"disconnects"`
 	LastEventIDs []string `json:"lastEventIDs"` // the Last-Event-ID header of each connection

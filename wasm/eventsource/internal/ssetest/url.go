@@ -19,7 +19,7 @@ func BaseURL(t testing.TB) string {
 }
 
 // URL returns the URL of path (such as "/events") on the test server for
-// test t: key, its stats key (t.Name(), see [Stats]), and params, pairs
+// test t: key, its stats key (t.Name(), see [KeyStats]), and params, pairs
 // of query parameter names and values, which may repeat.
 func URL(t testing.TB, path string, params ...string) (u, key string) {
 	t.Helper()
