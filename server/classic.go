@@ -6,7 +6,6 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/shared/demo"
-	"github.com/ssewasm/ssewasm/shared/event"
 )
 
 // classicRetry is the reconnection delay the classic demo asks browsers for.
@@ -29,12 +28,12 @@ func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 				return err
 			}
 			now := time.Now()
-			if err := send(s, demo.ConnectTime{Time: now}); err != nil {
+			if err := s.SendValue(demo.ConnectTime{Time: now}); err != nil {
 				return err
 			}
 			// The first ping right away, as the original sends it: pages
 			// show a ping at once instead of an interval late.
-			if err := send(s, demo.Ping{Time: now}); err != nil {
+			if err := s.SendValue(demo.Ping{Time: now}); err != nil {
 				return err
 			}
 			tick := time.NewTicker(interval)
@@ -44,7 +43,7 @@ func classicStream(b *sse.Broker, interval time.Duration) http.Handler {
 				case <-s.Context().Done():
 					return nil
 				case now := <-tick.C:
-					if err := send(s, demo.Ping{Time: now}); err != nil {
+					if err := s.SendValue(demo.Ping{Time: now}); err != nil {
 						return err
 					}
 				}
@@ -71,12 +70,3 @@ func (w anyOrigin) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the writer that flushes.
 func (w anyOrigin) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// send writes a shared event to the stream.
-func send(s *sse.Stream, v event.Named) error {
-	name, data, err := event.Encode(v)
-	if err != nil {
-		return err
-	}
-	return s.Send(sse.Event{Name: name, Data: data})
-}

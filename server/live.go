@@ -9,10 +9,9 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/shared/demo"
-	"github.com/ssewasm/ssewasm/shared/event"
 )
 
-// publishStats sends the server's figures on demo.StatsTopic.Name() every
+// publishStats sends the server's figures on demo.StatsTopic every
 // interval, for the /live page's chart, until ctx is done. They go to this
 // instance's clients only (PublishLocal): never stored nor replayed, and
 // never mixed with other instances' figures when instances share an
@@ -40,12 +39,7 @@ func publishStats(ctx context.Context, b *sse.Broker, interval time.Duration, lo
 				Goroutines:      runtime.NumGoroutine(),
 			}
 			prev, prevAt = st.Delivered, now
-			name, data, err := event.Encode(s)
-			if err != nil {
-				log.Error("encoding stats", "err", err)
-				return
-			}
-			err = b.PublishLocal(demo.StatsTopic.Name(), sse.Event{Name: name, Data: data})
+			err := sse.PublishLocalTo(b, demo.StatsTopic, s)
 			if err != nil && ctx.Err() == nil {
 				log.Warn("publishing stats", "err", err)
 			}

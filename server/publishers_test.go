@@ -9,7 +9,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/shared/demo"
-	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // TestPublishersRunUntilShutdown: a function added to publishers runs
@@ -17,6 +17,7 @@ import (
 // for it to return before it stops the broker.
 func TestPublishersRunUntilShutdown(t *testing.T) {
 	var returned atomic.Bool
+	mine := topic.New[demo.BoardMessage]("mine", topic.Public)
 	saved := publishers
 	t.Cleanup(func() { publishers = saved })
 	publishers = append(publishers, func(ctx context.Context, broker *sse.Broker, log *slog.Logger) {
@@ -29,8 +30,7 @@ func TestPublishersRunUntilShutdown(t *testing.T) {
 				time.Sleep(50 * time.Millisecond) // shutdown must wait for this
 				return
 			case <-tick.C:
-				name, data, _ := event.Encode(demo.BoardMessage{Text: "from a publisher"})
-				broker.Publish(ctx, "mine", sse.Event{Name: name, Data: data})
+				sse.PublishTo(ctx, broker, mine, demo.BoardMessage{Text: "from a publisher"})
 			}
 		}
 	})

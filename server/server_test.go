@@ -16,6 +16,7 @@ import (
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/event"
+	"github.com/ssewasm/ssewasm/shared/topic"
 	"go.uber.org/goleak"
 )
 
@@ -431,7 +432,7 @@ func TestRunErrors(t *testing.T) {
 // once a second on the stats topic.
 func TestStatsPublished(t *testing.T) {
 	ts, _ := newTestService(t, defaults(t))
-	resp := openStream(t, ts.URL+"/events?topic="+demo.StatsTopic.Name())
+	resp := openStream(t, ts.URL+"/events?"+topic.Query(demo.StatsTopic))
 	d := sse.NewDecoder(resp.Body)
 	var prev demo.ServerStats
 	for i := 0; i < 2; i++ {

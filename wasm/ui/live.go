@@ -10,6 +10,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -62,7 +63,7 @@ type boardLine struct {
 // empty), resuming after lastEventID when it is set.
 func liveURL(topics []string, lastEventID string) string {
 	if len(topics) == 0 {
-		topics = []string{demo.StatsTopic.Name(), demo.BoardTopic.Name()}
+		topics = topic.Names(demo.StatsTopic, demo.BoardTopic)
 	}
 	q := url.Values{protocol.TopicParam: topics}
 	if lastEventID != "" {
