@@ -162,6 +162,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.maxEventSize <= 0 {
 		return c, errors.New("-max-event-size must be positive")
 	}
+	if c.retry < 0 {
+		return c, errors.New("-retry must be 0 (browser default) or a positive duration such as 3s")
+	}
+	if c.maxClients < -1 || c.maxClientsPerIP < -1 {
+		return c, errors.New("-max-clients and -max-clients-per-ip are a count, or -1 for no limit")
+	}
 	if c.retryJitter < 0 || c.retryJitter > 1 {
 		return c, errors.New("-retry-jitter is a fraction from 0 to 1, such as 0.5 for ±50 %")
 	}

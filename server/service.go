@@ -66,7 +66,7 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		QueueSize:       cfg.queueSize,
 		WriteTimeout:    cfg.writeTimeout,
 		Heartbeat:       cfg.heartbeat,
-		Retry:           cfg.retry,
+		Retry:           cmp.Or(cfg.retry, -1),       // the flag's 0 is none, the browser's own delay
 		RetryJitter:     cmp.Or(cfg.retryJitter, -1), // the flag's 0 is none
 		MaxClients:      cfg.maxClients,
 		MaxClientsPerIP: cfg.maxClientsPerIP,

@@ -37,6 +37,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,8 +83,11 @@ var reasons = []string{
 // DefaultMaxCallers is the default of Options.MaxCallers.
 const DefaultMaxCallers = 10000
 
-// Options configure a [Registry]. The zero value serves every caller as
-// anonymous, trusts no other origin and sets no rate limit.
+// Options configure a [Registry]: Options{} serves every caller as
+// anonymous, trusts no other origin and sets no rate limit. The zero value of every field is its
+// default, which the field documents; a negative number or duration
+// turns the feature off or lifts the limit where the field says so, and
+// New refuses it elsewhere.
 type Options struct {
 	// Identify returns the identity of a request, from the app's own
 	// authentication (its session cookie). An error refuses the request
@@ -101,7 +105,7 @@ type Options struct {
 	// RateLimit bounds how many actions each caller sends: per subject
 	// when signed in, per client address when anonymous, so that one
 	// user or one address cannot flood the handlers. Bad requests count
-	// too. Default zero: no limit.
+	// too. Default zero (or a Rate not above 0): no limit.
 	RateLimit ratelimit.Limit
 
 	// MaxCallers bounds the callers the rate limiter tracks, against an
@@ -155,9 +159,10 @@ func New(opts Options) (*Registry, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	if opts.MaxCallers <= 0 {
-		opts.MaxCallers = DefaultMaxCallers
+	if opts.MaxCallers < 0 {
+		return nil, fmt.Errorf("actions: Options.MaxCallers is %d; use a positive count, or 0 for the default %d", opts.MaxCallers, DefaultMaxCallers)
 	}
+	opts.MaxCallers = cmp.Or(opts.MaxCallers, DefaultMaxCallers)
 	reg := &Registry{
 		opts:    opts,
 		csrf:    http.NewCrossOriginProtection(),

@@ -381,4 +381,7 @@ func TestRegistration(t *testing.T) {
 	if _, err := actions.New(actions.Options{TrustedOrigins: []string{"app.example"}}); err == nil || !strings.Contains(err.Error(), "scheme://host") {
 		t.Errorf("New with a bad origin: %v", err)
 	}
+	if _, err := actions.New(actions.Options{MaxCallers: -1}); err == nil || !strings.Contains(err.Error(), "Options.MaxCallers") {
+		t.Errorf("New with a negative MaxCallers: %v", err)
+	}
 }

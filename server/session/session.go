@@ -98,7 +98,10 @@ func Reason(err error) string {
 	return ""
 }
 
-// Options configure a [Manager].
+// Options configure a [Manager]. Keys is required. The zero value of every field is its
+// default, which the field documents; a negative number or duration
+// turns the feature off or lifts the limit where the field says so, and
+// New refuses it elsewhere.
 type Options struct {
 	// Keys sign and verify: the first signs, every one verifies. Each is
 	// at least MinKeyLen random bytes (see [ParseKey], [ReadKeyFile],

@@ -227,10 +227,7 @@ func TestNewOptions(t *testing.T) {
 		{Options{HistorySize: -1}, "HistorySize"},
 		{Options{HistoryAge: -1}, "HistoryAge"},
 		{Options{Engine: NewMemoryEngine(MemoryOptions{}), HistorySize: 5}, "default engine only"},
-		{Options{MaxClients: -2}, "MaxClients"},
-		{Options{MaxClientsPerIP: -2}, "MaxClientsPerIP"},
 		{Options{MaxEventSize: -1}, "MaxEventSize"},
-		{Options{Retry: -1}, "Options.Retry "},
 		{Options{RetryAfter: -1}, "RetryAfter"},
 		{Options{RetryJitter: 1.5}, "RetryJitter"},
 		{Options{HistoryBytes: -1}, "HistoryBytes"},
@@ -245,11 +242,20 @@ func TestNewOptions(t *testing.T) {
 func TestRetryField(t *testing.T) { run(t, testRetryField) }
 
 func testRetryField(t *testing.T, mode testMode) {
-	b, srv := newTestBroker(t, mode, Options{Retry: 3 * time.Second, RetryJitter: -1}) // exact (jitter: TestRetryJitter)
-	c := connect(t, srv, "", nil)
-	waitFor(t, "client", func() bool { return b.Stats().Clients == 1 })
-	publish(t, b, "", "x")
-	if e := c.nextEvent(); e.Retry != 3*time.Second {
-		t.Errorf("retry %v, want 3s", e.Retry)
+	for _, tt := range []struct {
+		retry, want time.Duration
+	}{
+		{2 * time.Second, 2 * time.Second},
+		{0, DefaultRetry}, // the default
+		{-1, 0},           // none
+	} {
+		// RetryJitter -1: exact (the jitter has TestRetryJitter).
+		b, srv := newTestBroker(t, mode, Options{Retry: tt.retry, RetryJitter: -1})
+		c := connect(t, srv, "", nil)
+		waitFor(t, "client", func() bool { return b.Stats().Clients == 1 })
+		publish(t, b, "", "x")
+		if e := c.nextEvent(); e.Retry != tt.want {
+			t.Errorf("Options.Retry %v: the stream's retry is %v, want %v", tt.retry, e.Retry, tt.want)
+		}
 	}
 }

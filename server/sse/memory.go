@@ -22,7 +22,9 @@ const (
 	DefaultHistoryBytes = 64 << 20
 )
 
-// MemoryOptions configure a [MemoryEngine]. The zero value is ready.
+// MemoryOptions configure a [MemoryEngine]. The zero value of every
+// field is its default, which the field documents; NewMemoryEngine
+// panics on a negative one.
 type MemoryOptions struct {
 	// HistorySize is how many events the history keeps, across all
 	// topics. 0 means DefaultHistorySize (10,000).

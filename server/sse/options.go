@@ -20,12 +20,17 @@ const (
 	DefaultMaxClientsPerIP = 100
 	DefaultMaxEventSize    = 1 << 20
 	DefaultTopic           = "default"
+	DefaultRetry           = 3 * time.Second
 	DefaultRetryAfter      = 5 * time.Second
 	DefaultRetryJitter     = 0.5
 	DefaultSendBuffer      = 128 << 10
 )
 
-// Options configure a [Broker]. The zero value gives the defaults.
+// Options configure a [Broker]. The zero value of every field is its
+// default, which the field documents; a negative number or duration
+// turns the feature off or lifts the limit where the field says so, and
+// New refuses it elsewhere. So Options{} is a working broker, and
+// Options{Heartbeat: -1} one without heartbeats.
 type Options struct {
 	// Engine stores history and carries events; nil means
 	// NewMemoryEngine(MemoryOptions{HistorySize: HistorySize, HistoryAge:
@@ -90,9 +95,11 @@ type Options struct {
 	// a heartbeat, which keeps proxies from closing the connection and
 	// finds dead clients. 0 means 15 s; negative means no heartbeats.
 	Heartbeat time.Duration
-	// Retry, when positive, is sent as the retry field when a stream
-	// opens: the browser's reconnection delay, spread by RetryJitter.
-	// 0 sends none.
+	// Retry is sent as the retry field when a stream opens: the
+	// browser's reconnection delay, spread by RetryJitter, so that
+	// clients dropped together (a restart, a deploy) do not all come back
+	// in the same instant. 0 means 3 s (about what browsers wait without
+	// it); negative sends none, and browsers wait their own delay.
 	Retry time.Duration
 	// RetryJitter spreads Retry per stream: each gets Retry times a
 	// random factor in [1-RetryJitter, 1+RetryJitter), so that clients
@@ -107,10 +114,11 @@ type Options struct {
 	// in whole seconds. 0 means 5 s.
 	RetryAfter time.Duration
 
-	// MaxClients bounds the open streams; 0 means 10,000, -1 unlimited.
+	// MaxClients bounds the open streams; 0 means 10,000, negative
+	// (-1) no limit.
 	MaxClients int
 	// MaxClientsPerIP bounds the open streams per ClientIP; 0 means 100,
-	// -1 unlimited.
+	// negative (-1) no limit.
 	MaxClientsPerIP int
 	// MaxEventSize bounds an event's name and Data together, in bytes;
 	// 0 means 1 MiB.
@@ -178,11 +186,8 @@ func (o Options) withDefaults() (Options, error) {
 		{o.QueueSize < 0, fmt.Sprintf("Options.QueueSize is %d; use a positive count, or 0 for no count bound (MaxLag bounds bytes)", o.QueueSize)},
 		{o.MaxLag < 0, fmt.Sprintf("Options.MaxLag is %d; use a positive size in bytes, or 0 for the default", o.MaxLag)},
 		{o.FlushWindow < 0 || o.FlushWindow > time.Second, fmt.Sprintf("Options.FlushWindow is %v; use 0 (off) up to 1s, a few milliseconds at most for live streams", o.FlushWindow)},
-		{o.Retry < 0, fmt.Sprintf("Options.Retry is %v; use a positive duration, or 0 to send none", o.Retry)},
 		{o.RetryJitter > 1, fmt.Sprintf("Options.RetryJitter is %v; use a fraction up to 1 (0.5: ±50 %%), 0 for the default or negative for none", o.RetryJitter)},
 		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
-		{o.MaxClients < -1, fmt.Sprintf("Options.MaxClients is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClients)},
-		{o.MaxClientsPerIP < -1, fmt.Sprintf("Options.MaxClientsPerIP is %d; use a positive count, 0 for the default or -1 for no limit", o.MaxClientsPerIP)},
 		{o.MaxEventSize < 0, fmt.Sprintf("Options.MaxEventSize is %d; use a positive size in bytes, or 0 for the default", o.MaxEventSize)},
 		{o.DefaultTopic != "" && !validTopic(o.DefaultTopic), fmt.Sprintf("Options.DefaultTopic %s is not a valid topic: use 1 to %d bytes of ASCII letters, digits and -_.:/@~", clip(o.DefaultTopic), topic.MaxLen)},
 	} {
@@ -209,6 +214,7 @@ func (o Options) withDefaults() (Options, error) {
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.Heartbeat, DefaultHeartbeat)
 	defDur(&o.RetryAfter, DefaultRetryAfter)
+	defDur(&o.Retry, DefaultRetry)
 	if o.RetryJitter == 0 {
 		o.RetryJitter = DefaultRetryJitter
 	}

@@ -51,6 +51,7 @@
 package jetstream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,10 @@ var (
 	ErrHistoryLost = errors.New("jetstream: continuity with the stream's history was lost")
 )
 
-// Options configure an [Engine]. The zero value gives the defaults.
+// Options configure an [Engine]. The zero value of every field is its
+// default, which the field documents; a negative number or duration
+// turns the feature off or lifts the limit where the field says so, and
+// New refuses it elsewhere.
 type Options struct {
 	// Stream is the JetStream stream's name; "" means DefaultStream.
 	// Every server sharing topics must use the same one.
@@ -222,16 +226,20 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		opts.DuplicateWindow = opts.HistoryAge
 	}
 	switch {
-	case opts.DuplicateWindow < 0 || opts.DuplicateWindow > opts.HistoryAge:
-		return nil, fmt.Errorf("jetstream: Options.DuplicateWindow is %v; use a positive duration up to HistoryAge (%v), or 0 for HistoryAge", opts.DuplicateWindow, opts.HistoryAge)
 	case opts.HistorySize < 0:
 		return nil, fmt.Errorf("jetstream: Options.HistorySize is %d; use a positive count, or 0 for the default", opts.HistorySize)
 	case opts.HistoryBytes < 0:
 		return nil, fmt.Errorf("jetstream: Options.HistoryBytes is %d; use a positive size in bytes, or 0 for the default", opts.HistoryBytes)
 	case opts.HistoryAge < 0:
 		return nil, fmt.Errorf("jetstream: Options.HistoryAge is %v; use a positive duration, or 0 for the default", opts.HistoryAge)
+	case opts.DuplicateWindow < 0 || opts.DuplicateWindow > opts.HistoryAge:
+		return nil, fmt.Errorf("jetstream: Options.DuplicateWindow is %v; use a positive duration up to HistoryAge (%v), or 0 for HistoryAge", opts.DuplicateWindow, opts.HistoryAge)
 	case opts.Replicas < 0:
 		return nil, fmt.Errorf("jetstream: Options.Replicas is %d; use 1 to 5, or 0 for 1", opts.Replicas)
+	case opts.MaxReplays < 0:
+		return nil, fmt.Errorf("jetstream: Options.MaxReplays is %d; use a positive count, or 0 for the default %d", opts.MaxReplays, DefaultMaxReplays)
+	case opts.ReplayBytes < 0:
+		return nil, fmt.Errorf("jetstream: Options.ReplayBytes is %d; use a positive size in bytes, or 0 for the default %d", opts.ReplayBytes, DefaultReplayBytes)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -281,10 +289,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 		status: nc.StatusChanged(nats.CONNECTED),
 		check:  make(chan struct{}, 1),
 	}
-	maxReplays := opts.MaxReplays
-	if maxReplays <= 0 {
-		maxReplays = DefaultMaxReplays
-	}
+	maxReplays := cmp.Or(opts.MaxReplays, DefaultMaxReplays)
 	e.replays = make(chan struct{}, maxReplays)
 	e.retryFor = replayRetryFor
 	e.severalFilters.Store(several)
@@ -297,10 +302,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Engine, error) {
 	e.partBytes = max(replayPartBytes, int(nc.MaxPayload())+len(subject(opts.Subject, strings.Repeat(".", topic.MaxLen)))+replayMsgOverhead)
 	// Two parts: a replay of several topics on NATS 2.9 holds what it
 	// keeps and one topic's fetch while it merges them.
-	e.held.limit = max(opts.ReplayBytes, 2*int64(e.partBytes))
-	if opts.ReplayBytes <= 0 {
-		e.held.limit = max(DefaultReplayBytes, 2*int64(e.partBytes))
-	}
+	e.held.limit = max(cmp.Or(opts.ReplayBytes, DefaultReplayBytes), 2*int64(e.partBytes))
 	e.ctx, e.stop = context.WithCancel(context.Background())
 	e.wg.Add(1)
 	go e.watch()

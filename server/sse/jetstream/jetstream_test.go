@@ -586,3 +586,25 @@ func TestOldServer(t *testing.T) {
 		}
 	}
 }
+
+// TestNewOptions: New refuses a negative option where none is meaningful,
+// before it touches the connection, and the error names the option.
+func TestNewOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{HistorySize: -1}, "HistorySize"},
+		{Options{HistoryBytes: -1}, "HistoryBytes"},
+		{Options{HistoryAge: -1}, "HistoryAge"},
+		{Options{DuplicateWindow: -1}, "DuplicateWindow"},
+		{Options{Replicas: -1}, "Replicas"},
+		{Options{MaxReplays: -1}, "MaxReplays"},
+		{Options{ReplayBytes: -1}, "ReplayBytes"},
+	} {
+		_, err := New(context.Background(), nil, tt.opts)
+		if err == nil || !strings.Contains(err.Error(), "Options."+tt.want+" is") {
+			t.Errorf("New(%+v) = %v, want an error naming %s", tt.opts, err, tt.want)
+		}
+	}
+}
