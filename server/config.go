@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/clientip"
+	"github.com/ssewasm/ssewasm/server/sse"
 )
 
 // config is what the flags set. Every limit has a sane default.
@@ -86,20 +87,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a graceful shutdown may take before connections are cut")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 
-	fs.IntVar(&c.historySize, "history-size", 10000, "events kept for Last-Event-ID replay (all topics together)")
-	fs.IntVar(&c.historyBytes, "history-bytes", 64<<20, "bytes of encoded events kept for replay, at most (JetStream: the stream's MaxBytes); the oldest go first")
-	fs.DurationVar(&c.historyAge, "history-age", time.Hour, "how long an event stays replayable")
-	fs.IntVar(&c.maxLag, "max-lag", 1<<20, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
-	fs.DurationVar(&c.publishWait, "publish-stall", 100*time.Millisecond, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
+	fs.IntVar(&c.historySize, "history-size", sse.DefaultHistorySize, "events kept for Last-Event-ID replay (all topics together)")
+	fs.IntVar(&c.historyBytes, "history-bytes", sse.DefaultHistoryBytes, "bytes of encoded events kept for replay, at most (JetStream: the stream's MaxBytes); the oldest go first")
+	fs.DurationVar(&c.historyAge, "history-age", sse.DefaultHistoryAge, "how long an event stays replayable")
+	fs.IntVar(&c.maxLag, "max-lag", sse.DefaultMaxLag, "bytes of events a client may fall behind; over it, publishers wait up to -publish-stall for it, then it is disconnected (it replays on reconnect)")
+	fs.DurationVar(&c.publishWait, "publish-stall", sse.DefaultPublishWait, "longest a publish waits for clients over -max-lag before they are disconnected (negative: no wait)")
 	fs.DurationVar(&c.flushWindow, "flush-window", 2*time.Millisecond, "after an idle spell, wait this long before writing so one write carries several events (0: write at once)")
 	fs.IntVar(&c.queueSize, "queue-size", 0, "deprecated, use -max-lag: also disconnect a client with this many events queued (0: no count bound)")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client; on Linux a stream whose client has taken no byte for this long while bytes waited is ended too")
-	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "silence after which a stream gets a heartbeat")
-	fs.DurationVar(&c.retry, "retry", 3*time.Second, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
-	fs.Float64Var(&c.retryJitter, "retry-jitter", 0.5, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
-	fs.IntVar(&c.maxClients, "max-clients", 10000, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
-	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", 100, "open streams per client IP (-1: unlimited)")
-	fs.IntVar(&c.maxEventSize, "max-event-size", 1<<20, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", sse.DefaultWriteTimeout, "deadline for each write to a client; on Linux a stream whose client has taken no byte for this long while bytes waited is ended too")
+	fs.DurationVar(&c.heartbeat, "heartbeat", sse.DefaultHeartbeat, "silence after which a stream gets a heartbeat")
+	fs.DurationVar(&c.retry, "retry", sse.DefaultRetry, "reconnection delay sent to browsers on /events, each stream its own within -retry-jitter so that clients dropped together come back spread (0: browser default)")
+	fs.Float64Var(&c.retryJitter, "retry-jitter", sse.DefaultRetryJitter, "spread of -retry per stream, a fraction from 0 (every stream gets -retry exactly) to 1")
+	fs.IntVar(&c.maxClients, "max-clients", sse.DefaultMaxClients, "open streams in total (-1: unlimited); over it: 503 with Retry-After")
+	fs.IntVar(&c.maxClientsPerIP, "max-clients-per-ip", sse.DefaultMaxClientsPerIP, "open streams per client IP (-1: unlimited)")
+	fs.IntVar(&c.maxEventSize, "max-event-size", sse.DefaultMaxEventSize, "largest event accepted by /publish, name and data together, in bytes (over it: 413)")
 
 	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token required by POST /publish (default: $"+tokenEnv+"; empty: no token)")
 	fs.Func("allow-origin", "an origin allowed to use the API from a browser, with credentials (repeatable; \"*\": any origin, without credentials)", func(s string) error {

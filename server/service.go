@@ -21,7 +21,7 @@ import (
 )
 
 // defaultTopic is the topic of /events and /publish requests that name none.
-const defaultTopic = "default"
+const defaultTopic = sse.DefaultTopic
 
 // service is everything the server serves.
 type service struct {

@@ -101,7 +101,7 @@ func TestMemoryKeyBytes(t *testing.T) {
 		}
 	}
 	frame := len("id: " + protocol.FormatID(m.Epoch(), 2000) + "\ndata: x\n\n")
-	if n, want := len(m.keys), limit/(frame+MaxIdempotencyKeyLen+KeyOverhead); n > want+1 || n < want-2 || n != m.n {
+	if n, want := len(m.keys), limit/(frame+MaxIdempotencyKeyLen+keyOverhead); n > want+1 || n < want-2 || n != m.n {
 		t.Errorf("%d keys for %d entries kept, want about %d", n, m.n, want)
 	}
 	t.Logf("2,000 publishes with %d-byte keys under %d bytes: %d kept, %d bytes", MaxIdempotencyKeyLen, limit, m.n, m.HistoryBytes())

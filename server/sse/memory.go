@@ -35,7 +35,8 @@ type MemoryOptions struct {
 	// HistoryBytes bounds the bytes of the encoded frames the history
 	// keeps (their wire size: a body of line feeds counts as the data
 	// lines it becomes), with the idempotency keys of their publishes
-	// (each key's length plus [KeyOverhead]); the oldest go first. The
+	// (each key's length plus 96 bytes, what a key costs the engine
+	// beyond its bytes); the oldest go first. The
 	// newest event is kept whatever its size. 0 means
 	// DefaultHistoryBytes (64 MiB).
 	HistoryBytes int
@@ -89,11 +90,11 @@ type entry struct {
 // topicKey scopes an idempotency key to its topic.
 type topicKey struct{ topic, key string }
 
-// KeyOverhead is what an idempotency key costs the memory engine beyond
+// keyOverhead is what an idempotency key costs the memory engine beyond
 // its bytes (its map slot and the rounding of its copy), as counted in
 // MemoryOptions.HistoryBytes: 10,000 keys of 36 bytes measured 127
 // bytes each, under the 132 counted.
-const KeyOverhead = 96
+const keyOverhead = 96
 
 type sub struct{ deliver func(*Message) }
 
@@ -242,7 +243,7 @@ func entryBytes(frame int, key string) int {
 	if key == "" {
 		return frame
 	}
-	return frame + len(key) + KeyOverhead
+	return frame + len(key) + keyOverhead
 }
 
 // trim drops the entries older than the age bound. m.mu is held.

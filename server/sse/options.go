@@ -10,7 +10,7 @@ import (
 	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
-// Defaults of [Options].
+// Defaults of [Options], which the server binary's flags take too.
 const (
 	DefaultMaxLag          = 1 << 20
 	DefaultPublishWait     = 100 * time.Millisecond
@@ -21,9 +21,12 @@ const (
 	DefaultMaxEventSize    = 1 << 20
 	DefaultTopic           = "default"
 	DefaultRetry           = 3 * time.Second
-	DefaultRetryAfter      = 5 * time.Second
 	DefaultRetryJitter     = 0.5
-	DefaultSendBuffer      = 128 << 10
+)
+
+const (
+	defaultRetryAfter = 5 * time.Second
+	defaultSendBuffer = 128 << 10
 )
 
 // Options configure a [Broker]. The zero value of every field is its
@@ -87,9 +90,9 @@ type Options struct {
 	// events the broker has written but the client has not read, out of
 	// MaxLag's sight (make soak found a reader 2.5 minutes behind).
 	// Bounded, a slow reader's bytes wait in the broker's queue, where
-	// MaxLag evicts it and it resumes from history. 0 means
-	// DefaultSendBuffer (128 KiB: about 2.5 MB/s to a reader 100 ms
-	// away); negative leaves the kernel's autotuning.
+	// MaxLag evicts it and it resumes from history. 0 means 128 KiB
+	// (about 2.5 MB/s to a reader 100 ms away); negative leaves the
+	// kernel's autotuning.
 	SendBuffer int
 	// Heartbeat is the most silence a stream has before the broker writes
 	// a heartbeat, which keeps proxies from closing the connection and
@@ -206,14 +209,14 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	def(&o.MaxLag, DefaultMaxLag)
-	def(&o.SendBuffer, DefaultSendBuffer)
+	def(&o.SendBuffer, defaultSendBuffer)
 	defDur(&o.PublishWait, DefaultPublishWait)
 	def(&o.MaxClients, DefaultMaxClients)
 	def(&o.MaxClientsPerIP, DefaultMaxClientsPerIP)
 	def(&o.MaxEventSize, DefaultMaxEventSize)
 	defDur(&o.WriteTimeout, DefaultWriteTimeout)
 	defDur(&o.Heartbeat, DefaultHeartbeat)
-	defDur(&o.RetryAfter, DefaultRetryAfter)
+	defDur(&o.RetryAfter, defaultRetryAfter)
 	defDur(&o.Retry, DefaultRetry)
 	if o.RetryJitter == 0 {
 		o.RetryJitter = DefaultRetryJitter

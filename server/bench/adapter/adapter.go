@@ -48,8 +48,8 @@ type Impl struct {
 // maxBody bounds a published event's data.
 const maxBody = 1 << 20
 
-// Handler returns the protocol's routes for impl.
-func Handler(impl Impl) http.Handler {
+// handler returns the protocol's routes for impl.
+func handler(impl Impl) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		topic := r.URL.Query().Get("topic")
@@ -110,7 +110,7 @@ func Main(impl Impl) {
 
 func serve(ctx context.Context, impl Impl, addr string) error {
 	srv := &http.Server{
-		Handler:           Handler(impl),
+		Handler:           handler(impl),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: it would cut the streams.
 		ErrorLog: log.New(os.Stderr, impl.Name+": ", 0),

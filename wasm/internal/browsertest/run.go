@@ -17,12 +17,12 @@ import (
 )
 
 const (
-	// EnvBrowserRun, if set, is the -run pattern for the wasm tests.
-	EnvBrowserRun = "SSEWASM_BROWSER_RUN"
-	// EnvBrowserBench, if set, is the -bench pattern for the wasm
+	// envBrowserRun, if set, is the -run pattern for the wasm tests.
+	envBrowserRun = "SSEWASM_BROWSER_RUN"
+	// envBrowserBench, if set, is the -bench pattern for the wasm
 	// benchmarks, which then run after the tests (SSEWASM_BROWSER_RUN=NONE
 	// runs the benchmarks alone); their results are in the test's log.
-	EnvBrowserBench = "SSEWASM_BROWSER_BENCH"
+	envBrowserBench = "SSEWASM_BROWSER_BENCH"
 
 	installHint = "`make test` installs them; by hand: go install github.com/agnivade/wasmbrowsertest@v0.11.0 && apt-get install chromium"
 )
@@ -45,7 +45,7 @@ func Run(t *testing.T, start func(t *testing.T) (env []string)) {
 	}
 	// The wasm tests' bound, and the whole run's: the build and the
 	// browser's start come on top.
-	inner, bench := 150*time.Second, os.Getenv(EnvBrowserBench)
+	inner, bench := 150*time.Second, os.Getenv(envBrowserBench)
 	if bench != "" {
 		inner = 10 * time.Minute
 	}
@@ -71,7 +71,7 @@ func Run(t *testing.T, start func(t *testing.T) (env []string)) {
 	if home == "" {
 		home = t.TempDir()
 	}
-	run := os.Getenv(EnvBrowserRun)
+	run := os.Getenv(envBrowserRun)
 	if run == "" {
 		run = "."
 	}

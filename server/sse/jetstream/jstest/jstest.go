@@ -32,11 +32,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Program is the nats-server program StartBinary looks for in PATH, and
+// program is the nats-server program StartBinary looks for in PATH, and
 // then where Debian installs it (not in an ordinary user's PATH).
 const (
-	Program       = "nats-server"
-	DebianProgram = "/usr/sbin/nats-server"
+	program       = "nats-server"
+	debianProgram = "/usr/sbin/nats-server"
 )
 
 // readyWithin bounds a server's start.
@@ -86,7 +86,7 @@ func Start(t testing.TB) *Server {
 // program fails the test.
 func StartBinary(t testing.TB) *Server {
 	t.Helper()
-	path, err := BinaryPath()
+	path, err := binaryPath()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,17 +96,17 @@ func StartBinary(t testing.TB) *Server {
 	return s
 }
 
-// BinaryPath returns the path of the nats-server program, or an error
+// binaryPath returns the path of the nats-server program, or an error
 // that says how to install it.
-func BinaryPath() (string, error) {
-	path, err := exec.LookPath(Program)
+func binaryPath() (string, error) {
+	path, err := exec.LookPath(program)
 	if err == nil {
 		return path, nil
 	}
-	if _, serr := exec.LookPath(DebianProgram); serr == nil {
-		return DebianProgram, nil
+	if _, serr := exec.LookPath(debianProgram); serr == nil {
+		return debianProgram, nil
 	}
-	return "", fmt.Errorf("jstest: %s is not installed (%w, nor is there %s): run make deps, or apt-get install nats-server; go test -short skips the tests against it", Program, err, DebianProgram)
+	return "", fmt.Errorf("jstest: %s is not installed (%w, nor is there %s): run make deps, or apt-get install nats-server; go test -short skips the tests against it", program, err, debianProgram)
 }
 
 // freePort returns a loopback port nothing listens on now.

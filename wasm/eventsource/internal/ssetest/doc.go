@@ -3,9 +3,9 @@
 // in native builds, where a package's browser driver (a native test) starts
 // the server and runs `go test` of the same package with GOOS=js through
 // wasmbrowsertest (package wasm/internal/browsertest). The wasm tests find the server through the environment
-// variable [EnvURL].
+// variable [envURL].
 package ssetest
 
-// EnvURL carries the SSE test server's base URL from the native driver into
+// envURL carries the SSE test server's base URL from the native driver into
 // the wasm tests running in the browser.
-const EnvURL = "SSEWASM_TEST_SSE_URL"
+const envURL = "SSEWASM_TEST_SSE_URL"

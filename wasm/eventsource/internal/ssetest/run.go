@@ -10,10 +10,10 @@ import (
 
 // RunBrowser runs the wasm tests of the package in the current directory in
 // headless Chromium (see package browsertest), against a new [Server]
-// whose URL they find in [EnvURL].
+// whose URL they find in [envURL].
 func RunBrowser(t *testing.T) {
 	t.Helper()
 	browsertest.Run(t, func(t *testing.T) []string {
-		return []string{EnvURL + "=" + Start(t).URL}
+		return []string{envURL + "=" + start(t).URL}
 	})
 }

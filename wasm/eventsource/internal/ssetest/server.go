@@ -64,8 +64,8 @@ type Server struct {
 	stats map[string]*KeyStats
 }
 
-// Start starts a Server on 127.0.0.1, closed when t ends.
-func Start(t *testing.T) *Server {
+// start starts a Server on 127.0.0.1, closed when t ends.
+func start(t *testing.T) *Server {
 	s := &Server{done: make(chan struct{}), stats: make(map[string]*KeyStats), start: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stream", s.stream)

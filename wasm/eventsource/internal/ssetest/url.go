@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// BaseURL returns the test server's base URL, from [EnvURL]. It skips t
+// BaseURL returns the test server's base URL, from [envURL]. It skips t
 // when EnvURL is unset: the wasm tests run only through [RunBrowser],
 // which starts the server (`go test` of the package, natively).
 func BaseURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv(EnvURL)
+	u := os.Getenv(envURL)
 	if u == "" {
-		t.Skipf("%s is unset: these tests need the SSE server that the package's TestBrowser starts; run them with `go test` of the package, natively", EnvURL)
+		t.Skipf("%s is unset: these tests need the SSE server that the package's TestBrowser starts; run them with `go test` of the package, natively", envURL)
 	}
 	return u
 }
