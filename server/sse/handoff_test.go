@@ -40,11 +40,13 @@ func testReplayLiveHandoff(t *testing.T, mode testMode) {
 			}
 		}
 	}
-	eng.before, eng.after = pub("during 1"), pub("during 2")
+	read := make(chan struct{}) // closed once the client's history was read
+	eng.before, eng.after = pub("during 1"), func() { pub("during 2")(); close(read) }
 	b, srv := newTestBroker(t, mode, Options{Engine: eng})
 	first := publish(t, b, "t", "missed")
 
 	c := connect(t, srv, topicsQuery("t"), http.Header{"Last-Event-ID": {first}})
+	<-read // "after" must not be in the replay: some transports send the head before it
 	publish(t, b, "t", "after")
 	got := datas(c.events(3))
 	if want := []string{"during 1", "during 2", "after"}; !slices.Equal(got, want) {
