@@ -28,6 +28,25 @@ func connect(t *testing.T, n *jstest.Server) *nats.Conn {
 	return nc
 }
 
+// restart stops n and starts it again, and returns once nc has
+// reconnected to it. Waiting for nc.IsConnected alone is not enough: the
+// client may not yet have noticed that the stopped server closed its
+// connection, and a request written then is lost with it (its caller
+// waits for its deadline), as on any network.
+func restart(t *testing.T, n *jstest.Server, nc *nats.Conn) {
+	t.Helper()
+	before := nc.Stats().Reconnects
+	n.Stop()
+	n.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for nc.Stats().Reconnects == before || !nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client did not reconnect to the restarted NATS within 10s (status %v)", nc.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // newEngine returns an engine on n; the test's cleanup closes it.
 func newEngine(t *testing.T, n *jstest.Server, opts Options) *Engine {
 	t.Helper()

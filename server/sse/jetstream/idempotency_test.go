@@ -182,12 +182,7 @@ func TestPublishOnceAcrossRestart(t *testing.T) { jstest.Run(t, testPublishOnceA
 func testPublishOnceAcrossRestart(t *testing.T, n *jstest.Server) {
 	e := newEngine(t, n, Options{})
 	first, _ := publishOnce(t, e, "a", "k", "x")
-	n.Stop()
-	n.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for !e.nc.IsConnected() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	restart(t, n, e.nc)
 	m, dup := publishOnce(t, e, "a", "k", "x")
 	if !dup || m.ID != first.ID || storedMsgs(t, e) != 1 {
 		t.Errorf("retry after a NATS restart: %+v, dup %v, %d stored; want the first message", m, dup, storedMsgs(t, e))
