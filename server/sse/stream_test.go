@@ -12,15 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
-
-// TestMain fails the run if any test leaves a goroutine behind, such as
-// a handler still looping after its client left.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // wait bounds how long a test waits for something that should happen at
 // once.

@@ -9,11 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The flags have Linux's values.
 func TestEventsAreLinux(t *testing.T) {

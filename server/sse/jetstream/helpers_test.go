@@ -9,12 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/server/sse/jetstream/jstest"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // connect returns a connection that reconnects quickly and forever; the
 // test's cleanup closes it.
