@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/ssewasm/ssewasm/e2e/internal/bidi"
+	"github.com/ssewasm/ssewasm/internal/testlog"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -47,8 +48,8 @@ type runningChromium struct {
 
 type runningFirefox struct {
 	ff      *bidi.Firefox
-	log     *lockedBuffer // its standard error
-	profile string        // its profile directory
+	log     *testlog.Buffer // its standard error
+	profile string          // its profile directory
 }
 
 // close closes Firefox and removes its profile.
@@ -186,7 +187,7 @@ func (p *browserPool) launchFirefox() (*runningFirefox, error) {
 	if err != nil {
 		return nil, err
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	opts := bidi.Options{ProfileDir: profile, Template: p.template, Width: 1000, Height: 760, Prefs: bidi.LoopbackOnlyPrefs, Log: logs}
 	ff, err := bidi.Launch(ctx, opts)
 	if err != nil {

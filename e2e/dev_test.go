@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ssewasm/ssewasm/internal/testlog"
 )
 
 // copyRepo copies the repository's files (committed or not, minus what
@@ -52,7 +53,7 @@ func copyRepo(t *testing.T) string {
 type devLoop struct {
 	URL string
 	cmd *exec.Cmd
-	log *lockedBuffer
+	log *testlog.Buffer
 }
 
 // startDev runs `make dev` in dir on a free port and waits until it
@@ -67,7 +68,7 @@ func startDev(t *testing.T, dir string) *devLoop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &devLoop{cmd: cmd, log: &lockedBuffer{}}
+	d := &devLoop{cmd: cmd, log: &testlog.Buffer{}}
 	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ssewasm/ssewasm/internal/testlog"
 )
 
 var screenshots = flag.String("screenshots", "", "directory to write page screenshots into (for the README)")
@@ -223,7 +224,7 @@ type server struct {
 	Addr string
 	cmd  *exec.Cmd
 	done chan error
-	log  *lockedBuffer
+	log  *testlog.Buffer
 }
 
 // startServer runs the built server on addr ("127.0.0.1:0" for any free
@@ -235,7 +236,7 @@ func startServer(t testing.TB, dir, addr string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -294,21 +295,4 @@ func within[T any](t testing.TB, ctx context.Context, d time.Duration, a chromed
 	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return chromedp.Run(c, a)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

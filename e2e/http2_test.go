@@ -1,22 +1,14 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/internal/testcert"
 )
 
 // tabStreams is how many EventSources the page opens at once: more than
@@ -30,7 +22,7 @@ const tabStreams = 10
 // nothing.
 func TestManyStreamsOneTab(t *testing.T) {
 	dir := buildApp(t)
-	cert, key := writeSelfSigned(t, t.TempDir())
+	cert, key := testcert.WriteFiles(t, t.TempDir())
 	tests := []struct {
 		name     string
 		args     []string
@@ -125,47 +117,13 @@ func publishTLS(t *testing.T, srv *server, topic, data string) {
 	}
 }
 
-// writeSelfSigned writes a certificate and key for 127.0.0.1 into dir,
-// valid for an hour.
-func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kb}} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile
-}
-
 // TestAppOverHTTP2 loads the whole app over our HTTP/2 (server/h2,
 // the default with -tls-cert) in each browser: the page, app.js and
 // app.wasm as ordinary responses (compressed, large), then the classic
 // demo's stream, detached from its handler; its pings must arrive.
 func TestAppOverHTTP2(t *testing.T) {
 	dir := buildApp(t)
-	cert, key := writeSelfSigned(t, t.TempDir())
+	cert, key := testcert.WriteFiles(t, t.TempDir())
 	forEachBrowser(t, func(t *testing.T, b browserKind) {
 		srv := startInstance(t, dir, "-tls-cert", cert, "-tls-key", key)
 		tab := openBrowser(t, b, insecureCerts())

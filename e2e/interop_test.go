@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/internal/testlog"
 )
 
 // corpusPath is the interop corpus, read by every client's harness.
@@ -204,7 +206,7 @@ func startReaderProcess(t *testing.T, col *collector, dir string, argv ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &testlog.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", argv[0], err)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/internal/testlog"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
 
@@ -153,7 +154,7 @@ func needBinary(t *testing.T, name, pkg string) string {
 func startProcess(t *testing.T, addr, name string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

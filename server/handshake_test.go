@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/internal/testcert"
 )
 
 // The listener itself is tested in package h2; these test the
@@ -17,7 +19,7 @@ import (
 // The real server over TLS: clients that connect and never handshake do
 // not hold up others, and the handshake refusals are in /metrics.
 func TestTLSSilentClients(t *testing.T) {
-	cert, key := selfSigned(t, t.TempDir())
+	cert, key := testcert.WriteFiles(t, t.TempDir())
 	url, stop := startRun(t, "-tls-cert", cert, "-tls-key", key)
 	defer stop()
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "https://"), "/")
@@ -52,7 +54,7 @@ func TestTLSSilentClients(t *testing.T) {
 // closed at once and counted, and the slots free up when clients leave.
 func TestTLSConnCap(t *testing.T) {
 	const max = 3
-	cert, key := selfSigned(t, t.TempDir())
+	cert, key := testcert.WriteFiles(t, t.TempDir())
 	cfg := defaults(t, "-tls-cert", cert, "-tls-key", key, "-max-conns", fmt.Sprint(max))
 	svc, addr := serveService(t, cfg)
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/internal/testcert"
 )
 
 // TestStreamsAreHijacked: the binary's own listener chain (the connection
@@ -31,7 +33,7 @@ func TestStreamsAreHijacked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var args []string
 			if tc.tls {
-				cert, key := selfSigned(t, t.TempDir())
+				cert, key := testcert.WriteFiles(t, t.TempDir())
 				args = []string{"-tls-cert", cert, "-tls-key", key}
 			}
 			cfg := defaults(t, append(args, "-max-clients-per-ip", "-1")...)

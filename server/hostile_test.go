@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/internal/testlog"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
 
@@ -197,7 +198,7 @@ func openFDs() int {
 // nothing, and that descriptors and goroutines return to their baseline
 // (goleak checks the goroutines of the whole package at the end).
 func TestHostile(t *testing.T) {
-	var logs lockedLog
+	var logs testlog.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	cfg := defaults(t, "-max-conns", "60", "-max-publishing", "4", "-publish-read-timeout", "500ms",
 		"-max-clients-per-ip", "3", "-max-event-size", "1024", "-heartbeat", "1h", "-write-timeout", "500ms",
@@ -375,7 +376,7 @@ func TestHostile(t *testing.T) {
 		{"a 10 KB path: logged cut", func(t *testing.T, peak func()) string {
 			code, _ := rawSend(t, "127.0.0.3", addr, "GET /"+strings.Repeat("p", 10<<10)+" HTTP/1.1\r\nHost: x\r\n\r\n")
 			peak()
-			line := logs.find(t, "path=", "pppp")
+			line := findLine(t, &logs, "path=", "pppp")
 			if line == "" || len(line) > 1024 {
 				t.Errorf("access log line of %d bytes for a 10 KB path", len(line))
 			}

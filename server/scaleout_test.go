@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssewasm/ssewasm/internal/testlog"
 )
 
 // TestPerIPLimitBehindTrustedProxy runs the whole service behind a
@@ -68,7 +69,7 @@ func TestPerIPLimitBehindTrustedProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs lockedLog
+			var logs testlog.Buffer
 			web, err := openWebDir(fakeWeb(t))
 			if err != nil {
 				t.Fatal(err)
@@ -96,12 +97,12 @@ func TestPerIPLimitBehindTrustedProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			line := logs.find(t, "path=/healthz")
+			line := findLine(t, &logs, "path=/healthz")
 			if tt.trusted == "127.0.0.1" {
 				if !strings.Contains(line, "remote=203.0.113.50:0") || !strings.Contains(line, "proxy=127.0.0.1:") {
 					t.Errorf("access log %q: want the client as remote and the proxy", line)
 				}
-				if l := logs.find(t, "unusable"); !strings.Contains(l, "level=DEBUG") || !strings.Contains(l, "peer=127.0.0.1") {
+				if l := findLine(t, &logs, "unusable"); !strings.Contains(l, "level=DEBUG") || !strings.Contains(l, "peer=127.0.0.1") {
 					t.Errorf("malformed header log: %q, want a DEBUG line naming the peer", l)
 				}
 			} else if !strings.Contains(line, "remote=127.0.0.1:") || strings.Contains(line, "203.0.113.50") || strings.Contains(line, "proxy=") {
@@ -111,41 +112,14 @@ func TestPerIPLimitBehindTrustedProxy(t *testing.T) {
 	}
 }
 
-// lockedLog collects log lines from several goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// find returns the first line containing every one of subs, or "".
-func (l *lockedLog) find(t *testing.T, subs ...string) string {
+// findLine returns the first line of logs containing every one of subs,
+// waiting for it a while, or "".
+func findLine(t *testing.T, logs *testlog.Buffer, subs ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second) // access logs come when a request ends
 	for {
-		sc := bufio.NewScanner(strings.NewReader(l.String()))
-	lines:
-		for sc.Scan() {
-			for _, s := range subs {
-				if !strings.Contains(sc.Text(), s) {
-					continue lines
-				}
-			}
-			return sc.Text()
-		}
-		if time.Now().After(deadline) {
-			return ""
+		if line := logs.Line(subs...); line != "" || time.Now().After(deadline) {
+			return line
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -4,17 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +26,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/ssewasm/ssewasm/internal/testcert"
+	"github.com/ssewasm/ssewasm/internal/testlog"
 	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
@@ -61,39 +57,6 @@ func newServerWith(t testing.TB, h http.Handler, srv *h2.Server, configure func(
 	return ts
 }
 
-// selfSigned returns a certificate for 127.0.0.1.
-func selfSigned(t testing.TB) tls.Certificate {
-	t.Helper()
-	cert, err := newCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-// newCertificate makes a self-signed certificate for 127.0.0.1, valid
-// for an hour.
-func newCertificate() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
-}
-
 // startH2 serves hs's handler on a listener of its own, handing each
 // handshaken connection to srv.Start, as the server binary does
 // (serveListener): no goroutine waits for the connection. It returns the
@@ -101,7 +64,7 @@ func newCertificate() (tls.Certificate, error) {
 func startH2(t testing.TB, srv *h2.Server, hs *http.Server) string {
 	t.Helper()
 	base := pollers()
-	addr, stop := serveListener(t, srv, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, hs)
+	addr, stop := serveListener(t, srv, &tls.Config{Certificates: []tls.Certificate{testcert.Certificate(t)}}, hs)
 	t.Cleanup(func() {
 		stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -837,24 +800,6 @@ func TestIdleTimeout(t *testing.T) {
 	})
 }
 
-// lockedBuffer is a log's output, written from the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestHandlerPanic: a handler's panic resets its stream (the client's
 // request fails with INTERNAL_ERROR), the connection serves the next
 // request, and the panic is logged to the http.Server's ErrorLog, but
@@ -871,7 +816,7 @@ func TestHandlerPanic(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				var logBuf lockedBuffer
+				var logBuf testlog.Buffer
 				mux := http.NewServeMux()
 				mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic(tt.value) })
 				mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })

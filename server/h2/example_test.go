@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ssewasm/ssewasm/internal/testcert"
 	"github.com/ssewasm/ssewasm/server/h2"
 )
 
@@ -18,7 +19,7 @@ import (
 // the others to the http.Server, each after a handshake on a short-lived
 // goroutine of its own.
 func ExampleListener() {
-	cert, err := newCertificate() // a real server: tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := testcert.New() // a real server: tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssewasm/ssewasm/internal/testcert"
 	"github.com/ssewasm/ssewasm/server/h2"
 )
 
@@ -30,7 +31,7 @@ func newTestListener(t *testing.T, max int, timeout time.Duration, ref *refusals
 		t.Fatal(err)
 	}
 	l := h2.NewListener(tcp, h2.ListenerConfig{
-		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, NextProtos: []string{"h2", "http/1.1"}},
+		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{testcert.Certificate(t)}, NextProtos: []string{"h2", "http/1.1"}},
 		MaxHandshakes:    max,
 		HandshakeTimeout: timeout,
 		OnRefuse:         ref.add,
