@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,10 +175,9 @@ func TestDrain(t *testing.T) {
 
 	start := time.Now()
 	cancel()
-	deadline := time.Now().Add(drain / 2)
 	for health() != http.StatusServiceUnavailable {
-		if time.Now().After(deadline) {
-			t.Fatalf("healthz still 200 %v after the signal", time.Since(start))
+		if time.Since(start) > time.Minute {
+			t.Fatal("healthz still 200 a minute after the signal")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -186,27 +186,34 @@ func TestDrain(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("new stream while draining: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
-	// The open streams end one by one, spread over the window (at 1/4,
-	// 2/4 and 3/4 of it), not together at its end.
+	// In that order: the server refuses while the drain holds streams
+	// open, the last of them until 3/4 of the window.
+	if n := len(ended); n == streams {
+		t.Errorf("all %d open streams had ended before /healthz answered 503", n)
+	}
+	// The open streams end one by one, stream k not before k/4 of the
+	// window (timers never fire early), not all at the signal.
 	var ends []time.Duration
 	for range streams {
 		select {
 		case at := <-ended:
 			ends = append(ends, at.Sub(start))
-		case <-time.After(drain + 5*time.Second):
+		case <-time.After(time.Minute):
 			t.Fatal("an open stream did not end after the drain")
 		}
 	}
-	if first, last := ends[0], ends[streams-1]; first >= drain*3/4 || last > drain+time.Second || last-first < drain/4 {
-		t.Errorf("streams ended %v after the signal; want them spread over the %v drain", ends, drain)
+	slices.Sort(ends)
+	for k, d := range ends {
+		if due := drain * time.Duration(k+1) / (streams + 1); d < due {
+			t.Errorf("stream %d of %d ended %v after the signal, before its time in the %v drain, %v", k+1, streams, d, drain, due)
+		}
 	}
-	t.Logf("open streams ended %v after the signal (drain %v)", ends, drain)
 	select {
 	case err := <-errc:
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("run did not return")
 	}
 }

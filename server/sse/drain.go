@@ -38,7 +38,7 @@ func (b *Broker) Drain(ctx context.Context, window time.Duration) {
 
 // retryFrame returns the retry line a new stream gets: Options.Retry,
 // spread by Options.RetryJitter so that clients dropped together come
-// back spread out; nil when Retry is 0.
+// back spread out; nil when Options.Retry is negative (none).
 func (b *Broker) retryFrame() []byte {
 	if b.opts.Retry <= 0 {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,13 +39,18 @@ func TestRetryJitter(t *testing.T) {
 	}
 }
 
-// TestDrain: Drain closes the open streams one by one, spread over the
-// window; Shutdown afterwards finds none.
+// TestDrain: Drain closes the open streams, stream i of n not before
+// (i+1)/(n+1) of the window (timers never fire early: the check cannot
+// fail on a slow machine); Shutdown afterwards finds none.
 func TestDrain(t *testing.T) { run(t, testDrain, hijackMode, http1Mode) }
 
 func testDrain(t *testing.T, mode testMode) {
-	ch := make(chan error, 10) // buffered: every stream's end, read at the end
-	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{OnDisconnect: func(_ ClientInfo, reason error) { ch <- reason }}})
+	type end struct {
+		at     time.Time
+		reason error
+	}
+	ch := make(chan end, 10) // buffered: every stream's end, read at the end
+	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{OnDisconnect: func(_ ClientInfo, reason error) { ch <- end{time.Now(), reason} }}})
 	for range 4 {
 		connect(t, srv, "", nil)
 	}
@@ -52,19 +58,47 @@ func testDrain(t *testing.T, mode testMode) {
 	const window = 800 * time.Millisecond
 	start := time.Now()
 	b.Drain(context.Background(), window)
-	took := time.Since(start)
+	var ends []time.Duration
 	for range 4 {
-		if err := <-ch; !errors.Is(err, ErrClosed) {
-			t.Errorf("stream ended with %v, want ErrClosed", err)
+		e := <-ch
+		if !errors.Is(e.reason, ErrClosed) {
+			t.Errorf("stream ended with %v, want ErrClosed", e.reason)
 		}
+		ends = append(ends, e.at.Sub(start))
 	}
-	if took < window*4/5-50*time.Millisecond || took > window {
-		t.Errorf("Drain took %v; the last stream is due at 4/5 of %v", took, window)
+	slices.Sort(ends)
+	for i, d := range ends {
+		if due := window * time.Duration(i+1) / 5; d < due {
+			t.Errorf("stream %d of 4 ended %v after Drain began, before its time, %v: the streams were not spread", i+1, d, due)
+		}
 	}
 	if n := b.Stats().Clients; n != 0 {
 		t.Errorf("%d streams open after Drain", n)
 	}
-	t.Logf("4 streams drained over %v in %v", window, took)
+}
+
+// TestDrainOneAtATime: Drain closes one stream, then waits: cancelled as
+// soon as the first stream has ended, it has closed that one only.
+func TestDrainOneAtATime(t *testing.T) { run(t, testDrainOneAtATime, hijackMode, http1Mode) }
+
+func testDrainOneAtATime(t *testing.T, mode testMode) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ended atomic.Int32
+	b, srv := newTestBroker(t, mode, Options{Hooks: Hooks{OnDisconnect: func(ClientInfo, error) {
+		ended.Add(1)
+		cancel() // the next stream is due a second later
+	}}})
+	for range 4 {
+		connect(t, srv, "", nil)
+	}
+	waitFor(t, "4 streams", func() bool { return b.Stats().Clients == 4 })
+	b.Drain(ctx, 5*time.Second) // the first stream is due at 1 s
+	waitFor(t, "the first stream's end", func() bool { return b.Stats().Clients == 3 })
+	// Drain has returned: no stream can end now but by Shutdown.
+	if n := ended.Load(); n != 1 {
+		t.Errorf("%d streams ended when Drain was cancelled after the first, want 1", n)
+	}
 }
 
 // retryOf opens a stream and returns the retry it is sent first.

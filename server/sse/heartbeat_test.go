@@ -17,13 +17,10 @@ func testHeartbeat(t *testing.T, mode testMode) {
 
 	t.Run("comment", func(t *testing.T) {
 		c := connect(t, srv, "", nil)
-		start := time.Now()
-		it := c.next()
-		if !it.IsComm || it.Comment != "heartbeat" {
+		// next waits at most 5 s, a third of the default interval: the
+		// heartbeat that comes is Options.Heartbeat's.
+		if it := c.next(); !it.IsComm || it.Comment != "heartbeat" {
 			t.Fatalf("got %+v, want the comment heartbeat", it)
-		}
-		if d := time.Since(start); d > 10*hb { // generous: the machine may be busy
-			t.Errorf("first heartbeat after %v, want at most about %v", d, hb)
 		}
 	})
 	t.Run("event", func(t *testing.T) {
