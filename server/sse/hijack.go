@@ -13,46 +13,14 @@ import (
 	"time"
 )
 
-// Hijacked streams.
-//
-// A goroutine, net/http's buffers and its background reader cost about
-// 25 KB per open stream, nearly all of it idle. So on Linux, an
-// HTTP/1.x request (a connection that can be hijacked, TLS or not) is taken
-// over after its headers: the handler writes the response headers, the
-// retry line and any replay itself, hands the connection to the broker
-// and returns. An idle stream then holds its client struct, its socket
-// and an entry in the broker's epoll set, and no goroutine.
-//
-// Writing: a signal (an event queued, a heartbeat due, the stream ended)
-// puts the client on a run queue served by a few writer goroutines
-// (GOMAXPROCS). A writer takes the client's whole queue and writes its
-// shared frames with one non-blocking writev, without copying them. If
-// the socket cannot take it all (a slow reader), the rest is written by
-// a goroutine of its own with a deadline (Options.WriteTimeout), so a
-// stopped client never holds up a writer; its queue fills meanwhile and
-// the usual eviction applies.
-//
-// Coalescing: a writer that found the run queue empty and was woken by a
-// signal yields once before it starts the new round, so that the
-// goroutines already runnable (publish handlers, above all) queue their
-// events first. Under load a round then writes several events per client
-// in one write instead of one each: the write syscall is nearly all of
-// the cost of an event, on our side and on the reader's. An idle broker
-// pays one scheduler pass per round, no timer and no added wait.
-//
-// Dead peers: the socket is in an epoll set watched for a hang-up
-// (EPOLLRDHUP: the client closed), read by one goroutine; a failed write
-// (the next event or heartbeat) also ends the stream.
-//
-// The response is delimited by the connection's close ("Connection:
-// close", neither Content-Length nor Transfer-Encoding), the simplest
-// correct HTTP/1.1 framing for a body that never ends: browsers, curl -N
-// and Go's http.Client read it as a body that ends at EOF.
-//
-// HTTP/1.1 over TLS is hijacked too (see tlsconn.go for how its writes
-// stay non-blocking). HTTP/2 and writers that cannot be hijacked
-// (httptest.ResponseRecorder, most middleware) keep the ordinary path: the handler's goroutine
-// writes through the http.ResponseWriter (client.serve).
+// Hijacked streams: on Linux an HTTP/1.x stream, plain or TLS, is taken
+// over after its headers, so that an idle one holds no goroutine. The
+// writer pool (runQueue, Broker.writer) writes its batches with one
+// non-blocking writev; what the socket does not take goes to a goroutine
+// of its own under WriteTimeout. The epoll watcher ends the stream of a
+// client that hangs up. The response ends with the connection
+// ("Connection: close"). Why, and what each part costs: docs/design.md,
+// "Hijacked streams (HTTP/1.1)".
 
 // errClientGone is the reason of a hijacked stream whose client closed
 // the connection: like a cancelled request context on the ordinary path.

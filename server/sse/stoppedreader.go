@@ -9,36 +9,14 @@ import (
 	"time"
 )
 
-// Readers that stopped reading.
-//
-// A client that stops reading (a frozen tab, a peer gone without a
-// word) is found by a failed write only once the kernel's send buffer
-// is full: the write then waits, and WriteTimeout ends it. For a quiet
-// stream (a heartbeat every 15 s, or /stream's ping a second) that
-// buffer, autotuned up to 4 MB, takes hours to fill. So the broker also
-// looks at the socket: on Linux TCP_INFO tells how many bytes the peer
-// has acknowledged and whether bytes wait in the send queue. A stream
-// whose queue has stayed non-empty, with no byte acknowledged, for
-// WriteTimeout is ended with [ErrNotReading] and counted in BrokerStats.Evicted,
-// like a reader that falls over MaxLag.
-//
-// Cost: the heartbeat goroutine looks, once per tick (Heartbeat/2), at
-// the streams that wrote since the last tick or whose queue was
-// non-empty then (an idle stream whose queue was empty cannot have
-// bytes queued): one getsockopt each, outside the broker's lock, never
-// on the fan-out path. A stream is thus ended between WriteTimeout and
-// WriteTimeout plus a Heartbeat after its reader stopped. Without
-// heartbeats (Heartbeat < 0) nothing looks. [Stream] looks at its own
-// writes, at most once a second.
-//
-// Which streams: hijacked HTTP/1.1 streams, plain and TLS; HTTP/1.1
-// streams on the ordinary path, and [Stream]s, when the server keeps
-// its connections in the request contexts with [ConnContext]. Not
-// HTTP/2: its streams share one connection, whose socket says nothing
-// about one of them; HTTP/2's flow control makes a write block once the
-// client's window for the stream is full, and then WriteTimeout ends
-// it. Elsewhere than Linux nothing looks, and a stopped reader is ended
-// by WriteTimeout once the send buffer is full.
+// Readers that stopped reading: a client that takes no byte while bytes
+// wait for it is found by a failed write only once the kernel's send
+// buffer is full, hours on a quiet stream. So on Linux the heartbeat
+// goroutine (and a Stream, at its writes) looks at the socket's send
+// queue with TCP_INFO: a stream whose queue stayed non-empty with no
+// byte acknowledged for WriteTimeout ends with ErrNotReading.
+// docs/design.md, "Readers that stop reading", has the costs and the
+// streams it covers (not HTTP/2, not outside Linux).
 
 // ErrNotReading is the reason of a stream whose client took no byte of it
 // for Options.WriteTimeout while bytes waited for it, and which was

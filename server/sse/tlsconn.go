@@ -8,38 +8,14 @@ import (
 	"time"
 )
 
-// HTTP/1.1 streams over TLS.
-//
-// A TLS stream is hijacked like a plain one (see hijack.go): after the
-// headers the broker owns the *tls.Conn, the hang-up watcher watches the
-// TCP socket under it (tls.Conn.NetConn) and the writer pool writes
-// through it, so an idle TLS stream holds no goroutine either.
-//
-// The pool must never block, and a tls.Conn cannot be written without
-// blocking: a write that times out leaves the TLS state corrupt, and every
-// later write fails (crypto/tls makes the error permanent), so "a short
-// deadline and try again" would kill the stream. Instead the socket under
-// the TLS layer does the non-blocking part: [TLSListener] wraps each
-// accepted TCP connection in a tlsSock. While a pool writer writes
-// through the tls.Conn, the tlsSock writes each record with one
-// non-blocking write(2) and keeps the part of the ciphertext the socket
-// did not take (then the TLS layer has sent the whole record as far as
-// it knows, so its state stays right). A stream with such a rest has ciphertext
-// pending: the pool hands it, with the frames not yet encrypted, to a
-// goroutine of its own that writes the rest, then the frames, blocking
-// under WriteTimeout (a timeout there ends the stream anyway), exactly as
-// a plain stream whose socket is full. The rest is dropped once written.
-//
-// The frames of a batch are copied into a 16 KB buffer (one per pool
-// writer) and written with one tls.Conn.Write: one TLS record and one
-// write(2) for up to 16 KB of events, instead of a record per frame.
-// crypto/tls encrypts into a pooled buffer, so an idle stream keeps
-// only what the TLS connection itself holds (its keys and its read
-// buffers, sized by what the client sent).
-//
-// Without TLSListener (a TLS listener made elsewhere) HTTP/1.1 streams
-// over TLS are still hijacked and watched, but every write goes to a
-// goroutine of its own, blocking: correct, a goroutine per busy stream.
+// HTTP/1.1 streams over TLS are hijacked like plain ones. A tls.Conn
+// cannot be written without blocking (a timed-out write corrupts it), so
+// the socket under the TLS layer does the non-blocking part: TLSListener
+// wraps each accepted connection in a tlsSock, which writes each record
+// with one non-blocking write(2) and keeps the ciphertext the socket did
+// not take; the stream's writes are then pending, and a goroutine of its
+// own finishes them. docs/design.md, "Streams over TLS", tells why and
+// what it costs.
 
 // TLSListener wraps the TCP listener that a TLS server serves (the
 // listener given to http.Server.ServeTLS, or to tls.NewListener), so that
