@@ -3,8 +3,18 @@
 // history, and a server that dies loses nothing its clients cannot get
 // back from another.
 //
-// It lives in its own package so that programs using the in-memory
-// engine do not link the NATS client.
+//	nc, err := nats.Connect(url, nats.MaxReconnects(-1)) // reconnect forever
+//	...
+//	engine, err := jetstream.New(ctx, nc, jetstream.Options{}) // creates or updates the stream
+//	...
+//	broker, err := sse.New(sse.Options{Engine: engine})
+//	...
+//	// at shutdown: broker.Shutdown(ctx), engine.Close(), nc.Close()
+//
+// Every server sharing topics uses the same [Options.Stream] and
+// subject. It lives in a package of its own so that programs using the
+// in-memory engine do not link the NATS client. docs/scale-out.md tells
+// how to run it.
 //
 // One stream (Options.Stream) holds the events of every topic, one subject
 // per topic (Options.Subject + "." + the topic, with '.' written "%2E").
@@ -42,8 +52,7 @@
 // most 1,000 events and 1 MiB, through short-lived consumers: one
 // filtered on the topics' subjects on NATS 2.10 and later, one per topic,
 // merged by stream sequence, on NATS 2.9. The parts all replays hold,
-// read and not yet written, stay within Options.ReplayBytes (see
-// replay.go).
+// read and not yet written, stay within Options.ReplayBytes.
 //
 // Servers: nats-server [MinServerVersion] (2.9.0) or later, tested with
 // Debian's 2.9.10 and the 2.15 the tests link. [New] refuses an older
