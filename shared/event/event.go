@@ -19,9 +19,9 @@
 //	s, err := event.Decode[Score](data)
 //
 // An app declares its types once, in a package both binaries compile
-// (the demo's are in shared/demo), and usually reaches Encode and Decode
-// through a topic declaration (shared/topic): sse.PublishTo on the
-// server, eventsource.OnEvent in the browser. This package uses only the
+// (the demo's are in shared/demo), and rarely calls Encode and Decode
+// itself: sse.PublishTo (on a topic declared with shared/topic) encodes
+// on the server, and eventsource.OnEvent decodes in the browser. This package uses only the
 // standard library, so the wasm binary links nothing else through it.
 package event
 

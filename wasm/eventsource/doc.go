@@ -2,6 +2,29 @@
 // for programs compiled with GOOS=js GOARCH=wasm, that survives real
 // networks.
 //
+// A Source, its typed events and its state:
+//
+//	var src *eventsource.Source
+//	src, err := eventsource.Open("/stream", eventsource.Options{
+//		Watchdog: 45 * time.Second, // three missed heartbeats
+//		OnStateChange: func(s eventsource.State) {
+//			log.Print("stream ", s)
+//			if s == eventsource.StateFailed {
+//				log.Print(src.Err()) // e.g. 401: sign in, then src.Reopen()
+//			}
+//		},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer src.Close()
+//	eventsource.OnEvent(src, func(p demo.Ping, id string) {
+//		show(p.Time, id)
+//	}, func(err *eventsource.DecodeError) {
+//		log.Print(err) // the server sent something else
+//	})
+//	src.OnGap(func(g protocol.Gap, id string) { reload() })
+//
 // A [Source] is one logical stream. [Open] creates a browser EventSource;
 // the browser connects, parses the text/event-stream and reconnects by
 // itself after a dropped stream. When the browser gives up for good (an
@@ -66,27 +89,4 @@
 // The package builds on every platform so that code sharing it still builds
 // and vets natively, but only the js/wasm build works: elsewhere [Open]
 // returns an error that wraps [errors.ErrUnsupported].
-//
-// Usage, with the shared event types:
-//
-//	var src *eventsource.Source
-//	src, err := eventsource.Open("/stream", eventsource.Options{
-//		Watchdog: 45 * time.Second, // three missed heartbeats
-//		OnStateChange: func(s eventsource.State) {
-//			log.Print("stream ", s)
-//			if s == eventsource.StateFailed {
-//				log.Print(src.Err()) // e.g. 401: sign in, then src.Reopen()
-//			}
-//		},
-//	})
-//	if err != nil {
-//		return err
-//	}
-//	defer src.Close()
-//	eventsource.OnEvent(src, func(p demo.Ping, id string) {
-//		show(p.Time, id)
-//	}, func(err *eventsource.DecodeError) {
-//		log.Print(err) // the server sent something else
-//	})
-//	src.OnGap(func(g protocol.Gap, id string) { reload() })
 package eventsource
