@@ -42,8 +42,9 @@ import (
 	"github.com/ssewasm/ssewasm/shared/protocol"
 )
 
-// MaxLen is the longest topic name, in bytes: the broker's limit
-// (server/sse MaxTopicLen).
+// MaxLen is the longest topic name, in bytes. The broker (server/sse)
+// checks topics with Valid and MaxLen: a declared topic is always one
+// it accepts.
 const MaxLen = 128
 
 // Rule decides whether the reader named subject ("" = anonymous) may read

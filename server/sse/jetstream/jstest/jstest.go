@@ -58,7 +58,7 @@ type Server struct {
 
 // Run runs f as two subtests, each with a server of its own: "embedded",
 // the nats-server linked into the test process, and "binary", the
-// nats-server program (see BinaryPath). The second fails if the program is
+// nats-server program (see binaryPath). The second fails if the program is
 // missing, and is skipped under go test -short.
 func Run(t *testing.T, f func(t *testing.T, n *Server)) {
 	t.Helper()
@@ -81,7 +81,7 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// StartBinary runs the nats-server program (see BinaryPath) with JetStream,
+// StartBinary runs the nats-server program (see binaryPath) with JetStream,
 // storing in a new temporary directory; t's cleanup stops it. A missing
 // program fails the test.
 func StartBinary(t testing.TB) *Server {

@@ -7,7 +7,7 @@ import (
 )
 
 // BaseURL returns the test server's base URL, from [envURL]. It skips t
-// when EnvURL is unset: the wasm tests run only through [RunBrowser],
+// when envURL is unset: the wasm tests run only through [RunBrowser],
 // which starts the server (`go test` of the package, natively).
 func BaseURL(t testing.TB) string {
 	t.Helper()
