@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/shared/topic"
@@ -116,22 +115,13 @@ func TestStreamSendValue(t *testing.T) {
 		sent <- s.SendValue(note{"bye"})
 	}))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	c := connect(t, srv, "", nil)
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	d := NewDecoder(resp.Body)
 	for _, want := range []Event{{Name: "score", Data: `{"team":"red","points":1}`}, {Data: "bye"}} {
-		got, err := d.Next()
-		if err != nil || got != want {
-			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		if got := c.nextEvent(); got != want {
+			t.Fatalf("got %+v, want %+v", got, want)
 		}
 	}
 }

@@ -12,46 +12,33 @@ import (
 	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
-func TestRoundTrip(t *testing.T) {
+// TestWireForms: each demo event's name and data on the wire (the
+// classic demo's are the Node original's plain text), and back.
+func TestWireForms(t *testing.T) {
 	at := time.Date(2026, 11, 26, 6, 43, 11, 0, time.UTC)
-	tests := []struct {
-		name     string
-		v        event.Named
-		wantName string
-		wantData string
+	stats := demo.ServerStats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}
+	for _, tc := range []struct {
+		v          event.Named
+		name, data string
+		back       func(data string) (any, error) // decodes data into the type of v
 	}{
-		{"connecttime", demo.ConnectTime{Time: at}, "connecttime", "2026-11-26T06:43:11Z"},
-		{"ping", demo.Ping{Time: at}, "", "2026-11-26T06:43:11Z"},
-		{"stats", demo.ServerStats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}, "stats",
-			`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`},
-		{"board", demo.BoardMessage{Text: "<b>hi</b>\nthere"}, "board", "<b>hi</b>\nthere"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			name, data, err := event.Encode(tt.v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if name != tt.wantName || data != tt.wantData {
-				t.Fatalf("Encode = %q, %q; want %q, %q", name, data, tt.wantName, tt.wantData)
-			}
-		})
-	}
-	ct, err := event.Decode[demo.ConnectTime]("2026-11-26T06:43:11Z")
-	if err != nil || !ct.Time.Equal(at) {
-		t.Fatalf("Decode ConnectTime = %v, %v", ct, err)
-	}
-	p, err := event.Decode[demo.Ping]("2026-11-26T06:43:11Z")
-	if err != nil || !p.Time.Equal(at) {
-		t.Fatalf("Decode Ping = %v, %v", p, err)
-	}
-	st, err := demo.StatsTopic.Decode(`{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`)
-	if err != nil || st != (demo.ServerStats{At: 1, Clients: 2, EventsPerSecond: 3.5, MemoryBytes: 4, Goroutines: 5}) {
-		t.Fatalf("Decode ServerStats = %+v, %v", st, err)
-	}
-	b, err := demo.BoardTopic.Decode("line\nline")
-	if err != nil || b.Text != "line\nline" {
-		t.Fatalf("Decode BoardMessage = %+v, %v", b, err)
+		{demo.ConnectTime{Time: at}, "connecttime", "2026-11-26T06:43:11Z",
+			func(d string) (any, error) { return event.Decode[demo.ConnectTime](d) }},
+		{demo.Ping{Time: at}, "", "2026-11-26T06:43:11Z",
+			func(d string) (any, error) { return event.Decode[demo.Ping](d) }},
+		{stats, "stats", `{"at":1,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4,"goroutines":5}`,
+			func(d string) (any, error) { return demo.StatsTopic.Decode(d) }},
+		{demo.BoardMessage{Text: "<b>hi</b>\nthere"}, "board", "<b>hi</b>\nthere",
+			func(d string) (any, error) { return demo.BoardTopic.Decode(d) }},
+	} {
+		name, data, err := event.Encode(tc.v)
+		if err != nil || name != tc.name || data != tc.data {
+			t.Errorf("%T: Encode = %q, %q, %v; want %q, %q", tc.v, name, data, err, tc.name, tc.data)
+			continue
+		}
+		if back, err := tc.back(data); err != nil || back != any(tc.v) {
+			t.Errorf("%T: decoded %+v, %v; want %+v", tc.v, back, err, tc.v)
+		}
 	}
 }
 
