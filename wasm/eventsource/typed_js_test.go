@@ -67,6 +67,8 @@ func TestSubscribeDecodes(t *testing.T) {
 		"e", `quote:{"sym":"GO","px":1.25}`,
 		"e", `stats:{"at":1764139391000,"clients":2,"eventsPerSecond":3.5,"memoryBytes":4096,"goroutines":9}`,
 		"e", "board:hello <b>\nworld", // two data lines
+		"e", `chat:{"from":"alice","text":"hi all","at":1764139391000}`,
+		"e", `private:{"from":"alice","to":"bob","text":"hi <bob>","at":1764139392000}`,
 	)
 	src := open(t, u, eventsource.Options{})
 	_, cts, ctErrs := subscribe[demo.ConnectTime](src)
@@ -74,6 +76,8 @@ func TestSubscribeDecodes(t *testing.T) {
 	_, quotes, quoteErrs := subscribe[quote](src)
 	_, stats, statsErrs := subscribe[demo.ServerStats](src)
 	_, boards, boardErrs := subscribe[demo.BoardMessage](src)
+	_, chats, chatErrs := subscribe[demo.ChatMessage](src)
+	_, privs, privErrs := subscribe[demo.PrivateMessage](src)
 	ids := newRecorder[string]() // typed handlers get the event's ID
 	eventsource.OnEvent(src, func(_ demo.ServerStats, id string) { ids.add(id) }, nil)
 
@@ -92,16 +96,22 @@ func TestSubscribeDecodes(t *testing.T) {
 	if got, want := boards.next(t, "demo.BoardMessage"), (demo.BoardMessage{Text: "hello <b>\nworld"}); got != want {
 		t.Errorf("demo.BoardMessage = %+v, want %+v", got, want)
 	}
+	if got, want := chats.next(t, "demo.ChatMessage"), (demo.ChatMessage{From: "alice", Text: "hi all", At: 1764139391000}); got != want {
+		t.Errorf("demo.ChatMessage = %+v, want %+v", got, want)
+	}
+	if got, want := privs.next(t, "demo.PrivateMessage"), (demo.PrivateMessage{From: "alice", To: "bob", Text: "hi <bob>", At: 1764139392000}); got != want {
+		t.Errorf("demo.PrivateMessage = %+v, want %+v", got, want)
+	}
 	if got := ids.next(t, "the stats event's ID"); got != "ep-4" {
 		t.Errorf("the typed handler got ID %q, want ep-4", got)
 	}
-	for _, errs := range []*recorder[decodeFailure]{ctErrs, pingErrs, quoteErrs, statsErrs, boardErrs} {
+	for _, errs := range []*recorder[decodeFailure]{ctErrs, pingErrs, quoteErrs, statsErrs, boardErrs, chatErrs, privErrs} {
 		errs.none(t, 0, "decode error")
 	}
 	cts.none(t, 0, "second connecttime")
 	pings.none(t, 0, "second ping")
-	if st := src.Stats(); st.Received != 5 || st.LastEventID != "ep-5" {
-		t.Errorf("Stats() = %+v, want 5 events received, last ID ep-5", st)
+	if st := src.Stats(); st.Received != 7 || st.LastEventID != "ep-7" {
+		t.Errorf("Stats() = %+v, want 7 events received, last ID ep-7", st)
 	}
 }
 
