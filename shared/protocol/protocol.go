@@ -26,6 +26,19 @@ const (
 	// asked with HeartbeatParam=HeartbeatEventValue. Its data is the
 	// server time, RFC 3339.
 	HeartbeatEvent = "sse.heartbeat"
+	// RevokedEvent tells a stream that its identity's grants were revoked
+	// (a sign-out, a ban): it no longer receives the topics its data, a
+	// [Revoked] in JSON, lists; the topics it may still read keep flowing
+	// on the same stream. It has no ID. A stream that lost every topic ends
+	// after it.
+	RevokedEvent = "sse.revoked"
+	// ExpiredEvent tells a stream that its identity's grants expired: the
+	// stream ends after it, and nothing was delivered after the expiry.
+	// Its data is an [Expired] in JSON; it has no ID, so the client's last
+	// event ID is where it resumes. A client renews its session (docs/protocol.md)
+	// and reopens with that ID: the replay gives every event since, on
+	// every topic, none lost and none doubled.
+	ExpiredEvent = "sse.expired"
 )
 
 // Query parameters of a stream request.
@@ -63,6 +76,19 @@ const (
 	// missing; live events follow.
 	GapUnavailable GapReason = "unavailable"
 )
+
+// Revoked is the data of the RevokedEvent, in JSON.
+type Revoked struct {
+	// Topics are the stream's topics it no longer receives.
+	Topics []string `json:"topics"`
+}
+
+// Expired is the data of the ExpiredEvent, in JSON.
+type Expired struct {
+	// Topics are the stream's topics, none of which it receives any more:
+	// the stream ends.
+	Topics []string `json:"topics"`
+}
 
 // Gap is the data of the GapEvent, in JSON.
 type Gap struct {
