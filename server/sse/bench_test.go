@@ -3,6 +3,8 @@ package sse
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,56 +26,79 @@ func (w *countWriter) Write(p []byte) (int, error) {
 // BenchmarkPublishFanout publishes to 1,000 in-process subscribers whose
 // writers discard; allocs/op and B/op are per published event, and the
 // delivered/op metric says how many deliveries that is. Per delivered
-// event: allocs/op / 1000.
+// event: allocs/op / 1000. The signed-in variant is issue 21's cost of
+// grants: each subscriber has an identity that expires (so fan-out
+// reads the clock for each event and compares each expiry) and a
+// private topic of its own besides the shared one; the anonymous one has
+// a public topic of its own instead, so that both hold two topics.
 func BenchmarkPublishFanout(b *testing.B) {
 	for _, clients := range []int{1, 1000} {
-		b.Run(fmt.Sprint(clients, "clients"), func(b *testing.B) {
-			br, err := New(Options{MaxClients: -1, MaxClientsPerIP: -1, MaxLag: 1 << 30, Heartbeat: -1})
-			if err != nil {
-				b.Fatal(err)
+		for _, signedIn := range []bool{false, true} {
+			name := fmt.Sprint(clients, "clients/anonymous")
+			if signedIn {
+				name = fmt.Sprint(clients, "clients/signed-in")
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			writers := make([]*countWriter, clients)
-			for i := range writers {
-				w := &countWriter{}
-				writers[i] = w
-				wg.Go(func() { br.ServeHTTP(w, newRequest(ctx, "topic=bench")) })
-			}
-			for br.Stats().Clients != clients {
-				time.Sleep(time.Millisecond)
-			}
-			e := Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
-			// Warm up: grow every queue's buffers.
-			for range 100 {
-				br.Publish(ctx, "bench", e)
-			}
-			for br.Stats().Delivered < uint64(100*clients) {
-				time.Sleep(time.Millisecond)
-			}
-			before := br.Stats().Delivered
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := br.Publish(ctx, "bench", e); err != nil {
-					b.Fatal(err)
-				}
-			}
-			want := before + uint64(b.N*clients)
-			for br.Stats().Delivered < want {
-				time.Sleep(100 * time.Microsecond)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(clients), "delivered/op")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")
-			if s := br.Stats(); s.Evicted != 0 {
-				b.Fatalf("%d evicted", s.Evicted)
-			}
-			cancel()
-			br.Shutdown(context.Background())
-			wg.Wait()
-		})
+			b.Run(name, func(b *testing.B) { benchFanout(b, clients, signedIn) })
+		}
 	}
+}
+
+func benchFanout(b *testing.B, clients int, signedIn bool) {
+	opts := Options{MaxClients: -1, MaxClientsPerIP: -1, MaxLag: 1 << 30, Heartbeat: -1}
+	if signedIn {
+		opts.Identify, opts.MayRead = headerIdentity, ownTopics
+	}
+	br, err := New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	expires := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	for i := range clients {
+		w := &countWriter{}
+		own := fmt.Sprintf("solo/u%d", i)
+		if signedIn {
+			own = fmt.Sprintf("user/u%d", i)
+		}
+		r := newRequest(ctx, "topic=bench&topic="+own)
+		if signedIn {
+			r.Header = http.Header{"X-User": {fmt.Sprint("u", i)}, "X-Session": {fmt.Sprint("s", i)}, "X-Expires": {expires}}
+		}
+		wg.Go(func() { br.ServeHTTP(w, r) })
+	}
+	for br.Stats().Clients != clients {
+		time.Sleep(time.Millisecond)
+	}
+	e := Event{Name: "update", Data: `{"price":42.5,"symbol":"ABC"}`}
+	// Warm up: grow every queue's buffers.
+	for range 100 {
+		br.Publish(ctx, "bench", e)
+	}
+	for br.Stats().Delivered < uint64(100*clients) {
+		time.Sleep(time.Millisecond)
+	}
+	before := br.Stats().Delivered
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := br.Publish(ctx, "bench", e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := before + uint64(b.N*clients)
+	for br.Stats().Delivered < want {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(clients), "delivered/op")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*clients), "ns/delivery")
+	if s := br.Stats(); s.Evicted != 0 || s.Expired != 0 {
+		b.Fatalf("%d evicted, %d expired", s.Evicted, s.Expired)
+	}
+	cancel()
+	br.Shutdown(context.Background())
+	wg.Wait()
 }
 
 // BenchmarkEncode measures the one encoding of an event at publish.

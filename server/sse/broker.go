@@ -76,11 +76,23 @@ type Broker struct {
 	own     map[*ownStream]struct{}
 	ticking bool // guarded by mu; the heartbeat goroutine runs
 
+	// Identities (identity.go, revoke.go). nExpiring counts the
+	// registered clients whose identity expires: fan-out reads the clock
+	// only when there are some. The revocations are remembered until
+	// their Until, in Unix nanoseconds; guarded by mu.
+	nExpiring       atomic.Int64
+	sweeping        bool // guarded by mu; the expiry sweep runs
+	revokedSessions map[string]int64
+	revokedSubjects map[string]subjectRevocation
+
 	stats struct {
 		clients                                                                                   atomic.Int64
 		published, local, delivered, replayed, evicted, rejected, gaps, publishWaits, replayFails atomic.Uint64
 
 		deduplicated atomic.Uint64
+
+		revocations, revokedStreams, expired                                             atomic.Uint64
+		refusedIdentify, refusedSignIn, refusedForbidden, refusedRevoked, refusedExpired atomic.Uint64
 	}
 }
 
@@ -110,6 +122,18 @@ type BrokerStats struct {
 	// Deduplicated counts publishes answered with the ID of an earlier
 	// one with the same idempotency key (PublishWith): nothing stored.
 	Deduplicated uint64
+
+	// Identities (Options.Identify, Options.MayRead, Revoke).
+	Revocations    uint64 // revocations this broker applied (each once, wherever it was revoked)
+	RevokedStreams uint64 // streams a revocation made anonymous
+	Expired        uint64 // streams ended at their identity's expiry, after the protocol.ExpiredEvent
+	// Stream requests refused for their identity, by reason (each also
+	// counts in Rejected).
+	RefusedIdentify  uint64 // Options.Identify failed: 401, or its StatusError's status
+	RefusedSignIn    uint64 // anonymous, and a topic needs more (ErrSignInRequired): 401
+	RefusedForbidden uint64 // a topic the identity may not read (ErrForbidden): 403
+	RefusedRevoked   uint64 // a revoked session or subject (ErrRevoked): 401
+	RefusedExpired   uint64 // an identity already expired (ErrExpired): 401
 }
 
 // New returns a Broker with opts, after checking them: the error says
@@ -129,6 +153,9 @@ func New(opts Options) (*Broker, error) {
 		own:     make(map[*ownStream]struct{}),
 		lagging: make(map[*client]struct{}),
 		drained: make(chan struct{}),
+
+		revokedSessions: make(map[string]int64),
+		revokedSubjects: make(map[string]subjectRevocation),
 	}
 	if b.engine == nil {
 		b.ownEngine = NewMemoryEngine(MemoryOptions{HistorySize: opts.HistorySize, HistoryAge: opts.HistoryAge, HistoryBytes: opts.HistoryBytes})
@@ -269,6 +296,8 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 	switch {
 	case !validTopic(topic):
 		return "", topicError(topic)
+	case topic == controlTopic:
+		return "", checkReserved(topic)
 	case e.ID != "":
 		return "", fmt.Errorf("%w, but it is %s: the broker assigns IDs", ErrIDAssigned, clip(e.ID))
 	case strings.HasPrefix(e.Name, protocol.ReservedPrefix):
@@ -287,14 +316,33 @@ func (b *Broker) check(topic string, e Event) (string, error) {
 
 // fanOut is the engine's deliver function: it queues m for every client
 // on its topic, without blocking. A client whose queue is full is evicted.
+// A client whose identity has expired gets the protocol.ExpiredEvent
+// instead, and ends: when some identities expire, fan-out reads the
+// clock once for m and compares it with one int64 per client. A message
+// of the brokers' control topic is applied, not delivered.
 func (b *Broker) fanOut(m *Message) {
 	if !m.local {
 		b.newest.Store(m)
+		if m.Topic == controlTopic {
+			b.control(m)
+			return
+		}
 	}
 	b.mu.RLock()
 	if s := b.topics[m.Topic]; s != nil {
-		for _, c := range s.clients {
-			c.enqueue(m)
+		if b.nExpiring.Load() == 0 {
+			for _, c := range s.clients {
+				c.enqueue(m)
+			}
+		} else {
+			now := time.Now().UnixNano()
+			for _, c := range s.clients {
+				if e := c.expires.Load(); e != 0 && now >= e {
+					b.expire(c, e)
+					continue
+				}
+				c.enqueue(m)
+			}
 		}
 	}
 	b.mu.RUnlock()
@@ -322,6 +370,12 @@ func (b *Broker) register(c *client) error {
 	if err := b.mayOpen(c.info.IP); err != nil {
 		return err
 	}
+	// Here, under the lock that applyRevocation holds: a revocation is
+	// either applied to c or known when c registers.
+	if b.revokedLocked(c.info.Identity, time.Now().UnixNano()) {
+		b.stats.refusedRevoked.Add(1)
+		return ErrRevoked
+	}
 	b.clients[c] = struct{}{}
 	b.perIP[c.info.IP]++
 	c.slots = make([]int, len(c.info.Topics))
@@ -336,6 +390,7 @@ func (b *Broker) register(c *client) error {
 	}
 	b.stats.clients.Add(1)
 	b.wg.Add(1) // before Shutdown's Wait: both happen under mu, and closed is checked above
+	b.trackExpiry(c)
 	if !b.ticking && b.opts.Heartbeat > 0 {
 		b.ticking = true
 		b.wg.Add(1)
@@ -351,22 +406,33 @@ func (b *Broker) unregister(c *client) {
 	defer b.mu.Unlock()
 	delete(b.clients, c)
 	b.leaveIP(c.info.IP)
-	for i, t := range c.info.Topics {
-		s := b.topics[t]
-		j, last := c.slots[i], len(s.clients)-1
-		moved := s.clients[last]
-		s.clients[j] = moved
-		s.clients[last] = nil
-		s.clients = s.clients[:last]
-		if moved != c {
-			moved.slots[slices.Index(moved.info.Topics, t)] = j
-		}
-		if len(s.clients) == 0 {
-			delete(b.topics, t)
+	for i := range c.info.Topics {
+		if c.slots[i] >= 0 {
+			b.leaveTopic(c, i)
 		}
 	}
+	b.untrackExpiry(c)
 	b.lagRemove(c) // publishers no longer wait for it
 	b.stats.clients.Add(-1)
+}
+
+// leaveTopic takes c off the list of its topic c.info.Topics[i], for
+// good: its slot becomes -1. b.mu is held for writing.
+func (b *Broker) leaveTopic(c *client, i int) {
+	t := c.info.Topics[i]
+	s := b.topics[t]
+	j, last := c.slots[i], len(s.clients)-1
+	moved := s.clients[last]
+	s.clients[j] = moved
+	s.clients[last] = nil
+	s.clients = s.clients[:last]
+	if moved != c {
+		moved.slots[slices.Index(moved.info.Topics, t)] = j
+	}
+	if len(s.clients) == 0 {
+		delete(b.topics, t)
+	}
+	c.slots[i] = -1
 }
 
 // leaveIP counts one stream less for ip. b.mu is held.
@@ -480,5 +546,14 @@ func (b *Broker) Stats() BrokerStats {
 		PublishWaits:  b.stats.publishWaits.Load(),
 
 		Deduplicated: b.stats.deduplicated.Load(),
+
+		Revocations:      b.stats.revocations.Load(),
+		RevokedStreams:   b.stats.revokedStreams.Load(),
+		Expired:          b.stats.expired.Load(),
+		RefusedIdentify:  b.stats.refusedIdentify.Load(),
+		RefusedSignIn:    b.stats.refusedSignIn.Load(),
+		RefusedForbidden: b.stats.refusedForbidden.Load(),
+		RefusedRevoked:   b.stats.refusedRevoked.Load(),
+		RefusedExpired:   b.stats.refusedExpired.Load(),
 	}
 }

@@ -43,6 +43,17 @@ type client struct {
 	// stopped (progress.go): the heartbeat goroutine's alone.
 	progress readProgress
 
+	// Grants (identity.go, revoke.go). expires is when the identity
+	// expires, Unix nanoseconds (8 bytes, where a time.Time takes 24),
+	// 0 for never and once expired or revoked: fan-out compares it with
+	// its one clock reading. lost has bit i set once a revocation took
+	// info.Topics[i] (at most 64 topics: maxTopicsPerStream), so that a
+	// batch or a replay drops what is queued for it. revoked: the
+	// identity was revoked (the stream is anonymous now); guarded by b.mu.
+	expires atomic.Int64
+	lost    atomic.Uint64
+	revoked bool
+
 	// Taken-over streams (see hijack.go). sched says who owns the
 	// writing: the handler until the handover, then a writer of the pool
 	// or a slow write while it is set; a signal schedules the client
@@ -58,6 +69,10 @@ type client struct {
 	mu      sync.Mutex
 	pending []*Message // guarded by mu; in Seq order
 	reason  error      // guarded by mu; set by end: why the stream must stop
+	// endAfter is set by endWith: the stream stops, for this reason,
+	// once what is queued (ending with its last event) is written, and
+	// nothing more is queued. Guarded by mu.
+	endAfter error
 	// lag is the bytes of the frames queued and of the batch being
 	// written (taken, not yet written): how far the client is behind.
 	lag       int   // guarded by mu
@@ -88,7 +103,7 @@ func (c *client) signal() {
 func (c *client) enqueue(m *Message) {
 	o := &c.b.opts
 	c.mu.Lock()
-	if c.reason != nil {
+	if c.reason != nil || c.endAfter != nil {
 		c.mu.Unlock()
 		return
 	}
@@ -120,6 +135,34 @@ func (c *client) enqueue(m *Message) {
 	if first { // otherwise a wake-up is already pending
 		c.signal()
 	}
+}
+
+// endWith queues m, the stream's last event, after what is queued, and
+// makes the stream stop for reason once it is written: nothing is queued
+// after it. It does nothing to a stream that is ending already. Called
+// with b.mu held (read or write), so c is registered.
+func (c *client) endWith(m *Message, reason error) {
+	c.mu.Lock()
+	if c.reason != nil || c.endAfter != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.endAfter = reason
+	c.lag += len(m.Frame)
+	c.pending = append(c.pending, m)
+	first := len(c.pending) == 1
+	c.mu.Unlock()
+	if first { // otherwise a wake-up is already pending
+		c.signal()
+	}
+}
+
+// ending reports whether the stream stops once its queue is written
+// (endWith), or at once (end).
+func (c *client) ending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason != nil || c.endAfter != nil
 }
 
 // written accounts for a batch of n bytes of queued frames that left
@@ -172,15 +215,26 @@ func (c *client) setWriteDeadline(t time.Time) {
 }
 
 // take returns the queued messages, leaving an empty queue, or the
-// reason to stop.
+// reason to stop: once the queue of a stream that ends after it
+// (endWith) has been taken, the writer is woken once more to find that
+// reason.
 func (c *client) take() ([]*Message, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.reason != nil {
+		defer c.mu.Unlock()
 		return nil, c.reason
+	}
+	if c.endAfter != nil && len(c.pending) == 0 {
+		defer c.mu.Unlock()
+		return nil, c.endAfter
 	}
 	q := c.pending
 	c.pending = c.spare[:0]
+	again := c.endAfter != nil
+	c.mu.Unlock()
+	if again {
+		c.signal() // a writer's turn is in progress: reschedule sees it (hasWork)
+	}
 	return q, nil
 }
 
@@ -216,14 +270,15 @@ func (c *client) nextBatch(bufs net.Buffers) (_ net.Buffers, n, size int, err er
 	return bufs, n, size, nil
 }
 
-// batch appends to bufs the frames of q that the replay did not cover
-// and, if hb and no event goes out, a heartbeat: the one place that
+// batch appends to bufs the frames of q that the replay did not cover,
+// but those of topics a revocation took, and, if hb and no event goes out, a heartbeat: the one place that
 // decides what a live write carries, on every path. The frames are the
 // shared, encoded ones: a batch holds references, not copies.
 func (c *client) batch(bufs net.Buffers, q []*Message, hb bool) (net.Buffers, int) {
 	n := 0
+	lost := c.lost.Load()
 	for _, m := range q {
-		if m.replayedBy(c.through) {
+		if m.replayedBy(c.through) || lost != 0 && c.lostTopic(m.Topic, lost) {
 			continue
 		}
 		bufs = append(bufs, m.Frame)

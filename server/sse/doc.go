@@ -34,6 +34,13 @@
 //
 //   - [Options]: limits, heartbeats, the retry field, authorisation,
 //     hooks, logs.
+//   - [Identity]: private topics. Options.Identify says who a stream is
+//     for (the app's own sign-in), Options.MayRead which topics it may
+//     read; the grants are checked when the stream opens, when it
+//     replays and on every delivery, end at the identity's expiry
+//     (the protocol.ExpiredEvent), and [Broker.Revoke] takes them from
+//     the open streams on every instance (the protocol.RevokedEvent).
+//     [Broker.ConsumeOnce] makes single-use tokens, such as tickets.
 //   - [Broker.ServeStream]: a stream of your own, such as events made for
 //     each client, counted under the broker's limits; [Stream] writes it,
 //     and [NewStream] makes one without a broker.

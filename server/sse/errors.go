@@ -1,9 +1,6 @@
 package sse
 
-import (
-	"errors"
-	"net/http"
-)
+import "errors"
 
 // Errors returned by [Broker.Publish] and the engines, wrapped in an error
 // that names the offending value. Test for them with errors.Is.
@@ -38,9 +35,10 @@ var (
 	ErrBadRequest = errors.New("sse: bad request")
 )
 
-// StatusError lets Options.Authorize choose the HTTP status of a refused
-// subscription, such as 401 Unauthorized; any other error answers 403
-// Forbidden. The response body is Err's message.
+// StatusError lets Options.Authorize and Options.Identify choose the
+// HTTP status of a refused request, such as 401 Unauthorized; any other
+// error answers 403 Forbidden (Authorize) or 401 (Identify). The
+// response body is Err's message.
 type StatusError struct {
 	Code int   // an HTTP status code, 400 to 599
 	Err  error // the reason, sent as the response body
@@ -49,11 +47,12 @@ type StatusError struct {
 func (e *StatusError) Error() string { return e.Err.Error() }
 func (e *StatusError) Unwrap() error { return e.Err }
 
-// status returns the HTTP status for an Authorize error.
-func authStatus(err error) int {
+// statusOf returns the HTTP status of a hook's error: its StatusError's,
+// or def.
+func statusOf(err error, def int) int {
 	var se *StatusError
 	if errors.As(err, &se) && se.Code >= 400 && se.Code <= 599 {
 		return se.Code
 	}
-	return http.StatusForbidden
+	return def
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 func ExampleBroker() {
@@ -181,3 +182,77 @@ func ExampleBroker_ServeStream() {
 	// "" tick 1
 	// 503 Service Unavailable clients: 1
 }
+
+// Private topics: Options.Identify says who a stream is for (here a
+// header; in an app, its session cookie), Options.MayRead which topics
+// it may read (here from shared/topic declarations). Revoke takes an
+// identity's grants away from its open streams: the private topic
+// stops, the public one keeps flowing on the same stream.
+func ExampleBroker_Revoke() {
+	names := topic.NewKeySyntax("user name", "a-z", "a-z0-9", 32)
+	inbox := topic.NewFamily[note]("user/", names, topic.Owner)
+	set, err := topic.NewSet(inbox)
+	if err != nil {
+		panic(err)
+	}
+	b, err := sse.New(sse.Options{
+		Identify: func(r *http.Request) (sse.Identity, error) {
+			return sse.Identity{Subject: r.Header.Get("X-User"), Session: r.Header.Get("X-Session")}, nil
+		},
+		MayRead: func(id sse.Identity, name string) bool {
+			declared, ok := set.MayRead(id.Subject, name)
+			return ok || !declared // undeclared topics are public
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	defer b.Shutdown(context.Background())
+
+	open := func(user string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/events?topic=news&topic=user/alice", nil)
+		req.Header.Set("X-User", user)
+		req.Header.Set("X-Session", "s-"+user)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		return resp
+	}
+	bob := open("bob") // not his inbox: refused before any byte
+	bob.Body.Close()
+	fmt.Println("bob:", bob.Status)
+	alice := open("alice")
+	defer alice.Body.Close()
+	fmt.Println("alice:", alice.Status)
+
+	ctx := context.Background()
+	d := sse.NewDecoder(alice.Body)
+	show := func() {
+		e, _ := d.Next()
+		fmt.Printf("%s: %s\n", e.Name, e.Data)
+	}
+	aliceInbox, _ := inbox.For("alice")
+	sse.PublishTo(ctx, b, aliceInbox, note{Text: "for alice"})
+	show()
+	b.Revoke(ctx, sse.Revocation{Session: "s-alice", Until: time.Now().Add(time.Hour)}) // she signed out
+	sse.PublishTo(ctx, b, aliceInbox, note{Text: "not delivered"})
+	b.Publish(ctx, "news", sse.Event{Data: "still flowing"})
+	show()
+	show()
+	// Output:
+	// bob: 403 Forbidden
+	// alice: 200 OK
+	// note: {"text":"for alice"}
+	// sse.revoked: {"topics":["user/alice"]}
+	// : still flowing
+}
+
+// note is the payload of the example's inbox topics.
+type note struct {
+	Text string `json:"text"`
+}
+
+func (note) EventName() string { return "note" }

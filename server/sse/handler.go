@@ -21,7 +21,9 @@ import (
 // heartbeats as events with [protocol.HeartbeatParam]=event.
 //
 // A request is refused before the stream opens with 405 (not GET), 400
-// (bad topics or heartbeat), 403 (Options.Authorize), or 503 with
+// (bad topics or heartbeat), 403 (Options.Authorize), 401 or 403 for
+// its identity (Options.Identify and MayRead: 401 when anonymous,
+// expired or revoked, 403 for a topic that is not for it), or 503 with
 // Retry-After (over a limit, or after Shutdown). Otherwise the stream
 // opens with 200, then sends the retry field (Options.Retry), then either
 // the missed events or a [protocol.GapEvent], then live events and heartbeats
@@ -98,9 +100,14 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 	}
 	if b.opts.Authorize != nil {
 		if err := b.opts.Authorize(r, topics); err != nil {
-			b.reject(w, r, authStatus(err), err)
+			b.reject(w, r, statusOf(err, http.StatusForbidden), err)
 			return nil, nil
 		}
+	}
+	id, code, err := b.identify(r, topics)
+	if err != nil {
+		b.reject(w, r, code, err)
+		return nil, nil
 	}
 
 	c := &client{
@@ -116,11 +123,16 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 			LastEventID: lastID,
 			Heartbeat:   hb,
 			Connected:   time.Now(),
+			Identity:    id,
 		},
 	}
 	// Register for live events first, then read history: see Engine.
 	if err := b.register(c); err != nil {
-		b.reject(w, r, http.StatusServiceUnavailable, err)
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, ErrRevoked) {
+			code = http.StatusUnauthorized
+		}
+		b.reject(w, r, code, err)
 		return nil, nil
 	}
 	if conn := b.hijack(w, r); conn != nil {
@@ -181,12 +193,26 @@ func (b *Broker) open(c *client, head []byte) error {
 	}
 	// Write the replay in chunks, each with its own deadline, so a long
 	// replay to a slow but live client is not cut off; and part by part,
-	// if the engine reads it so (Replay.More).
+	// if the engine reads it so (Replay.More). Each chunk is checked
+	// against the stream's grants as they are then: a revocation or an
+	// expiry may land during a long replay.
 	msgs := rep.Messages
 	for {
 		chunk := msgs[:min(len(msgs), replayChunk)]
+		cut := b.expireDue(c)
+		if cut {
+			// The writer sends what ends the stream, after the head.
+			c.cutReplay()
+			chunk, msgs = nil, nil
+		}
+		lost := c.lost.Load()
+		n := 0
 		for _, m := range chunk {
+			if lost != 0 && c.lostTopic(m.Topic, lost) {
+				continue
+			}
 			bufs = append(bufs, m.Frame)
+			n++
 		}
 		if len(bufs) > 0 {
 			err := c.writeAll(bufs)
@@ -196,7 +222,10 @@ func (b *Broker) open(c *client, head []byte) error {
 			}
 		}
 		bufs = bufs[:0]
-		b.stats.replayed.Add(uint64(len(chunk)))
+		b.stats.replayed.Add(uint64(n))
+		if cut {
+			return nil
+		}
 		if msgs = msgs[len(chunk):]; len(msgs) > 0 {
 			continue
 		}

@@ -169,7 +169,7 @@ func (c *client) hasWork() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending) > 0 || c.reason != nil
+	return len(c.pending) > 0 || c.reason != nil || c.endAfter != nil
 }
 
 // reschedule gives up c's turn and takes a new one if work arrived

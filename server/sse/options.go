@@ -137,8 +137,24 @@ type Options struct {
 	// Authorize decides whether the request may subscribe to topics; nil
 	// lets everyone subscribe to anything. An error refuses the request
 	// with 403 Forbidden and the error's message, or the status of a
-	// [*StatusError].
+	// [*StatusError]. It runs before Identify.
 	Authorize func(r *http.Request, topics []string) error
+	// Identify returns the identity of a stream request, from the app's
+	// own authentication (its session cookie, a ticket): see [Identity].
+	// nil: every stream is anonymous. An error refuses the request before
+	// any byte, with 401 Unauthorized and the error's message, or the
+	// status of a [*StatusError]; so does an identity that has expired
+	// (ErrExpired) or that a revocation the broker knows takes
+	// ([Broker.Revoke], ErrRevoked).
+	Identify func(r *http.Request) (Identity, error)
+	// MayRead decides whether id may read topic; nil: every topic to
+	// everyone. When a stream opens, each topic it names must pass, or
+	// the request is refused before any byte: with 401 when id is
+	// anonymous (ErrSignInRequired), else 403 (ErrForbidden). When a
+	// revocation makes a stream anonymous, it is asked again for each
+	// topic, and the topics that fail stop. It must be fast and must not
+	// block: the broker calls it with its registry locked.
+	MayRead func(id Identity, topic string) bool
 	// Hooks observe clients; see [Hooks].
 	Hooks Hooks
 	// Logger receives debug logs of connects and disconnects and warnings
@@ -173,6 +189,7 @@ type ClientInfo struct {
 	LastEventID string   // as sent, "" if none
 	Heartbeat   string   // "comment" or "event"
 	Connected   time.Time
+	Identity    Identity // from Options.Identify when the stream opened; a revocation does not change it
 }
 
 // withDefaults checks o and fills in the defaults.
@@ -193,6 +210,7 @@ func (o Options) withDefaults() (Options, error) {
 		{o.RetryAfter < 0, fmt.Sprintf("Options.RetryAfter is %v; use a positive duration, or 0 for the default", o.RetryAfter)},
 		{o.MaxEventSize < 0, fmt.Sprintf("Options.MaxEventSize is %d; use a positive size in bytes, or 0 for the default", o.MaxEventSize)},
 		{o.DefaultTopic != "" && !validTopic(o.DefaultTopic), fmt.Sprintf("Options.DefaultTopic %s is not a valid topic: use 1 to %d bytes of ASCII letters, digits and -_.:/@~", clip(o.DefaultTopic), topic.MaxLen)},
+		{o.DefaultTopic == controlTopic, fmt.Sprintf("Options.DefaultTopic %s is reserved for the broker's own messages; pick another name", controlTopic)},
 	} {
 		if c.bad {
 			return o, fmt.Errorf("sse: %s", c.msg)

@@ -9,7 +9,8 @@ import (
 
 // maxTopicsPerStream is how many topics one request may name: each
 // costs a slot in the client and a place in a topic's list, so a request
-// naming thousands would make one stream cost thousands.
+// naming thousands would make one stream cost thousands. At most 64: a
+// client's lost topics are the bits of a uint64.
 const maxTopicsPerStream = 64
 
 // validTopic is the topic syntax, shared/topic's (1 to [topic.MaxLen]
@@ -38,6 +39,9 @@ func parseTopics(values []string, def string) ([]string, error) {
 	for _, v := range values {
 		if !validTopic(v) {
 			return nil, topicError(v)
+		}
+		if err := checkReserved(v); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(topics, v) {
 			topics = append(topics, v)
