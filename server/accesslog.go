@@ -16,7 +16,11 @@ const maxLoggedPath = 256
 
 // logRequests logs each request when it ends, with its status and
 // duration (for a stream: how long the client stayed), and its client
-// (remote), with the proxy that forwarded it (see clientip).
+// (remote), with the proxy that forwarded it (see clientip). It logs the
+// path and never the query, which may carry a single-use ticket
+// (/events?...&ticket=…), nor any header (the session cookie), nor who
+// the request is for: an access log holds no credential and no
+// identity (TestHostileIdentity).
 func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssewasm/ssewasm/server/clientip"
+	"github.com/ssewasm/ssewasm/server/session"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
 
@@ -60,6 +61,17 @@ type config struct {
 
 	engine engineConfig
 
+	// Sign-in (auth.go, package session).
+	sessionKey      string        // -session-key, or $SSEWASM_SESSION_KEY
+	sessionKeyFile  string        // -session-key-file
+	sessionLifetime time.Duration // -session-lifetime
+	sessionMaxAge   time.Duration // -session-max-age; 0: 7 × lifetime
+	sessionSecure   bool          // -session-secure
+	loginRate       float64       // -login-rate, per client address
+	loginBurst      int           // -login-burst
+	actionRate      float64       // -action-rate, per identity
+	actionBurst     int           // -action-burst
+
 	devBuild string // -dev-build: development mode (make dev)
 
 	// streamInterval is /stream's ping interval, 1 s; tests shorten it.
@@ -77,6 +89,10 @@ const (
 // tokenEnv is read when -publish-token is not given, so the token need
 // not appear in the process list.
 const tokenEnv = "SSEWASM_PUBLISH_TOKEN"
+
+// sessionKeyEnv is read when neither -session-key nor -session-key-file
+// is given, likewise.
+const sessionKeyEnv = "SSEWASM_SESSION_KEY"
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
@@ -142,6 +158,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.publishBurstGlobal, "publish-burst-global", 2000, "publishes the whole server takes at once before -publish-rate-global applies")
 	fs.IntVar(&c.publishRateAddrs, "publish-rate-addrs", 10000, "client addresses -publish-rate tracks at most (about 100 bytes each); idle ones are dropped, and addresses beyond it share one bucket")
 
+	fs.StringVar(&c.sessionKey, "session-key", "", "key that signs session cookies and tickets: at least 32 random bytes in hex or base64 (openssl rand -hex 32); instances behind one load balancer share it (default: $"+sessionKeyEnv+"; neither this nor -session-key-file: a random key, and sessions end when the process does)")
+	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "file of session keys, one a line in hex or base64, # comments: the first signs, all verify (to rotate, add the new key first on every instance)")
+	fs.DurationVar(&c.sessionLifetime, "session-lifetime", session.DefaultLifetime, "how long a session cookie's grants last before the page renews it (POST /session/renew); a stream gets sse.expired then")
+	fs.DurationVar(&c.sessionMaxAge, "session-max-age", 0, "how long after sign-in a session may still be renewed; then the user signs in again (0: 7 × -session-lifetime)")
+	fs.BoolVar(&c.sessionSecure, "session-secure", false, "mark session cookies Secure on plain HTTP too, behind a proxy that terminates TLS (over TLS they always are)")
+	fs.Float64Var(&c.loginRate, "login-rate", 1, "sign-ins (POST /login) a second per client address (after -trusted-proxy; IPv6 by /64), in bursts of -login-burst; over it: 429 with Retry-After (0: no limit)")
+	fs.IntVar(&c.loginBurst, "login-burst", 10, "sign-ins one client address may make at once before -login-rate applies")
+	fs.Float64Var(&c.actionRate, "action-rate", 5, "actions (POST /action/...) a second per signed-in user, or per client address when anonymous, in bursts of -action-burst; over it: 429 with Retry-After (0: no limit)")
+	fs.IntVar(&c.actionBurst, "action-burst", 20, "actions one user or address may send at once before -action-rate applies")
+
 	addEngineFlags(fs, &c.engine)
 	addDevFlags(fs, &c.devBuild)
 
@@ -198,6 +224,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.publishBurst < 1 || c.publishBurstGlobal < 1 || c.publishRateAddrs < 1 {
 		return c, errors.New("-publish-burst, -publish-burst-global and -publish-rate-addrs must be 1 or more (turn a limit off with -publish-rate 0 or -publish-rate-global 0)")
+	}
+	if c.sessionKey == "" && c.sessionKeyFile == "" {
+		c.sessionKey = os.Getenv(sessionKeyEnv)
+	}
+	if c.sessionKey != "" && c.sessionKeyFile != "" {
+		return c, errors.New("-session-key and -session-key-file exclude each other: give one key, or a file of keys")
+	}
+	if c.sessionLifetime < time.Second || c.sessionMaxAge != 0 && c.sessionMaxAge < c.sessionLifetime {
+		return c, errors.New("-session-lifetime is at least 1s, and -session-max-age 0 or at least -session-lifetime")
+	}
+	if c.loginRate < 0 || c.actionRate < 0 || c.loginBurst < 1 || c.actionBurst < 1 {
+		return c, errors.New("-login-rate and -action-rate are 0 (no limit) or a rate a second; -login-burst and -action-burst 1 or more")
 	}
 	if c.queueSize < 0 {
 		return c, errors.New("-queue-size must not be negative (it is deprecated: use -max-lag)")

@@ -2,10 +2,12 @@ package main
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ssewasm/ssewasm/server/actions"
 	"github.com/ssewasm/ssewasm/server/internal/epoll"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
@@ -13,7 +15,7 @@ import (
 // metricsHandler serves the broker's figures, with the Go runtime's and
 // the process's, in the Prometheus text format. The figures are read from
 // Broker.Stats when scraped, so the hot path keeps only its own counters.
-func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
+func metricsHandler(b *sse.Broker, ref *refusals, acts *actions.Registry) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -40,11 +42,30 @@ func metricsHandler(b *sse.Broker, ref *refusals) http.Handler {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "epoll_errors_total",
 		Help: "Failures of epoll_wait (the broker's watcher of hijacked streams, the HTTP/2 server's parked connections): each ended the streams or closed the connections of its set, which reconnect; any is a bug to report."},
 		func() float64 { return float64(epoll.Errors()) }))
-	for _, reason := range refusedReasons {
+	counter("revocations_total", "Revocations applied (sign-outs), wherever they were made: each once per instance.", func(s sse.BrokerStats) float64 { return float64(s.Revocations) })
+	counter("streams_revoked_total", "Streams a revocation made anonymous: they lost their private topics (sse.revoked).", func(s sse.BrokerStats) float64 { return float64(s.RevokedStreams) })
+	counter("streams_expired_total", "Streams ended at their session's expiry, after sse.expired.", func(s sse.BrokerStats) float64 { return float64(s.Expired) })
+	refused := func(reason string, f func() float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ssewasm", Name: "refused_total",
-			Help:        "Requests and connections refused by a cap: unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global; a bad Idempotency-Key; headers over -max-header-bytes (plain HTTP/1.1); TLS handshakes over the bound or too slow.",
-			ConstLabels: prometheus.Labels{"reason": reason}},
-			func() float64 { return float64(ref.count(reason)) }))
+			Help:        "Requests and connections refused, by reason: caps (unknown method, over-long /web/ name, over -max-conns, -max-publishing, -publish-read-timeout, -publish-rate, -publish-rate-global, headers over -max-header-bytes, TLS handshakes over the bound or too slow; a bad Idempotency-Key), sign-in and private topics (login_*, cross_site, topic_name, publish_private, session_*, stream_*: docs/protocol.md), actions (action_*).",
+			ConstLabels: prometheus.Labels{"reason": reason}}, f))
+	}
+	for _, reason := range slices.Concat(refusedReasons, identityReasons) {
+		refused(reason, func() float64 { return float64(ref.count(reason)) })
+	}
+	for reason, f := range map[string]func(sse.BrokerStats) uint64{
+		"stream_identify":  func(s sse.BrokerStats) uint64 { return s.RefusedIdentify },
+		"stream_sign_in":   func(s sse.BrokerStats) uint64 { return s.RefusedSignIn },
+		"stream_forbidden": func(s sse.BrokerStats) uint64 { return s.RefusedForbidden },
+		"stream_revoked":   func(s sse.BrokerStats) uint64 { return s.RefusedRevoked },
+		"stream_expired":   func(s sse.BrokerStats) uint64 { return s.RefusedExpired },
+	} {
+		refused(reason, func() float64 { return float64(f(b.Stats())) })
+	}
+	if acts != nil {
+		for reason := range acts.Stats().Refused {
+			refused(reason, func() float64 { return float64(acts.Stats().Refused[reason]) })
+		}
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -31,6 +31,10 @@ type publishHandler struct {
 	readTimeout  time.Duration // for the body; 0: none
 	gate         publishGate   // publishes in progress
 	refused      *refusals
+	// private reports whether a topic needs the publish token, even
+	// when none is configured (a user's inbox): users write to it
+	// through actions, which the server checks against the identity.
+	private func(topic string) bool
 }
 
 // publishParams are the query parameters of POST /publish.
@@ -93,6 +97,12 @@ func (h *publishHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := parsePublishParams(r.URL.RawQuery, h.defaultTopic)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// With a token configured, the request holds it by now (else 401).
+	if h.private != nil && h.private(p.Topic) && h.token == "" {
+		h.refused.add(refusedPublishPrivate)
+		writeError(w, http.StatusForbidden, fmt.Sprintf("topic %s is private: only a backend holding the publish token (-publish-token) may publish to it, and none is configured; users write through actions (/action/)", clipText(p.Topic, 80)))
 		return
 	}
 	key, err := idempotencyKey(r.Header)

@@ -17,6 +17,7 @@ import (
 	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
+	"github.com/ssewasm/ssewasm/shared/action"
 	"github.com/ssewasm/ssewasm/wasm/ui"
 )
 
@@ -47,18 +48,32 @@ type service struct {
 
 // newService builds the broker and routes every endpoint:
 //
-//	GET  /stream    the classic demo stream
-//	GET  /events    topic streams (the broker)
-//	POST /publish   publish to a topic
-//	GET  /metrics   Prometheus
-//	GET  /healthz   liveness
-//	     /          the go-app pages and /web/ files
+//	GET  /stream          the classic demo stream
+//	GET  /events          topic streams (the broker)
+//	POST /publish         publish to a topic
+//	POST /login           sign in (auth.go), and /logout, /session/renew,
+//	GET  /session         GET /session, POST /ticket
+//	POST /action/<name>   the demo's typed actions (chat.go)
+//	GET  /metrics         Prometheus
+//	GET  /healthz         liveness
+//	     /                the go-app pages and /web/ files
 func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
+	refused := newRefusals()
+	a, err := newAuth(cfg, refused, log)
+	if err != nil {
+		return nil, err
+	}
 	engine, closeEngine, err := openEngine(cfg.engine, cfg.historySize, cfg.historyAge, cfg.historyBytes, log)
 	if err != nil {
 		return nil, err
 	}
 	opts := sse.Options{
+		// Private topics (shared/demo's declarations): a user's inbox is
+		// theirs, the room is for the signed-in; the rest is public.
+		Authorize:       a.checkTopics,
+		Identify:        a.identifyStream,
+		MayRead:         a.mayRead,
+		Hooks:           sse.Hooks{OnReject: a.countRejects},
 		Engine:          engine,
 		MaxLag:          cfg.maxLag,
 		PublishWait:     cfg.publishWait,
@@ -86,7 +101,14 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	if onBroker != nil {
 		onBroker(broker)
 	}
-	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), refused: newRefusals()}
+	a.broker = broker
+	acts, err := newActions(cfg, a, broker, log)
+	if err != nil {
+		broker.Shutdown(context.Background())
+		closeEngine()
+		return nil, err
+	}
+	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), refused: refused}
 	web.refused = s.refused
 	s.running, s.stop = context.WithCancel(context.Background())
 	go func() {
@@ -107,8 +129,10 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 	mux.Handle(ui.EventsPath, s.refuseWhileDraining(broker)) // the broker answers 405 to other methods
 	limiter := ratelimit.New(ratelimit.Limit{Rate: cfg.publishRate, Burst: cfg.publishBurst}, ratelimit.Limit{Rate: cfg.publishRateGlobal, Burst: cfg.publishBurstGlobal}, cfg.publishRateAddrs)
 	mux.Handle(ui.PublishPath, limitPublishes(&publishHandler{broker: broker, defaultTopic: defaultTopic, maxEventSize: cfg.maxEventSize, token: cfg.publishToken,
-		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused}, limiter, s.refused))
-	mux.Handle("GET /metrics", metricsHandler(broker, s.refused))
+		readTimeout: cfg.publishReadTimeout, gate: make(publishGate, cfg.maxPublishing), refused: s.refused, private: a.private}, limiter, s.refused))
+	a.routes(mux)
+	mux.Handle(action.PathPrefix, acts) // it answers 405 to other methods
+	mux.Handle("GET /metrics", metricsHandler(broker, s.refused, acts))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() || s.running.Err() != nil {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
