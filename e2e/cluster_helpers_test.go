@@ -102,10 +102,21 @@ type streamClient struct {
 // the client is registered for live events).
 func openStream(t *testing.T, srv *server, topic, lastID string) *streamClient {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"events?topic="+topic, nil)
+	h := http.Header{}
 	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
+		h.Set("Last-Event-ID", lastID)
+	}
+	return openStreamWith(t, srv, "topic="+topic, h)
+}
+
+// openStreamWith is openStream for a query and request headers of its
+// own (a cookie, say).
+func openStreamWith(t *testing.T, srv *server, query string, header http.Header) *streamClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"events?"+query, nil)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := httpc.Do(req)
 	if err != nil {
