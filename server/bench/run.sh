@@ -15,9 +15,11 @@
 #                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
 #                      a fresh store each run), shown beside ours and never counted as a peer
 #   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst
-#                      idle-tls idle-h2 idle-h2x10); the TLS ones (our server only, with a
-#                      self-signed certificate): idle-tls HTTP/1.1 over TLS, idle-h2 one HTTP/2
-#                      stream per connection, idle-h2x10 ten streams per connection
+#                      idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity); the TLS ones (our
+#                      server only, with a self-signed certificate): idle-tls HTTP/1.1 over TLS, idle-h2
+#                      one HTTP/2 stream per connection, idle-h2x10 ten streams per connection; the
+#                      identity ones (issue 21, our server only, A/B back to back): ours-signed-in, each
+#                      client signed in with its private topic, against ours with a public one instead
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
 #   BENCH_PIN          1 (default when taskset exists and there are 2+ CPUs): run every
@@ -33,7 +35,7 @@ cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
 IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node"}
-SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10"}
+SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
@@ -87,6 +89,8 @@ scenario_flags() {
 		burst) echo "-clients 20 -inflight 32 -duration 3s -settle 1s" ;;
 		hiccup) echo "-clients 50 -inflight 8 -size 128 -no-reconnect -pause 400ms -pause-every 1s -duration 3s -settle 1s" ;;
 		ordinary) echo "-clients 200 -rate 200 -duration 5s -settle 1s" ;;
+		fanout-identity) echo "-clients 200 -inflight 8 -duration 3s -settle 1s -own-topic solo/" ;;
+		idle-identity) echo "-clients 2000 -idle -duration 2s -settle 2s -own-topic solo/" ;;
 		*) return 1 ;;
 		esac
 	else
@@ -109,15 +113,33 @@ scenario_flags() {
 		hiccup) echo "-clients 50 -inflight 8 -size 128 -no-reconnect -pause 400ms -pause-every 1s -duration 10s" ;;
 		# ordinary: 1,000 clients at a rate that does not saturate: CPU per event and p99.
 		ordinary) echo "-clients 1000 -rate 200 -duration 15s" ;;
+		# identity (issue 21): each client also reads a topic of its own; ours-signed-in
+		# signs in and reads its private user/<name> instead (identity_flags).
+		fanout-identity) echo "-clients 1000 -inflight 8 -duration 10s -own-topic solo/" ;;
+		idle-identity) echo "-clients 10000 -idle -duration 5s -settle 3s -own-topic solo/" ;;
 		*) return 1 ;;
 		esac
 	fi
 }
 
+# scenario_impls SCENARIO: the implementations a scenario runs.
+scenario_impls() {
+	case $1 in
+	*-identity) echo "ours ours-signed-in" ;; # ours against itself, with identities
+	*) echo "$IMPLS" ;;
+	esac
+}
+
+# identity_flags IMPL: what ours-signed-in adds to ssebench's flags (the later -own-topic wins).
+identity_flags() {
+	[ "$1" = ours-signed-in ] && echo "-sign-in -own-topic user/"
+	return 0
+}
+
 echo "== building (logs in $LOGS)"
 $GO build -o "$BIN/ssebench" ./server/cmd/ssebench
 OURS_BUILD_ERR=""
-if [[ " $IMPLS " == *" ours"* ]]; then # ours and its variants run the same binary
+if [[ " $IMPLS " == *" ours"* || " $SCENARIOS " == *-identity* ]]; then # ours and its variants run the same binary
 	if ! $GO build -o "$BIN/ours" ./server 2>"$LOGS/ours-build.log"; then
 		OURS_BUILD_ERR="our server did not build: $(head -c 400 "$LOGS/ours-build.log" | tr '\n' ' ')"
 		echo "== $OURS_BUILD_ERR" >&2
@@ -160,7 +182,7 @@ wait_time_wait() {
 # run_one SCENARIO IMPL RUN RUNS: one server, one ssebench run.
 run_one() {
 	local s=$1 impl=$2 run=$3 runs=$4 flags out log rc port cmd
-	flags=$(scenario_flags "$s")
+	flags="$(scenario_flags "$s") $(identity_flags "$impl")"
 	out=$RESULTS/$s-$impl-$run.json
 	log=$LOGS/$s-$impl-$run.log
 	echo "== $s / $impl (run $run of $runs)"
@@ -181,7 +203,7 @@ run_one() {
 	case $s in idle-*) wait_time_wait ;; esac
 	port=$("$BIN/ssebench" freeport)
 	if [[ $impl == ours* ]]; then
-		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -publish-rate=0 -publish-rate-global=0 -log-level=WARN -web "$WEB")
+		cmd=("$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -publish-rate=0 -publish-rate-global=0 -login-rate=0 -log-level=WARN -web "$WEB")
 		# shellcheck disable=SC2206
 		cmd+=(${BENCH_OURS_FLAGS:-}) # extra flags for our server, to compare settings
 		cmd+=("${tlsflags[@]}")
@@ -214,7 +236,7 @@ run_one() {
 }
 
 for s in $SCENARIOS; do
-	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10)" >&2; exit 2; }
+	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity)" >&2; exit 2; }
 done
 for impl in $IMPLS; do
 	if [ "$impl" = node ]; then
@@ -228,7 +250,7 @@ for s in $SCENARIOS; do
 	runs=$RUNS
 	case $s in idle-*) runs=1 ;; esac # memory is steady; one run is enough
 	for run in $(seq "$runs"); do
-		for impl in $IMPLS; do
+		for impl in $(scenario_impls "$s"); do
 			run_one "$s" "$impl" "$run" "$runs"
 		done
 	done

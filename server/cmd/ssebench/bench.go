@@ -51,6 +51,8 @@ type config struct {
 	tlsCA           string        // https: PEM file of the CA that signed the server's certificate
 	http2           bool          // https: streams over HTTP/2 instead of HTTP/1.1
 	streamsPerConn  int           // with http2: streams that share one connection
+	ownTopic        string        // each client also subscribes to this prefix + its name ("": none)
+	signIn          bool          // each client signs in as its name (POST /login) and streams with its cookie
 }
 
 // urlParts is what the clients and the publisher need from -url.
@@ -59,6 +61,7 @@ type urlParts struct {
 	dialAddr   string // host:port
 	eventsPath string // path and query of the stream
 	publishURL string
+	loginURL   string // -sign-in's
 	loopback   bool
 }
 
@@ -82,6 +85,7 @@ func splitURL(u *url.URL, topic, event string) urlParts {
 		dialAddr:   net.JoinHostPort(u.Hostname(), port),
 		eventsPath: eventsPath,
 		publishURL: u.Scheme + "://" + u.Host + base + "/publish?" + q.Encode(),
+		loginURL:   u.Scheme + "://" + u.Host + base + "/login",
 		loopback:   ip != nil && ip.IsLoopback() || u.Hostname() == "localhost",
 	}
 }
@@ -208,6 +212,9 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 	var h2 *http.Transport
 	for i := range r.clients {
 		r.clients[i] = &client{}
+		if cfg.ownTopic != "" {
+			r.clients[i].own.query = "&" + url.Values{"topic": {cfg.ownTopic + clientName(i)}}.Encode()
+		}
 		if cfg.http2 {
 			if i%cfg.streamsPerConn == 0 { // a transport of its own: a connection of its own
 				h2 = r.dialer.h2Transport(srcs, i)
@@ -221,6 +228,11 @@ func runInto(ctx context.Context, cfg config, logw io.Writer, res *result) error
 	}
 	stopProgress := r.startProgress(cfg.progress)
 	defer stopProgress()
+	if cfg.signIn {
+		if err := r.signInAll(ctx, res); err != nil {
+			return err
+		}
+	}
 
 	// Connect.
 	clientCtx, closeClients := context.WithCancel(ctx)

@@ -37,6 +37,9 @@ func (ts *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/events":
 		ts.events(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/login": // a name is its own cookie
+		http.SetCookie(w, &http.Cookie{Name: "ssewasm_session", Value: r.PostFormValue("name")})
+		io.WriteString(w, `{"subject":"`+r.PostFormValue("name")+`"}`)
 	case r.Method == http.MethodPost && r.URL.Path == "/publish":
 		body, _ := io.ReadAll(r.Body)
 		id := ts.publish(r.URL.Query().Get("event"), string(body))
@@ -47,6 +50,14 @@ func (ts *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (ts *testServer) events(w http.ResponseWriter, r *http.Request) {
+	for _, t := range r.URL.Query()["topic"] { // user/<name> is name's only
+		if name, private := strings.CutPrefix(t, "user/"); private {
+			if c, err := r.Cookie("ssewasm_session"); err != nil || c.Value != name {
+				http.Error(w, "sign in", http.StatusUnauthorized)
+				return
+			}
+		}
+	}
 	s, err := sse.NewStream(w, r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -226,5 +237,23 @@ func TestRunNotPossible(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dir + "/r.json"); !strings.Contains(string(b), `"status": "not possible"`) {
 		t.Errorf("JSON result lacks the status: %s", b)
+	}
+}
+
+// With -sign-in each client signs in as its name and reads its private
+// topic with its cookie (issue 21); without, the server refuses it.
+func TestRunSignedIn(t *testing.T) {
+	res := runTestBench(t, &testServer{}, "-sign-in", "-own-topic", "user/")
+	if res.Connected != 20 || res.Missing != 0 || res.Delivered != 4000 || !res.SignIn || res.OwnTopic != "user/" {
+		t.Errorf("connected %d, missing %d, delivered %d, sign-in %v %q; want 20, 0, 4000", res.Connected, res.Missing, res.Delivered, res.SignIn, res.OwnTopic)
+	}
+	srv := httptest.NewServer(&testServer{})
+	defer srv.Close()
+	cfg, err := parseFlags([]string{"-url", srv.URL, "-clients", "2", "-progress", "0", "-own-topic", "user/"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(context.Background(), cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("private topics without -sign-in: %v, want the server's 401", err)
 	}
 }

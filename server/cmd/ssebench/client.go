@@ -31,10 +31,18 @@ type dialer struct {
 	addr        string // host:port to dial
 	host        string // Host header
 	eventsPath  string
-	request     string // the GET request up to the blank line, without it
+	headers     string // the GET request's headers, without the request line and the blank line
 	dialTimeout time.Duration
 	readBuf     int
 	tls         *tls.Config // nil: plain TCP
+}
+
+// own is what one client's request adds to everyone's (-own-topic,
+// -sign-in): a topic of its own, as a query suffix ("&topic=user/b7"),
+// and its session cookie ("ssewasm_session=…").
+type own struct {
+	query  string
+	cookie string
 }
 
 // tlsConfig is the client TLS configuration of an https:// run.
@@ -79,21 +87,23 @@ type h2Stream struct{ resp *http.Response }
 func (s *h2Stream) Close() error { return s.resp.Body.Close() }
 
 func newDialer(u urlParts, dialTimeout time.Duration) *dialer {
-	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n", u.eventsPath, u.host)
-	return &dialer{addr: u.dialAddr, host: u.host, eventsPath: u.eventsPath, request: b.String(), dialTimeout: dialTimeout, readBuf: 2048}
+	headers := fmt.Sprintf("Host: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n", u.host)
+	return &dialer{addr: u.dialAddr, host: u.host, eventsPath: u.eventsPath, headers: headers, dialTimeout: dialTimeout, readBuf: 2048}
 }
 
-// dial connects from src (if valid) and sends the GET request; over
-// HTTP/2 (h2 not nil) it sends the request on h2's connection and waits
-// for the response headers.
-func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string, h2 *http.Transport) (io.Closer, error) {
+// dial connects from src (if valid) and sends the GET request, with what
+// the client adds to it (o); over HTTP/2 (h2 not nil) it sends the
+// request on h2's connection and waits for the response headers.
+func (d *dialer) dial(ctx context.Context, src netip.Addr, o own, lastID string, h2 *http.Transport) (io.Closer, error) {
 	if h2 != nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+d.host+d.eventsPath, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+d.host+d.eventsPath+o.query, nil)
 		if err != nil {
 			return nil, err
 		}
 		req.Header.Set("Accept", "text/event-stream")
+		if o.cookie != "" {
+			req.Header.Set("Cookie", o.cookie)
+		}
 		if lastID != "" && !strings.ContainsAny(lastID, "\r\n\x00") {
 			req.Header.Set("Last-Event-ID", lastID)
 		}
@@ -128,7 +138,10 @@ func (d *dialer) dial(ctx context.Context, src netip.Addr, lastID string, h2 *ht
 		}
 		conn = tc
 	}
-	req := d.request
+	req := "GET " + d.eventsPath + o.query + " HTTP/1.1\r\n" + d.headers
+	if o.cookie != "" {
+		req += "Cookie: " + o.cookie + "\r\n"
+	}
 	if lastID != "" && !strings.ContainsAny(lastID, "\r\n\x00") {
 		req += "Last-Event-ID: " + lastID + "\r\n"
 	}
@@ -169,6 +182,7 @@ func (d *dialer) handshake(conn io.Closer) (io.Reader, error) {
 // client is one SSE subscriber. Its goroutine owns the tally.
 type client struct {
 	src         netip.Addr
+	own         own             // its own topic and cookie (-own-topic, -sign-in)
 	h2          *http.Transport // the HTTP/2 connection of the stream (-http2); nil otherwise
 	tally       tally
 	lastID      string
@@ -185,7 +199,7 @@ func (c *client) everConnected() bool { return c.connectedOnce.Load() }
 // request is sent), then reads events until ctx is done, reconnecting
 // with Last-Event-ID after the server ends the stream.
 func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
-	conn, err := r.dialer.dial(ctx, c.src, "", c.h2)
+	conn, err := r.dialer.dial(ctx, c.src, c.own, "", c.h2)
 	opened(err)
 	if err != nil {
 		return
@@ -228,7 +242,7 @@ func (c *client) run(ctx context.Context, r *runner, opened func(error)) {
 				return
 			case <-time.After(r.cfg.reconnectDelay):
 			}
-			conn, err = r.dialer.dial(ctx, c.src, c.lastID, c.h2)
+			conn, err = r.dialer.dial(ctx, c.src, c.own, c.lastID, c.h2)
 			if err == nil {
 				break
 			}

@@ -35,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // Bounds on a run, so that a typo cannot start an endless or huge one.
@@ -142,6 +144,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "with an https:// -url: PEM file of the CA (or the self-signed certificate) the server's certificate must chain to")
 	fs.BoolVar(&c.http2, "http2", false, "with an https:// -url: open the streams over HTTP/2 (otherwise HTTP/1.1 over TLS)")
 	fs.IntVar(&c.streamsPerConn, "streams-per-conn", 1, "with -http2: streams sharing one connection, as several EventSources of one tab do")
+	fs.StringVar(&c.ownTopic, "own-topic", "", `each client also subscribes to a topic of its own, this prefix + its name (b0, b1, ...): "user/" with -sign-in for each one's private topic, "solo/" for a public one`)
+	fs.BoolVar(&c.signIn, "sign-in", false, "each client first signs in as its name (POST /login: the server's -login-rate must allow it) and sends its session cookie with its stream")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -186,6 +190,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("-http2 needs an https:// -url (HTTP/2 without TLS is not offered by browsers)")
 	case c.topic == "":
 		return fmt.Errorf("-topic must not be empty")
+	case c.ownTopic != "" && !topic.Valid(c.ownTopic+clientName(c.clients-1)):
+		return fmt.Errorf("-own-topic %q: the prefix and a client's name must make a topic (ASCII letters, digits and -_.:/@~)", c.ownTopic)
 	}
 	return nil
 }

@@ -72,7 +72,12 @@ type reportInfo struct {
 
 // scenarioOrder lists the known scenarios in the order of the issue;
 // others follow alphabetically.
-var scenarioOrder = []string{"fanout", "steady", "ordinary", "hiccup", "idle-10k", "idle-100k", "burst"}
+var scenarioOrder = []string{"fanout", "steady", "ordinary", "hiccup", "idle-10k", "idle-100k", "burst", "fanout-identity", "idle-identity"}
+
+// signedIn is the variant of ours in the identity scenarios (issue 21):
+// each client signed in, reading its private topic; ours there is the
+// same run with a public topic of its own per client instead.
+const signedIn = "-signed-in"
 
 func writeReport(w io.Writer, results []*result, info reportInfo) {
 	fmt.Fprintf(w, "# Benchmarks\n\n")
@@ -216,6 +221,9 @@ func describe(r *result) string {
 	if r.PauseMS > 0 {
 		s += fmt.Sprintf("; each client pauses its reads %g ms every %g ms", r.PauseMS, r.PauseEveryMS)
 	}
+	if r.OwnTopic != "" {
+		s += fmt.Sprintf("; each client also reads a topic of its own, `%s<name>`, on which nothing is published", r.OwnTopic)
+	}
 	if r.NoReconnect {
 		s += "; clients never reconnect, so what an evicted client missed is lost"
 	}
@@ -224,6 +232,11 @@ func describe(r *result) string {
 
 func writeScenario(w io.Writer, name string, rs []*result, ours string) {
 	fmt.Fprintf(w, "## %s\n\n%s.\n\n", name, describe(rs[0]))
+	for _, r := range rs {
+		if r.SignIn {
+			fmt.Fprintf(w, "%s: each client first signed in (`POST /login`) and reads its private topic `%s<name>` with its session cookie, whose identity the server checks on every delivery.\n\n", r.Impl, r.OwnTopic)
+		}
+	}
 	if rs[0].Idle {
 		// RSS/conn is measured after -settle; "after the hold" once the
 		// server has idled for -duration (long for the TLS scenarios, so
@@ -418,6 +431,42 @@ func checkTargets(by map[string][]*result, ours string) []targetRow {
 		}
 	} else {
 		rows = append(rows, targetRow{"hiccup: zero loss, delivered/s ≥ best lossless peer", missing(o), fmt.Sprintf("%d peers ok", len(peers)), "n/a"})
+	}
+	return append(rows, identityTargets(by, ours)...)
+}
+
+// identityTargets evaluates the targets of issue 21: identities must not
+// cost the fan-out (signed in within 10 % of anonymous delivered/s, with
+// zero loss) nor an idle stream (at most 0.5 KB more RSS per stream).
+// "ours" is the peer here: the same run without identities.
+func identityTargets(by map[string][]*result, ours string) []targetRow {
+	pair := func(s string) (anon, in *result) {
+		for _, r := range by[s] {
+			switch {
+			case r.Status != "ok":
+			case r.Impl == ours:
+				anon = r
+			case r.Impl == ours+signedIn:
+				in = r
+			}
+		}
+		return anon, in
+	}
+	var rows []targetRow
+	const fan = "fanout-identity: delivered/s signed in ≥ 90 % of anonymous, zero loss"
+	if anon, in := pair("fanout-identity"); anon != nil && in != nil {
+		rows = append(rows, targetRow{fan, fmt.Sprintf("%.0f (%.1f %%, %d missing)", in.DeliveredPerSec, 100*in.DeliveredPerSec/anon.DeliveredPerSec, in.Missing),
+			fmt.Sprintf("%.0f (%s, anonymous)", anon.DeliveredPerSec, ours), verdict(in.DeliveredPerSec >= 0.9*anon.DeliveredPerSec && in.Missing == 0 && in.Corrupt == 0)})
+	} else if _, ok := by["fanout-identity"]; ok {
+		rows = append(rows, targetRow{fan, "a run failed", "", "n/a"})
+	}
+	const idle = "idle-identity: RSS/conn signed in ≤ anonymous + 0.5 KB"
+	if anon, in := pair("idle-identity"); anon != nil && in != nil {
+		more := in.Server.RSSPerConnBytes - anon.Server.RSSPerConnBytes
+		rows = append(rows, targetRow{idle, fmt.Sprintf("%s (%+d B)", bytesCell(in.Server.RSSPerConnBytes), more),
+			fmt.Sprintf("%s (%s, anonymous)", bytesCell(anon.Server.RSSPerConnBytes), ours), verdict(more <= 512)})
+	} else if _, ok := by["idle-identity"]; ok {
+		rows = append(rows, targetRow{idle, "a run failed", "", "n/a"})
 	}
 	return rows
 }

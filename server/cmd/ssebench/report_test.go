@@ -54,3 +54,53 @@ func TestReport(t *testing.T) {
 		t.Errorf("scenarios out of order:\n%s", md)
 	}
 }
+
+// The identity scenarios compare ours signed in with ours anonymous
+// (issue 21): within 10 % of the fan-out, at most 0.5 KB more per idle
+// stream.
+func TestReportIdentityTargets(t *testing.T) {
+	r := func(impl, scenario string, f func(r *result)) *result {
+		r := &result{Impl: impl, Scenario: scenario, Status: "ok", Clients: 1000, Connected: 1000, OwnTopic: "solo/"}
+		if strings.HasSuffix(impl, signedIn) {
+			r.OwnTopic, r.SignIn = "user/", true
+		}
+		f(r)
+		return r
+	}
+	for _, tt := range []struct {
+		name    string
+		results []*result
+		want    []string
+	}{
+		{"pass", []*result{
+			r("ours", "fanout-identity", func(r *result) { r.DeliveredPerSec = 400_000 }),
+			r("ours-signed-in", "fanout-identity", func(r *result) { r.DeliveredPerSec = 380_000 }),
+			r("ours", "idle-identity", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
+			r("ours-signed-in", "idle-identity", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3400 }),
+		}, []string{
+			"| fanout-identity: delivered/s signed in ≥ 90 % of anonymous, zero loss | 380000 (95.0 %, 0 missing) | 400000 (ours, anonymous) | PASS |",
+			"| idle-identity: RSS/conn signed in ≤ anonymous + 0.5 KB | 3.32 KB (+400 B) | 2.93 KB (ours, anonymous) | PASS |",
+			"ours-signed-in: each client first signed in (`POST /login`) and reads its private topic `user/<name>`",
+			"each client also reads a topic of its own, `solo/<name>`",
+		}},
+		{"fail", []*result{
+			r("ours", "fanout-identity", func(r *result) { r.DeliveredPerSec = 400_000 }),
+			r("ours-signed-in", "fanout-identity", func(r *result) { r.DeliveredPerSec = 350_000 }),
+			r("ours", "idle-identity", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
+			r("ours-signed-in", "idle-identity", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3600 }),
+		}, []string{
+			"| 350000 (87.5 %, 0 missing) | 400000 (ours, anonymous) | FAIL |",
+			"| 3.52 KB (+600 B) | 2.93 KB (ours, anonymous) | FAIL |",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			writeReport(&b, tt.results, reportInfo{command: "make bench", ours: "ours", date: time.Unix(0, 0)})
+			for _, want := range tt.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, b.String())
+				}
+			}
+		})
+	}
+}

@@ -36,11 +36,16 @@ type result struct {
 	PauseMS      float64 `json:"pause_ms,omitempty"`
 	PauseEveryMS float64 `json:"pause_every_ms,omitempty"`
 	NoReconnect  bool    `json:"no_reconnect,omitempty"`
+	// Each client's own topic (its prefix) besides the shared one, and
+	// whether it signed in (issue 21's cost of identities).
+	OwnTopic string `json:"own_topic,omitempty"`
+	SignIn   bool   `json:"sign_in,omitempty"`
 
 	Connected         int64   `json:"connected"` // clients whose first stream opened
 	ConnectFailures   int64   `json:"connect_failures"`
 	FirstConnectError string  `json:"first_connect_error,omitempty"`
 	ConnectSeconds    float64 `json:"connect_s"`
+	SignInSeconds     float64 `json:"sign_in_s,omitempty"` // -sign-in: time to sign every client in
 	WarmupSeconds     float64 `json:"warmup_s"`
 	ClientsAtEnd      int64   `json:"clients_at_end"` // streams open when measuring ended
 
@@ -115,6 +120,7 @@ func newResult(cfg config) *result {
 		Clients: cfg.clients, Idle: cfg.idle, Rate: cfg.rate, Inflight: cfg.inflight,
 		Size: cfg.size, Multiline: cfg.multiline, Duration: cfg.duration.Seconds(),
 		PauseMS: float64(cfg.pause.Milliseconds()), PauseEveryMS: float64(cfg.pauseEvery.Milliseconds()), NoReconnect: cfg.noReconnect,
+		OwnTopic: cfg.ownTopic, SignIn: cfg.signIn,
 		Server:    server{PID: cfg.pid},
 		GoVersion: runtime.Version(),
 	}
@@ -262,6 +268,9 @@ func writeTable(w io.Writer, res *result) {
 		row("reason", "%s", res.Reason)
 	}
 	row("clients connected", "%d of %d (%d failed, %.1f s to connect)", res.Connected, res.Clients, res.ConnectFailures, res.ConnectSeconds)
+	if res.OwnTopic != "" || res.SignIn {
+		row("each client", "a topic of its own %q+name; signed in %v (%.1f s to sign in)", res.OwnTopic, res.SignIn, res.SignInSeconds)
+	}
 	row("clients at end", "%d", res.ClientsAtEnd)
 	if !res.Idle {
 		mode := "unthrottled"
