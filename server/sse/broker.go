@@ -84,6 +84,7 @@ type Broker struct {
 	sweeping        bool // guarded by mu; the expiry sweep runs
 	revokedSessions map[string]int64
 	revokedSubjects map[string]subjectRevocation
+	once            onceKeys // ConsumeOnce's keys (revoke.go)
 
 	stats struct {
 		clients                                                                                   atomic.Int64

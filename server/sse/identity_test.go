@@ -486,3 +486,32 @@ func TestSharedEngineIdentity(t *testing.T) {
 		t.Errorf("%d consumers were first, want 1", count)
 	}
 }
+
+// A consumed key stays consumed after its message has left a busy
+// history: the brokers remember it, so a ticket cannot be used twice
+// within its lifetime however much is published meanwhile.
+func TestConsumeOnceOutlivesHistory(t *testing.T) {
+	eng := NewMemoryEngine(MemoryOptions{HistorySize: 2})
+	a, err := New(Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	b, err := New(Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown(context.Background())
+	ctx := context.Background()
+	if first, err := a.ConsumeOnce(ctx, "nonce"); !first || err != nil {
+		t.Fatalf("first use: %v %v", first, err)
+	}
+	for range 5 { // the key's message leaves the history of 2
+		publish(t, a, "news", "x")
+	}
+	for _, br := range []*Broker{a, b} {
+		if first, err := br.ConsumeOnce(ctx, "nonce"); first || err != nil {
+			t.Errorf("a second use, after the history moved on: %v %v", first, err)
+		}
+	}
+}

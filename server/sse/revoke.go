@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"time"
 
 	"github.com/ssewasm/ssewasm/shared/protocol"
@@ -21,8 +23,66 @@ const controlTopic = "sse.control"
 // The names of the control topic's events.
 const (
 	revokeEvent = "revoke" // a Revocation, as revocationMsg JSON
-	onceEvent   = "once"   // a key of ConsumeOnce: nothing to apply
+	onceEvent   = "once"   // a key of ConsumeOnce, as the data: remembered
 )
+
+// Every broker remembers the keys of ConsumeOnce it sees on the control
+// topic for onceMemory, beyond the engine's own memory of idempotency
+// keys, which MemoryEngine keeps only while their message is in its
+// history: a busy history (10,000 events in seconds) would otherwise let
+// a ticket be used again within its lifetime. At most maxOnceKeys are
+// remembered (about 40 bytes each: a 64-bit hash and a time), against a
+// flood of keys; over it, ConsumeOnce refuses new keys (ErrOnceFull)
+// until old ones are forgotten, rather than forget a key too early.
+const (
+	onceMemory  = 5 * time.Minute
+	maxOnceKeys = 1 << 20
+)
+
+// ErrOnceFull: the broker remembers maxOnceKeys keys of ConsumeOnce, all
+// younger than its memory of them; retry later.
+var ErrOnceFull = errors.New("sse: too many single-use keys consumed in the last minutes; retry later")
+
+// onceKeys is what a broker remembers of ConsumeOnce's keys.
+type onceKeys struct {
+	mu     sync.Mutex
+	seed   maphash.Seed
+	seen   map[uint64]int64 // the key's hash → when it was seen, Unix nanoseconds
+	pruned int64            // when seen was last pruned
+}
+
+// known reports whether key was consumed less than onceMemory ago.
+func (o *onceKeys) known(key string, now int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen == nil {
+		return false
+	}
+	at, ok := o.seen[maphash.String(o.seed, key)]
+	return ok && now-at < int64(onceMemory)
+}
+
+// add remembers key, or returns ErrOnceFull.
+func (o *onceKeys) add(key string, now int64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen == nil {
+		o.seed, o.seen = maphash.MakeSeed(), make(map[uint64]int64)
+	}
+	if len(o.seen) >= maxOnceKeys || now-o.pruned > int64(onceMemory)/4 {
+		for h, at := range o.seen {
+			if now-at >= int64(onceMemory) {
+				delete(o.seen, h)
+			}
+		}
+		o.pruned = now
+		if len(o.seen) >= maxOnceKeys {
+			return ErrOnceFull
+		}
+	}
+	o.seen[maphash.String(o.seed, key)] = now
+	return nil
+}
 
 // checkReserved refuses the control topic to clients and publishers.
 func checkReserved(topic string) error {
@@ -144,8 +204,14 @@ func (b *Broker) revokedLocked(id Identity, now int64) bool {
 // control applies a message of the control topic.
 func (b *Broker) control(m *Message) {
 	e, err := NewDecoder(bytes.NewReader(m.Frame)).Next()
-	if err != nil || e.Name != revokeEvent {
-		return // a ConsumeOnce key, or a message of a newer broker
+	switch {
+	case err != nil:
+		return
+	case e.Name == onceEvent:
+		b.once.add(e.Data, time.Now().UnixNano()) //nolint:errcheck // full: the engine's memory still holds it for a while
+		return
+	case e.Name != revokeEvent:
+		return // a message of a newer broker
 	}
 	var r revocationMsg
 	if err := json.Unmarshal([]byte(e.Data), &r); err != nil || r.Subject == "" && r.Session == "" {
@@ -240,16 +306,17 @@ func (b *Broker) revokeClient(c *client) {
 }
 
 // ConsumeOnce reports whether key is consumed for the first time, on
-// any broker sharing the engine: true once, false ever after, for as
-// long as the engine remembers idempotency keys (see
-// [Engine.PublishOnce]: MemoryEngine while the key's message is in its
-// history, JetStream for its Duplicates window). Use it for single-use
-// tokens such as tickets, with a lifetime shorter than that memory.
-// key is an idempotency key (see [ValidIdempotencyKey]).
+// any broker sharing the engine: true once, false ever after, for at
+// least 5 minutes, and as long as the engine remembers idempotency keys
+// (see [Engine.PublishOnce]: JetStream for its Duplicates window). Use it
+// for single-use tokens such as tickets, whose lifetime is shorter. key
+// is an idempotency key (see [ValidIdempotencyKey]).
 //
 // It publishes on the brokers' reserved topic with
 // [Engine.PublishOnce], which stores one message of a key however many
-// brokers try at once.
+// brokers try at once; every broker that sees the message remembers the
+// key. An error wrapping ErrOnceFull says this broker remembers too many
+// keys of the last minutes to take another now.
 func (b *Broker) ConsumeOnce(ctx context.Context, key string) (first bool, err error) {
 	if b.closed.Load() {
 		return false, fmt.Errorf("sse: consume once: %w", ErrClosed)
@@ -257,9 +324,20 @@ func (b *Broker) ConsumeOnce(ctx context.Context, key string) (first bool, err e
 	if err := checkIdempotencyKey(key); err != nil {
 		return false, err
 	}
-	_, dup, err := b.engine.PublishOnce(ctx, controlTopic, key, Event{Name: onceEvent})
+	now := time.Now().UnixNano()
+	if b.once.known(key, now) {
+		return false, nil
+	}
+	_, dup, err := b.engine.PublishOnce(ctx, controlTopic, key, Event{Name: onceEvent, Data: key})
 	if err != nil {
 		return false, fmt.Errorf("sse: consume once: %w", err)
 	}
-	return !dup, nil
+	if dup {
+		return false, nil
+	}
+	// Here at once, whenever the engine delivers it.
+	if err := b.once.add(key, now); err != nil {
+		return false, fmt.Errorf("sse: consume once: %w", err)
+	}
+	return true, nil
 }
