@@ -3,8 +3,12 @@ package sse
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,6 +152,58 @@ func BenchmarkPublishIdempotent(b *testing.B) {
 					b.Fatal(err)
 				}
 				i++
+			}
+		})
+	}
+}
+
+// BenchmarkIdleStreamHeap measures the heap an idle stream holds on the
+// hijacked path (no goroutine), anonymous and signed in (issue 21: an
+// identity may cost at most 0.5 KB more): b.N streams, each with a
+// topic of its own besides a shared one, the client side raw
+// connections in this process (the same for both), the heap measured
+// after a GC. The signed-in streams have an identity that expires and
+// a private topic.
+func BenchmarkIdleStreamHeap(b *testing.B) {
+	for _, signedIn := range []bool{false, true} {
+		name := "anonymous"
+		if signedIn {
+			name = "signed-in"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := Options{MaxClients: -1, MaxClientsPerIP: -1, Heartbeat: -1}
+			if signedIn {
+				opts.Identify, opts.MayRead = headerIdentity, ownTopics
+			}
+			br, srv := newTestBroker(b, hijackMode, opts)
+			addr := strings.TrimPrefix(srv.URL, "http://")
+			expires := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			before := ms.HeapAlloc
+			conns := make([]net.Conn, 0, b.N)
+			for i := range b.N {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+				req := fmt.Sprintf("GET /events?topic=shared&topic=solo/u%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+				if signedIn {
+					req = fmt.Sprintf("GET /events?topic=shared&topic=user/u%d HTTP/1.1\r\nHost: x\r\nX-User: u%d\r\nX-Session: session-%022d\r\nX-Expires: %s\r\n\r\n", i, i, i, expires)
+				}
+				io.WriteString(c, req)
+			}
+			for br.Stats().Clients != b.N {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond) // the handlers return
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(before))/float64(b.N), "heap-B/stream")
+			for _, c := range conns {
+				c.Close()
 			}
 		})
 	}
