@@ -442,9 +442,10 @@ func TestOpenCloseLeak(t *testing.T) {
 		src.OnOpen(func() {})
 		src.OnError(func(eventsource.State) {}).Close() // closed early: one less
 	}
-	// Open's 4 (open, error, sse.gap, sse.heartbeat) and 4 of the test's.
-	if got := tr.Call("totalLive").Int(); got != 8*n {
-		t.Fatalf("%d live listeners on %d sources, want %d", got, n, 8*n)
+	// Open's 5 (open, error, sse.gap, sse.expired, sse.heartbeat) and 4 of
+	// the test's.
+	if got := tr.Call("totalLive").Int(); got != 9*n {
+		t.Fatalf("%d live listeners on %d sources, want %d", got, n, 9*n)
 	}
 	time.Sleep(50 * time.Millisecond) // let a few connect
 	for _, src := range srcs {
@@ -465,8 +466,8 @@ func TestOpenCloseLeak(t *testing.T) {
 			eventsource.DrainFunc(src).Invoke()
 		}
 	})
-	if fns.Length() != 9*n || released != n {
-		t.Errorf("%d listeners ever added, %d released js.Funcs; want %d, %d", fns.Length(), released, 9*n, n)
+	if fns.Length() != 10*n || released != n {
+		t.Errorf("%d listeners ever added, %d released js.Funcs; want %d, %d", fns.Length(), released, 10*n, n)
 	}
 	time.Sleep(10 * time.Millisecond)
 	if got := runtime.NumGoroutine(); got > goroutines {
