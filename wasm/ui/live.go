@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"errors"
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/shared/topic"
+	"github.com/ssewasm/ssewasm/wasm/call"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -173,88 +174,58 @@ func (c *Live) addBoard(m demo.BoardMessage, id string) {
 	}
 }
 
-// post publishes the draft on the board with the browser's fetch (Go's
-// net/http client would add 5 MB to app.wasm).
+// post posts the draft on the board through the demo.PostBoard action.
 func (c *Live) post(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	text := strings.TrimSpace(c.draft)
 	if text == "" {
 		return
 	}
-	c.draft = ""
-	// go-app drops an empty value attribute instead of setting it, so
-	// clear the field directly.
-	if f := app.Window().GetElementByID("message"); f.Truthy() {
-		f.Set("value", "")
-	}
-	q := url.Values{protocol.TopicParam: {demo.BoardTopic.Name()}, "event": {demo.BoardMessage{}.EventName()}}
-	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
-		ctx.Dispatch(func(app.Context) {
-			switch {
-			case err != nil:
-				c.notice = "Posting failed: " + err.Error()
-			case status != 200:
-				c.notice = "Posting failed: the server answered " + strconv.Itoa(status)
-			default:
-				c.notice = ""
+	c.draft = clearField("message")
+	background(ctx, func(rctx context.Context) func(app.Context) {
+		_, err := call.Do(rctx, demo.PostBoard, demo.PostBoardReq{Text: text})
+		return func(app.Context) {
+			c.notice = ""
+			if err != nil {
+				c.notice = "Posting failed: " + errorWords(err)
 			}
-		})
+		}
 	})
 }
 
-// fetch POSTs body to url and calls done with the status, or with the
-// error when the request failed. Both callbacks are released after the
-// first of them runs.
-func fetch(url, body string, done func(status int, err error)) {
-	var ok, fail app.Func
-	release := func() { ok.Release(); fail.Release() }
-	ok = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer release()
-		done(args[0].Get("status").Int(), nil)
-		return nil
-	})
-	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer release()
-		done(0, errors.New(args[0].Call("toString").String()))
-		return nil
-	})
-	app.Window().Call("fetch", url, map[string]any{
-		"method":  "POST",
-		"body":    body,
-		"headers": map[string]any{"Content-Type": "text/plain; charset=utf-8"},
-	}).Call("then", ok, fail)
-}
-
-// failedWords says in words which status put a stream in StateFailed,
-// such as "404 Not Found".
+// failedWords says in words what put a stream in StateFailed: the status,
+// such as "404 Not Found", or a session that could not be renewed.
 func failedWords(err error) string {
-	// A type assertion: errors.As would add 50 KB to app.wasm.
-	se, ok := err.(*eventsource.StatusError)
-	if !ok {
-		return "a status that will not change"
+	// Type assertions: errors.As would add 50 KB to app.wasm.
+	switch e := err.(type) {
+	case *eventsource.StatusError:
+		return e.Status
+	case *eventsource.RenewError:
+		return "a session that could not be renewed"
 	}
-	return se.Status
+	return "a status that will not change"
 }
 
-// stateLabel says what the badge shows: after the stream was open, a
-// browser that is reconnecting is shown as closed (reconnecting); a failed
-// stream shows its status.
-func (c *Live) stateLabel() (class, text string) {
+// streamLabel says what a page's stream badge shows, as a CSS class
+// suffix and a text: after the stream was open, a browser that is
+// reconnecting is shown as closed (reconnecting); a failed stream shows
+// failed, what failed it.
+func streamLabel(state eventsource.State, opened bool, failed string) (class, text string) {
 	switch {
-	case c.state == eventsource.StateOpen:
+	case state == eventsource.StateOpen:
 		return "open", "open"
-	case c.state == eventsource.StateFailed:
-		return "failed", "failed: " + c.failed
-	case c.state == eventsource.StateConnecting && c.opened:
+	case state == eventsource.StateFailed:
+		return "failed", "failed: " + failed
+	case state == eventsource.StateConnecting && opened:
 		return "closed", "closed, reconnecting"
 	default:
-		return c.state.String(), c.state.String()
+		return state.String(), state.String()
 	}
 }
 
 // Render draws the page.
 func (c *Live) Render() app.UI {
-	class, label := c.stateLabel()
+	class, label := streamLabel(c.state, c.opened, c.failed)
 	var stats eventsource.SourceStats
 	if c.stream != nil {
 		stats = c.stream.Source().Stats()

@@ -32,6 +32,7 @@ func Pages() []Page {
 	return []Page{
 		{Path: "/", Title: "Classic demo", New: func() app.Composer { return &Classic{} }},
 		{Path: LivePath, Title: "Live", New: func() app.Composer { return &Live{} }},
+		{Path: ChatPath, Title: "Chat", New: func() app.Composer { return &Chat{} }},
 	}
 }
 
