@@ -4,7 +4,7 @@ package call
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"syscall/js"
 )
@@ -73,7 +73,7 @@ func send(ctx context.Context, r request) (answer, error) {
 		return answer{}, ctx.Err()
 	}
 	if res.a.status == 0 {
-		return answer{}, errors.Join(ErrNetwork, errors.New(res.err))
+		return answer{}, fmt.Errorf("%w: %s", ErrNetwork, res.err) // errors.Join would add to app.wasm
 	}
 	return res.a, nil
 }

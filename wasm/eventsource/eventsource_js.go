@@ -168,11 +168,36 @@ type Source struct {
 
 	// The renewal after an expiry (Options.Renew), which runs on a
 	// goroutine of its own: the Source owns it and ends it through cancel.
-	cancelRenew context.CancelFunc // of the renewal under way; nil if none
-	renewSeq    int                // the current renewal's number: older ones are ignored
-	renewedAt   time.Time          // when the last renewal succeeded
-	renewStreak int                // consecutive expiries within minRenewGap of a renewal
+	renewal     *renewal  // the renewal under way; nil if none
+	renewSeq    int       // the current renewal's number: older ones are ignored
+	renewedAt   time.Time // when the last renewal succeeded
+	renewStreak int       // consecutive expiries within minRenewGap of a renewal
 }
+
+// renewal is the context Options.Renew runs with: it ends when the Source
+// closes or reopens. A context.Context of its own, with the few lines it
+// needs: context.WithCancel would add 25 KB of code to app.wasm, which
+// links no other cancellable context.
+type renewal struct {
+	done chan struct{} // closed by stop
+}
+
+func (r *renewal) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (r *renewal) Done() <-chan struct{}       { return r.done }
+func (r *renewal) Value(key any) any           { return nil }
+
+func (r *renewal) Err() error {
+	select {
+	case <-r.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// stop ends the renewal's context; it is called once, with the Source's
+// mu held.
+func (r *renewal) stop() { close(r.done) }
 
 // Subscription is one listener added to a [Source]. Its Close removes the
 // listener; [Source.Close] closes every subscription of the source.
@@ -510,7 +535,7 @@ func (s *Source) onError(readyState string) {
 		s.watchdog.Stop()
 	}
 	next := StateConnecting
-	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && !s.probing && s.cancelRenew == nil && s.es.Get("readyState").Int() == jsClosed {
+	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && !s.probing && s.renewal == nil && s.es.Get("readyState").Int() == jsClosed {
 		// The browser gave up, and does not say why. The listeners stay on
 		// the dead EventSource until the reopen moves them.
 		if s.opts.Reopen.Disabled {
@@ -529,7 +554,7 @@ func (s *Source) onError(readyState string) {
 // Options.Renew, goes on as when the browser gives up.
 func (s *Source) onExpired() {
 	s.mu.Lock()
-	if s.closed.Load() || s.cancelRenew != nil {
+	if s.closed.Load() || s.renewal != nil {
 		s.mu.Unlock()
 		return
 	}
@@ -539,10 +564,9 @@ func (s *Source) onExpired() {
 	next := StateConnecting
 	switch {
 	case s.opts.Renew != nil:
-		var ctx context.Context
-		ctx, s.cancelRenew = context.WithCancel(context.Background())
+		s.renewal = &renewal{done: make(chan struct{})}
 		s.renewSeq++
-		go s.renew(ctx, s.renewSeq, s.renewDelay())
+		go s.renew(s.renewal, s.renewSeq, s.renewDelay())
 	case s.opts.Reopen.Disabled:
 		next = StateClosed
 	default:
@@ -569,7 +593,7 @@ func (s *Source) renewDelay() time.Duration {
 // renew runs Options.Renew after delay, on its own goroutine, then
 // reopens, or puts the Source in StateFailed if Renew failed. seq is its
 // number: a renewal that Close or Reopen cancelled does nothing more.
-func (s *Source) renew(ctx context.Context, seq int, delay time.Duration) {
+func (s *Source) renew(ctx *renewal, seq int, delay time.Duration) {
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -581,7 +605,7 @@ func (s *Source) renew(ctx context.Context, seq int, delay time.Duration) {
 	}
 	err := s.opts.Renew(ctx)
 	s.mu.Lock()
-	if s.closed.Load() || seq != s.renewSeq || s.cancelRenew == nil {
+	if s.closed.Load() || seq != s.renewSeq || s.renewal == nil {
 		s.mu.Unlock()
 		return
 	}
@@ -602,9 +626,9 @@ func (s *Source) renew(ctx context.Context, seq int, delay time.Duration) {
 
 // stopRenewal cancels the renewal under way, if any. s.mu is held.
 func (s *Source) stopRenewal() {
-	if s.cancelRenew != nil {
-		s.cancelRenew()
-		s.cancelRenew = nil
+	if s.renewal != nil {
+		s.renewal.stop()
+		s.renewal = nil
 	}
 }
 
