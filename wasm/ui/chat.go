@@ -44,6 +44,12 @@ const (
 type Chat struct {
 	app.Compo
 
+	// ctx is the component's context, from OnMount: the stream dispatches
+	// its events through it. An element's context, such as a form's in its
+	// submit handler, drops every dispatch once the element is gone (the
+	// sign-in form, once signed in).
+	ctx app.Context
+
 	me      string // the signed-in user; "" when nobody is
 	checked bool   // the server said who is signed in (or could not)
 
@@ -71,6 +77,7 @@ type chatLine struct {
 // OnMount asks the server who is signed in, and opens the stream if
 // somebody is.
 func (c *Chat) OnMount(ctx app.Context) {
+	c.ctx = ctx
 	background(ctx, func(rctx context.Context) func(app.Context) {
 		s, err := call.Fetch[demo.Session](rctx, "GET", SessionPath, nil)
 		return func(ctx app.Context) {
@@ -79,7 +86,7 @@ func (c *Chat) OnMount(ctx app.Context) {
 				c.notice = "Cannot tell who is signed in: " + errorWords(err)
 				return
 			}
-			c.signedIn(ctx, s)
+			c.signedIn(s)
 		}
 	})
 }
@@ -102,7 +109,7 @@ func background(ctx app.Context, work func(context.Context) func(app.Context)) {
 // in and opens the stream of their topics. Signed in again as the same
 // user after the stream failed (the session could not be renewed), it
 // reopens the stream, which resumes after its last event ID.
-func (c *Chat) signedIn(ctx app.Context, s demo.Session) {
+func (c *Chat) signedIn(s demo.Session) {
 	prev := c.me
 	c.setSession(s)
 	switch {
@@ -113,7 +120,7 @@ func (c *Chat) signedIn(ctx app.Context, s demo.Session) {
 			c.stream.Source().Reopen()
 		}
 	default:
-		c.open(ctx)
+		c.open()
 	}
 }
 
@@ -127,7 +134,7 @@ func (c *Chat) setSession(s demo.Session) {
 }
 
 // open opens the stream of the room and of the user's inbox.
-func (c *Chat) open(ctx app.Context) {
+func (c *Chat) open() {
 	c.closeStream()
 	inbox, err := demo.Inbox.For(c.me)
 	if err != nil {
@@ -136,7 +143,7 @@ func (c *Chat) open(ctx app.Context) {
 	}
 	c.opened, c.failed, c.renewing = false, "", false
 	var st *appstream.Stream
-	st, err = appstream.OpenTopics(ctx, EventsPath, eventsource.Options{
+	st, err = appstream.OpenTopics(c.ctx, EventsPath, eventsource.Options{
 		Watchdog: 45 * time.Second, // three missed heartbeats
 		Renew: func(rctx context.Context) error {
 			_, err := call.Fetch[demo.Session](rctx, "POST", RenewPath, nil)
@@ -249,7 +256,7 @@ func (c *Chat) signIn(ctx app.Context, e app.Event) {
 				return
 			}
 			c.notice = ""
-			c.signedIn(ctx, s)
+			c.signedIn(s)
 		}
 	})
 }

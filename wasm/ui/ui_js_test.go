@@ -18,13 +18,10 @@ import (
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
-// chatUnderTest is the chat page without its OnMount, which would ask a
-// server who is signed in: it keeps the context instead, to drive the
-// page's handlers with.
-type chatUnderTest struct {
-	Chat
-	ctx app.Context
-}
+// chatUnderTest is the chat page without the request of its OnMount,
+// which would ask a server who is signed in: it keeps the component's
+// context only, to drive the page's handlers with.
+type chatUnderTest struct{ Chat }
 
 func (c *chatUnderTest) OnMount(ctx app.Context) { c.ctx = ctx }
 
