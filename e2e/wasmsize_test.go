@@ -11,7 +11,7 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-// TestWasmCompressed: the app's wasm goes out as brotli of at most 1.45 MB
+// TestWasmCompressed: the app's wasm goes out as brotli of at most 1.495 MB
 // to browsers that accept it, and raw to clients that do not.
 func TestWasmCompressed(t *testing.T) {
 	dir := buildApp(t)
@@ -32,7 +32,14 @@ func TestWasmCompressed(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "br" {
 		t.Fatalf("Content-Encoding %q, want br", resp.Header.Get("Content-Encoding"))
 	}
-	const limit = 1_450_000
+	// 1.45 MB until issue 21, whose apps with users took app.wasm from
+	// 1,447,144 bytes to 1,493,592: shared/demo's declarations of the
+	// chat (topics, key syntax, actions) 11.8 KB; the client's reserved
+	// events, typed actions and session renewal 4.2 KB; the /chat page
+	// 30.5 KB (the code of its markup and handlers, call.Fetch, the topic
+	// key check). The smallest raise that fits; the next issue cuts
+	// app.wasm to 1.2 MB.
+	const limit = 1_495_000
 	t.Logf("app.wasm: %d bytes raw, %d bytes brotli", len(raw), len(body))
 	if len(body) > limit {
 		t.Errorf("brotli app.wasm is %d bytes, over the %d limit", len(body), limit)
