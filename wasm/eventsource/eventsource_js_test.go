@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -93,6 +94,19 @@ func (r *recorder[T]) none(t *testing.T, d time.Duration, what string) {
 	case v := <-r.ch:
 		t.Fatalf("unexpected %s: %+v", what, v)
 	case <-time.After(d):
+	}
+}
+
+// expectStates waits for the next state changes and fails t (going on)
+// unless they are want, in order.
+func expectStates(t *testing.T, states *recorder[eventsource.State], want ...eventsource.State) {
+	t.Helper()
+	var seq []eventsource.State
+	for range want {
+		seq = append(seq, states.next(t, "state change"))
+	}
+	if !slices.Equal(seq, want) {
+		t.Errorf("state changes %v, want %v", seq, want)
 	}
 }
 

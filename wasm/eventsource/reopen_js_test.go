@@ -112,14 +112,8 @@ func TestReopenAfterServerError(t *testing.T) {
 	if want := (eventsource.SourceStats{Received: 10, Reconnects: 2, Reopens: 3, LastEventID: "ep-10"}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
-	var seq []eventsource.State
-	for range 5 {
-		seq = append(seq, states.next(t, "state change"))
-	}
 	o, c2 := eventsource.StateOpen, eventsource.StateConnecting
-	if want := []eventsource.State{o, c2, o, c2, o}; !slices.Equal(seq, want) {
-		t.Errorf("state changes %v, want %v", seq, want)
-	}
+	expectStates(t, states, o, c2, o, c2, o)
 	states.none(t, 0, "another state change")
 
 	// Only the current EventSource has listeners.
@@ -327,13 +321,7 @@ func TestWatchdog(t *testing.T) {
 			}
 		}
 		msgs.none(t, 0, "event replayed twice")
-		var seq []eventsource.State
-		for range 3 {
-			seq = append(seq, states.next(t, "state change"))
-		}
-		if want := []eventsource.State{eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateOpen}; !slices.Equal(seq, want) {
-			t.Errorf("state changes %v, want %v", seq, want)
-		}
+		expectStates(t, states, eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateOpen)
 		if got := src.Stats().Reopens; got < 1 {
 			t.Errorf("Stats().Reopens = %d, want at least 1", got)
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +56,26 @@ func expectEvents(t *testing.T, msgs *recorder[eventsource.Event], from, to int)
 	}
 }
 
+// openRenewing opens u with credentials and a renewal that posts to
+// renew; each renewal's outcome goes to the returned recorder (Renew runs
+// on a goroutine of its own).
+func openRenewing(t *testing.T, u, renew string) (src *eventsource.Source, states *recorder[eventsource.State], msgs *recorder[eventsource.Event], renewals *recorder[error]) {
+	t.Helper()
+	states, msgs, renewals = newRecorder[eventsource.State](), newRecorder[eventsource.Event](), newRecorder[error]()
+	src = open(t, u, eventsource.Options{
+		WithCredentials: true, // the test server is another origin
+		Reopen:          noJitter,
+		OnStateChange:   states.add,
+		Renew: func(ctx context.Context) error {
+			err := postRenew(ctx, renew)
+			renewals.add(err)
+			return err
+		},
+	})
+	src.OnRaw("message", msgs.add)
+	return src, states, msgs, renewals
+}
+
 // connSummary lists the connections of key as "status:session:header:query".
 func connSummary(st streamStats) []string {
 	var s []string
@@ -75,20 +94,7 @@ func connSummary(st streamStats) []string {
 func TestExpiryRenewResumes(t *testing.T) {
 	signIn(t)
 	u, key := eventsURL(t, append(history(10), "expire", "4", "topic", "room", "topic", "user/alice")...)
-	renew := renewURL(t)
-	var renewCalls atomic.Int32 // Renew runs on a goroutine of its own
-	states := newRecorder[eventsource.State]()
-	src := open(t, u, eventsource.Options{
-		WithCredentials: true, // the test server is another origin
-		Reopen:          noJitter,
-		OnStateChange:   states.add,
-		Renew: func(ctx context.Context) error {
-			renewCalls.Add(1)
-			return postRenew(ctx, renew)
-		},
-	})
-	msgs := newRecorder[eventsource.Event]()
-	src.OnRaw("message", msgs.add)
+	src, states, msgs, renewals := openRenewing(t, u, renewURL(t))
 	expired := newRecorder[protocol.Expired]()
 	src.OnExpired(expired.add)
 
@@ -118,17 +124,14 @@ func TestExpiryRenewResumes(t *testing.T) {
 	if got, want := src.Stats(), (eventsource.SourceStats{Received: 12, Reconnects: 2, Reopens: 2, Renewals: 2, LastEventID: "ep-10"}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
-	if n := renewCalls.Load(); n != 2 {
-		t.Errorf("Renew called %d times, want 2", n)
+	for i := range 2 {
+		if err := renewals.next(t, "renewal"); err != nil {
+			t.Errorf("renewal %d: %v", i+1, err)
+		}
 	}
-	var seq []eventsource.State
-	for range 5 {
-		seq = append(seq, states.next(t, "state change"))
-	}
+	renewals.none(t, 0, "third renewal")
 	o, c := eventsource.StateOpen, eventsource.StateConnecting
-	if want := []eventsource.State{o, c, o, c, o}; !slices.Equal(seq, want) {
-		t.Errorf("state changes %v, want %v", seq, want)
-	}
+	expectStates(t, states, o, c, o, c, o)
 }
 
 // TestExpiryWithoutRenew: without Options.Renew, the Source closes the
@@ -149,11 +152,7 @@ func TestExpiryWithoutRenew(t *testing.T) {
 	if got := expired.next(t, "expired event"); len(got.Topics) != 0 {
 		t.Errorf("expired topics %q, want none (the stream has no topic parameter)", got.Topics)
 	}
-	for _, want := range []eventsource.State{eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateFailed} {
-		if got := states.next(t, "state "+want.String()); got != want {
-			t.Fatalf("state %v, want %v", got, want)
-		}
-	}
+	expectStates(t, states, eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateFailed)
 	var se *eventsource.StatusError
 	if err := src.Err(); !errors.As(err, &se) || se.Code != 401 {
 		t.Fatalf("Err() = %v, want a *StatusError of 401", err)
@@ -176,30 +175,12 @@ func TestExpiryWithoutRenew(t *testing.T) {
 func TestRenewFails(t *testing.T) {
 	signIn(t)
 	u, key := eventsURL(t, append(history(6), "expire", "3")...)
-	refused := renewURL(t, "status", "401")
-	renewErrs := make(chan error, 1) // Renew runs on a goroutine of its own
-	states := newRecorder[eventsource.State]()
-	src := open(t, u, eventsource.Options{
-		WithCredentials: true,
-		Reopen:          noJitter,
-		OnStateChange:   states.add,
-		Renew: func(ctx context.Context) error {
-			err := postRenew(ctx, refused)
-			renewErrs <- err
-			return err
-		},
-	})
-	msgs := newRecorder[eventsource.Event]()
-	src.OnRaw("message", msgs.add)
+	src, states, msgs, renewals := openRenewing(t, u, renewURL(t, "status", "401"))
 
 	expectEvents(t, msgs, 1, 3)
-	for _, want := range []eventsource.State{eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateFailed} {
-		if got := states.next(t, "state "+want.String()); got != want {
-			t.Fatalf("state %v, want %v", got, want)
-		}
-	}
+	expectStates(t, states, eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateFailed)
 	var re *eventsource.RenewError
-	err, renewErr := src.Err(), <-renewErrs
+	err, renewErr := src.Err(), renewals.next(t, "renewal")
 	if !errors.As(err, &re) || renewErr == nil || !errors.Is(err, renewErr) {
 		t.Fatalf("Err() = %v, want a *RenewError wrapping Renew's error %v", err, renewErr)
 	}
@@ -232,39 +213,19 @@ func TestRenewFails(t *testing.T) {
 func TestCloseDuringRenewal(t *testing.T) {
 	signIn(t)
 	u, key := eventsURL(t, append(history(4), "expire", "2")...)
-	held := renewURL(t, "hold", "1")
-	renewed := make(chan error, 1)
-	states := newRecorder[eventsource.State]()
-	src := open(t, u, eventsource.Options{
-		WithCredentials: true,
-		Reopen:          noJitter,
-		OnStateChange:   states.add,
-		Renew: func(ctx context.Context) error {
-			err := postRenew(ctx, held)
-			renewed <- err
-			return err
-		},
-	})
-	msgs := newRecorder[eventsource.Event]()
-	src.OnRaw("message", msgs.add)
+	src, states, msgs, renewals := openRenewing(t, u, renewURL(t, "hold", "1"))
 	expectEvents(t, msgs, 1, 2)
 	waitStats(t, key, func(st streamStats) bool { return len(st.Renewals) == 2 }) // the held renewal
 	src.Close()
-	select {
-	case err := <-renewed:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Renew returned %v, want context.Canceled: Close ends its context", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Renew still runs after Close")
+	if err := renewals.next(t, "the end of Renew after Close"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Renew returned %v, want context.Canceled: Close ends its context", err)
 	}
 	time.Sleep(quiet) // a reopen would come now
 	if got, want := connSummary(fetchStats(t, key)), []string{"200:1::"}; !slices.Equal(got, want) {
 		t.Errorf("connections %q, want %q: the Source reopened after Close", got, want)
 	}
-	if got := src.ReadyState(); got != eventsource.StateClosed {
-		t.Errorf("state %v after Close, want closed", got)
-	}
+	expectStates(t, states, eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateClosed)
+	states.none(t, 0, "state change after Close")
 	if st := src.Stats(); st.Reopens != 0 || st.Renewals != 0 {
 		t.Errorf("Stats() = %+v, want no reopen and no renewal", st)
 	}
@@ -281,14 +242,7 @@ func TestCloseDuringRenewal(t *testing.T) {
 func TestRenewLoopBacksOff(t *testing.T) {
 	signIn(t)
 	u, key := eventsURL(t, append(history(4), "expire", "1")...)
-	renew := renewURL(t)
-	src := open(t, u, eventsource.Options{
-		WithCredentials: true,
-		Reopen:          noJitter, // 100 ms, doubling
-		Renew:           func(ctx context.Context) error { return postRenew(ctx, renew) },
-	})
-	msgs := newRecorder[eventsource.Event]()
-	src.OnRaw("message", msgs.add)
+	src, _, msgs, _ := openRenewing(t, u, renewURL(t)) // the backoff: 100 ms, doubling
 	expectEvents(t, msgs, 1, 4)
 	// Connection i (from 1) expires after event i, and renewal i (0: the
 	// sign-in) follows: the first at once, the next ones, within a second

@@ -49,14 +49,10 @@ type Chat struct {
 	// submit handler, drops every dispatch once the element is gone (the
 	// sign-in form, once signed in).
 	ctx app.Context
+	pageStream
 
-	me      string // the signed-in user; "" when nobody is
-	checked bool   // the server said who is signed in (or could not)
-
-	stream   *appstream.Stream
-	state    eventsource.State
-	opened   bool   // the stream was open once: a later "connecting" is a reconnect
-	failed   string // in words, what put the stream in StateFailed
+	me       string // the signed-in user; "" when nobody is
+	checked  bool   // the server said who is signed in (or could not)
 	renewing bool   // the session expired and the stream renews it
 
 	room    []chatLine // oldest first
@@ -141,7 +137,7 @@ func (c *Chat) open() {
 		c.notice = "Cannot open your messages: " + err.Error()
 		return
 	}
-	c.opened, c.failed, c.renewing = false, "", false
+	c.renewing = false
 	var st *appstream.Stream
 	st, err = appstream.OpenTopics(c.ctx, EventsPath, eventsource.Options{
 		Watchdog: 45 * time.Second, // three missed heartbeats
@@ -158,39 +154,22 @@ func (c *Chat) open() {
 		appstream.OnGap(func(ctx app.Context, g protocol.Gap, id string) {
 			c.notice = "Some messages could not be replayed (" + string(g.Reason) + "): reload the page to see them all."
 		}),
-		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
-			c.notice = "A message did not decode: " + err.Error()
-		}),
+		decodeErrorsTo(&c.notice),
 	)
-	if err != nil {
-		c.notice = "Cannot open the stream: " + err.Error()
-		return
-	}
-	c.stream = st
-}
-
-func (c *Chat) closeStream() {
-	if c.stream != nil {
-		c.stream.Close()
-		c.stream = nil
-	}
-	c.state = eventsource.StateClosed
+	c.started(st, err, &c.notice)
 }
 
 // onState shows the stream's state; err is the stream's Err.
 func (c *Chat) onState(s eventsource.State, err error) {
-	c.state = s
-	c.failed = ""
+	c.setState(s, err)
 	switch s {
 	case eventsource.StateOpen:
-		c.opened = true
 		if c.renewing {
 			c.renewing = false
 			c.notice = "Session renewed: the stream resumed where it stopped."
 		}
 	case eventsource.StateFailed:
 		c.renewing = false
-		c.failed = failedWords(err)
 		se, refused := err.(*eventsource.StatusError)
 		switch _, expired := err.(*eventsource.RenewError); {
 		case expired:
@@ -280,11 +259,10 @@ func (c *Chat) signOut(ctx app.Context, e app.Event) {
 // sayIt says the draft in the room, through the demo.Say action.
 func (c *Chat) sayIt(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	text := strings.TrimSpace(c.say)
+	text := takeDraft(&c.say, "say-text")
 	if text == "" {
 		return
 	}
-	c.say = clearField("say-text")
 	background(ctx, func(rctx context.Context) func(app.Context) {
 		_, err := call.Do(rctx, demo.Say, demo.SayReq{Text: text})
 		return c.sent(err)
@@ -295,15 +273,15 @@ func (c *Chat) sayIt(ctx app.Context, e app.Event) {
 // demo.SendPrivate action.
 func (c *Chat) sendPrivate(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	to, text := strings.TrimSpace(c.to), strings.TrimSpace(c.text)
+	to := strings.TrimSpace(c.to)
 	if err := demo.UserNames.Check(to); err != nil {
 		c.err = "To: " + err.Error()
 		return
 	}
+	text := takeDraft(&c.text, "private-text")
 	if text == "" {
 		return
 	}
-	c.text = clearField("private-text")
 	background(ctx, func(rctx context.Context) func(app.Context) {
 		_, err := call.Do(rctx, demo.SendPrivate, demo.SendPrivateReq{To: to, Text: text})
 		return c.sent(err)
@@ -320,13 +298,19 @@ func (c *Chat) sent(err error) func(app.Context) {
 	}
 }
 
-// clearField empties the input with id and returns "", the draft's new
-// value: go-app drops an empty value attribute instead of setting it.
-func clearField(id string) string {
+// takeDraft returns the draft typed in the input with id, trimmed, and
+// empties both, unless it is blank: then it returns "".
+func takeDraft(draft *string, id string) string {
+	text := strings.TrimSpace(*draft)
+	if text == "" {
+		return ""
+	}
+	*draft = ""
+	// go-app drops an empty value attribute instead of setting it.
 	if f := app.Window().GetElementByID(id); f.Truthy() {
 		f.Set("value", "")
 	}
-	return ""
+	return text
 }
 
 // errorWords says what went wrong with a request, for people: an action
@@ -350,7 +334,6 @@ func errorWords(err error) string {
 
 // Render draws the page.
 func (c *Chat) Render() app.UI {
-	class, label := streamLabel(c.state, c.opened, c.failed)
 	who := "Not signed in"
 	if c.me != "" {
 		who = "Signed in as " + c.me
@@ -363,7 +346,7 @@ func (c *Chat) Render() app.UI {
 		el("p").Class("lead").Text("Sign in with any name, talk in the room, send private messages. " +
 			"A demo: sign-in takes a name only, no password, so anyone can use any name."),
 		el("div").Class("status").Body(
-			el("span").ID("state").Class("badge", "state-"+class).Text(label),
+			c.badge(),
 			el("span").ID("who").Text(who),
 			button("signout", "button", "Sign out").Attr("hidden", c.me == "").On("click", c.signOut),
 		),

@@ -91,7 +91,7 @@ func TestChatKeepsTheNewest(t *testing.T) {
 func TestChatSession(t *testing.T) {
 	var ctx app.Context
 	t.Run("revoked", func(t *testing.T) {
-		c := &Chat{me: "alice", checked: true, state: eventsource.StateOpen, opened: true}
+		c := &Chat{me: "alice", checked: true, pageStream: pageStream{state: eventsource.StateOpen, opened: true}}
 		c.onRevoked(ctx, protocol.Revoked{Topics: []string{"room", "user/alice"}})
 		html := render(c)
 		mustContain(t, html, "Signed out: private messages stopped (room, user/alice).", "Not signed in", `id="signin-form"`)
@@ -100,7 +100,7 @@ func TestChatSession(t *testing.T) {
 		}
 	})
 	t.Run("expired and renewed", func(t *testing.T) {
-		c := &Chat{me: "alice", state: eventsource.StateOpen, opened: true}
+		c := &Chat{me: "alice", pageStream: pageStream{state: eventsource.StateOpen, opened: true}}
 		c.onExpired(ctx, protocol.Expired{Topics: []string{"room", "user/alice"}})
 		c.onState(eventsource.StateConnecting, nil)
 		mustContain(t, render(c), "Session expired: renewing it…", "closed, reconnecting")
@@ -125,7 +125,7 @@ func TestChatSession(t *testing.T) {
 			"The server refused the stream with 404 Not Found: reload the page.", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Chat{me: "alice", checked: true, state: eventsource.StateOpen, opened: true}
+			c := &Chat{me: "alice", checked: true, pageStream: pageStream{state: eventsource.StateOpen, opened: true}}
 			c.onState(eventsource.StateFailed, tc.err)
 			mustContain(t, render(c), tc.badge, tc.notice)
 			if signedOut := c.me == ""; signedOut != tc.signedOut {

@@ -34,11 +34,8 @@ const maxBoard = 50
 // stream from an earlier event ID.
 type Live struct {
 	app.Compo
+	pageStream
 
-	stream *appstream.Stream
-	state  eventsource.State
-	opened bool     // the stream was open once: a later "connecting" is a reconnect
-	failed string   // in words, the status that put the stream in StateFailed
 	topics []string // of the page's URL (?topic=...); nil: stats and board
 
 	points []demo.ServerStats // the chart, oldest first, at most chartSpan
@@ -82,30 +79,16 @@ func (c *Live) OnMount(ctx app.Context) {
 
 // OnDismount closes the stream: go-app never cancels a component's
 // context on removal.
-func (c *Live) OnDismount() { c.close() }
-
-func (c *Live) close() {
-	if c.stream != nil {
-		c.stream.Close()
-		c.stream = nil
-	}
-	c.state = eventsource.StateClosed
-}
+func (c *Live) OnDismount() { c.closeStream() }
 
 // open (re)opens the stream, resuming after lastEventID when it is set.
 func (c *Live) open(ctx app.Context, lastEventID string) {
-	c.close()
-	c.opened, c.failed = false, ""
+	c.closeStream()
 	var st *appstream.Stream
 	st, err := appstream.Open(ctx, liveURL(c.topics, lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
 		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) {
-			if s == eventsource.StateOpen {
-				c.opened = true
-			}
-			c.state = s
-			c.failed = ""
+			c.setState(s, st.Source().Err())
 			if s == eventsource.StateFailed && st == c.stream {
-				c.failed = failedWords(st.Source().Err())
 				c.notice = "The server refused the stream with " + c.failed +
 					", which will not change by itself: not reconnecting. Press Reopen to try again."
 			}
@@ -113,15 +96,11 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 		appstream.OnEvent(func(ctx app.Context, s demo.ServerStats, _ string) { c.addPoint(s) }),
 		appstream.OnEvent(func(ctx app.Context, m demo.BoardMessage, id string) { c.addBoard(m, id) }),
 		appstream.OnGap(c.onGap),
-		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
-			c.notice = "An event did not decode: " + err.Error()
-		}),
+		decodeErrorsTo(&c.notice),
 	)
-	if err != nil {
-		c.notice = "Cannot open the stream: " + err.Error()
+	if !c.started(st, err, &c.notice) {
 		return
 	}
-	c.stream = st
 	c.received, c.receivedAt = 0, time.Now()
 }
 
@@ -177,11 +156,10 @@ func (c *Live) addBoard(m demo.BoardMessage, id string) {
 // post posts the draft on the board through the demo.PostBoard action.
 func (c *Live) post(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	text := strings.TrimSpace(c.draft)
+	text := takeDraft(&c.draft, "message")
 	if text == "" {
 		return
 	}
-	c.draft = clearField("message")
 	background(ctx, func(rctx context.Context) func(app.Context) {
 		_, err := call.Do(rctx, demo.PostBoard, demo.PostBoardReq{Text: text})
 		return func(app.Context) {
@@ -193,39 +171,8 @@ func (c *Live) post(ctx app.Context, e app.Event) {
 	})
 }
 
-// failedWords says in words what put a stream in StateFailed: the status,
-// such as "404 Not Found", or a session that could not be renewed.
-func failedWords(err error) string {
-	// Type assertions: errors.As would add 50 KB to app.wasm.
-	switch e := err.(type) {
-	case *eventsource.StatusError:
-		return e.Status
-	case *eventsource.RenewError:
-		return "a session that could not be renewed"
-	}
-	return "a status that will not change"
-}
-
-// streamLabel says what a page's stream badge shows, as a CSS class
-// suffix and a text: after the stream was open, a browser that is
-// reconnecting is shown as closed (reconnecting); a failed stream shows
-// failed, what failed it.
-func streamLabel(state eventsource.State, opened bool, failed string) (class, text string) {
-	switch {
-	case state == eventsource.StateOpen:
-		return "open", "open"
-	case state == eventsource.StateFailed:
-		return "failed", "failed: " + failed
-	case state == eventsource.StateConnecting && opened:
-		return "closed", "closed, reconnecting"
-	default:
-		return state.String(), state.String()
-	}
-}
-
 // Render draws the page.
 func (c *Live) Render() app.UI {
-	class, label := streamLabel(c.state, c.opened, c.failed)
 	var stats eventsource.SourceStats
 	if c.stream != nil {
 		stats = c.stream.Source().Stats()
@@ -234,14 +181,14 @@ func (c *Live) Render() app.UI {
 		nav(LivePath),
 		el("h1").Text("Live"),
 		el("div").Class("status").Body(
-			el("span").ID("state").Class("badge", "state-"+class).Text(label),
+			c.badge(),
 			figure("reconnects", "Reconnects", strconv.FormatUint(stats.Reconnects, 10)),
 			figure("last-id", "Last event ID", orDash(stats.LastEventID)),
 			figure("rate", "Events/s", strconv.FormatFloat(c.rate, 'f', 1, 64)),
 		),
 		el("div").Class("controls").Body(
 			el("button").ID("close").Attr("type", "button").Attr("disabled", c.stream == nil).Text("Close stream").
-				On("click", func(ctx app.Context, e app.Event) { c.close() }),
+				On("click", func(ctx app.Context, e app.Event) { c.closeStream() }),
 			el("button").ID("reopen").Attr("type", "button").Text("Reopen").
 				On("click", func(ctx app.Context, e app.Event) { c.open(ctx, stats.LastEventID) }),
 			el("form").Class("inline").On("submit", func(ctx app.Context, e app.Event) {

@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,18 +133,28 @@ func cookieName(key string) string {
 	return "ssetest_" + strconv.FormatUint(h.Sum64(), 36)
 }
 
+// keyAndStatus returns the request's key, or answers 400 without one,
+// and its status parameter, 200 by default.
+func keyAndStatus(w http.ResponseWriter, q url.Values) (key string, code int, ok bool) {
+	key = q.Get("key")
+	if key == "" {
+		http.Error(w, "missing key", http.StatusBadRequest)
+		return "", 0, false
+	}
+	code, _ = strconv.Atoi(q.Get("status"))
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return key, code, true
+}
+
 // renew starts the next session of a key and sets its cookie.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
 	allowOrigin(w, r, true)
 	q := r.URL.Query()
-	key := q.Get("key")
-	if key == "" {
-		http.Error(w, "missing key", http.StatusBadRequest)
+	key, code, ok := keyAndStatus(w, q)
+	if !ok {
 		return
-	}
-	code, _ := strconv.Atoi(q.Get("status"))
-	if code == 0 {
-		code = http.StatusOK
 	}
 	s.mu.Lock()
 	st := s.statsOf(key)
@@ -223,14 +234,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if q.Get("cors") != "0" {
 		allowOrigin(w, r, q.Get("creds") != "0")
 	}
-	key := q.Get("key")
-	if key == "" {
-		http.Error(w, "missing key", http.StatusBadRequest)
+	key, code, ok := keyAndStatus(w, q)
+	if !ok {
 		return
-	}
-	code, _ := strconv.Atoi(q.Get("status"))
-	if code == 0 {
-		code = http.StatusOK
 	}
 	n, record := s.connect(key, Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Accept: r.Header.Get("Accept"), Status: code})
 	defer s.disconnect(key)
