@@ -52,6 +52,7 @@ type Chat struct {
 	pageStream
 
 	me       string // the signed-in user; "" when nobody is
+	owner    string // whose messages the lists and the stream hold
 	checked  bool   // the server said who is signed in (or could not)
 	renewing bool   // the session expired and the stream renews it
 
@@ -106,27 +107,25 @@ func background(ctx app.Context, work func(context.Context) func(app.Context)) {
 // user after the stream failed (the session could not be renewed), it
 // reopens the stream, which resumes after its last event ID.
 func (c *Chat) signedIn(s demo.Session) {
-	prev := c.me
 	c.setSession(s)
 	switch {
 	case c.me == "":
 		c.closeStream()
-	case c.me == prev && c.stream != nil:
-		if c.state == eventsource.StateFailed {
-			c.stream.Source().Reopen()
-		}
-	default:
+	case c.stream == nil:
 		c.open()
+	case c.state == eventsource.StateFailed:
+		c.stream.Source().Reopen()
 	}
 }
 
-// setSession records who is signed in; a new user starts with empty lists.
+// setSession records who is signed in. Another user than the one whose
+// messages the page shows starts afresh: empty lists, and no stream.
 func (c *Chat) setSession(s demo.Session) {
-	if s.Subject != c.me {
-		c.room, c.private = nil, nil
+	c.me, c.err = s.Subject, ""
+	if c.me != "" && c.me != c.owner {
+		c.closeStream()
+		c.room, c.private, c.owner = nil, nil, c.me
 	}
-	c.me = s.Subject
-	c.err = ""
 }
 
 // open opens the stream of the room and of the user's inbox.
@@ -251,6 +250,7 @@ func (c *Chat) signOut(ctx app.Context, e app.Event) {
 			}
 			c.closeStream()
 			c.setSession(demo.Session{})
+			c.room, c.private, c.owner = nil, nil, ""
 			c.notice = "Signed out."
 		}
 	})

@@ -9,13 +9,16 @@ package ui
 
 import (
 	"strings"
+	"sync/atomic"
 	"syscall/js"
 	"testing"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/internal/jstest"
 )
 
 // chatUnderTest is the chat page without the request of its OnMount,
@@ -33,10 +36,12 @@ type liveUnderTest struct {
 
 func (c *liveUnderTest) OnMount(ctx app.Context) { c.ctx = ctx }
 
-// blank replaces a page under test.
+// blank replaces a page under test. Its OnMount is a dispatch, which
+// wakes a pump.
 type blank struct{ app.Compo }
 
-func (*blank) Render() app.UI { return el("div") }
+func (*blank) OnMount(app.Context) {}
+func (*blank) Render() app.UI      { return el("div") }
 
 // mountPage loads comp into the document with a test engine and runs its
 // OnMount; the page is dismounted when t ends.
@@ -206,5 +211,91 @@ func TestLivePage(t *testing.T) {
 	}
 	if got := text("notice"); got != `The server could not replay from "old-4" (expired).` || !shown("notice") {
 		t.Errorf("#notice = %q (shown %v) after the gap", got, shown("notice"))
+	}
+}
+
+// TestChatSignInAgain: a stream refused with 401 signs the page out; when
+// the same user signs in again, the failed stream is reopened, not
+// replaced, so that it resumes after its last event ID; another user gets
+// a new stream and empty lists. The stream goes to wasmbrowsertest's
+// server, which answers an empty 200 that the browser refuses; the
+// stream's status probe is answered 401 here.
+func TestChatSignInAgain(t *testing.T) {
+	restore := jstest.Func(`
+const orig = window.fetch;
+window.fetch = function (url, init) {
+	if (init?.headers?.Accept === "text/event-stream") return Promise.resolve(new Response(null, { status: 401, statusText: "Unauthorized" }));
+	return orig.apply(this, arguments);
+};
+return () => { window.fetch = orig; };`).Invoke()
+	defer restore.Invoke()
+	c := &chatUnderTest{}
+	e := mountPage(t, c)
+	stop := pump(e)
+	defer stop()
+	run := func(fn func()) {
+		done := make(chan struct{})
+		c.ctx.Dispatch(func(app.Context) { fn(); close(done) })
+		<-done
+	}
+	run(func() {
+		c.checked = true // as OnMount's request would
+		c.signedIn(demo.Session{Subject: "alice"})
+		c.onRoom(app.Context{}, demo.ChatMessage{From: "bob", Text: "hi"}, "ep-1")
+	})
+	waitFor(t, "the stream to fail", func() bool { return text("state") == "failed: 401 Unauthorized" })
+	if got := text("notice"); got != "The server refused the stream with 401 Unauthorized: sign in again." || text("who") != "Not signed in" {
+		t.Errorf("after the 401: #notice %q, #who %q; want signed out", got, text("who"))
+	}
+	var first *eventsource.Source
+	run(func() {
+		first = c.stream.Source()
+		c.signedIn(demo.Session{Subject: "alice"})
+	})
+	if got := first.Stats().Reopens; got != 1 {
+		t.Errorf("the failed stream reopened %d times when alice signed in again, want once", got)
+	}
+	var same bool
+	var lines int
+	run(func() { same, lines = c.stream.Source() == first, len(c.room) })
+	if !same || lines != 1 {
+		t.Errorf("alice again: same stream %v, %d room lines; want the same stream, the line kept", same, lines)
+	}
+	run(func() {
+		c.signedIn(demo.Session{Subject: "bob"})
+		same, lines = c.stream != nil && c.stream.Source() == first, len(c.room)
+	})
+	if same || lines != 0 || first.ReadyState() != eventsource.StateClosed {
+		t.Errorf("bob: same stream %v, %d room lines, alice's stream %v; want a new stream, no lines, alice's closed", same, lines, first.ReadyState())
+	}
+}
+
+// pump runs the engine's dispatches and frames on a goroutine of its own,
+// as the app's engine does, until stop.
+func pump(e app.TestEngine) (stop func()) {
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stopping.Load() {
+			e.ConsumeNext()
+		}
+	}()
+	return func() {
+		stopping.Store(true)
+		e.Load(&blank{}) // its render wakes the loop
+		<-done
+	}
+}
+
+// waitFor polls ok for up to 15 s.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 15 s: #state %q, #notice %q", what, text("state"), text("notice"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
