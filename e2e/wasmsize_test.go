@@ -11,7 +11,7 @@ import (
 	"github.com/andybalholm/brotli"
 )
 
-// TestWasmCompressed: the app's wasm goes out as brotli of at most 1.45 MB
+// TestWasmCompressed: the app's wasm goes out as brotli of at most 1.495 MB
 // to browsers that accept it, and raw to clients that do not.
 func TestWasmCompressed(t *testing.T) {
 	dir := buildApp(t)
@@ -32,7 +32,14 @@ func TestWasmCompressed(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "br" {
 		t.Fatalf("Content-Encoding %q, want br", resp.Header.Get("Content-Encoding"))
 	}
-	const limit = 1_450_000
+	// 1.45 MB until issue 21, whose apps with users took app.wasm from
+	// 1,447,144 bytes to 1,494,003: shared/demo's declarations of the
+	// chat (topics, key syntax, actions) and the reserved events 12.1 KB;
+	// the client's renewal and typed actions, with the /live board on
+	// them, 9.0 KB; the /chat page 25.7 KB (the code of its markup and
+	// handlers). The smallest raise that fits; the next issue cuts
+	// app.wasm to 1.2 MB.
+	const limit = 1_495_000
 	t.Logf("app.wasm: %d bytes raw, %d bytes brotli", len(raw), len(body))
 	if len(body) > limit {
 		t.Errorf("brotli app.wasm is %d bytes, over the %d limit", len(body), limit)

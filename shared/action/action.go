@@ -54,6 +54,14 @@ type Action[Req, Res any] struct {
 // below 1: actions are package-level variables, and a bad one is a bug
 // to fix before the program runs.
 func New[Req, Res any](name string, maxBytes int) Action[Req, Res] {
+	mustDeclare(name, maxBytes)
+	return Action[Req, Res]{name: name, maxBytes: maxBytes}
+}
+
+// mustDeclare panics as New says. Each instantiation of a generic function
+// adds its own copy of the code to the wasm binary: New keeps its body to
+// this call.
+func mustDeclare(name string, maxBytes int) {
 	if !ValidName(name) {
 		panic("action: New(" + strconv.Quote(name) + "): a name is 1 to " + strconv.Itoa(MaxNameLen) +
 			" bytes: a lowercase ASCII letter, then lowercase letters, digits, - and _")
@@ -61,7 +69,6 @@ func New[Req, Res any](name string, maxBytes int) Action[Req, Res] {
 	if maxBytes < 1 {
 		panic("action: New(" + strconv.Quote(name) + "): maxBytes is " + strconv.Itoa(maxBytes) + ", want at least 1")
 	}
-	return Action[Req, Res]{name: name, maxBytes: maxBytes}
 }
 
 // Name returns the action's name.

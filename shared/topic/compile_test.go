@@ -2,6 +2,7 @@ package topic_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,14 +13,30 @@ import (
 // The snippets of TestWrongPayloadDoesNotBuild: each is the body of a
 // package that declares a topic of A and a family of A, and generic
 // publish and subscribe helpers as the server and the browser client
-// write them.
-const compilePrelude = `package p
+// write them; a client snippet also imports the browser client's
+// packages, whose OnTopic functions subscribe by declaration.
+const (
+	compileHeader = `package p
 
 import (
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/shared/topic"
 )
+`
+	clientImports = `
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
+)
 
+var (
+	_ *eventsource.Source
+	_ app.Context
+	_ appstream.Handler
+)
+`
+	compilePrelude = `
 type A struct{ N int }
 
 func (A) EventName() string { return "a" }
@@ -44,6 +61,7 @@ func subscribe[T event.Named](t topic.Topic[T], h func(T)) {
 
 var _ = f
 `
+)
 
 // TestWrongPayloadDoesNotBuild compiles snippets that publish or
 // subscribe with the wrong payload type and checks that each fails with
@@ -51,7 +69,7 @@ var _ = f
 // packages of this module that exist only in a go build -overlay.
 func TestWrongPayloadDoesNotBuild(t *testing.T) {
 	cases := []struct {
-		name, body, want string // want "": it builds
+		name, body, want string // want "": it builds; a name "client: ..." adds clientImports
 	}{
 		{"right types", `func x() {
 	publish(t, A{N: 1})
@@ -70,6 +88,20 @@ func TestWrongPayloadDoesNotBuild(t *testing.T) {
 		{"decode", `func x() { var b B; b, _ = t.Decode("{}"); _ = b }`, "cannot use t.Decode(\"{}\") (value of struct type A) as B value in assignment"},
 		{"topic of another type", `func x() { var u topic.Topic[B] = t; _ = u }`, "cannot use t (variable of struct type topic.Topic[A]) as topic.Topic[B] value in variable declaration"},
 		{"payload without a name", `var _ = topic.New[int]("i", topic.Public)`, "int does not satisfy event.Named (missing method EventName)"},
+		{"client: right types", `func x(s *eventsource.Source) {
+	u, _ := f.For("alice")
+	eventsource.OnTopic(s, t, func(v A, id string) {}, nil)
+	eventsource.OnTopic(s, u, func(v A, id string) {}, nil)
+	_ = appstream.OnTopic(t, func(ctx app.Context, v A, id string) {})
+	_ = appstream.OnTopic(u, func(ctx app.Context, v A, id string) {})
+	_ = eventsource.TopicsURL("/events", t, u)
+}`, ""},
+		{"client: eventsource.OnTopic", `func x(s *eventsource.Source) { eventsource.OnTopic(s, t, func(v B, id string) {}, nil) }`,
+			"type func(v B, id string) of func(v B, id string) {} does not match inferred type func(v A, id string) for func(v T, id string)"},
+		{"client: eventsource.OnTopic of a family's topic", `func x(s *eventsource.Source) { u, _ := f.For("alice"); eventsource.OnTopic(s, u, func(v B, id string) {}, nil) }`,
+			"does not match inferred type func(v A, id string) for func(v T, id string)"},
+		{"client: appstream.OnTopic", `var _ = appstream.OnTopic(t, func(ctx app.Context, v B, id string) {})`,
+			"does not match inferred type func(ctx app.Context, v A, id string) for func(ctx app.Context, v T, id string)"},
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -85,8 +117,13 @@ func TestWrongPayloadDoesNotBuild(t *testing.T) {
 	overlay := map[string]string{}
 	pkgs := make([]string, len(cases))
 	for i, c := range cases {
-		real := filepath.Join(tmp, strings.ReplaceAll(c.name, " ", "_")+".go")
-		if err := os.WriteFile(real, []byte(compilePrelude+"\n"+c.body+"\n"), 0o644); err != nil {
+		real := filepath.Join(tmp, fmt.Sprintf("case%d.go", i))
+		src := compileHeader
+		if strings.HasPrefix(c.name, "client: ") {
+			src += clientImports
+		}
+		src += compilePrelude + "\n" + c.body + "\n"
+		if err := os.WriteFile(real, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		dir := filepath.Join(virtual, "case"+string(rune('a'+i)))

@@ -83,13 +83,20 @@ type Topic[T event.Named] struct {
 // digits and "-_.:/@~", whose "/"-separated parts are neither empty nor
 // "." nor "..".
 func New[T event.Named](name string, rule Rule) Topic[T] {
+	mustDeclare(name, rule)
+	return Topic[T]{name: name, rule: rule}
+}
+
+// mustDeclare panics as New says. Each instantiation of a generic function
+// adds its own copy of the code to the wasm binary: New and NewFamily keep
+// their bodies to a call.
+func mustDeclare(name string, rule Rule) {
 	if err := checkName(name, false); err != nil {
 		panic(err)
 	}
 	if rule == nil {
 		panic("topic: New(" + strconv.Quote(name) + "): nil rule")
 	}
-	return Topic[T]{name: name, rule: rule}
 }
 
 // Name returns the topic's name, as the broker and the stream URL know it.
@@ -138,6 +145,12 @@ type Family[T event.Named] struct {
 // zero syntax, a syntax whose longest key makes a name over [MaxLen], or
 // a nil rule.
 func NewFamily[T event.Named](prefix string, keys KeySyntax, rule Rule) Family[T] {
+	mustDeclareFamily(prefix, keys, rule)
+	return Family[T]{prefix: prefix, keys: keys, rule: rule}
+}
+
+// mustDeclareFamily panics as NewFamily says.
+func mustDeclareFamily(prefix string, keys KeySyntax, rule Rule) {
 	if err := checkName(prefix, true); err != nil {
 		panic(err)
 	}
@@ -151,7 +164,6 @@ func NewFamily[T event.Named](prefix string, keys KeySyntax, rule Rule) Family[T
 	if rule == nil {
 		panic("topic: NewFamily(" + strconv.Quote(prefix) + "): nil rule")
 	}
-	return Family[T]{prefix: prefix, keys: keys, rule: rule}
 }
 
 // For returns the family's topic for key, or an error wrapping

@@ -41,6 +41,9 @@ func TestBrowser(t *testing.T) {
 //	/raw/action/{html,text,badjson}   answers that are not an action's
 //	/redirect/action/echo             a redirect to /action/echo
 //	/nocors/action/echo               echo without CORS headers
+//	GET /session          {"subject": the cookie's user}
+//	POST /form            {"text": the form's name, "subject": the cookie's user}; 400 without a name
+//	POST /empty           204 No Content
 func startServer(t *testing.T) string {
 	var stats struct{ started, cancelled atomic.Int64 }
 	identify := func(r *http.Request) (sse.Identity, error) {
@@ -97,6 +100,30 @@ func startServer(t *testing.T) string {
 		}
 		http.SetCookie(w, c)
 	})
+	mux.HandleFunc("GET /session", func(w http.ResponseWriter, r *http.Request) {
+		who, _ := identify(r)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(echoRes{Subject: who.Subject})
+	})
+	mux.HandleFunc("POST /form", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			json.NewEncoder(w).Encode(action.UnsupportedType("a form, not " + ct))
+			return
+		}
+		name := r.PostFormValue("name")
+		if name == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(action.BadRequest("say your name"))
+			return
+		}
+		who, _ := identify(r)
+		json.NewEncoder(w).Encode(echoRes{Text: name, Subject: who.Subject})
+	})
+	mux.HandleFunc("POST /empty", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(slowStats{Started: int(stats.started.Load()), Cancelled: int(stats.cancelled.Load())})
 	})
@@ -141,7 +168,7 @@ func cors(next http.Handler) http.Handler {
 			h.Set("Access-Control-Expose-Headers", "Retry-After")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "POST")
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
 			h.Set("Access-Control-Allow-Headers", "Content-Type, Accept")
 			w.WriteHeader(http.StatusNoContent)
 			return

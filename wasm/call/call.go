@@ -13,6 +13,12 @@
 // Base URL) with credentials "include"; the server must then list the
 // page's origin in its CORS allow-list and its trusted origins.
 //
+// [Fetch] calls the endpoints around the actions that answer as they do,
+// a JSON result or an action error, such as the binary's session
+// endpoints (docs/protocol.md):
+//
+//	s, err := call.Fetch[demo.Session](ctx, "POST", "/login", url.Values{"name": {"alice"}})
+//
 // Do blocks until the answer arrives: call it from a goroutine (go-app's
 // ctx.Async), never from a JavaScript callback, which would stall the
 // page's event loop. Cancelling ctx aborts the fetch. Every error other
@@ -32,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -64,6 +71,30 @@ func DoWith[Req, Res any](ctx context.Context, c Client, a action.Action[Req, Re
 	return res, err
 }
 
+// Fetch calls the endpoint at path, on the page's own origin, that is not
+// an action but answers as one: its result in JSON on success, an
+// [*action.Error] otherwise. method is "GET" or "POST"; a POST sends form
+// as an HTML form would (application/x-www-form-urlencoded; nil: an empty
+// body), which a server takes from a form or from fetch alike. A success
+// without a body (204 No Content) gives the zero Res. The errors are
+// Do's.
+func Fetch[Res any](ctx context.Context, method, path string, form url.Values) (Res, error) {
+	return FetchWith[Res](ctx, Client{}, method, path, form)
+}
+
+// FetchWith is [Fetch] through c, which says where path is (see [Client]).
+func FetchWith[Res any](ctx context.Context, c Client, method, path string, form url.Values) (Res, error) {
+	var res Res
+	err := c.fetch(ctx, method, path, form, &res)
+	return res, err
+}
+
+// request is one request for send.
+type request struct {
+	method, url, body, contentType string
+	include                        bool // credentials "include", not "same-origin"
+}
+
 // ErrNetwork is wrapped by the error of a call that got no answer: the
 // server is unreachable, the browser refused the answer (CORS), or the
 // server redirected, which an action never does.
@@ -84,7 +115,7 @@ type AnswerError struct {
 }
 
 func (e *AnswerError) Error() string {
-	return fmt.Sprintf("call: POST %s: %d answered %s: %v: %q", e.URL, e.Status, orNone(e.ContentType), e.Err, e.Body)
+	return fmt.Sprintf("call: %s: %d answered %s: %v: %q", e.URL, e.Status, orNone(e.ContentType), e.Err, e.Body)
 }
 
 func (e *AnswerError) Unwrap() error { return e.Err }
@@ -118,12 +149,39 @@ func (c Client) call(ctx context.Context, name, path string, maxBytes int, req, 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("call: %s: %w", name, err)
 	}
-	url := strings.TrimSuffix(c.Base, "/") + path
-	a, err := post(ctx, url, string(body), c.Base != "")
+	u := c.url(path)
+	a, err := send(ctx, request{method: "POST", url: u, body: string(body), contentType: action.ContentType, include: c.Base != ""})
 	if err != nil {
 		return fmt.Errorf("call: %s: %w", name, err)
 	}
-	return a.decode(url, res)
+	return a.decode(u, res)
+}
+
+// fetch is the part of FetchWith that does not depend on the type.
+func (c Client) fetch(ctx context.Context, method, path string, form url.Values, res any) error {
+	if method != "GET" && method != "POST" {
+		return errors.New("call: Fetch " + path + ": method " + strconv.Quote(method) + ", want GET or POST")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("call: %s %s: %w", method, path, err)
+	}
+	r := request{method: method, url: c.url(path), include: c.Base != ""}
+	if method == "POST" {
+		r.body, r.contentType = form.Encode(), "application/x-www-form-urlencoded"
+	}
+	a, err := send(ctx, r)
+	if err != nil {
+		return fmt.Errorf("call: %s %s: %w", method, path, err)
+	}
+	if a.status/100 == 2 && a.body == "" {
+		return nil // no content: the zero result
+	}
+	return a.decode(r.url, res)
+}
+
+// url is the URL of path through c.
+func (c Client) url(path string) string {
+	return strings.TrimSuffix(c.Base, "/") + path
 }
 
 // decode reads the answer a from url into res, or returns its error.

@@ -4,19 +4,20 @@ package call
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"syscall/js"
 )
 
-// fetcher returns the JavaScript function that posts one action with
-// fetch: fetcher()(url, body, credentials, done) returns the request's
-// AbortController and calls done(status, contentType, retryAfter, body,
-// error) exactly once, when the whole answer is in or the request
-// failed (status 0 and the error's text). Compiled once; a variable so
-// that tests can wrap it.
+// fetcher returns the JavaScript function that makes one request with
+// fetch: fetcher()(url, method, body, contentType, credentials, done)
+// returns the request's AbortController and calls done(status,
+// contentType, retryAfter, body, error) exactly once, when the whole
+// answer is in or the request failed (status 0 and the error's text). A
+// body of null is none, a contentType of "" no Content-Type. Compiled
+// once; a variable so that tests can wrap it.
 var fetcher = sync.OnceValue(func() js.Value {
-	return js.Global().Get("Function").New(`return (url, body, credentials, done) => {
+	return js.Global().Get("Function").New(`return (url, method, body, type, credentials, done) => {
 	const ctl = new AbortController();
 	let settled = false;
 	const finish = (status, type, retryAfter, text, err) => {
@@ -26,10 +27,11 @@ var fetcher = sync.OnceValue(func() js.Value {
 	};
 	const fail = e => finish(0, "", "", "", String((e && e.message) || e));
 	try {
+		const headers = { "Accept": "application/json" };
+		if (type) headers["Content-Type"] = type;
 		fetch(url, {
-			method: "POST", body, credentials, signal: ctl.signal,
-			cache: "no-store", redirect: "error",
-			headers: { "Content-Type": "application/json", "Accept": "application/json" },
+			method, body, credentials, signal: ctl.signal,
+			cache: "no-store", redirect: "error", headers,
 		}).then(r => r.text().then(t => finish(r.status, r.headers.get("Content-Type") ?? "", r.headers.get("Retry-After") ?? "", t, "")))
 		  .catch(fail);
 	} catch (e) { fail(e); }
@@ -37,12 +39,16 @@ var fetcher = sync.OnceValue(func() js.Value {
 };`).Invoke()
 })
 
-// post sends body to url with fetch and waits for the whole answer, or
-// for ctx to end, which aborts the request.
-func post(ctx context.Context, url, body string, include bool) (answer, error) {
+// send sends r with fetch and waits for the whole answer, or for ctx to
+// end, which aborts the request.
+func send(ctx context.Context, r request) (answer, error) {
 	credentials := "same-origin"
-	if include {
+	if r.include {
 		credentials = "include"
+	}
+	body := js.Null()
+	if r.method != "GET" {
+		body = js.ValueOf(r.body)
 	}
 	type result struct {
 		a   answer
@@ -57,17 +63,17 @@ func post(ctx context.Context, url, body string, include bool) (answer, error) {
 	})
 	// Released only after done ran: fetch calls it even when aborted.
 	defer done.Release()
-	ctl := fetcher().Invoke(url, body, credentials, done)
-	var r result
+	ctl := fetcher().Invoke(r.url, r.method, body, r.contentType, credentials, done)
+	var res result
 	select {
-	case r = <-ch:
+	case res = <-ch:
 	case <-ctx.Done():
 		ctl.Call("abort")
 		<-ch // the abort settles the fetch at once
 		return answer{}, ctx.Err()
 	}
-	if r.a.status == 0 {
-		return answer{}, errors.Join(ErrNetwork, errors.New(r.err))
+	if res.a.status == 0 {
+		return answer{}, fmt.Errorf("%w: %s", ErrNetwork, res.err) // errors.Join would add to app.wasm
 	}
-	return r.a, nil
+	return res.a, nil
 }

@@ -243,7 +243,10 @@ func TestCancel(t *testing.T) {
 // credentials mode and js.Func.
 func recorder(t *testing.T) js.Value {
 	rec := jstest.Func(`const rec = { urls: [], creds: [], dones: [] };
-rec.wrap = orig => (url, body, creds, done) => { rec.urls.push(url); rec.creds.push(creds); rec.dones.push(done); return orig(url, body, creds, done); };
+rec.wrap = orig => (url, method, body, type, creds, done) => {
+	rec.urls.push(url); rec.creds.push(creds); rec.dones.push(done);
+	return orig(url, method, body, type, creds, done);
+};
 return rec;`).Invoke()
 	restore := call.WrapFetcher(func(orig js.Value) js.Value { return rec.Call("wrap", orig) })
 	t.Cleanup(restore)
@@ -308,5 +311,39 @@ func TestReleases(t *testing.T) {
 			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), goroutines)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFetch: Fetch calls the JSON endpoints that are not actions, with a
+// GET or a form POST, and decodes their result, their action error, or
+// nothing for a 204.
+func TestFetch(t *testing.T) {
+	c := call.Client{Base: server(t)}
+	login(t, "carol")
+	defer login(t, "")
+	got, err := call.FetchWith[echoRes](ctx(t), c, "GET", "/session", nil)
+	if err != nil || got.Subject != "carol" {
+		t.Errorf("GET /session: %+v, %v; want carol", got, err)
+	}
+	got, err = call.FetchWith[echoRes](ctx(t), c, "POST", "/form", url.Values{"name": {"dave & co"}})
+	if err != nil || got.Text != "dave & co" || got.Subject != "carol" {
+		t.Errorf("POST /form: %+v, %v; want the form's name and the cookie's subject", got, err)
+	}
+	_, err = call.FetchWith[echoRes](ctx(t), c, "POST", "/form", nil)
+	if e := actionError(t, err); e.Status != 400 || e.Code != action.CodeBadRequest || e.Message != "say your name" {
+		t.Errorf("POST /form without a name: %+v", e)
+	}
+	got, err = call.FetchWith[echoRes](ctx(t), c, "POST", "/empty", nil)
+	if err != nil || got != (echoRes{}) {
+		t.Errorf("POST /empty (204): %+v, %v; want the zero result", got, err)
+	}
+	if _, err := call.FetchWith[echoRes](ctx(t), c, "DELETE", "/form", nil); err == nil || !strings.Contains(err.Error(), "want GET or POST") {
+		t.Errorf("DELETE: %v, want a refusal", err)
+	}
+	// Without a Base: the page's own origin, with credentials "same-origin".
+	rec := recorder(t)
+	call.Fetch[echoRes](ctx(t), "GET", "/session", nil) // wasmbrowsertest's server: no such endpoint
+	if urls, creds := rec.Get("urls"), rec.Get("creds"); urls.Length() != 1 || urls.Index(0).String() != "/session" || creds.Index(0).String() != "same-origin" {
+		t.Errorf("fetched %v with %v", js.Global().Get("JSON").Call("stringify", urls), js.Global().Get("JSON").Call("stringify", creds))
 	}
 }

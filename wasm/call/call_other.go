@@ -4,7 +4,7 @@ package call
 
 import "context"
 
-// post fails: there is no fetch outside the browser.
-func post(ctx context.Context, url, body string, include bool) (answer, error) {
+// send fails: there is no fetch outside the browser.
+func send(ctx context.Context, r request) (answer, error) {
 	return answer{}, ErrNotBrowser
 }

@@ -64,7 +64,7 @@ func TestDecode(t *testing.T) {
 			if _, isAction := errors.AsType[*action.Error](err); isAction {
 				t.Errorf("%s: an AnswerError that is also an action error", c.name)
 			}
-			if !strings.Contains(e.Error(), "call: POST "+url) {
+			if !strings.Contains(e.Error(), "call: "+url+": ") {
 				t.Errorf("%s: message %q", c.name, e)
 			}
 		}

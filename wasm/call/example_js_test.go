@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 
 	"github.com/ssewasm/ssewasm/shared/action"
@@ -36,4 +37,22 @@ func Example() {
 	// Output:
 	// hi 2
 	// conflict 409: the board changed: reload it
+}
+
+// The session endpoints are not actions but answer as they do: Fetch
+// (FetchWith for another origin) sends a form, as POST /login takes it,
+// and decodes the JSON answer. It runs in the browser, against the
+// server of browser_test.go.
+func ExampleFetchWith() {
+	api := call.Client{Base: os.Getenv(envURL)}
+	if api.Base == "" {
+		fmt.Println("hello, dave") // run alone: nothing to call
+		return
+	}
+	res, err := call.FetchWith[echoRes](context.Background(), api, "POST", "/form", url.Values{"name": {"dave"}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("hello,", res.Text)
+	// Output: hello, dave
 }

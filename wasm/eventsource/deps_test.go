@@ -10,9 +10,10 @@ import (
 )
 
 // TestWasmDeps checks that the js/wasm build of the package links only the
-// standard library, shared/event and shared/protocol (both standard-library
-// only), so it adds nothing but itself, the shared types and the protocol's
-// names to the app's wasm binary.
+// standard library, shared/event, shared/protocol and shared/topic (all
+// three standard-library only), so it adds nothing but itself, the shared
+// types, the protocol's names and the topic declarations to the app's wasm
+// binary.
 func TestWasmDeps(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -29,10 +30,11 @@ func TestWasmDeps(t *testing.T) {
 		"github.com/ssewasm/ssewasm/wasm/eventsource": true,
 		"github.com/ssewasm/ssewasm/shared/event":     true,
 		"github.com/ssewasm/ssewasm/shared/protocol":  true,
+		"github.com/ssewasm/ssewasm/shared/topic":     true,
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if !allowed[dep] {
-			t.Errorf("the js/wasm build imports %s; it must use only the standard library, shared/event and shared/protocol", dep)
+			t.Errorf("the js/wasm build imports %s; it must use only the standard library, shared/event, shared/protocol and shared/topic", dep)
 		}
 	}
 }

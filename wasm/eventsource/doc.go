@@ -48,10 +48,19 @@
 // send its CORS headers on refusals too, and expose Retry-After
 // (Access-Control-Expose-Headers), for the client to tell them apart.
 //
+// A stream behind a sign-in ends when its session expires: the server
+// sends "sse.expired" and ends it. With [Options.Renew] (a fetch of the
+// app's renewal endpoint) the Source closes its EventSource at once, so
+// the browser never reconnects with the expired cookie, renews the session
+// and reopens after the last event ID: the server's replay gives every
+// event since, none lost and none doubled. A renewal that fails puts the
+// Source in StateFailed with a [*RenewError].
+//
 // Subscriptions keep working across reopens: each is added once and follows
 // the Source from one EventSource to the next. The handlers are named as
 // in package appstream, which delivers the same events to go-app
-// components: OnEvent, OnRaw, OnGap, and Options.OnStateChange.
+// components: OnEvent, OnTopic, OnRaw, OnGap, OnRevoked, OnExpired, and
+// Options.OnStateChange.
 //
 //   - [OnEvent] decodes each event into a type of shared/event and hands
 //     it over with the event's ID: the Go type knows its SSE event name
@@ -59,9 +68,15 @@
 //     not decode goes to an error handler as a [*DecodeError], which holds
 //     the raw data; it never panics.
 //   - [Source.OnRaw] delivers the undecoded [Event]s of one name.
+//   - [OnTopic] is OnEvent for a topic declared with shared/topic: the
+//     handler takes the topic's payload type, or does not build; the
+//     stream's URL comes from the same declarations ([TopicsURL]).
 //   - [Source.OnGap] reports the server's "sse.gap" event: the events after
 //     the ID the client sent cannot be replayed, and the app should reload
 //     its state.
+//   - [Source.OnRevoked] and [Source.OnExpired] report the server's
+//     "sse.revoked" (the stream lost some topics: a sign-out) and
+//     "sse.expired" (the session's grants expired and the stream ended).
 //   - [Source.OnOpen] and [Source.OnError] report the underlying
 //     EventSource's open and error events; [Options.OnStateChange] reports
 //     the Source's [State].

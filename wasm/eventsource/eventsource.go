@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 )
 
 // Options configure [Open]. The zero value is ready to use: reopen with the
@@ -41,6 +43,26 @@ type Options struct {
 	// reopening. It runs on the browser's event loop or on a timer goroutine,
 	// and must not block. Default nil.
 	OnStateChange func(State)
+
+	// Renew, if set, renews the session when the server says the stream's
+	// grants expired (the event [protocol.ExpiredEvent], after which the
+	// server ends the stream): typically a fetch of the app's renewal
+	// endpoint with credentials, which sets a fresh session cookie. The
+	// Source closes its EventSource as the event arrives, so the browser
+	// never reconnects with the old cookie, calls Renew on a goroutine of
+	// its own (Renew may block; it must return when ctx ends, which
+	// [Source.Close] and [Source.Reopen] do), then opens a new EventSource
+	// that resumes after the last event ID: the server's replay gives every
+	// event since, none lost and none doubled. The Source is in
+	// [StateConnecting] meanwhile. A Renew that fails puts the Source in
+	// [StateFailed] with a [*RenewError]: sign in again, then call
+	// [Source.Reopen]. Renew runs whatever [ReopenPolicy.Disabled] says.
+	//
+	// Default nil: on expiry the Source closes its EventSource and goes on
+	// as when the browser gives up: it probes the status (the server's 401
+	// for the expired session puts it in StateFailed with a [*StatusError])
+	// or reopens after the backoff.
+	Renew func(ctx context.Context) error
 }
 
 // ReopenPolicy is the backoff between the EventSources a [Source] opens
@@ -126,10 +148,12 @@ const (
 	// disabled.
 	StateClosed State = 2
 	// StateFailed means the server answered a status that will not change
-	// by itself (see [StatusError]), so the Source stopped reopening.
-	// [Source.Err] returns the *StatusError; [Source.Reopen] tries again
-	// once the cause is fixed, and [Source.Close] still releases everything.
-	// It has no EventSource.readyState counterpart.
+	// by itself (see [StatusError]), or that the session could not be
+	// renewed after the stream expired (see [RenewError]), so the Source
+	// stopped reopening. [Source.Err] returns the *StatusError or the
+	// *RenewError; [Source.Reopen] tries again once the cause is fixed, and
+	// [Source.Close] still releases everything. It has no
+	// EventSource.readyState counterpart.
 	StateFailed State = 3
 )
 
@@ -204,6 +228,28 @@ func statusError(code int, phrase, url string) *StatusError {
 	return nil
 }
 
+// RenewError is the error that put a [Source] in [StateFailed] when the
+// server said the stream's grants expired and [Options.Renew] failed: the
+// session could not be renewed (it was revoked, or is too old to renew),
+// and the user must sign in again. Err is what Renew returned.
+type RenewError struct {
+	Err error
+}
+
+func (e *RenewError) Error() string {
+	return "eventsource: the stream's session expired and could not be renewed: " + e.Err.Error() +
+		"; sign in again, then call Source.Reopen, which resumes after the last event ID"
+}
+
+func (e *RenewError) Unwrap() error { return e.Err }
+
+// minRenewGap is how soon after a renewal another expiry counts as
+// immediate. A server whose sessions expire as soon as they are renewed
+// (a clock far off, a lifetime shorter than a round trip) would otherwise
+// have every client renew and reopen in a tight loop: immediate expiries
+// wait the reopen backoff before Renew runs again.
+const minRenewGap = time.Second
+
 // maxRetryAfter bounds how long a server's Retry-After may hold a reopen.
 const maxRetryAfter = time.Hour
 
@@ -268,6 +314,9 @@ type SourceStats struct {
 	// after the browser gave up, when the watchdog fired, or by
 	// [Source.Reopen]. Status probes are not counted.
 	Reopens uint64
+	// Renewals counts the sessions renewed by [Options.Renew] after the
+	// server said the stream expired.
+	Renewals uint64
 	// LastEventID is the last event ID seen, which a reopen resumes from.
 	LastEventID string
 }
@@ -280,6 +329,17 @@ func parseGap(data string) protocol.Gap {
 		return protocol.Gap{}
 	}
 	return g
+}
+
+// parseTopics decodes the data of a revoked or expired event, whose
+// protocol.Revoked and protocol.Expired are both {"topics":[...]}; data
+// that does not parse gives no topics.
+func parseTopics(data string) []string {
+	var v protocol.Revoked
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		return nil
+	}
+	return v.Topics
 }
 
 // DecodeError is what [OnEvent] passes to its error handler when an
@@ -327,11 +387,18 @@ func OnEvent[T any, PT interface {
 	*T
 	event.Named
 }](s *Source, fn func(v T, id string), onErr func(*DecodeError)) *Subscription {
-	mustHandler(fn == nil)
 	_, name := event.NameOf[T, PT]()
+	return onDecoded(s, name, func(v *T) event.Named { return PT(v) }, fn, onErr)
+}
+
+// onDecoded subscribes fn to the events named name, decoded into a T
+// through the event.Named that named returns for a *T: the body of
+// OnEvent and OnTopic.
+func onDecoded[T any](s *Source, name string, named func(*T) event.Named, fn func(v T, id string), onErr func(*DecodeError)) *Subscription {
+	mustHandler(fn == nil)
 	return s.subscribe(name, func(e Event) {
 		var v T
-		if err := decode(e, PT(&v)); err != nil {
+		if err := decode(e, named(&v)); err != nil {
 			if onErr != nil {
 				onErr(err)
 			}
@@ -358,6 +425,56 @@ func (s *Source) OnRaw(name string, fn func(Event)) *Subscription {
 func (s *Source) OnGap(fn func(g protocol.Gap, id string)) *Subscription {
 	mustHandler(fn == nil)
 	return s.subscribe(protocol.GapEvent, func(e Event) { fn(parseGap(e.Data), e.ID) })
+}
+
+// OnRevoked calls fn for each revoked event ([protocol.RevokedEvent]): the
+// stream's identity lost its right to read r.Topics (a sign-out, a ban),
+// which it no longer receives. The topics it may still read keep flowing
+// on the same stream; a stream that lost every topic ends after the event,
+// and the browser's reconnection is then refused (401 or 403), which puts
+// the Source in [StateFailed]. r is zero when the data does not parse. fn
+// must not block.
+func (s *Source) OnRevoked(fn func(r protocol.Revoked)) *Subscription {
+	mustHandler(fn == nil)
+	return s.subscribe(protocol.RevokedEvent, func(e Event) { fn(protocol.Revoked{Topics: parseTopics(e.Data)}) })
+}
+
+// OnExpired calls fn for each expired event ([protocol.ExpiredEvent]): the
+// stream's grants expired, on x.Topics, and the server ended the stream.
+// The Source has already closed its EventSource; with [Options.Renew] it
+// renews the session and resumes, without it it probes the status (see
+// Options.Renew). x is zero when the data does not parse. fn must not
+// block.
+func (s *Source) OnExpired(fn func(x protocol.Expired)) *Subscription {
+	mustHandler(fn == nil)
+	return s.subscribe(protocol.ExpiredEvent, func(e Event) { fn(protocol.Expired{Topics: parseTopics(e.Data)}) })
+}
+
+// OnTopic is [OnEvent] for the events of a topic declared with package
+// shared/topic: fn takes the topic's payload type, so that a handler of
+// another type does not build. Events are told apart by their SSE event
+// name, which T gives, not by topic: on a stream of two topics of one
+// payload type (two users' inboxes), fn gets the events of both. Open the
+// stream on the topic, with [TopicsURL].
+func OnTopic[T event.Named](s *Source, t topic.Topic[T], fn func(v T, id string), onErr func(*DecodeError)) *Subscription {
+	var v T
+	name := v.EventName()
+	if name == "" {
+		name = event.Unnamed
+	}
+	// *T has T's methods, so it is an event.Named too.
+	return onDecoded(s, name, func(v *T) event.Named { return any(v).(event.Named) }, fn, onErr)
+}
+
+// TopicsURL returns the URL of a stream of topics at path (such as
+// "/events"): path?topic=a&topic=b, from the declarations, so that no
+// topic name is written by hand (see topic.Query).
+func TopicsURL(path string, topics ...topic.Ref) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + topic.Query(topics...)
 }
 
 // withParam returns rawURL with the query parameter name set to value, or

@@ -3,6 +3,7 @@
 package eventsource
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -45,6 +46,7 @@ const (
 	kindMessage = "message" // count, track its ID, queue it
 	kindTrack   = "track"   // count and track its ID only
 	kindBeat    = "beat"    // a sign of life only
+	kindExpire  = "expire"  // close the EventSource at once, then as kindMessage
 )
 
 // readyState values of the browser's EventSource.
@@ -118,6 +120,9 @@ q.listener = (id, kind) => {
 	case "error": return function (ev) { if (q.closed) return; q.buf.push(id, "", "", String(this.readyState)); q.post(); };
 	case "track": return function (ev) { if (!q.closed) track(ev); };
 	case "beat": return function (ev) { if (!q.closed) q.lastAt = performance.now(); };
+	// The server ends an expired stream: close it in the event's own task,
+	// before the browser can reconnect with the expired cookie.
+	case "expire": return function (ev) { if (q.closed) return; this.close(); track(ev); q.buf.push(id, ev.lastEventId ?? "", "", ev.data ?? ""); q.post(); };
 	}
 	return function (ev) {
 		if (q.closed) return;
@@ -151,16 +156,48 @@ type Source struct {
 	state    State
 	subs     map[int]*Subscription // every live listener, Open's own included
 	nextID   int
-	opened   bool         // some EventSource of this Source has opened
-	attempt  int          // consecutive reopens without an open
-	stats    SourceStats  // Reconnects and Reopens; the queue has the rest
-	reopen   *time.Timer  // pending reopen after the browser gave up; nil if none
-	watchdog *time.Timer  // nil without Options.Watchdog
-	probing  bool         // a probe is out; its answer decides the next step
-	probeSeq int          // the current probe's number: older answers are ignored
-	probeURL string       // the URL the current probe asked
-	err      *StatusError // why the Source is in StateFailed; nil in other states
+	opened   bool        // some EventSource of this Source has opened
+	attempt  int         // consecutive reopens without an open
+	stats    SourceStats // Reconnects and Reopens; the queue has the rest
+	reopen   *time.Timer // pending reopen after the browser gave up; nil if none
+	watchdog *time.Timer // nil without Options.Watchdog
+	probing  bool        // a probe is out; its answer decides the next step
+	probeSeq int         // the current probe's number: older answers are ignored
+	probeURL string      // the URL the current probe asked
+	err      error       // the *StatusError or *RenewError of StateFailed; nil in other states
+
+	// The renewal after an expiry (Options.Renew), which runs on a
+	// goroutine of its own: the Source owns it and ends it through cancel.
+	renewal     *renewal  // the renewal under way; nil if none
+	renewSeq    int       // the current renewal's number: older ones are ignored
+	renewedAt   time.Time // when the last renewal succeeded
+	renewStreak int       // consecutive expiries within minRenewGap of a renewal
 }
+
+// renewal is the context Options.Renew runs with: it ends when the Source
+// closes or reopens. A context.Context of its own, with the few lines it
+// needs: context.WithCancel would add 25 KB of code to app.wasm, which
+// links no other cancellable context.
+type renewal struct {
+	done chan struct{} // closed by stop
+}
+
+func (r *renewal) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (r *renewal) Done() <-chan struct{}       { return r.done }
+func (r *renewal) Value(key any) any           { return nil }
+
+func (r *renewal) Err() error {
+	select {
+	case <-r.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// stop ends the renewal's context; it is called once, with the Source's
+// mu held.
+func (r *renewal) stop() { close(r.done) }
 
 // Subscription is one listener added to a [Source]. Its Close removes the
 // listener; [Source.Close] closes every subscription of the source.
@@ -214,6 +251,7 @@ func Open(url string, opts Options) (*Source, error) {
 	// Always tracked, so that a reopen resumes from the gap's ID even when
 	// nobody subscribed to gaps.
 	s.add(protocol.GapEvent, kindTrack, nil)
+	s.add(protocol.ExpiredEvent, kindExpire, func(*message) { s.onExpired() })
 	if opts.Watchdog > 0 {
 		s.add(protocol.HeartbeatEvent, kindBeat, nil)
 		s.watchdog = time.AfterFunc(opts.Watchdog, s.checkWatchdog)
@@ -274,12 +312,12 @@ func (s *Source) ReadyState() State {
 	return s.state
 }
 
-// Err returns the [*StatusError] that put the Source in [StateFailed], or
-// nil in any other state.
+// Err returns the [*StatusError] or [*RenewError] that put the Source in
+// [StateFailed], or nil in any other state.
 func (s *Source) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != StateFailed || s.err == nil {
+	if s.state != StateFailed {
 		return nil
 	}
 	return s.err
@@ -288,9 +326,9 @@ func (s *Source) Err() error {
 // Reopen opens a new EventSource at once, resuming after the last event
 // ID, and starts the backoff afresh: call it after fixing what put the
 // Source in [StateFailed] (signing in, say), or in [StateClosed] when the
-// browser gave up with reopening disabled. It cancels a pending reopen or
-// probe. On an open stream it replaces the connection, as the watchdog
-// does. It does nothing after [Source.Close].
+// browser gave up with reopening disabled. It cancels a pending reopen,
+// probe or renewal. On an open stream it replaces the connection, as the
+// watchdog does. It does nothing after [Source.Close].
 func (s *Source) Reopen() {
 	s.mu.Lock()
 	if s.closed.Load() {
@@ -305,6 +343,7 @@ func (s *Source) Reopen() {
 		s.probing = false
 		s.q.Call("abortProbe")
 	}
+	s.stopRenewal()
 	s.attempt = 0
 	s.mu.Unlock()
 	s.reopenNow()
@@ -341,10 +380,11 @@ func (s *Source) Stats() SourceStats {
 	return st
 }
 
-// Close closes the EventSource, cancels a pending reopen, removes every
-// listener the source added and releases its js.Func. No handler is called
-// after Close, even for events already received. Close is idempotent, may
-// be called from a handler, and does nothing on a nil *Source.
+// Close closes the EventSource, cancels a pending reopen or renewal,
+// removes every listener the source added and releases its js.Func. No
+// handler is called after Close, even for events already received. Close
+// is idempotent, may be called from a handler, and does nothing on a nil
+// *Source. It does not wait for a cancelled [Options.Renew] to return.
 func (s *Source) Close() {
 	if s == nil {
 		return
@@ -361,6 +401,7 @@ func (s *Source) Close() {
 	if s.watchdog != nil {
 		s.watchdog.Stop()
 	}
+	s.stopRenewal()
 	// No JavaScript call below dispatches synchronously, so holding s.mu
 	// cannot deadlock with a handler.
 	s.es.Call("close")
@@ -494,7 +535,7 @@ func (s *Source) onError(readyState string) {
 		s.watchdog.Stop()
 	}
 	next := StateConnecting
-	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && !s.probing && s.es.Get("readyState").Int() == jsClosed {
+	if readyState == strconv.Itoa(jsClosed) && s.reopen == nil && !s.probing && s.renewal == nil && s.es.Get("readyState").Int() == jsClosed {
 		// The browser gave up, and does not say why. The listeners stay on
 		// the dead EventSource until the reopen moves them.
 		if s.opts.Reopen.Disabled {
@@ -506,6 +547,89 @@ func (s *Source) onError(readyState string) {
 	changed := s.setState(next)
 	s.mu.Unlock()
 	s.notify(changed, next)
+}
+
+// onExpired handles the expired event, whose listener has already closed
+// the EventSource: the Source renews the session and reopens, or, without
+// Options.Renew, goes on as when the browser gives up.
+func (s *Source) onExpired() {
+	s.mu.Lock()
+	if s.closed.Load() || s.renewal != nil {
+		s.mu.Unlock()
+		return
+	}
+	if s.watchdog != nil {
+		s.watchdog.Stop()
+	}
+	next := StateConnecting
+	switch {
+	case s.opts.Renew != nil:
+		s.renewal = &renewal{done: make(chan struct{})}
+		s.renewSeq++
+		go s.renew(s.renewal, s.renewSeq, s.renewDelay())
+	case s.opts.Reopen.Disabled:
+		next = StateClosed
+	default:
+		s.probe()
+	}
+	changed := s.setState(next)
+	s.mu.Unlock()
+	s.notify(changed, next)
+}
+
+// renewDelay is the wait before a renewal: none, unless the stream expired
+// within minRenewGap of the last renewal, and then the reopen backoff,
+// which grows with each such expiry in a row. s.mu is held.
+func (s *Source) renewDelay() time.Duration {
+	if s.renewedAt.IsZero() || time.Since(s.renewedAt) >= minRenewGap {
+		s.renewStreak = 0
+		return 0
+	}
+	d := s.opts.Reopen.Delay(s.renewStreak, rand.Float64())
+	s.renewStreak++
+	return d
+}
+
+// renew runs Options.Renew after delay, on its own goroutine, then
+// reopens, or puts the Source in StateFailed if Renew failed. seq is its
+// number: a renewal that Close or Reopen cancelled does nothing more.
+func (s *Source) renew(ctx *renewal, seq int, delay time.Duration) {
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	err := s.opts.Renew(ctx)
+	s.mu.Lock()
+	if s.closed.Load() || seq != s.renewSeq || s.renewal == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.stopRenewal()
+	if err != nil {
+		s.err = &RenewError{Err: err}
+		changed := s.setState(StateFailed)
+		s.mu.Unlock()
+		s.notify(changed, StateFailed)
+		return
+	}
+	s.stats.Renewals++
+	s.renewedAt = time.Now()
+	// As a pending reopen, so that Close and Reopen cancel it.
+	s.reopen = time.AfterFunc(0, s.reopenNow)
+	s.mu.Unlock()
+}
+
+// stopRenewal cancels the renewal under way, if any. s.mu is held.
+func (s *Source) stopRenewal() {
+	if s.renewal != nil {
+		s.renewal.stop()
+		s.renewal = nil
+	}
 }
 
 // probe asks the URL the next reopen would open, once, with fetch, with the

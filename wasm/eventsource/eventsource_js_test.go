@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -93,6 +94,19 @@ func (r *recorder[T]) none(t *testing.T, d time.Duration, what string) {
 	case v := <-r.ch:
 		t.Fatalf("unexpected %s: %+v", what, v)
 	case <-time.After(d):
+	}
+}
+
+// expectStates waits for the next state changes and fails t (going on)
+// unless they are want, in order.
+func expectStates(t *testing.T, states *recorder[eventsource.State], want ...eventsource.State) {
+	t.Helper()
+	var seq []eventsource.State
+	for range want {
+		seq = append(seq, states.next(t, "state change"))
+	}
+	if !slices.Equal(seq, want) {
+		t.Errorf("state changes %v, want %v", seq, want)
 	}
 }
 
@@ -213,8 +227,8 @@ func TestCloseRemovesListeners(t *testing.T) {
 	if es.IsUndefined() {
 		t.Fatal("no addEventListener call went through the patched EventSource.prototype")
 	}
-	if got, want := tr.Call("live", es).String(), "error,error,greet,message,message,message,open,open,sse.gap"; got != want {
-		// Open adds its own open, error and sse.gap listeners.
+	if got, want := tr.Call("live", es).String(), "error,error,greet,message,message,message,open,open,sse.expired,sse.gap"; got != want {
+		// Open adds its own open, error, sse.gap and sse.expired listeners.
 		t.Fatalf("listeners on the EventSource after subscribing: %s, want %s", got, want)
 	}
 
@@ -228,7 +242,7 @@ func TestCloseRemovesListeners(t *testing.T) {
 	// Closing one subscription removes exactly its listener.
 	subA.Close()
 	subA.Close()
-	if got, want := tr.Call("live", es).String(), "error,error,greet,message,open,open,sse.gap"; got != want {
+	if got, want := tr.Call("live", es).String(), "error,error,greet,message,open,open,sse.expired,sse.gap"; got != want {
 		t.Fatalf("listeners after closing two message subscriptions: %s, want %s", got, want)
 	}
 	a.drain() // received before subA.Close
@@ -256,8 +270,8 @@ func TestCloseRemovesListeners(t *testing.T) {
 	// only js.Func is released: calling it reaches a released function,
 	// which syscall/js reports with console.error instead of running it.
 	all := tr.Call("all", es)
-	if n := all.Length(); n != 9 {
-		t.Fatalf("%d listeners were ever added, want 9 (6 subscriptions, 3 of Open's own)", n)
+	if n := all.Length(); n != 10 {
+		t.Fatalf("%d listeners were ever added, want 10 (6 subscriptions, 4 of Open's own)", n)
 	}
 	ev := js.Global().Get("MessageEvent").New("message", map[string]any{"data": "late"})
 	released := countReleasedCalls(t, func() {

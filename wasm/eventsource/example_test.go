@@ -1,11 +1,14 @@
 package eventsource_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 
 	"github.com/ssewasm/ssewasm/shared/demo"
+	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/wasm/call"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -70,4 +73,47 @@ func ExampleStatusError() {
 		return
 	}
 	defer src.Close()
+}
+
+// A stream of declared topics, with a session that the Source renews when
+// the server says it expired: the handlers take the topics' payload types,
+// and the stream resumes after its last event ID, none lost, none doubled.
+// (Compiled, not run: Open needs a browser.)
+func ExampleOnTopic() {
+	inbox, err := demo.Inbox.For("alice")
+	if err != nil {
+		log.Print(err) // not a user name
+		return
+	}
+	src, err := eventsource.Open(eventsource.TopicsURL("/events", demo.Room, inbox), eventsource.Options{
+		Renew: func(ctx context.Context) error {
+			// POST /session/renew with the session cookie, which the
+			// server replaces (wasm/call does it with fetch).
+			_, err := call.Fetch[demo.Session](ctx, "POST", "/session/renew", nil)
+			return err
+		},
+	})
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer src.Close()
+	eventsource.OnTopic(src, demo.Room, func(m demo.ChatMessage, id string) {
+		log.Print(m.From, ": ", m.Text) // OnTopic(src, demo.Room, func(m demo.PrivateMessage, ...)) does not build
+	}, nil)
+	eventsource.OnTopic(src, inbox, func(m demo.PrivateMessage, id string) {
+		log.Print("from ", m.From, ": ", m.Text)
+	}, nil)
+	src.OnRevoked(func(r protocol.Revoked) {
+		log.Print("signed out: no more ", r.Topics)
+	})
+}
+
+func ExampleTopicsURL() {
+	inbox, _ := demo.Inbox.For("alice")
+	fmt.Println(eventsource.TopicsURL("/events", demo.Room, inbox))
+	fmt.Println(eventsource.TopicsURL("/events?heartbeat=event", demo.BoardTopic))
+	// Output:
+	// /events?topic=room&topic=user/alice
+	// /events?heartbeat=event&topic=board
 }

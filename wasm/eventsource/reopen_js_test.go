@@ -112,14 +112,8 @@ func TestReopenAfterServerError(t *testing.T) {
 	if want := (eventsource.SourceStats{Received: 10, Reconnects: 2, Reopens: 3, LastEventID: "ep-10"}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
-	var seq []eventsource.State
-	for range 5 {
-		seq = append(seq, states.next(t, "state change"))
-	}
 	o, c2 := eventsource.StateOpen, eventsource.StateConnecting
-	if want := []eventsource.State{o, c2, o, c2, o}; !slices.Equal(seq, want) {
-		t.Errorf("state changes %v, want %v", seq, want)
-	}
+	expectStates(t, states, o, c2, o, c2, o)
 	states.none(t, 0, "another state change")
 
 	// Only the current EventSource has listeners.
@@ -327,13 +321,7 @@ func TestWatchdog(t *testing.T) {
 			}
 		}
 		msgs.none(t, 0, "event replayed twice")
-		var seq []eventsource.State
-		for range 3 {
-			seq = append(seq, states.next(t, "state change"))
-		}
-		if want := []eventsource.State{eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateOpen}; !slices.Equal(seq, want) {
-			t.Errorf("state changes %v, want %v", seq, want)
-		}
+		expectStates(t, states, eventsource.StateOpen, eventsource.StateConnecting, eventsource.StateOpen)
 		if got := src.Stats().Reopens; got < 1 {
 			t.Errorf("Stats().Reopens = %d, want at least 1", got)
 		}
@@ -442,9 +430,10 @@ func TestOpenCloseLeak(t *testing.T) {
 		src.OnOpen(func() {})
 		src.OnError(func(eventsource.State) {}).Close() // closed early: one less
 	}
-	// Open's 4 (open, error, sse.gap, sse.heartbeat) and 4 of the test's.
-	if got := tr.Call("totalLive").Int(); got != 8*n {
-		t.Fatalf("%d live listeners on %d sources, want %d", got, n, 8*n)
+	// Open's 5 (open, error, sse.gap, sse.expired, sse.heartbeat) and 4 of
+	// the test's.
+	if got := tr.Call("totalLive").Int(); got != 9*n {
+		t.Fatalf("%d live listeners on %d sources, want %d", got, n, 9*n)
 	}
 	time.Sleep(50 * time.Millisecond) // let a few connect
 	for _, src := range srcs {
@@ -465,8 +454,8 @@ func TestOpenCloseLeak(t *testing.T) {
 			eventsource.DrainFunc(src).Invoke()
 		}
 	})
-	if fns.Length() != 9*n || released != n {
-		t.Errorf("%d listeners ever added, %d released js.Funcs; want %d, %d", fns.Length(), released, 9*n, n)
+	if fns.Length() != 10*n || released != n {
+		t.Errorf("%d listeners ever added, %d released js.Funcs; want %d, %d", fns.Length(), released, 10*n, n)
 	}
 	time.Sleep(10 * time.Millisecond)
 	if got := runtime.NumGoroutine(); got > goroutines {

@@ -179,7 +179,7 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	_, pings2, _ := subscribe[demo.Ping](src)
 	_, cts, _ := subscribe[demo.ConnectTime](src)
 	src.OnGap(func(protocol.Gap, string) {})
-	const all = "connecttime,error,message,message,open,sse.gap,sse.gap"
+	const all = "connecttime,error,message,message,open,sse.expired,sse.gap,sse.gap"
 	if got := tr.Call("live", first).String(); got != all {
 		t.Fatalf("listeners = %s, want %s", got, all)
 	}
@@ -192,7 +192,7 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 
 	p1.Close()
 	p1.Close()
-	const left = "connecttime,error,message,open,sse.gap,sse.gap"
+	const left = "connecttime,error,message,open,sse.expired,sse.gap,sse.gap"
 	if got := tr.Call("live", first).String(); got != left {
 		t.Fatalf("listeners after closing one ping subscription = %s, want %s", got, left)
 	}
@@ -220,5 +220,44 @@ func TestSubscriptionCloseRemovesItsListener(t *testing.T) {
 	}
 	if st := fetchStats(t, key); len(st.Conns) != 4 || st.Conns[2].Query != "ep-2" || st.Conns[3].Query != "ep-2" {
 		t.Errorf("connections %+v, want 4, the probe and the reopen resuming with lastEventId=ep-2", st.Conns)
+	}
+}
+
+// TestOnTopic: handlers subscribed by topic declaration get the topic's
+// payload type, decoded, with the event's ID; a payload that does not
+// decode goes to the error handler. The stream's URL comes from the same
+// declarations.
+func TestOnTopic(t *testing.T) {
+	inbox, err := demo.Inbox.For("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := eventsURL(t,
+		"e", `chat:{"from":"alice","text":"hi all","at":1}`,
+		"e", `private:{"from":"alice","to":"bob","text":"psst","at":2}`,
+		"e", `chat:{"from":7}`,
+	)
+	u = eventsource.TopicsURL(u, demo.Room, inbox)
+	if !strings.HasSuffix(u, "&topic=room&topic=user/bob") {
+		t.Fatalf("TopicsURL = %q", u)
+	}
+	src := open(t, u, eventsource.Options{})
+	type got struct {
+		v  any
+		id string
+	}
+	seen := newRecorder[got]()
+	eventsource.OnTopic(src, demo.Room, func(m demo.ChatMessage, id string) { seen.add(got{m, id}) },
+		func(err *eventsource.DecodeError) { seen.add(got{"bad " + err.Data, err.ID}) })
+	eventsource.OnTopic(src, inbox, func(m demo.PrivateMessage, id string) { seen.add(got{m, id}) }, nil)
+	want := []got{
+		{demo.ChatMessage{From: "alice", Text: "hi all", At: 1}, "ep-1"},
+		{demo.PrivateMessage{From: "alice", To: "bob", Text: "psst", At: 2}, "ep-2"},
+		{`bad {"from":7}`, "ep-3"},
+	}
+	for i, w := range want {
+		if g := seen.next(t, "event"); g != w {
+			t.Errorf("event %d = %+v, want %+v", i+1, g, w)
+		}
 	}
 }

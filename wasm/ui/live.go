@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"errors"
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
 	"github.com/ssewasm/ssewasm/shared/topic"
+	"github.com/ssewasm/ssewasm/wasm/call"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -33,11 +34,8 @@ const maxBoard = 50
 // stream from an earlier event ID.
 type Live struct {
 	app.Compo
+	pageStream
 
-	stream *appstream.Stream
-	state  eventsource.State
-	opened bool     // the stream was open once: a later "connecting" is a reconnect
-	failed string   // in words, the status that put the stream in StateFailed
 	topics []string // of the page's URL (?topic=...); nil: stats and board
 
 	points []demo.ServerStats // the chart, oldest first, at most chartSpan
@@ -81,30 +79,16 @@ func (c *Live) OnMount(ctx app.Context) {
 
 // OnDismount closes the stream: go-app never cancels a component's
 // context on removal.
-func (c *Live) OnDismount() { c.close() }
-
-func (c *Live) close() {
-	if c.stream != nil {
-		c.stream.Close()
-		c.stream = nil
-	}
-	c.state = eventsource.StateClosed
-}
+func (c *Live) OnDismount() { c.closeStream() }
 
 // open (re)opens the stream, resuming after lastEventID when it is set.
 func (c *Live) open(ctx app.Context, lastEventID string) {
-	c.close()
-	c.opened, c.failed = false, ""
+	c.closeStream()
 	var st *appstream.Stream
 	st, err := appstream.Open(ctx, liveURL(c.topics, lastEventID), eventsource.Options{Watchdog: 45 * time.Second},
 		appstream.OnStateChange(func(ctx app.Context, s eventsource.State) {
-			if s == eventsource.StateOpen {
-				c.opened = true
-			}
-			c.state = s
-			c.failed = ""
+			c.setState(s, st.Source().Err())
 			if s == eventsource.StateFailed && st == c.stream {
-				c.failed = failedWords(st.Source().Err())
 				c.notice = "The server refused the stream with " + c.failed +
 					", which will not change by itself: not reconnecting. Press Reopen to try again."
 			}
@@ -112,15 +96,11 @@ func (c *Live) open(ctx app.Context, lastEventID string) {
 		appstream.OnEvent(func(ctx app.Context, s demo.ServerStats, _ string) { c.addPoint(s) }),
 		appstream.OnEvent(func(ctx app.Context, m demo.BoardMessage, id string) { c.addBoard(m, id) }),
 		appstream.OnGap(c.onGap),
-		appstream.OnDecodeError(func(ctx app.Context, err *eventsource.DecodeError) {
-			c.notice = "An event did not decode: " + err.Error()
-		}),
+		decodeErrorsTo(&c.notice),
 	)
-	if err != nil {
-		c.notice = "Cannot open the stream: " + err.Error()
+	if !c.started(st, err, &c.notice) {
 		return
 	}
-	c.stream = st
 	c.received, c.receivedAt = 0, time.Now()
 }
 
@@ -173,88 +153,26 @@ func (c *Live) addBoard(m demo.BoardMessage, id string) {
 	}
 }
 
-// post publishes the draft on the board with the browser's fetch (Go's
-// net/http client would add 5 MB to app.wasm).
+// post posts the draft on the board through the demo.PostBoard action.
 func (c *Live) post(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	text := strings.TrimSpace(c.draft)
+	text := takeDraft(&c.draft, "message")
 	if text == "" {
 		return
 	}
-	c.draft = ""
-	// go-app drops an empty value attribute instead of setting it, so
-	// clear the field directly.
-	if f := app.Window().GetElementByID("message"); f.Truthy() {
-		f.Set("value", "")
-	}
-	q := url.Values{protocol.TopicParam: {demo.BoardTopic.Name()}, "event": {demo.BoardMessage{}.EventName()}}
-	fetch(PublishPath+"?"+q.Encode(), text, func(status int, err error) {
-		ctx.Dispatch(func(app.Context) {
-			switch {
-			case err != nil:
-				c.notice = "Posting failed: " + err.Error()
-			case status != 200:
-				c.notice = "Posting failed: the server answered " + strconv.Itoa(status)
-			default:
-				c.notice = ""
+	background(ctx, func(rctx context.Context) func(app.Context) {
+		_, err := call.Do(rctx, demo.PostBoard, demo.PostBoardReq{Text: text})
+		return func(app.Context) {
+			c.notice = ""
+			if err != nil {
+				c.notice = "Posting failed: " + errorWords(err)
 			}
-		})
+		}
 	})
-}
-
-// fetch POSTs body to url and calls done with the status, or with the
-// error when the request failed. Both callbacks are released after the
-// first of them runs.
-func fetch(url, body string, done func(status int, err error)) {
-	var ok, fail app.Func
-	release := func() { ok.Release(); fail.Release() }
-	ok = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer release()
-		done(args[0].Get("status").Int(), nil)
-		return nil
-	})
-	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer release()
-		done(0, errors.New(args[0].Call("toString").String()))
-		return nil
-	})
-	app.Window().Call("fetch", url, map[string]any{
-		"method":  "POST",
-		"body":    body,
-		"headers": map[string]any{"Content-Type": "text/plain; charset=utf-8"},
-	}).Call("then", ok, fail)
-}
-
-// failedWords says in words which status put a stream in StateFailed,
-// such as "404 Not Found".
-func failedWords(err error) string {
-	// A type assertion: errors.As would add 50 KB to app.wasm.
-	se, ok := err.(*eventsource.StatusError)
-	if !ok {
-		return "a status that will not change"
-	}
-	return se.Status
-}
-
-// stateLabel says what the badge shows: after the stream was open, a
-// browser that is reconnecting is shown as closed (reconnecting); a failed
-// stream shows its status.
-func (c *Live) stateLabel() (class, text string) {
-	switch {
-	case c.state == eventsource.StateOpen:
-		return "open", "open"
-	case c.state == eventsource.StateFailed:
-		return "failed", "failed: " + c.failed
-	case c.state == eventsource.StateConnecting && c.opened:
-		return "closed", "closed, reconnecting"
-	default:
-		return c.state.String(), c.state.String()
-	}
 }
 
 // Render draws the page.
 func (c *Live) Render() app.UI {
-	class, label := c.stateLabel()
 	var stats eventsource.SourceStats
 	if c.stream != nil {
 		stats = c.stream.Source().Stats()
@@ -263,14 +181,14 @@ func (c *Live) Render() app.UI {
 		nav(LivePath),
 		el("h1").Text("Live"),
 		el("div").Class("status").Body(
-			el("span").ID("state").Class("badge", "state-"+class).Text(label),
+			c.badge(),
 			figure("reconnects", "Reconnects", strconv.FormatUint(stats.Reconnects, 10)),
 			figure("last-id", "Last event ID", orDash(stats.LastEventID)),
 			figure("rate", "Events/s", strconv.FormatFloat(c.rate, 'f', 1, 64)),
 		),
 		el("div").Class("controls").Body(
 			el("button").ID("close").Attr("type", "button").Attr("disabled", c.stream == nil).Text("Close stream").
-				On("click", func(ctx app.Context, e app.Event) { c.close() }),
+				On("click", func(ctx app.Context, e app.Event) { c.closeStream() }),
 			el("button").ID("reopen").Attr("type", "button").Text("Reopen").
 				On("click", func(ctx app.Context, e app.Event) { c.open(ctx, stats.LastEventID) }),
 			el("form").Class("inline").On("submit", func(ctx app.Context, e app.Event) {

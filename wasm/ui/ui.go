@@ -32,6 +32,7 @@ func Pages() []Page {
 	return []Page{
 		{Path: "/", Title: "Classic demo", New: func() app.Composer { return &Classic{} }},
 		{Path: LivePath, Title: "Live", New: func() app.Composer { return &Live{} }},
+		{Path: ChatPath, Title: "Chat", New: func() app.Composer { return &Chat{} }},
 	}
 }
 
@@ -49,5 +50,5 @@ const StreamPath = "/stream"
 // el returns an element with the given tag. The pages build their markup
 // with app.Elem rather than go-app's typed builders (app.Ul, app.Button, …):
 // each typed builder links its whole method set into app.wasm, about 13 KB
-// a tag, and app.wasm has a size budget (1.45 MB in brotli).
+// a tag, and app.wasm has a size budget (1.495 MB in brotli).
 func el(tag string) app.HTMLElem { return app.Elem(tag) }

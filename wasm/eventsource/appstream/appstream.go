@@ -11,8 +11,19 @@
 // do not come (a hidden tab), a timer flushes the queue instead.
 //
 // The handlers have the names of their [eventsource] counterparts:
-// [OnEvent] (typed events of shared/event, with their ID), [OnRaw],
-// [OnGap], [OnStateChange] and [OnDecodeError].
+// [OnEvent] (typed events of shared/event, with their ID), [OnTopic] (the
+// events of a topic declared with shared/topic, in its payload type),
+// [OnRaw], [OnGap], [OnRevoked], [OnExpired], [OnStateChange] and
+// [OnDecodeError]. [OpenTopics] opens the stream of the topics its OnTopic
+// handlers name, so that the stream's URL and its handlers cannot
+// disagree:
+//
+//	inbox, _ := demo.Inbox.For(me)
+//	st, err := appstream.OpenTopics(ctx, "/events", eventsource.Options{Renew: renew},
+//		appstream.OnTopic(demo.Room, func(ctx app.Context, m demo.ChatMessage, id string) { ... }),
+//		appstream.OnTopic(inbox, func(ctx app.Context, m demo.PrivateMessage, id string) { ... }),
+//		appstream.OnRevoked(func(ctx app.Context, r protocol.Revoked) { ... }),
+//	) // GET /events?topic=room&topic=user/<me>
 //
 // A complete component, which opens its stream in OnMount, shows typed
 // events and closes the stream in OnDismount:
@@ -57,6 +68,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/event"
 	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/shared/topic"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 )
 
@@ -73,15 +85,16 @@ type Stream struct {
 }
 
 // Handler is what a Stream does with one kind of event; make one with
-// [OnEvent], [OnRaw], [OnGap], [OnStateChange] or [OnDecodeError], the
-// names of the matching [eventsource] functions and options. Every
-// handler runs on the UI goroutine, inside the frame's ctx.Dispatch, so it
-// may change the component's fields; the component is updated once after
-// the batch.
+// [OnEvent], [OnTopic], [OnRaw], [OnGap], [OnRevoked], [OnExpired],
+// [OnStateChange] or [OnDecodeError], the names of the matching
+// [eventsource] functions and options. Every handler runs on the UI
+// goroutine, inside the frame's ctx.Dispatch, so it may change the
+// component's fields; the component is updated once after the batch.
 type Handler struct {
 	state     func(app.Context, eventsource.State)
 	decodeErr func(app.Context, *eventsource.DecodeError)
 	subscribe func(st *Stream)
+	topic     topic.Ref // OnTopic's, for OpenTopics; nil for the others
 }
 
 // OnEvent handles each event of type T, decoded as
@@ -94,6 +107,19 @@ func OnEvent[T any, PT interface {
 	mustHandler(fn == nil)
 	return Handler{subscribe: func(st *Stream) {
 		eventsource.OnEvent[T, PT](st.src, func(v T, id string) {
+			st.q.push(func(ctx app.Context) { fn(ctx, v, id) })
+		}, st.decodeError)
+	}}
+}
+
+// OnTopic handles each event of the topic t, declared with shared/topic,
+// decoded into its payload type T, as [eventsource.OnTopic] does: a
+// handler of another type does not build. [OpenTopics] opens the stream on
+// t. Events that do not decode go to the [OnDecodeError] handlers.
+func OnTopic[T event.Named](t topic.Topic[T], fn func(ctx app.Context, v T, id string)) Handler {
+	mustHandler(fn == nil)
+	return Handler{topic: t, subscribe: func(st *Stream) {
+		eventsource.OnTopic(st.src, t, func(v T, id string) {
 			st.q.push(func(ctx app.Context) { fn(ctx, v, id) })
 		}, st.decodeError)
 	}}
@@ -122,12 +148,38 @@ func OnGap(fn func(ctx app.Context, g protocol.Gap, id string)) Handler {
 	}}
 }
 
+// OnRevoked handles the server's revoked event, as
+// [eventsource.Source.OnRevoked] does: the stream no longer receives
+// r.Topics (the user signed out, say); the other topics keep flowing.
+func OnRevoked(fn func(ctx app.Context, r protocol.Revoked)) Handler {
+	mustHandler(fn == nil)
+	return Handler{subscribe: func(st *Stream) {
+		st.src.OnRevoked(func(r protocol.Revoked) {
+			st.q.push(func(ctx app.Context) { fn(ctx, r) })
+		})
+	}}
+}
+
+// OnExpired handles the server's expired event, as
+// [eventsource.Source.OnExpired] does: the session's grants expired on
+// x.Topics and the stream ended; with [eventsource.Options.Renew] the
+// stream renews the session and resumes by itself.
+func OnExpired(fn func(ctx app.Context, x protocol.Expired)) Handler {
+	mustHandler(fn == nil)
+	return Handler{subscribe: func(st *Stream) {
+		st.src.OnExpired(func(x protocol.Expired) {
+			st.q.push(func(ctx app.Context) { fn(ctx, x) })
+		})
+	}}
+}
+
 // OnStateChange handles the stream's state, as
 // [eventsource.Options.OnStateChange] does: once with the state at Open
 // (connecting), then at each change. In [eventsource.StateFailed] the
-// server answered a status that will not change, and
-// st.Source().Err() says which (an [*eventsource.StatusError]); the
-// stream stays failed until st.Source().Reopen() or a new Open.
+// server answered a status that will not change, or the session could
+// not be renewed, and st.Source().Err() says which (an
+// [*eventsource.StatusError] or an [*eventsource.RenewError]); the stream
+// stays failed until st.Source().Reopen() or a new Open.
 func OnStateChange(fn func(app.Context, eventsource.State)) Handler {
 	mustHandler(fn == nil)
 	return Handler{state: fn}
@@ -197,6 +249,21 @@ func (st *Stream) decodeError(err *eventsource.DecodeError) {
 			fn(ctx, err)
 		}
 	})
+}
+
+// OpenTopics opens the stream of the topics that the handlers' [OnTopic]
+// name, each once, at path (such as "/events"): the URL is
+// [eventsource.TopicsURL] of them. It is [Open] otherwise.
+func OpenTopics(ctx app.Context, path string, opts eventsource.Options, handlers ...Handler) (*Stream, error) {
+	var topics []topic.Ref
+	seen := make(map[string]bool)
+	for _, h := range handlers {
+		if h.topic != nil && !seen[h.topic.Name()] {
+			seen[h.topic.Name()] = true
+			topics = append(topics, h.topic)
+		}
+	}
+	return Open(ctx, eventsource.TopicsURL(path, topics...), opts, handlers...)
 }
 
 // Source returns the underlying source, for its state and counters.

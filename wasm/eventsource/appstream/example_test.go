@@ -1,11 +1,13 @@
 package appstream_test
 
 import (
+	"context"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"github.com/ssewasm/ssewasm/shared/demo"
 	"github.com/ssewasm/ssewasm/shared/protocol"
+	"github.com/ssewasm/ssewasm/wasm/call"
 	"github.com/ssewasm/ssewasm/wasm/eventsource"
 	"github.com/ssewasm/ssewasm/wasm/eventsource/appstream"
 )
@@ -61,5 +63,59 @@ func (c *clock) Render() app.UI {
 // compiled but not run.
 func Example() {
 	app.Route("/clock", func() app.Composer { return &clock{} })
+	app.RunWhenOnBrowser()
+}
+
+// chat shows the room and the user's private messages: OpenTopics opens
+// the stream of the topics its OnTopic handlers name, and each handler
+// takes its topic's payload type. When the session expires, Renew gets a
+// fresh cookie and the stream resumes after its last event ID.
+type chat struct {
+	app.Compo
+
+	stream *appstream.Stream
+	lines  []string
+	note   string
+}
+
+func (c *chat) OnMount(ctx app.Context) {
+	inbox, err := demo.Inbox.For("alice") // the signed-in user, from GET /session
+	if err != nil {
+		c.note = err.Error()
+		return
+	}
+	c.stream, err = appstream.OpenTopics(ctx, "/events", eventsource.Options{
+		Renew: func(ctx context.Context) error {
+			_, err := call.Fetch[demo.Session](ctx, "POST", "/session/renew", nil)
+			return err
+		},
+	},
+		appstream.OnTopic(demo.Room, func(ctx app.Context, m demo.ChatMessage, id string) {
+			c.lines = append(c.lines, m.From+": "+m.Text)
+		}),
+		appstream.OnTopic(inbox, func(ctx app.Context, m demo.PrivateMessage, id string) {
+			c.lines = append(c.lines, "from "+m.From+": "+m.Text)
+		}),
+		appstream.OnRevoked(func(ctx app.Context, r protocol.Revoked) { c.note = "signed out" }),
+		appstream.OnExpired(func(ctx app.Context, x protocol.Expired) { c.note = "renewing the session" }),
+	) // GET /events?topic=room&topic=user/alice
+	if err != nil {
+		c.note = err.Error()
+	}
+}
+
+func (c *chat) OnDismount() { c.stream.Close() }
+
+func (c *chat) Render() app.UI {
+	return app.Div().Body(
+		app.P().Text(c.note),
+		app.Ul().Body(app.Range(c.lines).Slice(func(i int) app.UI { return app.Li().Text(c.lines[i]) })),
+	)
+}
+
+// A component that subscribes by topic declaration. Streams open only in
+// the browser, so this example is compiled but not run.
+func ExampleOpenTopics() {
+	app.Route("/chat", func() app.Composer { return &chat{} })
 	app.RunWhenOnBrowser()
 }

@@ -2,8 +2,9 @@
 // an SSE test server. It is for tests only: [RunBrowser] and [Server] exist
 // in native builds, where a package's browser driver (a native test) starts
 // the server and runs `go test` of the same package with GOOS=js through
-// wasmbrowsertest (package wasm/internal/browsertest). The wasm tests find the server through the environment
-// variable [envURL].
+// wasmbrowsertest (package wasm/internal/browsertest). The wasm tests find
+// the server through the environment variable [envURL] ([BaseURL], [URL]),
+// and, in js/wasm builds only, renew their session on it with [Renew].
 package ssetest
 
 // envURL carries the SSE test server's base URL from the native driver into

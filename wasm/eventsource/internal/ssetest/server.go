@@ -4,10 +4,14 @@ package ssetest
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,8 +55,21 @@ import (
 // writes of about 64 KiB, not one flush each, or with batch=N in writes of
 // N events, pause=MS apart.
 //
-// Both record each connection's status and Accept header in [Conn]: the
-// client's status probes are connections too.
+// Sessions, as a server with sign-in has them: POST /renew?key=K starts
+// the next session of K (1, 2, ...) and sets its cookie (HttpOnly,
+// SameSite=Lax, one cookie name per key), or, with status=N, answers N
+// and sets nothing; with hold=1 it answers only when the client gives up.
+// With expire=N, /events needs a session of K: the session numbered g
+// holds events 1 to g·N; after event g·N the stream sends the event
+// sse.expired, without an ID, with the stream's topics (its topic
+// parameters) as data, and ends; a request without a session, or whose
+// session holds no event after its resume ID, gets 401 before any byte,
+// as an expired session does. With revokeat=N, after event N the stream
+// sends the event sse.revoked, without an ID, with the revoked parameters
+// as its topics, and goes on.
+//
+// Both record each connection's status, Accept header and session in
+// [Conn]: the client's status probes are connections too.
 //
 // GET /stats?key=K returns the [KeyStats] of K as JSON.
 type Server struct {
@@ -60,16 +77,24 @@ type Server struct {
 	done  chan struct{} // closed at cleanup: ends every stream
 	start time.Time
 
-	mu    sync.Mutex
-	stats map[string]*KeyStats
+	mu       sync.Mutex
+	stats    map[string]*KeyStats
+	sessions map[string]session // by cookie value
+}
+
+// session is a session /renew started.
+type session struct {
+	key string
+	n   int // its number among key's sessions, from 1
 }
 
 // start starts a Server on 127.0.0.1, closed when t ends.
 func start(t *testing.T) *Server {
-	s := &Server{done: make(chan struct{}), stats: make(map[string]*KeyStats), start: time.Now()}
+	s := &Server{done: make(chan struct{}), stats: make(map[string]*KeyStats), sessions: make(map[string]session), start: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stream", s.stream)
 	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("POST /renew", s.renew)
 	mux.HandleFunc("OPTIONS /", s.preflight)
 	mux.HandleFunc("GET /stats", s.statsHandler)
 	s.Server = httptest.NewServer(mux)
@@ -95,9 +120,87 @@ func allowOrigin(w http.ResponseWriter, r *http.Request, credentials bool) {
 
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 	allowOrigin(w, r, r.URL.Query().Get("creds") != "0")
-	w.Header().Set("Access-Control-Allow-Methods", "GET")
+	w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
 	w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// cookieName is the name of key's session cookie: one per key, so that
+// tests running in parallel in one page keep their own sessions.
+func cookieName(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return "ssetest_" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// keyAndStatus returns the request's key, or answers 400 without one,
+// and its status parameter, 200 by default.
+func keyAndStatus(w http.ResponseWriter, q url.Values) (key string, code int, ok bool) {
+	key = q.Get("key")
+	if key == "" {
+		http.Error(w, "missing key", http.StatusBadRequest)
+		return "", 0, false
+	}
+	code, _ = strconv.Atoi(q.Get("status"))
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return key, code, true
+}
+
+// renew starts the next session of a key and sets its cookie.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) {
+	allowOrigin(w, r, true)
+	q := r.URL.Query()
+	key, code, ok := keyAndStatus(w, q)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	st := s.statsOf(key)
+	st.Renewals = append(st.Renewals, Renewal{AtMS: s.sinceStart(), Status: code})
+	s.mu.Unlock()
+	if q.Get("hold") == "1" {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
+	if code != http.StatusOK {
+		http.Error(w, "renewal refused on purpose", code)
+		return
+	}
+	token := make([]byte, 16)
+	rand.Read(token)
+	value := hex.EncodeToString(token)
+	s.mu.Lock()
+	st.Sessions++
+	n := st.Sessions
+	s.sessions[value] = session{key: key, n: n}
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName(key), Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"session":%d}`+"\n", n)
+}
+
+// sessionOf returns the number of the session r carries for key, 0 if none.
+func (s *Server) sessionOf(r *http.Request, key string) int {
+	c, err := r.Cookie(cookieName(key))
+	if err != nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ses, ok := s.sessions[c.Value]; ok && ses.key == key {
+		return ses.n
+	}
+	return 0
+}
+
+// sinceStart is the time since the server started, in ms.
+func (s *Server) sinceStart() float64 {
+	return float64(time.Since(s.start).Microseconds()) / 1000
 }
 
 // connect counts a connection under key and returns its number (from 1)
@@ -108,7 +211,7 @@ func (s *Server) connect(key string, c Conn) (n int, record func(func(*Conn))) {
 	st := s.statsOf(key)
 	st.Connects++
 	st.LastEventIDs = append(st.LastEventIDs, c.Header)
-	c.AtMS = float64(time.Since(s.start).Microseconds()) / 1000
+	c.AtMS = s.sinceStart()
 	st.Conns = append(st.Conns, c)
 	i := len(st.Conns) - 1
 	return st.Connects, func(update func(*Conn)) {
@@ -131,14 +234,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if q.Get("cors") != "0" {
 		allowOrigin(w, r, q.Get("creds") != "0")
 	}
-	key := q.Get("key")
-	if key == "" {
-		http.Error(w, "missing key", http.StatusBadRequest)
+	key, code, ok := keyAndStatus(w, q)
+	if !ok {
 		return
-	}
-	code, _ := strconv.Atoi(q.Get("status"))
-	if code == 0 {
-		code = http.StatusOK
 	}
 	n, record := s.connect(key, Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Accept: r.Header.Get("Accept"), Status: code})
 	defer s.disconnect(key)
@@ -264,7 +362,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := Conn{Header: r.Header.Get("Last-Event-ID"), Query: q.Get("lastEventId"), Heartbeat: q.Get("heartbeat"),
-		Accept: r.Header.Get("Accept"), Status: http.StatusOK}
+		Accept: r.Header.Get("Accept"), Status: http.StatusOK, Session: s.sessionOf(r, key)}
 	n, record := s.connect(key, c)
 	defer s.disconnect(key)
 
@@ -281,6 +379,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	rc := http.NewResponseController(w)
 	hist := history(q)
+	resume := c.Header // the header wins over the query parameter
+	if resume == "" {
+		resume = c.Query
+	}
+	// With sessions, the events the stream may send end at expiresAt.
+	expiresAt := len(hist) + 1
+	if every, _ := strconv.Atoi(q.Get("expire")); every > 0 {
+		expiresAt = c.Session * every
+		seen, reason := position(resume, len(hist))
+		if c.Session == 0 || reason == "" && seen >= expiresAt {
+			record(func(c *Conn) { c.Status = http.StatusUnauthorized })
+			http.Error(w, "session expired or missing: renew it", http.StatusUnauthorized)
+			return
+		}
+	}
+	revokeAt, _ := strconv.Atoi(q.Get("revokeat"))
 	retry := 50
 	if v, err := strconv.Atoi(q.Get("retry")); err == nil {
 		retry = v
@@ -292,10 +406,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "retry: %d\n\n", retry)
 	from := 0
-	resume := c.Header // the header wins over the query parameter
-	if resume == "" {
-		resume = c.Query
-	}
 	if resume != "" {
 		seen, reason := position(resume, len(hist))
 		if reason == "" {
@@ -328,6 +438,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		b.WriteByte('\n')
 		sent++
+		if i+1 == revokeAt {
+			writeTopics(&b, "sse.revoked", q["revoked"])
+		}
+		if i+1 == expiresAt {
+			writeTopics(&b, "sse.expired", q["topic"])
+			flush()
+			return // the server ends an expired stream
+		}
 		if drop > 0 && sent == drop {
 			flush()
 			return // the browser reconnects
@@ -376,6 +494,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// writeTopics writes the event name, without an ID, whose data is
+// {"topics":[...]}, as sse.revoked and sse.expired have it.
+func writeTopics(b *bytes.Buffer, name string, topics []string) {
+	if topics == nil {
+		topics = []string{}
+	}
+	data, _ := json.Marshal(map[string][]string{"topics": topics})
+	fmt.Fprintf(b, "event: %s\ndata: %s\n\n", name, data)
+}
+
 func (s *Server) statsHandler(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json")
@@ -393,7 +521,7 @@ func (s *Server) statsHandler(w http.ResponseWriter, r *http.Request) {
 func (s *Server) statsOf(key string) *KeyStats {
 	st, ok := s.stats[key]
 	if !ok {
-		st = &KeyStats{LastEventIDs: []string{}, Conns: []Conn{}}
+		st = &KeyStats{LastEventIDs: []string{}, Conns: []Conn{}, Renewals: []Renewal{}}
 		s.stats[key] = st
 	}
 	return st

@@ -4,10 +4,18 @@ package ssetest
 // saw of the connections made under key K. Both the server (native) and the
 // wasm tests (which fetch it) use this type.
 type KeyStats struct {
-	Connects     int      `json:"connects"`
-	Disconnects  int      `json:"disconnects"`
-	LastEventIDs []string `json:"lastEventIDs"` // the Last-Event-ID header of each connection
-	Conns        []Conn   `json:"conns"`
+	Connects     int       `json:"connects"`
+	Disconnects  int       `json:"disconnects"`
+	LastEventIDs []string  `json:"lastEventIDs"` // the Last-Event-ID header of each connection
+	Conns        []Conn    `json:"conns"`
+	Sessions     int       `json:"sessions"` // the sessions POST /renew started
+	Renewals     []Renewal `json:"renewals"` // every POST /renew, in order
+}
+
+// Renewal is one POST /renew.
+type Renewal struct {
+	AtMS   float64 `json:"atMS"`   // when it arrived, in ms since the server started
+	Status int     `json:"status"` // the status it asked for
 }
 
 // Conn describes one connection.
@@ -19,4 +27,5 @@ type Conn struct {
 	Status    int     `json:"status"`    // the status answered
 	AtMS      float64 `json:"atMS"`      // when it arrived, in ms since the server started
 	Sent      int     `json:"sent"`      // events sent on it (not counting gaps and heartbeats); final once it is closed
+	Session   int     `json:"session"`   // the number of the session its cookie carried (see POST /renew); 0 for none
 }
