@@ -15,13 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/ssewasm/ssewasm/server/h2"
 	"github.com/ssewasm/ssewasm/server/sse"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newServer serves h over TLS with an h2.Server; its Client speaks
 // HTTP/2 (Go's transport).
