@@ -16,3 +16,28 @@ func FailParked(s *Server, err error) {
 		p.Fail(err)
 	}
 }
+
+// Queued is how many bytes s's connections hold for their sockets:
+// queued, and being written.
+func Queued(s *Server) int {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		n += len(c.out) + c.writing
+		c.mu.Unlock()
+	}
+	return n
+}
+
+// Conns is how many connections s serves.
+func Conns(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

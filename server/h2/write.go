@@ -17,11 +17,20 @@ import (
 
 // Writing. Every frame is encoded into c.out under c.mu, whole; flush,
 // on a goroutine that runs only while out holds frames, writes them to
-// the socket, many frames in one write. Writers of DATA wait (or, not
-// blocking, stop) when the stream's or the connection's window is spent
-// or out holds maxOut bytes; control frames never wait, and a client
-// that makes them pile up past maxQueued without reading loses the
-// connection.
+// the socket, many frames in one write. What a connection holds for its
+// socket is bounded:
+//   - handlers' frames (heads, DATA) wait (or, not blocking, stop) while
+//     out holds maxOut bytes, and DATA also while the stream's or the
+//     connection's window is spent;
+//   - frames the client makes us send (RST_STREAM, PING and SETTINGS
+//     acknowledgements, WINDOW_UPDATE) never wait, but are counted until
+//     flush takes them: a client that makes us queue more than
+//     maxUnwritten of them reads slower than it makes us answer, and the
+//     connection goes away (ENHANCE_YOUR_CALM), as with Go's server;
+//   - the end of a response (an empty DATA frame) and GOAWAY come once
+//     per stream and per connection.
+// So out holds at most maxOut bytes, a head or a frame more, and
+// maxUnwritten small frames; and flush's write, as much again.
 
 // Buffers for out, in two sizes: most flushes carry a few small frames
 // (a heartbeat, an acknowledgement), and 5,000 connections that each
@@ -79,14 +88,20 @@ func (c *conn) queueFrame(typ http2.FrameType, flags http2.Flags, id uint32, p [
 	c.kickLocked()
 }
 
-// queueControl queues a frame the client asked for (a PING or SETTINGS
-// acknowledgement), unless too many wait already.
-func (c *conn) queueControl(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) error {
-	if len(c.out) > maxQueued {
-		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+// queueControl queues a frame the client made us send (RST_STREAM,
+// WINDOW_UPDATE, a PING or SETTINGS acknowledgement), counting it until
+// flush takes it. Past maxUnwritten the frame is dropped and the
+// connection marked calm: the read loop then ends it (process).
+func (c *conn) queueControl(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) {
+	if c.calm {
+		return
 	}
+	if c.unwritten >= maxUnwritten {
+		c.calm = true
+		return
+	}
+	c.unwritten++
 	c.queueFrame(typ, flags, id, p)
-	return nil
 }
 
 func (c *conn) queueSettings() {
@@ -121,16 +136,20 @@ func (c *conn) flush() {
 	for len(c.out) > 0 && !c.closed {
 		buf := c.out
 		c.out = nil
+		c.unwritten = 0
+		c.writing = len(buf)
 		c.mu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout())) //nolint:errcheck // a closed conn fails the write
 		_, err := c.nc.Write(buf)
 		putBuf(buf)
+		c.mu.Lock()
+		c.writing = 0
 		if err != nil {
+			c.mu.Unlock()
 			c.close(err)
 			c.mu.Lock()
 			break
 		}
-		c.mu.Lock()
 		c.cond.Broadcast() // room in out
 	}
 	c.flushing = false
@@ -142,8 +161,20 @@ func (c *conn) flush() {
 
 // writeHeadersLocked queues a header block: :status, then h's fields,
 // in a HEADERS frame and as many CONTINUATION frames as the client's
-// frame size needs.
-func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool) {
+// frame size needs, once out has room (as writeData, until s's write
+// deadline).
+func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool) error {
+	for {
+		if err := c.writeErrLocked(s); err != nil {
+			return err
+		}
+		if len(c.out) < maxOut {
+			break
+		}
+		if c.waitLocked(s.wdeadline) {
+			return deadlineErr
+		}
+	}
 	c.hbuf.Reset()
 	c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
 	for k, vv := range h {
@@ -181,6 +212,7 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 		c.localDoneLocked(s)
 	}
 	c.kickLocked()
+	return nil
 }
 
 func connectionHeader(name string) bool {
