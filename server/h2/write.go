@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,13 +70,30 @@ func putBuf(b []byte) {
 
 func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
 
-// frameHeaderLocked appends a frame header to c.out.
+// frameHeaderLocked appends a frame header to c.out, with room for its
+// payload.
 func (c *conn) frameHeaderLocked(typ http2.FrameType, flags http2.Flags, id uint32, length int) {
-	if c.out == nil {
-		c.out = getBuf(9 + length)
+	if cap(c.out)-len(c.out) < 9+length {
+		c.roomLocked(9 + length)
 	}
 	c.out = append(c.out, byte(length>>16), byte(length>>8), byte(length), byte(typ), byte(flags),
 		byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id))
+}
+
+// roomLocked makes room for n more bytes in c.out, from the pools: a
+// small buffer that fills up is swapped for a large one, which every
+// DATA writer fills to maxOut, rather than grown by append, step by step,
+// into sizes the pools do not keep.
+func (c *conn) roomLocked(n int) {
+	switch {
+	case c.out == nil:
+		c.out = getBuf(n)
+	case cap(c.out) < largeOut && len(c.out)+n <= largeOut:
+		b := append(getBuf(largeOut), c.out...)
+		putBuf(c.out)
+		c.out = b
+	}
+	// Else the buffer grows (appends): control frames past the large size.
 }
 
 // queueFrame queues a frame with payload p and starts the flush.
@@ -132,12 +150,14 @@ func (c *conn) kickLocked() {
 // flush writes c.out to the socket until it is empty, each write within
 // WriteTimeout. A write that fails ends the connection.
 func (c *conn) flush() {
+	runtime.Gosched() // handlers ready to run add their frames first: one write for all
 	c.mu.Lock()
 	for len(c.out) > 0 && !c.closed {
 		buf := c.out
 		c.out = nil
 		c.unwritten = 0
 		c.writing = len(buf)
+		c.cond.Broadcast() // room in out: writers fill it while this is written
 		c.mu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout())) //nolint:errcheck // a closed conn fails the write
 		_, err := c.nc.Write(buf)
@@ -150,7 +170,6 @@ func (c *conn) flush() {
 			c.mu.Lock()
 			break
 		}
-		c.cond.Broadcast() // room in out
 	}
 	c.flushing = false
 	if c.closing && !c.closed {
