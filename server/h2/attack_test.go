@@ -445,9 +445,10 @@ func TestAttacks(t *testing.T) {
 				}
 				wg.Wait()
 			}
-			if t.Failed() {
+			if t.Failed() { // a target could not be measured
 				return
 			}
+			results = append(results, rs...)
 			ours, theirs := rs[0], rs[1]
 			for _, r := range rs {
 				t.Logf("%-4s: queued %s peak; heap +%s peak, +%s after; goroutines %d → %d peak, %d after; CPU %.2f s; %d connections sent %s; RSS peak %s, after %s; healthy: %s",
@@ -455,7 +456,6 @@ func TestAttacks(t *testing.T) {
 					r.cpu.Seconds(), r.conns, mb(r.sent), mb(r.end.PeakRSS), mb(r.final.RSS), r.health)
 			}
 			checkAttack(t, conns, ours, theirs)
-			results = append(results, rs...)
 		})
 	}
 	if *attackReport != "" {
