@@ -136,6 +136,7 @@ func TestAnswersBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits a second for its connection to close
 			srv := new(h2.Server)
 			a := dialLimits(t, serveLimits(t, srv, nil))
 			if err := a.start(); err != nil {
@@ -185,6 +186,7 @@ func TestAnswersBounded(t *testing.T) {
 // then 10 a second) end the connection with ENHANCE_YOUR_CALM, after
 // the allowance was answered.
 func TestSettingsRate(t *testing.T) {
+	t.Parallel()
 	a := dialLimits(t, serveLimits(t, new(h2.Server), nil))
 	if err := a.start(); err != nil { // its SETTINGS counts
 		t.Fatal(err)
@@ -213,6 +215,7 @@ func TestSettingsRate(t *testing.T) {
 // entries sets the window to its last value (RFC 9113 section 6.5.3):
 // the response's first DATA frame fills exactly that window.
 func TestSettingsLastValue(t *testing.T) {
+	t.Parallel()
 	a := dialLimits(t, serveLimits(t, new(h2.Server), nil))
 	entries := make([]http2.Setting, 16<<10/6)
 	for i := range entries {
@@ -239,6 +242,7 @@ func TestSettingsLastValue(t *testing.T) {
 // set): else GOAWAY ENHANCE_YOUR_CALM, and the connection ends. One that
 // ends in time is served.
 func TestHeaderBlockDeadline(t *testing.T) {
+	t.Parallel()
 	begin := func(t *testing.T, timeout time.Duration) *attackConn {
 		a := dialLimits(t, serveLimits(t, new(h2.Server), func(hs *http.Server) { hs.ReadHeaderTimeout = timeout }))
 		if err := a.open(false); err != nil {
@@ -281,6 +285,7 @@ func TestHeaderBlockDeadline(t *testing.T) {
 // long before the idle timeout; one whose SETTINGS comes late but within
 // them is served.
 func TestPrefaceWithoutSettings(t *testing.T) {
+	t.Parallel() // it waits 2 s
 	idle := func(hs *http.Server) { hs.IdleTimeout = time.Hour }
 	t.Run("never", func(t *testing.T) {
 		a := dialLimits(t, serveLimits(t, new(h2.Server), idle))
