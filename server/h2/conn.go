@@ -96,6 +96,7 @@ type conn struct {
 	streams   map[uint32]*stream
 	maxID     uint32 // the highest stream ID the client has used
 	open      int    // streams counted against MaxConcurrentStreams
+	running   int    // handlers running
 	refused   int    // streams refused over it
 	draining  bool   // GOAWAY sent: no new streams; close once open is 0
 	closing   bool   // close once out is written
@@ -111,14 +112,17 @@ type conn struct {
 	settingsTokens float64   // SETTINGS frames the client may still send (settingsBurst, settingsRate)
 	settingsAt     time.Time // when settingsTokens was counted
 
-	out        []byte // frames for the socket
-	unwritten  int    // frames in out the client made us send (queueControl)
-	writing    int    // bytes flush is writing
-	flushing   bool   // flush runs
-	sendWindow int64  // what the connection's window lets us send
-	peerWindow int64  // SETTINGS_INITIAL_WINDOW_SIZE: each new stream's
-	peerFrame  int    // the largest DATA frame we send
-	henc       *hpack.Encoder
+	out        []byte         // frames for the socket
+	unwritten  int            // frames in out the client made us send (queueControl)
+	writing    int            // bytes flush is writing
+	flushing   bool           // flush runs
+	sendWindow int64          // what the connection's window lets us send
+	peerWindow int64          // SETTINGS_INITIAL_WINDOW_SIZE: each new stream's
+	peerFrame  int            // the largest DATA frame we send
+	henc       *hpack.Encoder // nil until a head is written, and again once only detached streams were left for encoderIdle
+	dropTimer  *time.Timer    // drops henc (dropEncoderLaterLocked)
+	hencReset  bool           // the client's table may hold entries: the next encoder empties it first
+	peerTable  uint32         // SETTINGS_HEADER_TABLE_SIZE: the client's table for our heads
 	hbuf       bytes.Buffer
 	recvWindow int64 // what the client may still send on the connection
 	recvUsed   int64 // bytes consumed and not yet granted again
@@ -135,6 +139,7 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 		peerWindow: initialWindow,
 		peerFrame:  maxDataFrame, // the protocol's minimum: every client takes it
 		recvWindow: initialWindow,
+		peerTable:  headerTableSize,
 
 		settingsTokens: settingsBurst,
 		settingsAt:     time.Now(),
@@ -148,8 +153,6 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 	if park {
 		c.raw = rawSocket(nc)
 	}
-	c.henc = hpack.NewEncoder(&c.hbuf) // indexes the fields of responses: most repeat
-	c.henc.SetMaxDynamicTableSizeLimit(headerTableSize)
 	c.hdec = hpack.NewDecoder(headerTableSize, nil)
 	c.hdec.SetMaxStringLength(c.framerHeaderList())
 	c.fr = c.newFramer()
@@ -627,7 +630,12 @@ func (c *conn) processSettings(f *http2.SettingsFrame) error {
 		case http2.SettingMaxFrameSize:
 			c.peerFrame = min(int(st.Val), maxDataFrame)
 		case http2.SettingHeaderTableSize:
-			c.henc.SetMaxDynamicTableSize(st.Val) // within our limit, headerTableSize
+			c.peerTable = st.Val
+			if c.henc != nil {
+				c.henc.SetMaxDynamicTableSize(st.Val) // within our limit, headerTableSize
+			} else {
+				c.hencReset = true // the smallest size since the last head is signalled: 0 is
+			}
 		}
 		return nil
 	})
@@ -738,6 +746,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	s := c.newStreamLocked(id, req, f.StreamEnded())
 	w := &responseWriter{s: s, c: c, header: make(http.Header), head: req.Method == http.MethodHead, declared: -1}
+	c.running++
 	if f.Truncated || headerListSize(f) > c.maxHeaderList() {
 		go c.runHandler(s, w, s.req, http.HandlerFunc(headersTooLarge))
 	} else {
@@ -968,6 +977,9 @@ func (c *conn) close(err error) {
 	}
 	if c.owesTimer != nil {
 		c.owesTimer.Stop()
+	}
+	if c.dropTimer != nil {
+		c.dropTimer.Stop()
 	}
 	putBuf(c.out)
 	c.out = nil

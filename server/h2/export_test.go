@@ -1,5 +1,7 @@
 package h2
 
+import "time"
+
 // HandshakesInProgress is how many handshakes l is doing now.
 func HandshakesInProgress(l *Listener) int { return len(l.slots) }
 
@@ -40,4 +42,12 @@ func Conns(s *Server) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// SetEncoderIdle sets how long a connection with only event streams
+// keeps its HPACK encoder, until restore.
+func SetEncoderIdle(d time.Duration) (restore func()) {
+	old := encoderIdle
+	encoderIdle = d
+	return func() { encoderIdle = old }
 }

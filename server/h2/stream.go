@@ -175,6 +175,9 @@ func (c *conn) runHandler(s *stream, w *responseWriter, req *http.Request, h htt
 		s.handlerDone = true
 		c.closeBodyLocked(s) // what the handler did not read goes back to the connection's window
 		c.maybeRemoveLocked(s)
+		if c.running--; c.running == 0 && c.open > 0 {
+			c.dropEncoderLaterLocked() // only detached streams are left: event streams, which send no more heads
+		}
 		c.mu.Unlock()
 		w.releaseBuf()
 	}()

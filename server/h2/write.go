@@ -195,7 +195,8 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 		}
 	}
 	c.hbuf.Reset()
-	c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
+	henc := c.encoderLocked()
+	henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
 	for k, vv := range h {
 		name := strings.ToLower(k)
 		if !httpguts.ValidHeaderFieldName(k) || connectionHeader(name) || strings.HasPrefix(k, http.TrailerPrefix) || name == "trailer" {
@@ -203,7 +204,7 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: name, Value: v}) //nolint:errcheck // writes to memory
+				henc.WriteField(hpack.HeaderField{Name: name, Value: v}) //nolint:errcheck // writes to memory
 			}
 		}
 	}
@@ -232,6 +233,58 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 	}
 	c.kickLocked()
 	return nil
+}
+
+// Heads are encoded with HPACK's dynamic table (headerTableSize, or the
+// client's smaller one), as by Go's server: the fields of responses
+// repeat, and a /healthz head shrinks from 70 bytes to 5. An encoder and
+// its table cost a connection about 0.7 KB, and a connection left with
+// only event streams (detached) sends no more heads: after encoderIdle
+// without a handler it drops them, and the encoder of a later head
+// empties the client's table first (a size update to 0, RFC 7541 section
+// 4.2).
+
+// encoderIdle is how long a connection with only event streams left
+// keeps its encoder: the requests that come soon after (a page's) find
+// their fields indexed. A variable for the tests.
+var encoderIdle = 10 * time.Second
+
+// encoderLocked returns the connection's HPACK encoder, made if there is
+// none.
+func (c *conn) encoderLocked() *hpack.Encoder {
+	if c.henc == nil {
+		c.henc = hpack.NewEncoder(&c.hbuf)
+		c.henc.SetMaxDynamicTableSizeLimit(headerTableSize)
+		if c.hencReset {
+			c.henc.SetMaxDynamicTableSize(0)
+		}
+		if c.hencReset || c.peerTable != headerTableSize {
+			c.henc.SetMaxDynamicTableSize(c.peerTable)
+		}
+		c.hencReset = false
+	}
+	return c.henc
+}
+
+// dropEncoderLaterLocked drops the encoder and its table after
+// encoderIdle, unless a handler runs then.
+func (c *conn) dropEncoderLaterLocked() {
+	if c.henc == nil || c.closed {
+		return
+	}
+	if c.dropTimer != nil {
+		c.dropTimer.Reset(encoderIdle)
+		return
+	}
+	c.dropTimer = time.AfterFunc(encoderIdle, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.dropTimer = nil
+		if c.running == 0 && c.henc != nil {
+			c.henc = nil
+			c.hencReset = true
+		}
+	})
 }
 
 func connectionHeader(name string) bool {
