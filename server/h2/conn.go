@@ -257,11 +257,15 @@ const (
 const (
 	stallTimeout = 30 * time.Second // a record begun must end within it
 	readChunk    = 16<<10 + 512     // room for a whole TLS record's plaintext
-	// keepSmall: a parked connection keeps a copy of the bytes of a
-	// unit begun up to this size, and beyond it the buffer itself, which
-	// the next read fills on: copying a large header block that trickles
-	// in at every read would cost the square of its length.
+	// The bytes of a unit begun, when a connection parks: up to
+	// keepSmall, a copy of them; beyond, a buffer of at most a quarter
+	// more (and minRoom), the one read into if it is no larger, which the
+	// next reads fill on and grow by a quarter when full. A header block
+	// that trickles in then costs time linear in its length (copying it
+	// at every park and wake cost the square), and a parked connection
+	// holds little more than its bytes.
 	keepSmall = 4 << 10
+	minRoom   = 1 << 10
 )
 
 // pastDeadline makes a read return at once unless the TLS layer holds a
@@ -311,8 +315,8 @@ func (c *conn) readArrived(wait readWait) bool {
 		default:
 			c.nc.SetReadDeadline(pastDeadline) //nolint:errcheck // as above
 		}
-		if cap(buf)-len(buf) < readChunk {
-			buf = slices.Grow(buf, readChunk) // a header block larger than the buffer: bounded in processBuffered
+		if cap(buf)-len(buf) < minRoom {
+			buf = slices.Grow(buf, max(readChunk, len(buf)/4)) // a header block larger than the buffer: bounded in processBuffered
 		}
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -332,10 +336,12 @@ func (c *conn) readArrived(wait readWait) bool {
 		if err != nil {
 			var ne net.Error
 			if wait != readAlways && !(first && wait == readFirst) && errors.As(err, &ne) && ne.Timeout() {
-				switch {
-				case len(buf) > keepSmall:
+				switch n := len(buf); {
+				case n > keepSmall && cap(buf) <= n+n/4+minRoom:
 					c.in, kept = buf, true
-				case len(buf) > 0:
+				case n > keepSmall:
+					c.in = append(make([]byte, 0, n+n/4+minRoom), buf...)
+				case n > 0:
 					c.in = slices.Clone(buf) // a frame begun: kept, exactly
 				}
 				return true
