@@ -298,7 +298,7 @@ func (c *conn) readArrived(wait readWait) bool {
 	}
 	kept := false
 	defer func() {
-		if kept || cap(buf) > 2*readChunk {
+		if kept || cap(buf) != 2*readChunk { // kept, or not of the pool's size
 			return
 		}
 		if bp == nil {
