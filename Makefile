@@ -14,10 +14,12 @@ FIREFOX   := /usr/bin/firefox-esr
 # The JetStream and cluster tests run against Debian's nats-server (2.9, the
 # oldest we support) as well as the one linked into the tests (2.15).
 NATS_SERVER := /usr/sbin/nats-server
+# make bench loads our HTTP/2 server, and Go's, with nghttp2's h2load.
+H2LOAD    := /usr/bin/h2load
 # The interop test's npm eventsource reader (Node 20) and its packages.
 NODE_READER := e2e/node
 
-.PHONY: all build wasm wasm-build dev server ssebench run test test-short check test-go deps deps-browser deps-proxies deps-nats screenshots bench soak clean
+.PHONY: all build wasm wasm-build dev server ssebench run test test-short check test-go deps deps-browser deps-proxies deps-nats deps-h2load screenshots bench soak clean
 
 all: build
 
@@ -83,7 +85,7 @@ test-go:
 	$(GO) test -race -p 1 -timeout 25m ./...
 	cd e2e/goclients && $(GO) test -race -count=1 ./...
 
-deps: deps-browser deps-proxies deps-nats $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
+deps: deps-browser deps-proxies deps-nats deps-h2load $(WASMBROWSERTEST) $(NODE_READER)/node_modules/.package-lock.json
 
 # npm ci when node_modules is missing or older than the committed lock file
 # (npm writes node_modules/.package-lock.json on every install).
@@ -128,6 +130,17 @@ deps-nats:
 	$$SUDO service nats-server stop >/dev/null 2>&1 || true; \
 	[ -x $(NATS_SERVER) ] || { echo "nats-server did not install at $(NATS_SERVER)"; exit 1; }
 
+# h2load (Debian's nghttp2-client): an HTTP/2 load generator that is not
+# Go's, for the HTTP/2 rows of make bench.
+deps-h2load:
+	@[ -x $(H2LOAD) ] && exit 0; \
+	echo "missing: h2load: installing nghttp2-client with apt-get (needed for make bench's HTTP/2 loads)"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "cannot install h2load: run 'apt-get install -y nghttp2-client' as root, then make again"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nghttp2-client >/dev/null || { \
+	  echo "apt-get could not install nghttp2-client: install it (it must put h2load at $(H2LOAD)), then make again"; exit 1; }; \
+	[ -x $(H2LOAD) ] || { echo "h2load did not install at $(H2LOAD)"; exit 1; }
+
 $(WASMBROWSERTEST):
 	cd / && GOFLAGS=-mod=mod $(GO) install github.com/agnivade/wasmbrowsertest@$(WASMBROWSERTEST_VERSION)
 
@@ -135,9 +148,10 @@ $(WASMBROWSERTEST):
 screenshots: deps
 	$(GO) test ./e2e -count=1 -run 'TestClassicDemo/chromium' -screenshots $(CURDIR)/docs
 
-## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource;
-## writes BENCHMARKS.md (BENCH_QUICK=1: a ~2 min check)
-bench:
+## bench: our server against go-sse, r3labs/sse and launchdarkly/eventsource,
+## and our HTTP/2 server against Go's (h2load, and the attack patterns);
+## writes BENCHMARKS.md (BENCH_QUICK=1: a shorter check)
+bench: deps-h2load
 	GO=$(GO) ./server/bench/run.sh
 
 ## soak: a cluster of bin/server under churn, faults and thousands of clients for

@@ -15,11 +15,16 @@
 #                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
 #                      a fresh store each run), shown beside ours and never counted as a peer
 #   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst
-#                      idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity); the TLS ones (our
-#                      server only, with a self-signed certificate): idle-tls HTTP/1.1 over TLS, idle-h2
-#                      one HTTP/2 stream per connection, idle-h2x10 ten streams per connection; the
-#                      identity ones (issue 21, our server only, A/B back to back): ours-signed-in, each
-#                      client signed in with its private topic, against ours with a public one instead
+#                      idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity h2load h2attack); the
+#                      TLS ones (our server only, with a self-signed certificate): idle-tls HTTP/1.1 over
+#                      TLS, idle-h2 one HTTP/2 stream per connection, idle-h2x10 ten streams per
+#                      connection; the identity ones (issue 21, our server only, A/B back to back):
+#                      ours-signed-in, each client signed in with its private topic, against ours with a
+#                      public one instead; and our HTTP/2 server against Go's (the binary with
+#                      -http2-server=net/http): h2load, nghttp2's h2load on /healthz and on app.wasm in
+#                      brotli (make deps-h2load), and h2attack, the attack patterns of server/h2
+#                      (TestAttacks), each alone for BENCH_ATTACK_DURATION (default 20s; 5s with BENCH_QUICK)
+#   BENCH_H2_RUNS      runs of each h2load load, taking turns (default 2)
 #   BENCH_DIR          work directory for binaries, logs, results (default: bin/bench)
 #   BENCH_REPORT       the report to write (default: BENCHMARKS.md at the repository root)
 #   BENCH_PIN          1 (default when taskset exists and there are 2+ CPUs): run every
@@ -35,7 +40,7 @@ cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
 IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node"}
-SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity"}
+SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity h2load h2attack"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
@@ -60,7 +65,7 @@ RESULTS=$DIR/results
 LOGS=$DIR/logs
 mkdir -p "$BIN" "$RESULTS" "$LOGS" "$WEB"
 [ -f "$WEB/app.wasm" ] || printf 'placeholder: the benchmarks never load the app\n' >"$WEB/app.wasm"
-rm -f "$RESULTS"/*.json
+rm -f "$RESULTS"/*.json "$RESULTS"/*.md "$RESULTS"/*.tsv
 
 COMMAND="make bench"
 [ "$QUICK" = 1 ] && COMMAND="BENCH_QUICK=1 $COMMAND"
@@ -235,8 +240,12 @@ run_one() {
 	esac
 }
 
+# is_h2 SCENARIO: one of ours against Go's HTTP/2 server, not an ssebench scenario.
+is_h2() { [ "$1" = h2load ] || [ "$1" = h2attack ]; }
+
 for s in $SCENARIOS; do
-	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity)" >&2; exit 2; }
+	is_h2 "$s" && continue
+	scenario_flags "$s" >/dev/null || { echo "unknown scenario $s (known: fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity h2load h2attack)" >&2; exit 2; }
 done
 for impl in $IMPLS; do
 	if [ "$impl" = node ]; then
@@ -247,6 +256,7 @@ for impl in $IMPLS; do
 	fi
 done
 for s in $SCENARIOS; do
+	is_h2 "$s" && continue
 	runs=$RUNS
 	case $s in idle-*) runs=1 ;; esac # memory is steady; one run is enough
 	for run in $(seq "$runs"); do
@@ -256,5 +266,135 @@ for s in $SCENARIOS; do
 	done
 done
 
-"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" -revision "$REVISION" -placement "$PLACEMENT" "$RESULTS"/*.json
+# HTTP/2: ours against Go's, the same binary with -http2-server=net/http.
+H2LOAD=${H2LOAD:-h2load}
+H2_RUNS=${BENCH_H2_RUNS:-2}
+H2WEB=$DIR/web-h2 # the real app: app.wasm, and app.wasm.br for the bulk load
+CLK_TCK=$(getconf CLK_TCK)
+
+# server_cpu PID: the CPU time the process has used, in clock ticks.
+server_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# h2load_row LOAD IMPL RUN CPU_TICKS OUTPUT: a row of h2load.tsv from h2load's output.
+h2load_row() {
+	awk -v load="$1" -v impl="$2" -v run="$3" -v cpu="$4" -v tck="$CLK_TCK" '
+		/^finished in/ { rps = $4; sub(/,$/, "", rps) }
+		/^traffic:/ { total = $3; sub(/^\(/, "", total); sub(/\)$/, "", total); hdr = $6; sub(/^\(/, "", hdr); sub(/\)$/, "", hdr) }
+		/^requests:/ { ok = $8; failed = $10 }
+		END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", load, impl, run, rps, total, hdr, cpu / tck, ok, failed }' <<<"$5"
+}
+
+run_h2load() {
+	local n_wasm=1000
+	[ "$QUICK" = 1 ] && n_wasm=200
+	if ! command -v "$H2LOAD" >/dev/null; then
+		echo "h2load is missing: make deps-h2load (apt-get install nghttp2-client)" >&2
+		exit 2
+	fi
+	if [ -n "$OURS_BUILD_ERR" ]; then
+		echo "== h2load: skipped, $OURS_BUILD_ERR" >&2
+		return
+	fi
+	echo "== h2load: building the app (app.wasm and its brotli copy, logs in $LOGS/h2-wasm.log)"
+	mkdir -p "$H2WEB"
+	make -C "$ROOT" --no-print-directory wasm GO="$GO" WASM_OUT="$H2WEB/app.wasm" >"$LOGS/h2-wasm.log" 2>&1 ||
+		{ echo "building app.wasm failed: see $LOGS/h2-wasm.log" >&2; exit 2; }
+	local tsv=$RESULTS/h2load.tsv run impl port flags load out c0 c1
+	for run in $(seq "$H2_RUNS"); do
+		for impl in ours go; do
+			echo "== h2load / $impl (run $run of $H2_RUNS)"
+			port=$("$BIN/ssebench" freeport)
+			flags=()
+			[ "$impl" = go ] && flags=(-http2-server=net/http)
+			"${SERVER_CPU[@]}" "$BIN/ours" -addr "127.0.0.1:$port" -max-clients=-1 -max-clients-per-ip=-1 -log-level=WARN -web "$H2WEB" \
+				-tls-cert "$DIR/cert/cert.pem" -tls-key "$DIR/cert/key.pem" "${flags[@]}" >"$LOGS/h2load-$impl-$run.log" 2>&1 &
+			SERVER_PID=$!
+			for _ in $(seq 100); do
+				"$H2LOAD" -n 1 "https://127.0.0.1:$port/healthz" 2>/dev/null | grep -q '1 succeeded' && break
+				sleep 0.1
+			done
+			for load in healthz wasm-br; do
+				c0=$(server_cpu "$SERVER_PID")
+				case $load in
+				healthz) out=$("${TOOL_CPU[@]}" "$H2LOAD" -n 50000 -c 50 -m 10 "https://127.0.0.1:$port/healthz" 2>&1) || true ;;
+				wasm-br) out=$("${TOOL_CPU[@]}" "$H2LOAD" -n "$n_wasm" -c 10 -H 'accept-encoding: br' "https://127.0.0.1:$port/web/app.wasm" 2>&1) || true ;;
+				esac
+				c1=$(server_cpu "$SERVER_PID")
+				printf '%s\n' "$out" >"$LOGS/h2load-$load-$impl-$run.txt"
+				h2load_row "$load" "$impl" "$run" "$((c1 - c0))" "$out" >>"$tsv"
+			done
+			stop_server "$SERVER_PID"
+			SERVER_PID=
+		done
+	done
+	h2load_table "$tsv" "$n_wasm" >"$RESULTS/h2load.md"
+}
+
+# h2load_table TSV N_WASM: the Markdown of the h2load loads.
+h2load_table() {
+	cat <<-EOF
+		## HTTP/2: ours against Go's, with h2load
+
+		nghttp2's h2load (Debian's nghttp2-client, an HTTP/2 client that is not Go's) loads the binary over TLS (a self-signed certificate): ours (\`-http2-server=h2\`, the default) and Go's (\`-http2-server=net/http\`), $H2_RUNS runs each, taking turns, each server fresh${PLACEMENT:+; $PLACEMENT}. /healthz: \`h2load -n 50000 -c 50 -m 10\`; app.wasm in brotli (the real app: 1.4 MB, 7 MB raw): \`h2load -n $2 -c 10 -H 'accept-encoding: br'\`. Bytes are what h2load received, frames and TLS-decrypted; CPU is the server's for the whole load.
+
+		| load | server | run | requests/s | MB received | of them headers, KB | server CPU s | succeeded | failed |
+		|---|---|--:|--:|--:|--:|--:|--:|--:|
+	EOF
+	awk -F'\t' '{ printf "| %s | %s | %s | %.0f | %.2f | %.1f | %s | %s | %s |\n", $1, $2, $3, $4, $5 / 1048576, $6 / 1024, $7, $8, $9 }' "$1"
+	echo
+	echo "Ours ÷ Go's, each run against Go's run next to it:"
+	echo
+	echo "| load | requests/s | bytes received | server CPU |"
+	echo "|---|---|---|---|"
+	awk -F'\t' '
+		{ v[$1, $3, $2, "rps"] = $4; v[$1, $3, $2, "bytes"] = $5; v[$1, $3, $2, "cpu"] = $7; loads[$1] = 1; if ($3 + 0 > n) n = $3 + 0 }
+		function r(a, b) { return b > 0 ? sprintf("%.2f×", a / b) : "n/a" }
+		END {
+			for (l in loads) {
+				rps = ""; by = ""; cpu = ""
+				for (i = 1; i <= n; i++) {
+					sep = i > 1 ? ", " : ""
+					rps = rps sep r(v[l, i, "ours", "rps"], v[l, i, "go", "rps"])
+					by = by sep r(v[l, i, "ours", "bytes"], v[l, i, "go", "bytes"])
+					cpu = cpu sep r(v[l, i, "ours", "cpu"], v[l, i, "go", "cpu"])
+				}
+				printf "| %s | %s | %s | %s |\n", l, rps, by, cpu
+			}
+		}' "$1" | sort
+	echo
+}
+
+# run_h2attack: TestAttacks (server/h2), each pattern alone for
+# BENCH_ATTACK_DURATION against each server; it writes the table.
+run_h2attack() {
+	local d=${BENCH_ATTACK_DURATION:-20s}
+	[ "$QUICK" = 1 ] && d=${BENCH_ATTACK_DURATION:-5s}
+	echo "== h2attack: the attack patterns, $d each against each server (log in $LOGS/h2attack.log)"
+	local rc=0
+	$GO test ./server/h2 -run '^TestAttacks$' -count=1 -timeout 120m -v \
+		-attack.duration="$d" -attack.report="$RESULTS/h2attack-table.md" >"$LOGS/h2attack.log" 2>&1 || rc=$?
+	{
+		echo "## HTTP/2: attack patterns, ours against Go's"
+		echo
+		echo "\`go test ./server/h2 -run '^TestAttacks\$' -attack.duration=$d\`: each pattern runs alone against our server, then against Go's (net/http's), each served as the binary serves it with TLS, in a fresh process."
+		[ "$rc" != 0 ] && printf '\n**TestAttacks failed** (exit %s): %s\n' "$rc" "$(grep -E '^\s+attack_test.go:[0-9]+: [^o]' "$LOGS/h2attack.log" | grep -v ': ours:\|: go  :' | head -5 | tr '\n' ' ')"
+		echo
+		if [ -f "$RESULTS/h2attack-table.md" ]; then cat "$RESULTS/h2attack-table.md"; else echo "No table: see $LOGS/h2attack.log."; fi
+		echo
+	} >"$RESULTS/h2attack.md"
+}
+
+for s in $SCENARIOS; do
+	case $s in
+	h2load) run_h2load ;;
+	h2attack) run_h2attack ;;
+	esac
+done
+
+NOTES=$RESULTS/notes.md
+cat "$RESULTS"/h2load.md "$RESULTS"/h2attack.md >"$NOTES" 2>/dev/null || true
+shopt -s nullglob
+JSONS=("$RESULTS"/*.json)
+shopt -u nullglob
+"$BIN/ssebench" report -o "$REPORT" -command "$COMMAND" -revision "$REVISION" -placement "$PLACEMENT" -notes "$NOTES" "${JSONS[@]}"
 echo "== wrote $REPORT (results in $RESULTS)"

@@ -319,8 +319,10 @@ func TestRequestBodyReadTimeout(t *testing.T) {
 				if got := resp.Header.Get("X-Read"); got != "1" {
 					t.Errorf("the handler read %s bytes, want 1", got)
 				}
-				if took < 150*time.Millisecond || took > 2*time.Second {
-					t.Errorf("answered after %v, want about 200 ms", took)
+				// The deadline passed before the answer; the request's
+				// context bounds the wait.
+				if d := tt.readTimeout + tt.deadline; took < d {
+					t.Errorf("answered after %v, before the read deadline of %v", took, d)
 				}
 			})
 		}
@@ -747,21 +749,19 @@ func TestIdleTimeout(t *testing.T) {
 			addr, _ := serve(t, mux, &h2.Server{IdleTimeout: idle}, nil)
 			return dialRaw(t, addr), b
 		}
-		// goesAway expects GOAWAY after IdleTimeout (counted from since,
-		// the last stream's end) and within 1 s, then the connection's end
-		// within the second the server lingers after a GOAWAY, and a bit.
+		// goesAway expects GOAWAY once IdleTimeout has passed since the
+		// last stream's end (seen by the client at since, a little after
+		// the server ended it: half the timeout is the margin), then the
+		// connection's end. The waits only bound a hang.
 		goesAway := func(t *testing.T, c *rawClient, since time.Time, last uint32) {
 			t.Helper()
-			g := c.expect(t, 2*time.Second, "GOAWAY", isGoAway(http2.ErrCodeNo))
-			e := c.expect(t, 3*time.Second, "the connection's end", isEnd)
+			g := c.expect(t, 5*time.Second, "GOAWAY", isGoAway(http2.ErrCodeNo))
+			c.expect(t, 5*time.Second, "the connection's end", isEnd)
 			if g.last != last {
 				t.Errorf("GOAWAY's last stream %d, want %d", g.last, last)
 			}
-			if d := g.at.Sub(since); d < idle/2 || d > time.Second {
-				t.Errorf("GOAWAY %v after the last stream ended, want IdleTimeout %v", d, idle)
-			}
-			if d := e.at.Sub(g.at); d > 1500*time.Millisecond {
-				t.Errorf("closed %v after GOAWAY, want within 1.5 s", d)
+			if d := g.at.Sub(since); d < idle/2 {
+				t.Errorf("GOAWAY %v after the last stream ended, before IdleTimeout %v", d, idle)
 			}
 		}
 

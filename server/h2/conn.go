@@ -29,11 +29,39 @@ const (
 	maxWindow       = 1<<31 - 1
 	maxReadFrame    = 16 << 10 // the protocol's default and minimum: never raised
 	maxDataFrame    = 16 << 10 // what we send, whatever the client allows
-	maxOut          = 64 << 10 // frames queued for the socket before DATA writers wait
-	maxQueued       = 1 << 20  // frames queued at all: past that the client does not read (a PING or SETTINGS flood)
+	maxOut          = 64 << 10 // frames queued for the socket before handlers' writes wait
 	bigFrame        = 4 << 10  // a frame read larger than this: the Framer's buffer is dropped after it
-	headerTableSize = 4096     // the HPACK table the client's requests may use (the default)
+	headerTableSize = 4096     // the HPACK tables of requests and of responses (the protocol's default)
 	goAwayLinger    = time.Second
+)
+
+// Limits on what a client can make a connection do (see also
+// Server.MaxConcurrentStreams, and the refused streams of processHeaders).
+const (
+	// maxUnwritten bounds the frames a client made us send (resets,
+	// acknowledgements, window updates) that wait for the socket: a
+	// client that makes us answer faster than it reads (a PING,
+	// SETTINGS or RST_STREAM flood, never read) loses the connection
+	// (ENHANCE_YOUR_CALM). Go's server allows as many (10,000, about
+	// 170 KB of frames).
+	maxUnwritten = 10000
+	// SETTINGS frames: settingsBurst at once, then settingsRate a
+	// second. Each may make us walk every open stream (a change of
+	// INITIAL_WINDOW_SIZE); a client that sends more (a SETTINGS flood,
+	// read or not) loses the connection (ENHANCE_YOUR_CALM). Clients
+	// send one or two.
+	settingsBurst = 100
+	settingsRate  = 10
+	// firstSettingsTimeout bounds the wait for the SETTINGS frame that
+	// ends the client's preface, as in Go's server: a client that sends
+	// the preface and nothing more holds a connection no longer.
+	firstSettingsTimeout = 2 * time.Second
+	// defaultHeaderTimeout bounds a header block begun and not ended (a
+	// HEADERS frame without END_HEADERS, then CONTINUATION frames that
+	// never end it, or that trickle), unless the http.Server sets
+	// ReadHeaderTimeout or ReadTimeout: a block held open holds its
+	// bytes, and the idle timer stops while streams are open.
+	defaultHeaderTimeout = 10 * time.Second
 )
 
 // errConnClosed is the error of a write on a connection that closed.
@@ -56,7 +84,9 @@ type conn struct {
 	hdec        *hpack.Decoder
 	src         []byte // what fr reads (frameSource)
 	in          []byte // bytes read, short of a whole frame, while parked
+	scanned     int    // of the unit at the head of the bytes read: how far unitLen has found whole frames
 	sawSettings bool
+	owing       owed            // what the read loop last told oweLocked
 	raw         syscall.RawConn // the socket, for parking; nil: the read loop waits
 	pollID      uint64          // its key in the Server's epoll set, once parked
 	done        chan struct{}   // closed once the connection has closed
@@ -66,19 +96,33 @@ type conn struct {
 	streams   map[uint32]*stream
 	maxID     uint32 // the highest stream ID the client has used
 	open      int    // streams counted against MaxConcurrentStreams
+	running   int    // handlers running
 	refused   int    // streams refused over it
 	draining  bool   // GOAWAY sent: no new streams; close once open is 0
 	closing   bool   // close once out is written
 	lingering bool   // the close is on its way
 	closed    bool
 	idle      *time.Timer
+	calm      bool // the client made us queue too much (queueControl): the read loop ends the connection
 
-	out        []byte // frames for the socket
-	flushing   bool   // flush runs
-	sendWindow int64  // what the connection's window lets us send
-	peerWindow int64  // SETTINGS_INITIAL_WINDOW_SIZE: each new stream's
-	peerFrame  int    // the largest DATA frame we send
-	henc       *hpack.Encoder
+	owes      owed        // what the client owes, due by owesTimer
+	owesTimer *time.Timer // overdue: the connection goes away
+	owesGen   uint64      // which owed owesTimer was set for
+
+	settingsTokens float64   // SETTINGS frames the client may still send (settingsBurst, settingsRate)
+	settingsAt     time.Time // when settingsTokens was counted
+
+	out        []byte         // frames for the socket
+	unwritten  int            // frames in out the client made us send (queueControl)
+	writing    int            // bytes flush is writing
+	flushing   bool           // flush runs
+	sendWindow int64          // what the connection's window lets us send
+	peerWindow int64          // SETTINGS_INITIAL_WINDOW_SIZE: each new stream's
+	peerFrame  int            // the largest DATA frame we send
+	henc       *hpack.Encoder // nil until a head is written, and again once only detached streams were left for encoderIdle
+	dropTimer  *time.Timer    // drops henc (dropEncoderLaterLocked)
+	hencReset  bool           // the client's table may hold entries: the next encoder empties it first
+	peerTable  uint32         // SETTINGS_HEADER_TABLE_SIZE: the client's table for our heads
 	hbuf       bytes.Buffer
 	recvWindow int64 // what the client may still send on the connection
 	recvUsed   int64 // bytes consumed and not yet granted again
@@ -95,6 +139,10 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 		peerWindow: initialWindow,
 		peerFrame:  maxDataFrame, // the protocol's minimum: every client takes it
 		recvWindow: initialWindow,
+		peerTable:  headerTableSize,
+
+		settingsTokens: settingsBurst,
+		settingsAt:     time.Now(),
 	}
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
@@ -105,8 +153,6 @@ func newConn(s *Server, hs *http.Server, nc net.Conn, h http.Handler, ctx contex
 	if park {
 		c.raw = rawSocket(nc)
 	}
-	c.henc = hpack.NewEncoder(&c.hbuf)
-	c.henc.SetMaxDynamicTableSizeLimit(0) // responses are few per stream: no table to keep
 	c.hdec = hpack.NewDecoder(headerTableSize, nil)
 	c.hdec.SetMaxStringLength(c.framerHeaderList())
 	c.fr = c.newFramer()
@@ -169,11 +215,16 @@ func (c *conn) serve() {
 	c.queueFrame(http2.FrameWindowUpdate, 0, 0, u32(connWindow-initialWindow))
 	c.recvWindow = connWindow
 	c.idleLocked()
+	c.owing = owesSettings
+	c.oweLocked(owesSettings, false)
 	c.mu.Unlock()
 	if canPark && c.raw != nil {
 		// What came with the preface is read first: it may sit in the
 		// TLS layer's buffers, where epoll cannot see it.
-		if c.readArrived(readNone) && c.srv.park(c) {
+		if !c.readArrived(readNone) {
+			return // the connection has ended, or goes away
+		}
+		if c.srv.park(c) {
 			return // readReady goes on
 		}
 	}
@@ -206,6 +257,15 @@ const (
 const (
 	stallTimeout = 30 * time.Second // a record begun must end within it
 	readChunk    = 16<<10 + 512     // room for a whole TLS record's plaintext
+	// The bytes of a unit begun, when a connection parks: up to
+	// keepSmall, a copy of them; beyond, a buffer of at most a quarter
+	// more (and minRoom), the one read into if it is no larger, which the
+	// next reads fill on and grow by a quarter when full. A header block
+	// that trickles in then costs time linear in its length (copying it
+	// at every park and wake cost the square), and a parked connection
+	// holds little more than its bytes.
+	keepSmall = 4 << 10
+	minRoom   = 1 << 10
 )
 
 // pastDeadline makes a read return at once unless the TLS layer holds a
@@ -226,16 +286,26 @@ func (c *conn) readLoop() {
 // connection's socket is readable, but may hold part of a record only);
 // then, and with readNone, the reads take what has arrived, and the
 // first that would wait ends the call. With readAlways it reads until
-// the connection ends. It reports false once the connection has ended.
+// the connection ends. It reports false once the connection has ended,
+// or goes away (goAway: it closes by itself).
 func (c *conn) readArrived(wait readWait) bool {
-	bp := readPool.Get().(*[]byte)
-	buf := append((*bp)[:0], c.in...)
+	buf := c.in // a unit begun: kept, or copied if small
 	c.in = nil
+	var bp *[]byte
+	if len(buf) <= keepSmall { // nothing, or a copy: into a pooled buffer
+		bp = readPool.Get().(*[]byte)
+		buf = append((*bp)[:0], buf...)
+	}
+	kept := false
 	defer func() {
-		if cap(buf) <= 2*readChunk {
-			*bp = buf[:0]
-			readPool.Put(bp)
+		if kept || cap(buf) != 2*readChunk { // kept, or not of the pool's size
+			return
 		}
+		if bp == nil {
+			bp = new([]byte)
+		}
+		*bp = buf[:0]
+		readPool.Put(bp)
 	}()
 	for first := true; ; first = false {
 		switch {
@@ -245,21 +315,33 @@ func (c *conn) readArrived(wait readWait) bool {
 		default:
 			c.nc.SetReadDeadline(pastDeadline) //nolint:errcheck // as above
 		}
-		if cap(buf)-len(buf) < readChunk {
-			buf = slices.Grow(buf, readChunk) // a header block larger than the buffer: bounded in processBuffered
+		if cap(buf)-len(buf) < minRoom {
+			buf = slices.Grow(buf, max(readChunk, len(buf)/4)) // a header block larger than the buffer: bounded in processBuffered
 		}
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		rest, ok := c.processBuffered(buf)
 		if !ok {
-			c.close(errConnClosed)
+			c.mu.Lock()
+			later := c.lingering // after a GOAWAY: closes by itself
+			c.mu.Unlock()
+			if !later {
+				c.close(errConnClosed)
+			}
 			return false
 		}
-		buf = buf[:copy(buf, rest)]
+		if len(rest) < len(buf) {
+			buf = buf[:copy(buf, rest)]
+		}
 		if err != nil {
 			var ne net.Error
 			if wait != readAlways && !(first && wait == readFirst) && errors.As(err, &ne) && ne.Timeout() {
-				if len(buf) > 0 {
+				switch n := len(buf); {
+				case n > keepSmall && cap(buf) <= n+n/4+minRoom:
+					c.in, kept = buf, true
+				case n > keepSmall:
+					c.in = append(make([]byte, 0, n+n/4+minRoom), buf...)
+				case n > 0:
 					c.in = slices.Clone(buf) // a frame begun: kept, exactly
 				}
 				return true
@@ -273,13 +355,19 @@ func (c *conn) readArrived(wait readWait) bool {
 // processBuffered answers the whole frames at the head of buf and
 // returns the rest; false means the connection must end.
 func (c *conn) processBuffered(buf []byte) ([]byte, bool) {
-	for {
-		n := unitLen(buf)
+	for answered := false; ; answered = true {
+		var n int
+		n, c.scanned = unitLen(buf, c.scanned)
 		if n == 0 {
-			if len(buf) > c.maxHeaderList()+4*maxReadFrame {
-				c.goAway(http2.ErrCodeEnhanceYourCalm) // a header block that never ends
+			// A header block may be twice the header list we take
+			// (Go's Framer lets a fragment be) and a frame more; past
+			// that, or its time, it never ends well (CONTINUATION
+			// flood).
+			if len(buf) > 2*c.maxHeaderList()+maxReadFrame {
+				c.goAway(http2.ErrCodeEnhanceYourCalm)
 				return nil, false
 			}
+			c.owe(buf, answered)
 			return buf, true
 		}
 		c.src = buf[:n]
@@ -307,30 +395,120 @@ func (c *conn) processBuffered(buf []byte) ([]byte, bool) {
 // of the header block (HEADERS or PUSH_PROMISE, and CONTINUATION frames
 // up to END_HEADERS, and the frame that breaks the block if one does),
 // or 0 if it is not all there. A frame over the size we read counts as
-// its 9 bytes of header: the Framer refuses it from them.
-func unitLen(buf []byte) int {
-	n := 0
-	for first := true; ; first = false {
+// its 9 bytes of header: the Framer refuses it from them. from is where
+// the last call on the same unit stopped (0 for a new unit), next where
+// this one did: a header block that arrives in many reads is scanned
+// once.
+func unitLen(buf []byte, from int) (n, next int) {
+	n = from
+	for first := from == 0; ; first = false {
 		if len(buf) < n+9 {
-			return 0
+			return 0, n
 		}
 		h := buf[n : n+9]
 		length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
 		typ, flags := http2.FrameType(h[3]), http2.Flags(h[4])
 		if length > maxReadFrame {
-			return n + 9
+			return n + 9, 0
 		}
 		if len(buf) < n+9+length {
-			return 0
+			return 0, n
 		}
 		n += 9 + length
 		switch {
 		case first && typ != http2.FrameHeaders && typ != http2.FramePushPromise,
 			flags.Has(http2.FlagHeadersEndHeaders),
 			!first && typ != http2.FrameContinuation:
-			return n
+			return n, 0
 		}
 	}
+}
+
+// What a client owes: a connection waits at most so long for the
+// SETTINGS frame that ends the preface, and for the end of a header
+// block begun; then it goes away.
+type owed int
+
+const (
+	owesNothing     owed = iota
+	owesSettings         // within firstSettingsTimeout
+	owesHeaderBlock      // within headerTimeout
+)
+
+// owe notes, after the whole units of the bytes read were answered,
+// what the client owes with rest, the bytes left: the first SETTINGS
+// until it came, then the end of a header block begun. answered says
+// whether units were answered before rest: then a header block in rest
+// is a new one, whose time starts now.
+func (c *conn) owe(rest []byte, answered bool) {
+	what := owesNothing
+	switch {
+	case !c.sawSettings:
+		what = owesSettings
+	case len(rest) >= 9 && (http2.FrameType(rest[3]) == http2.FrameHeaders || http2.FrameType(rest[3]) == http2.FramePushPromise):
+		what = owesHeaderBlock
+	}
+	again := what == owesHeaderBlock && answered
+	if what == c.owing && !again {
+		return // as the timer counts already: no lock
+	}
+	c.owing = what
+	c.mu.Lock()
+	c.oweLocked(what, again)
+	c.mu.Unlock()
+}
+
+// oweLocked starts counting the time the client has to pay what, unless
+// it counts already (and again is false); owesNothing stops it.
+func (c *conn) oweLocked(what owed, again bool) {
+	if what == c.owes && !again || c.closed {
+		return
+	}
+	if c.owesTimer != nil {
+		c.owesTimer.Stop()
+		c.owesTimer = nil
+	}
+	c.owes = what
+	c.owesGen++
+	var d time.Duration
+	switch what {
+	case owesNothing:
+		return
+	case owesSettings:
+		d = firstSettingsTimeout
+	case owesHeaderBlock:
+		d = c.headerTimeout()
+	}
+	gen := c.owesGen
+	c.owesTimer = time.AfterFunc(d, func() { c.overdue(gen) })
+}
+
+// overdue ends a connection whose client did not pay in time: GOAWAY
+// (PROTOCOL_ERROR for the preface's missing SETTINGS, ENHANCE_YOUR_CALM
+// for a header block held open), then the close.
+func (c *conn) overdue(gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.owesGen || c.closed {
+		return
+	}
+	code := http2.ErrCodeEnhanceYourCalm
+	if c.owes == owesSettings {
+		code = http2.ErrCodeProtocol
+	}
+	c.draining = true
+	c.queueGoAway(code)
+	c.lingerLocked()
+}
+
+func (c *conn) headerTimeout() time.Duration {
+	switch {
+	case c.hs.ReadHeaderTimeout > 0:
+		return c.hs.ReadHeaderTimeout
+	case c.hs.ReadTimeout > 0:
+		return c.hs.ReadTimeout
+	}
+	return defaultHeaderTimeout
 }
 
 // frameSource is what the Framer reads: the frame, or header block, that
@@ -359,8 +537,12 @@ func (c *conn) failed(err error) bool {
 			c.maxID = se.StreamID // a HEADERS with bad fields: its ID is used
 		}
 		c.resetLocked(se.StreamID, se.Code, errReset(se.Code))
+		calm := c.calm
 		c.mu.Unlock()
-		return true
+		if !calm {
+			return true
+		}
+		c.goAway(http2.ErrCodeEnhanceYourCalm) // resets it does not read
 	case errors.As(err, &ce):
 		c.goAway(http2.ErrCode(ce))
 	case errors.Is(err, http2.ErrFrameTooLarge):
@@ -369,25 +551,35 @@ func (c *conn) failed(err error) bool {
 	return false
 }
 
-// goAway sends GOAWAY with code, reads and drops what the client still
-// sends for a second (a close with unread bytes would reset the
-// connection, and the client could lose the GOAWAY), then returns.
+// goAway sends GOAWAY with code; the caller stops reading, and the
+// connection closes a second later (goAwayLinger), for the client to
+// read the GOAWAY first. What the client sends meanwhile is not read, as
+// in Go's server: a client that floods us waits, rather than make us
+// read on, or connect again.
 func (c *conn) goAway(code http2.ErrCode) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.draining = true
 	c.queueGoAway(code)
-	c.mu.Unlock()                                      // the caller closes the connection after the linger
-	c.nc.SetReadDeadline(time.Now().Add(goAwayLinger)) //nolint:errcheck // a closed conn fails the read
-	io.Copy(io.Discard, c.nc)                          //nolint:errcheck // until the deadline or the close
+	c.lingerLocked()
 }
 
-// process answers one frame.
+// process answers one frame. A client that made us queue more than it
+// reads (queueControl) is told to go away instead.
 func (c *conn) process(f http2.Frame) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return errConnClosed
 	}
+	err := c.processLocked(f)
+	if c.calm {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	return err
+}
+
+func (c *conn) processLocked(f http2.Frame) error {
 	switch f := f.(type) {
 	case *http2.SettingsFrame:
 		return c.processSettings(f)
@@ -401,7 +593,8 @@ func (c *conn) process(f http2.Frame) error {
 		if f.IsAck() {
 			return nil // we send no PING
 		}
-		return c.queueControl(http2.FramePing, http2.FlagPingAck, 0, f.Data[:])
+		c.queueControl(http2.FramePing, http2.FlagPingAck, 0, f.Data[:])
+		return nil
 	case *http2.RSTStreamFrame:
 		return c.processReset(f)
 	case *http2.PriorityFrame:
@@ -418,35 +611,67 @@ func (c *conn) process(f http2.Frame) error {
 	return nil // frames of unknown types are ignored
 }
 
+// processSettings applies a SETTINGS frame. A parameter may come more
+// than once in a frame, and then its last value counts (RFC 9113
+// section 6.5.3, h2spec 6.5.3): the new INITIAL_WINDOW_SIZE is applied
+// to the open streams once, not once for each of the frame's entries
+// (a frame can hold 2,730, and a walk of 250 streams each cost seconds
+// of CPU). HEADER_TABLE_SIZE is applied at each (the encoder must
+// signal the smallest, RFC 7541 section 4.2), at no cost.
 func (c *conn) processSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
 		return nil
 	}
+	if !c.settingsAllowedLocked() {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	window := int64(-1)
 	err := f.ForeachSetting(func(st http2.Setting) error {
 		if err := st.Valid(); err != nil {
 			return err
 		}
 		switch st.ID {
 		case http2.SettingInitialWindowSize:
-			delta := int64(st.Val) - c.peerWindow
-			for _, s := range c.streams {
-				if s.sendWindow += delta; s.sendWindow > maxWindow {
-					return http2.ConnectionError(http2.ErrCodeFlowControl)
-				}
-			}
-			c.peerWindow = int64(st.Val)
+			window = int64(st.Val)
 		case http2.SettingMaxFrameSize:
 			c.peerFrame = min(int(st.Val), maxDataFrame)
 		case http2.SettingHeaderTableSize:
-			c.henc.SetMaxDynamicTableSize(st.Val) // within our limit of 0
+			c.peerTable = st.Val
+			if c.henc != nil {
+				c.henc.SetMaxDynamicTableSize(st.Val) // within our limit, headerTableSize
+			} else {
+				c.hencReset = true // the smallest size since the last head is signalled: 0 is
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if delta := window - c.peerWindow; window >= 0 && delta != 0 {
+		for _, s := range c.streams {
+			if s.sendWindow += delta; s.sendWindow > maxWindow {
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
+			}
+		}
+		c.peerWindow = window
+	}
 	c.cond.Broadcast()
-	return c.queueControl(http2.FrameSettings, http2.FlagSettingsAck, 0, nil)
+	c.queueControl(http2.FrameSettings, http2.FlagSettingsAck, 0, nil)
+	return nil
+}
+
+// settingsAllowedLocked takes one SETTINGS frame from the client's
+// allowance (settingsBurst, then settingsRate a second), if any is left.
+func (c *conn) settingsAllowedLocked() bool {
+	now := time.Now()
+	c.settingsTokens = min(settingsBurst, c.settingsTokens+now.Sub(c.settingsAt).Seconds()*settingsRate)
+	c.settingsAt = now
+	if c.settingsTokens < 1 {
+		return false
+	}
+	c.settingsTokens--
+	return true
 }
 
 func (c *conn) processWindowUpdate(f *http2.WindowUpdateFrame) error {
@@ -527,6 +752,7 @@ func (c *conn) processHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	s := c.newStreamLocked(id, req, f.StreamEnded())
 	w := &responseWriter{s: s, c: c, header: make(http.Header), head: req.Method == http.MethodHead, declared: -1}
+	c.running++
 	if f.Truncated || headerListSize(f) > c.maxHeaderList() {
 		go c.runHandler(s, w, s.req, http.HandlerFunc(headersTooLarge))
 	} else {
@@ -604,7 +830,7 @@ func (c *conn) endBodyLocked(s *stream) error {
 func (c *conn) creditLocked(s *stream, n int64) {
 	c.recvUsed += n
 	if c.recvUsed >= connWindow/4 {
-		c.queueFrame(http2.FrameWindowUpdate, 0, 0, u32(uint32(c.recvUsed)))
+		c.queueControl(http2.FrameWindowUpdate, 0, 0, u32(uint32(c.recvUsed)))
 		c.recvWindow += c.recvUsed
 		c.recvUsed = 0
 	}
@@ -613,7 +839,7 @@ func (c *conn) creditLocked(s *stream, n int64) {
 	}
 	s.recvUsed += n
 	if s.recvUsed >= streamWindow/2 {
-		c.queueFrame(http2.FrameWindowUpdate, 0, s.id, u32(uint32(s.recvUsed)))
+		c.queueControl(http2.FrameWindowUpdate, 0, s.id, u32(uint32(s.recvUsed)))
 		s.recvWindow += s.recvUsed
 		s.recvUsed = 0
 	}
@@ -629,7 +855,7 @@ func (c *conn) resetLocked(id uint32, code http2.ErrCode, err error) {
 	if s != nil && s.resetByUs {
 		return // once
 	}
-	c.queueFrame(http2.FrameRSTStream, 0, id, u32(uint32(code)))
+	c.queueControl(http2.FrameRSTStream, 0, id, u32(uint32(code)))
 	if s != nil {
 		wasReset := s.reset
 		s.reset, s.resetByUs = true, true
@@ -754,6 +980,12 @@ func (c *conn) close(err error) {
 	}
 	if c.idle != nil {
 		c.idle.Stop()
+	}
+	if c.owesTimer != nil {
+		c.owesTimer.Stop()
+	}
+	if c.dropTimer != nil {
+		c.dropTimer.Stop()
 	}
 	putBuf(c.out)
 	c.out = nil

@@ -42,9 +42,15 @@
 // prior-knowledge HTTP/2 over cleartext (h2c), and stream priorities (all
 // streams are equal; a connection's frames go out in the order written).
 // It answers the protocol's misuse as RFC 9113 says, which h2spec
-// checks, and bounds what a client can make it hold:
-// streams per connection (also those reset whose handlers still run, the
-// "rapid reset" attack), header bytes, CONTINUATION frames, buffered
-// request bodies (the flow-control windows it grants) and queued control
-// frames.
+// checks, and bounds what a client can make it hold or do:
+//   - streams per connection, also those reset whose handlers still run
+//     ("rapid reset", and streams it resets itself, "MadeYouReset");
+//   - header bytes, and the time a header block may take
+//     (http.Server.ReadHeaderTimeout; 10 s if it and ReadTimeout are 0);
+//   - buffered request bodies: the flow-control windows it grants;
+//   - what waits for the socket: handlers' writes wait for room, and a
+//     client that makes it answer (resets, acknowledgements) faster than
+//     it reads is told to go away (ENHANCE_YOUR_CALM), as by Go's server;
+//   - SETTINGS frames: 100, then 10 a second;
+//   - the preface: its SETTINGS frame must come within 2 s.
 package h2

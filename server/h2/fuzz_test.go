@@ -93,15 +93,23 @@ func FuzzConn(f *testing.F) {
 	})
 }
 
-// unitLen never reports more than it has, nor less than a frame header.
+// unitLen never reports more than it has, nor less than a frame header;
+// and the bytes arriving in two parts (unitLen going on from where it
+// stopped in the first) give the same unit as all at once.
 func FuzzUnitLen(f *testing.F) {
 	for _, s := range seedFrames(f) {
-		f.Add(s)
+		f.Add(s, uint16(len(s)/2))
 	}
-	f.Fuzz(func(t *testing.T, buf []byte) {
-		n := unitLen(buf)
-		if n < 0 || n > len(buf) || n > 0 && n < 9 {
-			t.Fatalf("unitLen = %d of %d bytes", n, len(buf))
+	f.Fuzz(func(t *testing.T, buf []byte, cut uint16) {
+		n, next := unitLen(buf, 0)
+		if n < 0 || n > len(buf) || n > 0 && n < 9 || n > 0 && next != 0 || next > len(buf) {
+			t.Fatalf("unitLen = %d, %d of %d bytes", n, next, len(buf))
+		}
+		k := int(cut) % (len(buf) + 1)
+		if n1, next1 := unitLen(buf[:k], 0); n1 == 0 {
+			if n2, _ := unitLen(buf, next1); n2 != n {
+				t.Fatalf("unitLen of %d bytes, then of %d from %d: %d, want %d", k, len(buf), next1, n2, n)
+			}
 		}
 	})
 }

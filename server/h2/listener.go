@@ -82,7 +82,8 @@ type ListenerConfig struct {
 	// serve HTTP/2 itself.
 	Server *Server
 	// HTTPServer is the http.Server whose settings (ReadTimeout,
-	// MaxHeaderBytes, IdleTimeout, ErrorLog, ConnContext) and Handler
+	// ReadHeaderTimeout, MaxHeaderBytes, IdleTimeout, ErrorLog,
+	// ConnContext) and Handler
 	// (nil: http.DefaultServeMux) Server's connections get: the one that
 	// serves the Listener. Nil: the zero http.Server's.
 	HTTPServer *http.Server

@@ -83,7 +83,8 @@ func (s *Server) ConfigureServer(hs *http.Server) {
 
 // ServeConn serves one HTTP/2 connection with h, under hs's settings
 // (ReadTimeout bounds each request body, MaxHeaderBytes the header list,
-// IdleTimeout, ErrorLog, ConnContext), and returns when the connection
+// ReadHeaderTimeout each header block, IdleTimeout, ErrorLog,
+// ConnContext), and returns when the connection
 // has closed. nc is a *tls.Conn whose handshake chose "h2", or any
 // connection that speaks HTTP/2 from its first byte. hs may be nil.
 func (s *Server) ServeConn(nc net.Conn, hs *http.Server, h http.Handler) {

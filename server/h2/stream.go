@@ -175,6 +175,9 @@ func (c *conn) runHandler(s *stream, w *responseWriter, req *http.Request, h htt
 		s.handlerDone = true
 		c.closeBodyLocked(s) // what the handler did not read goes back to the connection's window
 		c.maybeRemoveLocked(s)
+		if c.running--; c.running == 0 && c.open > 0 {
+			c.dropEncoderLaterLocked() // only detached streams are left: event streams, which send no more heads
+		}
 		c.mu.Unlock()
 		w.releaseBuf()
 	}()
@@ -269,9 +272,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	if code < 200 {
 		if code != http.StatusSwitchingProtocols { // 1xx: informational heads go out at once
 			w.c.mu.Lock()
-			if w.c.writeErrLocked(w.s) == nil {
-				w.c.writeHeadersLocked(w.s, code, w.header, false)
-			}
+			w.c.writeHeadersLocked(w.s, code, w.header, false) //nolint:errcheck // the final head will fail alike
 			w.c.mu.Unlock()
 		}
 		return
@@ -347,18 +348,17 @@ func (w *responseWriter) commit(end bool, next []byte) error {
 		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
 	c := w.c
-	c.mu.Lock()
-	if err := c.writeErrLocked(w.s); err != nil {
-		c.mu.Unlock()
-		return err
-	}
-	w.committed = true
 	if w.head {
 		end = true // the head is all a HEAD gets
 		w.releaseBuf()
 	}
-	c.writeHeadersLocked(w.s, w.status, h, end && len(w.buf) == 0)
+	c.mu.Lock()
+	err := c.writeHeadersLocked(w.s, w.status, h, end && len(w.buf) == 0)
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.committed = true
 	if len(w.buf) > 0 {
 		if _, err := c.writeData(w.s, net.Buffers{w.buf}, end, true); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,11 +18,20 @@ import (
 
 // Writing. Every frame is encoded into c.out under c.mu, whole; flush,
 // on a goroutine that runs only while out holds frames, writes them to
-// the socket, many frames in one write. Writers of DATA wait (or, not
-// blocking, stop) when the stream's or the connection's window is spent
-// or out holds maxOut bytes; control frames never wait, and a client
-// that makes them pile up past maxQueued without reading loses the
-// connection.
+// the socket, many frames in one write. What a connection holds for its
+// socket is bounded:
+//   - handlers' frames (heads, DATA) wait (or, not blocking, stop) while
+//     out holds maxOut bytes, and DATA also while the stream's or the
+//     connection's window is spent;
+//   - frames the client makes us send (RST_STREAM, PING and SETTINGS
+//     acknowledgements, WINDOW_UPDATE) never wait, but are counted until
+//     flush takes them: a client that makes us queue more than
+//     maxUnwritten of them reads slower than it makes us answer, and the
+//     connection goes away (ENHANCE_YOUR_CALM), as with Go's server;
+//   - the end of a response (an empty DATA frame) and GOAWAY come once
+//     per stream and per connection.
+// So out holds at most maxOut bytes, a head or a frame more, and
+// maxUnwritten small frames; and flush's write, as much again.
 
 // Buffers for out, in two sizes: most flushes carry a few small frames
 // (a heartbeat, an acknowledgement), and 5,000 connections that each
@@ -60,13 +70,30 @@ func putBuf(b []byte) {
 
 func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
 
-// frameHeaderLocked appends a frame header to c.out.
+// frameHeaderLocked appends a frame header to c.out, with room for its
+// payload.
 func (c *conn) frameHeaderLocked(typ http2.FrameType, flags http2.Flags, id uint32, length int) {
-	if c.out == nil {
-		c.out = getBuf(9 + length)
+	if cap(c.out)-len(c.out) < 9+length {
+		c.roomLocked(9 + length)
 	}
 	c.out = append(c.out, byte(length>>16), byte(length>>8), byte(length), byte(typ), byte(flags),
 		byte(id>>24)&0x7f, byte(id>>16), byte(id>>8), byte(id))
+}
+
+// roomLocked makes room for n more bytes in c.out, from the pools: a
+// small buffer that fills up is swapped for a large one, which every
+// DATA writer fills to maxOut, rather than grown by append, step by step,
+// into sizes the pools do not keep.
+func (c *conn) roomLocked(n int) {
+	switch {
+	case c.out == nil:
+		c.out = getBuf(n)
+	case cap(c.out) < largeOut && len(c.out)+n <= largeOut:
+		b := append(getBuf(largeOut), c.out...)
+		putBuf(c.out)
+		c.out = b
+	}
+	// Else the buffer grows (appends): control frames past the large size.
 }
 
 // queueFrame queues a frame with payload p and starts the flush.
@@ -79,14 +106,20 @@ func (c *conn) queueFrame(typ http2.FrameType, flags http2.Flags, id uint32, p [
 	c.kickLocked()
 }
 
-// queueControl queues a frame the client asked for (a PING or SETTINGS
-// acknowledgement), unless too many wait already.
-func (c *conn) queueControl(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) error {
-	if len(c.out) > maxQueued {
-		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+// queueControl queues a frame the client made us send (RST_STREAM,
+// WINDOW_UPDATE, a PING or SETTINGS acknowledgement), counting it until
+// flush takes it. Past maxUnwritten the frame is dropped and the
+// connection marked calm: the read loop then ends it (process).
+func (c *conn) queueControl(typ http2.FrameType, flags http2.Flags, id uint32, p []byte) {
+	if c.calm {
+		return
 	}
+	if c.unwritten >= maxUnwritten {
+		c.calm = true
+		return
+	}
+	c.unwritten++
 	c.queueFrame(typ, flags, id, p)
-	return nil
 }
 
 func (c *conn) queueSettings() {
@@ -117,21 +150,26 @@ func (c *conn) kickLocked() {
 // flush writes c.out to the socket until it is empty, each write within
 // WriteTimeout. A write that fails ends the connection.
 func (c *conn) flush() {
+	runtime.Gosched() // handlers ready to run add their frames first: one write for all
 	c.mu.Lock()
 	for len(c.out) > 0 && !c.closed {
 		buf := c.out
 		c.out = nil
+		c.unwritten = 0
+		c.writing = len(buf)
+		c.cond.Broadcast() // room in out: writers fill it while this is written
 		c.mu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout())) //nolint:errcheck // a closed conn fails the write
 		_, err := c.nc.Write(buf)
 		putBuf(buf)
+		c.mu.Lock()
+		c.writing = 0
 		if err != nil {
+			c.mu.Unlock()
 			c.close(err)
 			c.mu.Lock()
 			break
 		}
-		c.mu.Lock()
-		c.cond.Broadcast() // room in out
 	}
 	c.flushing = false
 	if c.closing && !c.closed {
@@ -142,10 +180,23 @@ func (c *conn) flush() {
 
 // writeHeadersLocked queues a header block: :status, then h's fields,
 // in a HEADERS frame and as many CONTINUATION frames as the client's
-// frame size needs.
-func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool) {
+// frame size needs, once out has room (as writeData, until s's write
+// deadline).
+func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool) error {
+	for {
+		if err := c.writeErrLocked(s); err != nil {
+			return err
+		}
+		if len(c.out) < maxOut {
+			break
+		}
+		if c.waitLocked(s.wdeadline) {
+			return deadlineErr
+		}
+	}
 	c.hbuf.Reset()
-	c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
+	henc := c.encoderLocked()
+	henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)}) //nolint:errcheck // writes to memory
 	for k, vv := range h {
 		name := strings.ToLower(k)
 		if !httpguts.ValidHeaderFieldName(k) || connectionHeader(name) || strings.HasPrefix(k, http.TrailerPrefix) || name == "trailer" {
@@ -153,7 +204,7 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 		}
 		for _, v := range vv {
 			if httpguts.ValidHeaderFieldValue(v) {
-				c.henc.WriteField(hpack.HeaderField{Name: name, Value: v}) //nolint:errcheck // writes to memory
+				henc.WriteField(hpack.HeaderField{Name: name, Value: v}) //nolint:errcheck // writes to memory
 			}
 		}
 	}
@@ -181,6 +232,59 @@ func (c *conn) writeHeadersLocked(s *stream, status int, h http.Header, end bool
 		c.localDoneLocked(s)
 	}
 	c.kickLocked()
+	return nil
+}
+
+// Heads are encoded with HPACK's dynamic table (headerTableSize, or the
+// client's smaller one), as by Go's server: the fields of responses
+// repeat, and a /healthz head shrinks from 70 bytes to 5. An encoder and
+// its table cost a connection about 0.7 KB, and a connection left with
+// only event streams (detached) sends no more heads: after encoderIdle
+// without a handler it drops them, and the encoder of a later head
+// empties the client's table first (a size update to 0, RFC 7541 section
+// 4.2).
+
+// encoderIdle is how long a connection with only event streams left
+// keeps its encoder: the requests that come soon after (a page's) find
+// their fields indexed. A variable for the tests.
+var encoderIdle = 10 * time.Second
+
+// encoderLocked returns the connection's HPACK encoder, made if there is
+// none.
+func (c *conn) encoderLocked() *hpack.Encoder {
+	if c.henc == nil {
+		c.henc = hpack.NewEncoder(&c.hbuf)
+		c.henc.SetMaxDynamicTableSizeLimit(headerTableSize)
+		if c.hencReset {
+			c.henc.SetMaxDynamicTableSize(0)
+		}
+		if c.hencReset || c.peerTable != headerTableSize {
+			c.henc.SetMaxDynamicTableSize(c.peerTable)
+		}
+		c.hencReset = false
+	}
+	return c.henc
+}
+
+// dropEncoderLaterLocked drops the encoder and its table after
+// encoderIdle, unless a handler runs then.
+func (c *conn) dropEncoderLaterLocked() {
+	if c.henc == nil || c.closed {
+		return
+	}
+	if c.dropTimer != nil {
+		c.dropTimer.Reset(encoderIdle)
+		return
+	}
+	c.dropTimer = time.AfterFunc(encoderIdle, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.dropTimer = nil
+		if c.running == 0 && c.henc != nil {
+			c.henc = nil
+			c.hencReset = true
+		}
+	})
 }
 
 func connectionHeader(name string) bool {

@@ -30,8 +30,8 @@ func reportMain(args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("no result files: pass the JSON files written by ssebench -json")
+	if fs.NArg() == 0 && *notes == "" {
+		return fmt.Errorf("no result files: pass the JSON files written by ssebench -json, or -notes")
 	}
 	var results []*result
 	for _, path := range fs.Args() {

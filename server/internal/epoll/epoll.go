@@ -31,6 +31,11 @@
 // Add then returns ErrClosed, and the owner opens a new set or does
 // without one.
 //
+// A set's goroutine waits through Go's netpoller (the set's descriptor
+// is readable while events wait), not blocked in epoll_wait: a goroutine
+// in a blocking system call holds its P, and with GOMAXPROCS=1 every
+// other goroutine would wait until the runtime took it back.
+//
 // Only Linux has epoll: elsewhere Open fails, and an owner keeps a
 // goroutine per connection instead.
 package epoll

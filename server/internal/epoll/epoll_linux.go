@@ -3,6 +3,7 @@ package epoll
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -28,8 +29,9 @@ type Set[T any] struct {
 	// an owner did before it re-armed a socket with Add happens before
 	// the call for the socket's next event.
 	mu      sync.Mutex
-	epfd    int    // -1 once run has closed it
-	wake    [2]int // a pipe whose read end is in the set: Close closes the write end, and run wakes
+	epfd    int      // -1 once run has closed it
+	file    *os.File // epfd, non-blocking, for run to wait on through Go's netpoller
+	wake    [2]int   // a pipe whose read end is in the set: Close closes the write end, and run wakes
 	members map[uint64]T
 	closed  bool // Close was called, or waiting failed: Add fails
 }
@@ -52,15 +54,20 @@ func open[T any](log *slog.Logger, on func(v T, err error), wait func(int, []sys
 	if err != nil {
 		return nil, fmt.Errorf("epoll: create a set: %w", err)
 	}
-	s := &Set[T]{on: on, log: log, wait: wait, done: make(chan struct{}), failed: make(chan error, 1), epfd: epfd, members: make(map[uint64]T)}
-	if err := syscall.Pipe2(s.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
+		return nil, fmt.Errorf("epoll: create a set: %w", err)
+	}
+	s := &Set[T]{on: on, log: log, wait: wait, done: make(chan struct{}), failed: make(chan error, 1), epfd: epfd, members: make(map[uint64]T)}
+	s.file = os.NewFile(uintptr(epfd), "epoll") // closes epfd when closed
+	if err := syscall.Pipe2(s.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		s.file.Close()
 		return nil, fmt.Errorf("epoll: create a set's pipe: %w", err)
 	}
 	ev := syscall.EpollEvent{Events: uint32(Readable)}
 	setKey(&ev, 0) // the owners' keys are not 0
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, s.wake[0], &ev); err != nil {
-		syscall.Close(epfd)
+		s.file.Close()
 		syscall.Close(s.wake[0])
 		syscall.Close(s.wake[1])
 		return nil, fmt.Errorf("epoll: add a set's pipe: %w", err)
@@ -167,11 +174,33 @@ func (s *Set[T]) Fail(err error) {
 }
 
 // run reports the events of the set until Close, or until waiting fails.
+//
+// It waits through Go's netpoller (a set's descriptor is readable while
+// events are ready), taking them with epoll_wait without a timeout: a
+// goroutine blocked in epoll_wait holds its P (the runtime's right to
+// run Go code) until the runtime's monitor takes it back, and with
+// GOMAXPROCS=1 (one CPU) every other goroutine waited meanwhile, up to
+// milliseconds at each wait. If the netpoller cannot poll the set, it
+// blocks in epoll_wait.
 func (s *Set[T]) run(epfd int) {
 	defer close(s.done)
 	events := make([]syscall.EpollEvent, 128)
+	rc, _ := s.file.SyscallConn()
+	var n int
+	var err error
+	take := func(uintptr) bool { // true once events or an error came
+		for {
+			if n, err = s.wait(epfd, events, 0); err != syscall.EINTR {
+				return n != 0 || err != nil
+			}
+		}
+	}
+	polled := rc != nil
 	for {
-		n, err := s.wait(epfd, events, -1)
+		if !polled || rc.Read(take) != nil {
+			polled = false // not pollable here: wait in epoll_wait
+			n, err = s.wait(epfd, events, -1)
+		}
 		if err == syscall.EINTR {
 			continue // a signal came: nothing is wrong
 		}
@@ -220,7 +249,7 @@ func (s *Set[T]) fail(err error) {
 
 // closeLocked closes the set's descriptors, once run is done with them.
 func (s *Set[T]) closeLocked() {
-	syscall.Close(s.epfd)
+	s.file.Close()
 	s.epfd = -1
 	syscall.Close(s.wake[0])
 	if s.wake[1] >= 0 {
