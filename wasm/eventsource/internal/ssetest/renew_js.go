@@ -14,7 +14,8 @@ import (
 var renewFetch = js.Global().Get("Function").New("url", "done", `
 const ctl = new AbortController();
 fetch(url, { method: "POST", credentials: "include", signal: ctl.signal })
-	.then(r => r.text().then(() => done(r.ok ? "" : "HTTP " + r.status)), e => done(String(e)));
+	.then(r => r.text().then(() => r.ok ? "" : "HTTP " + r.status))
+	.then(done, e => done(String(e))); // an abort while the body is read rejects too
 return ctl;`)
 
 // Renew posts to the server's /renew URL u (see [Server]) with fetch and
