@@ -366,11 +366,12 @@ func TestChatSignOut(t *testing.T) {
 
 // TestChatRenewal: with sessions that last 2 s, alice's two tabs (one
 // session) each see their stream expire at least twice while a backend
-// posts a numbered private message to her inbox 20 times a second. Both
-// tabs renew the session and resume: each page shows every message
-// exactly once, in order, and each stream received them so, none on a
-// stream after its sse.expired. Measured: from sse.expired to the
-// reopened stream's open event.
+// posts a numbered private message to her inbox 40 times a second, so
+// that some are posted while a tab renews (a renewal takes tens of
+// milliseconds). Both tabs renew the session and resume: each page shows
+// every message exactly once, in order, and each stream received them
+// so, none on a stream after its sse.expired. Measured: from sse.expired
+// to the reopened stream's open event.
 func TestChatRenewal(t *testing.T) {
 	dir := buildApp(t)
 	forEachBrowser(t, func(t *testing.T, b browserKind) {
@@ -392,11 +393,15 @@ func TestChatRenewal(t *testing.T) {
 		// maxChat), and every one must stay visible.
 		const maxSent = 180
 		stop := make(chan struct{})
-		sent := make(chan []string, 1)
+		type post struct {
+			text string
+			at   int64 // Unix milliseconds, when the publish was answered
+		}
+		sent := make(chan []post, 1)
 		go func() {
-			var texts []string
-			defer func() { sent <- texts }()
-			tick := time.NewTicker(50 * time.Millisecond)
+			var posts []post
+			defer func() { sent <- posts }()
+			tick := time.NewTicker(25 * time.Millisecond)
 			defer tick.Stop()
 			for i := 1; i <= maxSent; i++ {
 				text := fmt.Sprintf("n %03d", i)
@@ -404,7 +409,7 @@ func TestChatRenewal(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				texts = append(texts, text)
+				posts = append(posts, post{text, time.Now().UnixMilli()})
 				select {
 				case <-stop:
 					return
@@ -419,16 +424,19 @@ func TestChatRenewal(t *testing.T) {
 			}
 		}
 		close(stop)
-		texts := <-sent
+		posts := <-sent
 		if t.Failed() {
 			t.FailNow()
 		}
-		if len(texts) < 40 {
-			t.Fatalf("only %d messages were posted across the expiries", len(texts))
+		if len(posts) < 40 {
+			t.Fatalf("only %d messages were posted across the expiries", len(posts))
 		}
-		var want []string
-		for _, text := range texts {
-			want = append(want, "from feed: "+text)
+		var texts, want []string
+		postedAt := map[string]int64{}
+		for _, p := range posts {
+			texts = append(texts, p.text)
+			want = append(want, "from feed: "+p.text)
+			postedAt[p.text] = p.at
 		}
 
 		for _, c := range tabs {
@@ -443,16 +451,18 @@ func TestChatRenewal(t *testing.T) {
 			if got := privateTexts(t, w); !slices.Equal(got, texts) {
 				t.Errorf("%s's streams received %d messages, want the %d posted, each once, in order:\n%s", c.name, len(got), len(texts), sequenceDiff(got, texts))
 			}
-			checkRenewals(t, b, c, w)
+			checkRenewals(t, b, c, w, postedAt)
 		}
 	})
 }
 
 // checkRenewals checks, in the events of a tab's streams, that no
 // stream got an event after its sse.expired and that each expiry was
-// followed by a stream that opened after the last event ID seen, and logs
-// the time from each expiry to that open.
-func checkRenewals(t *testing.T, b browserKind, c chatTab, w []wireEvent) {
+// followed by a stream that opened after the last event ID seen. It logs
+// the time from each expiry to that open, and how many messages were
+// posted in between (postedAt: when each text's publish was answered):
+// those the renewal had to bring back.
+func checkRenewals(t *testing.T, b browserKind, c chatTab, w []wireEvent, postedAt map[string]int64) {
 	t.Helper()
 	expiredAt := map[int]int64{} // stream -> when it got sse.expired
 	var lastID string
@@ -466,7 +476,13 @@ func checkRenewals(t *testing.T, b browserKind, c chatTab, w []wireEvent) {
 				continue
 			}
 			open := w[i+1+j]
-			t.Logf("renew-ms browser=%s tab=%s %d", b, strings.TrimPrefix(c.name, "alice's tab "), open.T-e.T)
+			during := 0
+			for _, at := range postedAt {
+				if at > e.T && at < open.T {
+					during++
+				}
+			}
+			t.Logf("renew-ms browser=%s tab=%s %d (%d messages posted meanwhile)", b, strings.TrimPrefix(c.name, "alice's tab "), open.T-e.T, during)
 			if lastID != "" && !strings.Contains(open.URL, lastID) {
 				t.Errorf("%s: stream %d reopened at %s, not after the last event ID %s", c.name, open.S, open.URL, lastID)
 			}
