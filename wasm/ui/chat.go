@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -76,16 +77,45 @@ type chatLine struct {
 func (c *Chat) OnMount(ctx app.Context) {
 	c.ctx = ctx
 	background(ctx, func(rctx context.Context) func(app.Context) {
-		s, err := call.Fetch[demo.Session](rctx, "GET", SessionPath, nil)
+		s, err := currentSession(rctx)
 		return func(ctx app.Context) {
 			c.checked = true
-			if err != nil {
+			switch {
+			case statusOf(err) == http.StatusUnauthorized:
+				c.notice = "Your session ended and could not be renewed: sign in again."
+				return
+			case err != nil:
 				c.notice = "Cannot tell who is signed in: " + errorWords(err)
 				return
 			}
 			c.signedIn(s)
 		}
 	})
+}
+
+// currentSession asks the server who is signed in. A cookie that expired
+// while no page had a stream open is answered 401; it is renewed once,
+// as a stream renews it, so that a returning user need not sign in
+// again within the session's maximum age.
+func currentSession(ctx context.Context) (demo.Session, error) {
+	s, err := call.Fetch[demo.Session](ctx, "GET", SessionPath, nil)
+	if statusOf(err) == http.StatusUnauthorized {
+		return call.Fetch[demo.Session](ctx, "POST", RenewPath, nil)
+	}
+	return s, err
+}
+
+// statusOf is the HTTP status of a call's error answer, or 0 when err is
+// none: the sign-in endpoints answer errors as {"error":"…"}, which
+// call sees as an AnswerError, the actions as an action.Error.
+func statusOf(err error) int {
+	switch e := err.(type) {
+	case *action.Error:
+		return e.Status
+	case *call.AnswerError:
+		return e.Status
+	}
+	return 0
 }
 
 // OnDismount closes the stream: go-app never cancels a component's

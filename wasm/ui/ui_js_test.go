@@ -299,3 +299,51 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCurrentSession: a page opened after its session's cookie expired
+// renews it once (GET /session answers 401, POST /session/renew the
+// session) instead of asking the user to sign in again; a renewal that
+// is refused too is the error the page shows. The server is a stand-in
+// of fetch that records the requests.
+func TestCurrentSession(t *testing.T) {
+	tests := []struct {
+		name    string
+		renew   int // the renewal's status
+		want    string
+		wantErr bool
+	}{
+		{"renewed", 200, "alice", false},
+		{"past its maximum age", 401, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := js.Global().Get("Array").New()
+			restore := jstest.Func(`
+const orig = window.fetch;
+const json = (status, v) => Promise.resolve(new Response(JSON.stringify(v), { status, headers: { "Content-Type": "application/json" } }));
+window.fetch = function (url, init) {
+	const path = new URL(url, location.href).pathname;
+	log.push((init?.method ?? "GET") + " " + path);
+	if (path === "/session") return json(401, { error: "session: the session expired: renew it" });
+	if (path === "/session/renew") return renew === 200 ? json(200, { subject: "alice", expires: Date.now() + 60000 }) : json(renew, { error: "session: too old: sign in again" });
+	return orig.apply(this, arguments);
+};
+return () => { window.fetch = orig; };`, "log", "renew").Invoke(log, tt.renew)
+			defer restore.Invoke()
+			s, err := currentSession(t.Context())
+			if (err != nil) != tt.wantErr || s.Subject != tt.want {
+				t.Errorf("currentSession = %+v, %v; want subject %q, error %v", s, err, tt.want, tt.wantErr)
+			}
+			if tt.wantErr && statusOf(err) != 401 {
+				t.Errorf("the refused renewal's error %v has status %d, want 401", err, statusOf(err))
+			}
+			var reqs []string
+			for i := range log.Length() {
+				reqs = append(reqs, log.Index(i).String())
+			}
+			if got := strings.Join(reqs, ", "); got != "GET /session, POST /session/renew" {
+				t.Errorf("requests: %s; want GET /session, then one POST /session/renew", got)
+			}
+		})
+	}
+}
