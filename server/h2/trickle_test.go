@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +28,7 @@ func BenchmarkTrickledHeaderBlock(b *testing.B) {
 	for _, size := range []int{4 << 10, 16 << 10, 48 << 10} {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
 			block := trickledBlock(size)
-			nc := &trickleConn{}
-			hs := &http.Server{MaxHeaderBytes: 64 << 10}
-			c := newConn(new(Server), hs, nc, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), context.Background(), false)
-			defer c.close(nil)
-			var settings bytes.Buffer
-			http2.NewFramer(&settings, nil).WriteSettings() //nolint:errcheck // to memory
-			nc.feed(settings.Bytes())
-			if !c.readArrived(readFirst) {
-				b.Fatal("the connection ended at its SETTINGS")
-			}
+			c, nc := newTrickled(b)
 			b.SetBytes(int64(len(block)))
 			b.ResetTimer()
 			for i := range b.N {
@@ -45,16 +37,64 @@ func BenchmarkTrickledHeaderBlock(b *testing.B) {
 				for off := 0; off < len(frames); off += 9 + (int(frames[off])<<16 | int(frames[off+1])<<8 | int(frames[off+2])) {
 					frames[off+5], frames[off+6], frames[off+7], frames[off+8] = byte(id>>24), byte(id>>16), byte(id>>8), byte(id)
 				}
-				for k := 0; len(frames) > 0; k++ {
-					n := min(len(frames), 1+k%8)
-					nc.feed(frames[:n])
-					frames = frames[n:]
-					if !c.readArrived(readFirst) {
-						b.Fatal("the connection ended")
-					}
-				}
+				trickle(b, c, nc, frames)
 			}
 		})
+	}
+}
+
+// TestTrickledHeaderBlockLinear: a header block that trickles in, 1 to
+// 8 bytes per wake-up, makes the connection allocate in proportion to
+// its size, not to its square (issue 22: each wake-up once copied the
+// block so far twice). It counts bytes allocated, not time: a block of
+// 48 KB may cost no more a byte than one of 8 KB (about a quarter, now),
+// where it cost about 25 times more. The rescans of the block, which
+// allocate nothing, BenchmarkTrickledHeaderBlock times.
+func TestTrickledHeaderBlockLinear(t *testing.T) {
+	perByte := func(size int) float64 {
+		block := trickledBlock(size)
+		c, nc := newTrickled(t)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		trickle(t, c, nc, block)
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / float64(size)
+	}
+	small, large := perByte(8<<10), perByte(48<<10)
+	t.Logf("bytes allocated per byte of block: %.0f for 8 KB, %.0f for 48 KB", small, large)
+	if large > small {
+		t.Errorf("a trickled block of 48 KB allocated %.0f bytes per byte, one of 8 KB %.0f: the cost grows with the block's size", large, small)
+	}
+}
+
+// newTrickled is a connection that reads from a trickleConn, past its
+// SETTINGS frame; it closes when tb ends.
+func newTrickled(tb testing.TB) (*conn, *trickleConn) {
+	tb.Helper()
+	nc := &trickleConn{}
+	hs := &http.Server{MaxHeaderBytes: 64 << 10}
+	c := newConn(new(Server), hs, nc, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), context.Background(), false)
+	tb.Cleanup(func() { c.close(nil) })
+	var settings bytes.Buffer
+	http2.NewFramer(&settings, nil).WriteSettings() //nolint:errcheck // to memory
+	nc.feed(settings.Bytes())
+	if !c.readArrived(readFirst) {
+		tb.Fatal("the connection ended at its SETTINGS")
+	}
+	return c, nc
+}
+
+// trickle feeds c frames 1 to 8 bytes per wake-up, the socket empty in
+// between.
+func trickle(tb testing.TB, c *conn, nc *trickleConn, frames []byte) {
+	tb.Helper()
+	for k := 0; len(frames) > 0; k++ {
+		n := min(len(frames), 1+k%8)
+		nc.feed(frames[:n])
+		frames = frames[n:]
+		if !c.readArrived(readFirst) {
+			tb.Fatal("the connection ended")
+		}
 	}
 }
 
