@@ -44,13 +44,16 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 `
 
+// isWasmEntry is a JavaScript function that tells whether a resource
+// timing entry is app.wasm's, under any name the server gives it:
+// /web/app.wasm or a versioned one such as /web/app.0123abcd.wasm.
+const isWasmEntry = `(e => /^\/web\/app(\.[0-9a-f]+)?\.wasm$/.test(new URL(e.name).pathname))`
+
 // collectMarks is the expression that returns the milestones, with when
 // app.wasm's request started and when the page first painted content.
 const collectMarks = `(() => {
 	const m = Object.assign({}, window.__marks);
-	// app.wasm under any name the server gives it: /web/app.wasm or a
-	// versioned one such as /web/app.0123abcd.wasm.
-	const w = performance.getEntriesByType("resource").find(e => /^\/web\/app(\.[0-9a-f]+)?\.wasm$/.test(new URL(e.name).pathname));
+	const w = performance.getEntriesByType("resource").find(` + isWasmEntry + `);
 	if (w) { m.wasmRequest = w.startTime; m.wasmLoaded = w.responseEnd; }
 	const i = performance.getEntriesByName("wasm-instantiated")[0];
 	if (i) m.wasmInstantiated = i.startTime;
@@ -149,25 +152,32 @@ func throttle(t testing.TB, p *tab) {
 // paintSeries is one row of the first-paint table: a browser, a link, and
 // a cold visit (a fresh profile each load) or a repeat one (one profile,
 // loaded before: app.wasm cached, and compiled where the browser keeps
-// compiled code, the service worker in charge).
+// compiled code, the service worker in charge, or, with noWorker, the
+// browser's HTTP cache alone).
 type paintSeries struct {
-	browser browserKind
-	link    link
-	repeat  bool
+	browser  browserKind
+	link     link
+	repeat   bool
+	noWorker bool // Chromium only: requests bypass the service worker
 }
 
-// paintTable are the rows, in order. Only Chromium emulates a slow link.
+// paintTable are the rows, in order. Only Chromium emulates a slow link
+// and bypasses the service worker.
 var paintTable = []paintSeries{
-	{chromium, loopback, false},
-	{chromium, loopback, true},
-	{firefox, loopback, false},
-	{firefox, loopback, true},
-	{chromium, slowLink, false},
-	{chromium, slowLink, true},
+	{chromium, loopback, false, false},
+	{chromium, loopback, true, false},
+	{firefox, loopback, false, false},
+	{firefox, loopback, true, false},
+	{chromium, slowLink, false, false},
+	{chromium, slowLink, true, false},
+	{chromium, slowLink, true, true},
 }
 
 func (s paintSeries) visit() string {
-	if s.repeat {
+	switch {
+	case s.noWorker:
+		return "repeat-http-cache"
+	case s.repeat:
 		return "repeat"
 	}
 	return "cold"
@@ -204,12 +214,29 @@ func (s paintSeries) repeatTab(t testing.TB, url string) *tab {
 	return p
 }
 
-// prepare marks the paints of tab p and throttles it to s's link.
+// prepare marks the paints of tab p, throttles it to s's link and makes
+// it bypass the service worker if s says so.
 func (s paintSeries) prepare(t testing.TB, p *tab) {
 	t.Helper()
 	markPaints(t, p)
 	if s.link == slowLink {
 		throttle(t, p)
+	}
+	if s.noWorker {
+		d, ok := p.d.(*chromiumTab)
+		if !ok {
+			t.Fatalf("only Chromium bypasses the service worker, not %s", p.kind)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+		defer cancel()
+		ctx, cancel = d.bounded(ctx)
+		defer cancel()
+		if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(ctx, network.SetBypassServiceWorker, network.SetBypassServiceWorkerParams{Bypass: true}); err != nil {
+			t.Fatalf("bypassing the service worker: %v", err)
+		}
 	}
 }
 
