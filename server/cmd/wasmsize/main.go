@@ -192,13 +192,30 @@ func packageOf(fn string) string {
 		return "(unnamed)"
 	}
 	start := 0
-	if first, _, ok := strings.Cut(fn, "_"); ok && strings.Contains(first, ".") {
-		start = len(first) // a domain name: its dot is not the separator
+	if isDomain(strings.Split(fn, "_")[0]) {
+		start = strings.Index(fn, "_") // its dots do not end the package
 	}
 	if i := strings.Index(fn[start:], "."); i >= 0 {
 		return fn[:start+i]
 	}
 	return fn
+}
+
+// isDomain reports whether s, the text before a name's first '_', is the
+// domain that starts a module path (github.com, go.uber.org), rather than
+// a package and a function ("unique.clone" of "unique.clone_go.shape").
+// The name section keeps no '/', so the top-level domain tells them
+// apart.
+func isDomain(s string) bool {
+	i := strings.LastIndex(s, ".")
+	if i <= 0 {
+		return false
+	}
+	switch s[i+1:] {
+	case "com", "org", "net", "io", "in", "dev", "me", "co", "land":
+		return !strings.ContainsAny(s, "()*[]")
+	}
+	return false
 }
 
 // pkgSize is one package's code.

@@ -21,6 +21,10 @@ func TestPackageOf(t *testing.T) {
 		{"github.com_maxence_charriere_go_app_v10_pkg_app.__Handler_.ServeHTTP", "github.com_maxence_charriere_go_app_v10_pkg_app"},
 		{"golang.org_x_net_http2.init", "golang.org_x_net_http2"},
 		{"type_.eq.sync_atomic.Pointer_internal_sync.entry", "type_"},
+		{"fmt.__pp_.doPrint", "fmt"},
+		{"unique.clone_go.shape.string", "unique"},
+		{"time.parseRFC3339_go.shape.string", "time"},
+		{"go.uber.org_goleak.Find", "go.uber.org_goleak"},
 		{"go_buildid", "go_buildid"},
 		{"", "(unnamed)"},
 	}
