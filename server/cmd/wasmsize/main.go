@@ -192,8 +192,11 @@ func packageOf(fn string) string {
 		return "(unnamed)"
 	}
 	start := 0
-	if isDomain(strings.Split(fn, "_")[0]) {
-		start = strings.Index(fn, "_") // its dots do not end the package
+	if strings.HasPrefix(fn, "vendor_") {
+		start = len("vendor_") // the standard library's vendored modules
+	}
+	if first, _, _ := strings.Cut(fn[start:], "_"); isDomain(first) {
+		start += len(first) // its dots do not end the package
 	}
 	if i := strings.Index(fn[start:], "."); i >= 0 {
 		return fn[:start+i]

@@ -25,6 +25,8 @@ func TestPackageOf(t *testing.T) {
 		{"unique.clone_go.shape.string", "unique"},
 		{"time.parseRFC3339_go.shape.string", "time"},
 		{"go.uber.org_goleak.Find", "go.uber.org_goleak"},
+		{"vendor_golang.org_x_net_http2_hpack.init", "vendor_golang.org_x_net_http2_hpack"},
+		{"vendor.init", "vendor"},
 		{"go_buildid", "go_buildid"},
 		{"", "(unnamed)"},
 	}
