@@ -124,20 +124,30 @@ const (
 	slowLink link = "20mbit"
 )
 
-// throttle makes Chromium tab p's requests go as over slowLink.
-func throttle(t testing.TB, p *tab) {
+// networkDomain returns a context for DevTools' Network commands on
+// Chromium tab p, bounded by evalTimeout, with the domain enabled; what
+// names the command for the error if p is not Chromium's.
+func networkDomain(t testing.TB, p *tab, what string) (context.Context, context.CancelFunc) {
 	t.Helper()
 	d, ok := p.d.(*chromiumTab)
 	if !ok {
-		t.Fatalf("only Chromium emulates a slow link, not %s", p.kind)
+		t.Fatalf("only Chromium can %s, not %s", what, p.kind)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
-	defer cancel()
-	ctx, cancel = d.bounded(ctx)
-	defer cancel()
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+	bctx, bcancel := d.bounded(ctx)
+	stop := func() { bcancel(); cancel() }
+	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); err != nil {
+		stop()
 		t.Fatal(err)
 	}
+	return bctx, stop
+}
+
+// throttle makes Chromium tab p's requests go as over slowLink.
+func throttle(t testing.TB, p *tab) {
+	t.Helper()
+	ctx, cancel := networkDomain(t, p, "emulate a slow link")
+	defer cancel()
 	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
 		MatchedNetworkConditions: []*network.Conditions{{ // no URLPattern: every request
 			Latency:            40,
@@ -223,17 +233,8 @@ func (s paintSeries) prepare(t testing.TB, p *tab) {
 		throttle(t, p)
 	}
 	if s.noWorker {
-		d, ok := p.d.(*chromiumTab)
-		if !ok {
-			t.Fatalf("only Chromium bypasses the service worker, not %s", p.kind)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+		ctx, cancel := networkDomain(t, p, "bypass the service worker")
 		defer cancel()
-		ctx, cancel = d.bounded(ctx)
-		defer cancel()
-		if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-			t.Fatal(err)
-		}
 		if _, err := chromedp.Call(ctx, network.SetBypassServiceWorker, network.SetBypassServiceWorkerParams{Bypass: true}); err != nil {
 			t.Fatalf("bypassing the service worker: %v", err)
 		}
