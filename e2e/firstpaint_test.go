@@ -18,7 +18,8 @@ import (
 // script.addPreloadScript), so no milestone can be missed or seen late by
 // polling: it records,
 // in performance.now() milliseconds from the start of the navigation, when
-// each milestone of the classic demo first shows, and whether go-app's
+// each milestone of the classic demo first shows and when the page
+// created its first EventSource, and whether go-app's
 // loading indicator covers the page's content when it is first painted.
 const paintMarks = `
 window.__marks = {};
@@ -32,6 +33,9 @@ const check = () => {
 	if (document.querySelector("h1")) mark("content");
 };
 new MutationObserver(check).observe(document, {childList: true, subtree: true, characterData: true});
+// When the page creates its first EventSource: with the HTML, or once the
+// app runs.
+window.EventSource = new Proxy(EventSource, {construct(target, args) { mark("stream"); return new target(...args); }});
 document.addEventListener("DOMContentLoaded", () => {
 	check();
 	// Is the heading visible, or is something (the loader) on top of it?
@@ -266,7 +270,7 @@ func (s paintSeries) measure(t testing.TB, url string, more func() bool) []map[s
 // paintKeys are the milestones reported, in order: "visible" is when the
 // page first painted content (first contentful paint, or the heading in
 // the page where the browser does not report it).
-var paintKeys = []string{"visible", "wasmRequest", "wasmLoaded", "wasmInstantiated", "Connection open", "Start time:", "Ping:"}
+var paintKeys = []string{"visible", "stream", "wasmRequest", "wasmLoaded", "wasmInstantiated", "Connection open", "Start time:", "Ping:"}
 
 // medians returns the median of each of paintKeys over runs.
 func medians(runs []map[string]float64) map[string]float64 {
@@ -304,8 +308,8 @@ func metricName(k string) string {
 func logPaints(t testing.TB, s paintSeries, runs []map[string]float64) {
 	t.Helper()
 	m := medians(runs)
-	t.Logf("firstpaint browser=%s link=%s visit=%s loads=%d visible-ms=%.0f ping-ms=%.0f wasm-request-ms=%.0f wasm-loaded-ms=%.0f instantiated-ms=%.0f open-ms=%.0f",
-		s.browser, s.link, s.visit(), len(runs), m["visible"], m["Ping:"], m["wasmRequest"], m["wasmLoaded"], m["wasmInstantiated"], m["Connection open"])
+	t.Logf("firstpaint browser=%s link=%s visit=%s loads=%d visible-ms=%.0f ping-ms=%.0f stream-ms=%.0f wasm-request-ms=%.0f wasm-loaded-ms=%.0f instantiated-ms=%.0f open-ms=%.0f",
+		s.browser, s.link, s.visit(), len(runs), m["visible"], m["Ping:"], m["stream"], m["wasmRequest"], m["wasmLoaded"], m["wasmInstantiated"], m["Connection open"])
 }
 
 // TestFirstPaint loads / once per row of the first-paint table: cold (a
@@ -351,4 +355,38 @@ func BenchmarkFirstPaint(b *testing.B) {
 			logPaints(b, s, runs)
 		})
 	}
+}
+
+// TestEarlyStream: the page at / opens its stream with the HTML, before
+// app.wasm is instantiated, and the app takes that stream over instead of
+// opening a second one: one request to the stream's path, none left
+// waiting, and the milestones in order.
+func TestEarlyStream(t *testing.T) {
+	dir := buildApp(t)
+	srv := startServer(t, dir, "127.0.0.1:0")
+	forEachBrowser(t, func(t *testing.T, b browserKind) {
+		tab := openBrowser(t, b, logRequests())
+		markPaints(t, tab)
+		m := loadPaint(t, tab, srv.URL)
+		checkMarks(t, m)
+		if m["stream"] == 0 || m["stream"] > m["wasmInstantiated"] {
+			t.Errorf("the stream was created at %.0f ms, app.wasm instantiated at %.0f ms: want the stream first", m["stream"], m["wasmInstantiated"])
+		}
+		n := 0
+		for _, u := range tab.requests() {
+			if strings.HasPrefix(u, srv.URL+"stream") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d requests to /stream, want 1 (the early stream, taken over by the app)", n)
+		}
+		waiting, err := evalJS[int](tab, `Object.keys(globalThis.ssewasmEarlyStreams || {}).length`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting != 0 {
+			t.Errorf("%d early streams still wait for the app", waiting)
+		}
+	})
 }
