@@ -50,12 +50,7 @@ func TestOpenAdoptsEarlyStream(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	src := open(t, u, eventsource.Options{})
-	opened := newRecorder[eventsource.State]()
-	src.OnOpen(func() { opened.add(src.ReadyState()) })
-	greets := newRecorder[eventsource.Event]()
-	src.OnRaw("greet", greets.add)
-	msgs := newRecorder[eventsource.Event]()
-	src.OnRaw("message", msgs.add)
+	opened, greets, msgs := recordStream(src)
 	if earlyPending(u) {
 		t.Errorf("the early stream still waits after Open took it")
 	}
