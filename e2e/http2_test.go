@@ -134,7 +134,7 @@ func TestAppOverHTTP2(t *testing.T) {
 			t.Fatalf("fewer than two Ping: lines within 60 s over HTTPS: %v\nserver log:\n%s", err, srv.log)
 		}
 		protos, err := evalJS[[]string](tab, `[performance.getEntriesByType("navigation")[0].nextHopProtocol,
-			(performance.getEntriesByType("resource").find(e => e.name.includes("app.wasm")) || {}).nextHopProtocol || "none"]`)
+			(performance.getEntriesByType("resource").find(`+isWasmEntry+`) || {}).nextHopProtocol || "none"]`)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,7 +215,7 @@ func coldLoadLive(t testing.TB, b browserKind, srv *server) (firstMS, wasmBytes 
 		t.Fatalf("no event on /live: %v", err)
 	}
 	transfer, err := evalJS[float64](tab,
-		`performance.getEntriesByType("resource").filter(e => e.name.endsWith("/web/app.wasm")).map(e => e.transferSize)[0] || 0`)
+		`performance.getEntriesByType("resource").filter(`+isWasmEntry+`).map(e => e.transferSize)[0] || 0`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -295,7 +295,7 @@ func newAppHandler(web *webDir) *app.Handler {
 		BackgroundColor:       "#10141a",
 		ThemeColor:            "#10141a",
 		LoadingLabel:          "Loading the Go app: {progress}%",
-		RawHeaders:            []string{wasmPreload},
+		RawHeaders:            []string{wasmPreload, ui.EarlyStreams()},
 		Styles:                []string{"/web/app.css"},
 		Resources:             web,
 		Version:               web.version,

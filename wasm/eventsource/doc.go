@@ -101,6 +101,11 @@
 // [Source.Close] returns, no handler of that Source is ever called again,
 // not even for events the browser had already delivered.
 //
+// A page need not wait for app.wasm to open its stream: [EarlyScript],
+// put in the page's head by the server, opens it with the HTML and keeps
+// what arrives, and [Open] of the same URL (no credentials, no watchdog)
+// takes that EventSource over, delivering the kept events first.
+//
 // The package builds on every platform so that code sharing it still builds
 // and vets natively, but only the js/wasm build works: elsewhere [Open]
 // returns an error that wraps [errors.ErrUnsupported].

@@ -231,9 +231,12 @@ func Open(url string, opts Options) (*Source, error) {
 	if opts.Watchdog > 0 {
 		url = withParam(url, protocol.HeartbeatParam, protocol.HeartbeatEventValue)
 	}
-	es, err := newEventSource(url, opts.WithCredentials)
-	if err != nil {
-		return nil, err
+	es, replay := adoptEarly(url, opts.WithCredentials)
+	if es.IsNull() {
+		var err error
+		if es, err = newEventSource(url, opts.WithCredentials); err != nil {
+			return nil, err
+		}
 	}
 	s := &Source{
 		opts:  opts,
@@ -257,7 +260,41 @@ func Open(url string, opts Options) (*Source, error) {
 		s.watchdog = time.AfterFunc(opts.Watchdog, s.checkWatchdog)
 		s.watchdog.Stop() // armed when the stream opens
 	}
+	if !replay.IsNull() {
+		replay.Invoke()
+	}
 	return s, nil
+}
+
+// jsAdopt takes the EventSource that EarlyScript opened for url, if any,
+// with the same credentials mode and not closed. It returns it and a
+// function that, called once the Source listens, dispatches what the
+// EventSource received before to the Source's listeners, in a microtask:
+// before any later event, which the browser dispatches in a task of its
+// own, and after the handlers the caller adds right after Open. Compiled
+// once.
+var jsAdopt = sync.OnceValue(func() js.Value {
+	return js.Global().Get("Function").New("url", "credentials", `
+const reg = globalThis.`+earlyGlobal+`;
+if (!reg) return null;
+let abs;
+try { abs = new URL(url, location.href).href; } catch (e) { return null; }
+const early = reg[abs];
+if (!early) return null;
+const kept = early.take();
+if (early.es.readyState === 2 || early.es.withCredentials !== credentials) { early.es.close(); return null; }
+return { es: early.es, replay: () => queueMicrotask(() => { for (const ev of kept) early.es.dispatchEvent(ev); }) };
+`)
+})
+
+// adoptEarly returns EarlyScript's EventSource for url and the function
+// that replays what it received, or two nulls.
+func adoptEarly(url string, withCredentials bool) (es, replay js.Value) {
+	a := jsAdopt().Invoke(url, withCredentials)
+	if a.IsNull() {
+		return js.Null(), js.Null()
+	}
+	return a.Get("es"), a.Get("replay")
 }
 
 // newEventSource runs new EventSource(url, {withCredentials}).

@@ -121,6 +121,17 @@ func (r *recorder[T]) drain() {
 	}
 }
 
+// recordStream records what the test server's stream sends: the open
+// events (with the state in OnOpen), the greet events and the unnamed
+// ones.
+func recordStream(src *eventsource.Source) (opened *recorder[eventsource.State], greets, msgs *recorder[eventsource.Event]) {
+	opened, greets, msgs = newRecorder[eventsource.State](), newRecorder[eventsource.Event](), newRecorder[eventsource.Event]()
+	src.OnOpen(func() { opened.add(src.ReadyState()) })
+	src.OnRaw("greet", greets.add)
+	src.OnRaw("message", msgs.add)
+	return opened, greets, msgs
+}
+
 func TestEventsArrive(t *testing.T) {
 	base := ssetest.BaseURL(t)
 	for _, tc := range []struct {
@@ -139,12 +150,7 @@ func TestEventsArrive(t *testing.T) {
 			if got := src.URL(); got != u {
 				t.Errorf("URL() = %q, want %q", got, u)
 			}
-			opened := newRecorder[eventsource.State]()
-			src.OnOpen(func() { opened.add(src.ReadyState()) })
-			greets := newRecorder[eventsource.Event]()
-			src.OnRaw("greet", greets.add)
-			msgs := newRecorder[eventsource.Event]()
-			src.OnRaw("message", msgs.add)
+			opened, greets, msgs := recordStream(src)
 			errs := newRecorder[eventsource.State]()
 			src.OnError(errs.add)
 

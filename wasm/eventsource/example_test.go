@@ -117,3 +117,23 @@ func ExampleTopicsURL() {
 	// /events?topic=room&topic=user/alice
 	// /events?heartbeat=event&topic=board
 }
+
+// On the server, the page at / gets a script in its head that opens its
+// stream with the HTML; in the browser, the app's Open of the same URL
+// takes it over, with the events that arrived while app.wasm loaded. The
+// handlers added right after Open see them first, in order.
+func ExampleEarlyScript() {
+	head := eventsource.EarlyScript("/", "/stream", demo.ConnectTime{}.EventName())
+	_ = head // go-app: app.Handler{RawHeaders: []string{head}}
+
+	// In the app, on the page at /:
+	src, err := eventsource.Open("/stream", eventsource.Options{})
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	defer src.Close()
+	eventsource.OnEvent(src, func(c demo.ConnectTime, id string) {
+		log.Print("connected at ", c.Time)
+	}, nil)
+}

@@ -18,7 +18,11 @@
 // it.
 package ui
 
-import "github.com/maxence-charriere/go-app/v10/pkg/app"
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/ssewasm/ssewasm/shared/demo"
+	"github.com/ssewasm/ssewasm/wasm/eventsource"
+)
 
 // Page describes one page of the app.
 type Page struct {
@@ -52,3 +56,11 @@ const StreamPath = "/stream"
 // each typed builder links its whole method set into app.wasm, about 13 KB
 // a tag, and app.wasm has a size budget (1.495 MB in brotli).
 func el(tag string) app.HTMLElem { return app.Elem(tag) }
+
+// EarlyStreams returns what the server puts in every page's head so that
+// a page's stream opens with the HTML rather than once app.wasm has
+// downloaded and started: the classic demo's, which its OnMount then
+// takes over (eventsource.EarlyScript).
+func EarlyStreams() string {
+	return eventsource.EarlyScript("/", StreamPath, demo.ConnectTime{}.EventName())
+}
