@@ -85,7 +85,7 @@ func writeReport(w io.Writer, results []*result, info reportInfo) {
 	if info.revision != "" {
 		fmt.Fprintf(w, "Revision measured: %s.\n\n", info.revision)
 	}
-	fmt.Fprintf(w, "Each implementation serves the same `GET /events` and `POST /publish` (docs/protocol.md) and runs alone, started fresh for each run; with several runs per scenario, the implementations take turns and each row is the run with the median key figure (delivered/s for unthrottled scenarios, p99 latency at a fixed rate), with that figure's range over the runs. The load tool (`server/cmd/ssebench`) runs on the same machine%s. The peers' adapters are in `server/bench/adapters`.\n\n", placementText(info.placement))
+	fmt.Fprintf(w, "Each implementation serves the same `GET /events` and `POST /publish` (docs/protocol.md) and runs alone, started fresh for each run; with several runs per scenario, the implementations take turns and each row is the run with the median key figure (delivered/s for unthrottled scenarios, p99 latency at a fixed rate), with that figure's range over the runs. The load tool (`server/cmd/ssebench`) runs on the same machine%s. The peers' adapters are in `server/bench/adapters`; so is `%s`, the least a server can do (each event encoded once and written to every stream in a loop), shown as the load tool's floor and never counted as a peer.\n\n", placementText(info.placement), floorImpl)
 	fmt.Fprintf(w, "## Machine\n\n")
 	for _, m := range info.machine {
 		fmt.Fprintf(w, "- %s\n", m)
@@ -263,18 +263,24 @@ func writeScenario(w io.Writer, name string, rs []*result, ours string) {
 		}
 	}
 	fmt.Fprintln(w)
-	var o *result
+	var o, floor *result
 	for _, r := range rs {
-		if r.Impl == ours && r.Status == "ok" {
+		switch {
+		case r.Impl == ours && r.Status == "ok":
 			o = r
+		case r.Impl == floorImpl:
+			floor = r
 		}
 	}
 	if o == nil {
 		return
 	}
+	if l := floorLine(o, floor); l != "" {
+		fmt.Fprintf(w, "%s\n\n", l)
+	}
 	var lines []string
 	for _, p := range rs {
-		if p.Impl == ours || isVariant(p.Impl, ours) || p.Status != "ok" {
+		if !isPeer(p.Impl, ours) || p.Status != "ok" {
 			continue
 		}
 		if o.Idle {
@@ -346,6 +352,32 @@ type targetRow struct{ target, ours, peer, verdict string }
 // as "ours-jetstream": it is reported, but never taken for a peer.
 func isVariant(impl, ours string) bool { return strings.HasPrefix(impl, ours+"-") }
 
+// floorImpl is the null server (server/bench/adapters/null): pre-encoded
+// frames written in a loop, no broker. It is shown beside the others as
+// the load tool's own floor and never counted as a peer.
+const floorImpl = "null"
+
+// isPeer reports whether impl is measured against ours: neither ours, nor
+// a configuration of ours, nor the floor.
+func isPeer(impl, ours string) bool {
+	return impl != ours && !isVariant(impl, ours) && impl != floorImpl
+}
+
+// floorLine says how far ours is above the null server in a scenario at a
+// fixed rate: what is left once the tool's own floor is taken away is
+// ours. It is "" when either did not run or the scenario is not at a
+// fixed rate.
+func floorLine(o, floor *result) string {
+	if o == nil || floor == nil || floor.Status != "ok" || o.Idle || o.Rate <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("Above the floor (`%s`: the load tool's own latency and the kernel's, server/bench/adapters/null), %s − %s: p50 %+.2f ms (%.2f against %.2f), p99 %+.2f ms (%.2f against %.2f), CPU/event %+.2f µs (%.2f against %.2f).",
+		floorImpl, o.Impl, floorImpl,
+		o.Latency.P50-floor.Latency.P50, o.Latency.P50, floor.Latency.P50,
+		o.Latency.P99-floor.Latency.P99, o.Latency.P99, floor.Latency.P99,
+		o.Server.CPUPerEventUS-floor.Server.CPUPerEventUS, o.Server.CPUPerEventUS, floor.Server.CPUPerEventUS)
+}
+
 // checkTargets evaluates the targets of issue #6.
 func checkTargets(by map[string][]*result, ours string) []targetRow {
 	find := func(s string) (o *result, peers []*result) {
@@ -353,8 +385,8 @@ func checkTargets(by map[string][]*result, ours string) []targetRow {
 			switch {
 			case r.Impl == ours:
 				o = r
-			case isVariant(r.Impl, ours):
-				// another configuration of ours, shown beside it, not a peer
+			case !isPeer(r.Impl, ours):
+				// another configuration of ours, or the floor: shown, not a peer
 			case r.Status == "ok":
 				peers = append(peers, r)
 			}

@@ -19,8 +19,19 @@ func TestReport(t *testing.T) {
 		ok("peer", "fanout", func(r *result) { r.DeliveredPerSec = 150_000; r.Server.CPUPerEventUS = 5 }),
 		// Another configuration of ours: shown, never the best peer.
 		ok("ours-jetstream", "fanout", func(r *result) { r.DeliveredPerSec = 900_000; r.Server.CPUPerEventUS = 1 }),
-		ok("ours", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 30 }),
+		ok("ours", "steady", func(r *result) {
+			r.Rate = 50
+			r.Latency.P50, r.Latency.P99 = 2, 30
+			r.Server.CPUPerEventUS = 1
+		}),
 		ok("peer", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 40 }),
+		// The floor: shown with ours' distance to it, never the best peer.
+		ok("null", "steady", func(r *result) {
+			r.Rate = 50
+			r.Latency.P50, r.Latency.P99 = 1.5, 4
+			r.Server.CPUPerEventUS = 0.75
+		}),
+		ok("null", "fanout", func(r *result) { r.DeliveredPerSec = 1_000_000; r.Server.CPUPerEventUS = 0.5 }),
 		ok("ours", "idle-10k", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
 		{Impl: "peer", Scenario: "idle-100k", Idle: true, Status: "not possible", Reason: "not possible on this machine: fd hard limit 20000"},
 		{Impl: "ours", Scenario: "burst", Status: "failed", Reason: "the server does not serve POST /publish | 404"},
@@ -38,6 +49,8 @@ func TestReport(t *testing.T) {
 		"not possible on this machine: fd hard limit 20000",
 		`failed: the server does not serve POST /publish \| 404`,
 		"Revision measured: abc123.",
+		"ours − null: p50 +0.50 ms (2.00 against 1.50), p99 +26.00 ms (30.00 against 4.00), CPU/event +0.25 µs (1.00 against 0.75).",
+		"| null | ok |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -48,6 +61,12 @@ func TestReport(t *testing.T) {
 	}
 	if strings.Contains(md, "| ours-jetstream | delivered/s") {
 		t.Errorf("ours-jetstream is rated as a peer:\n%s", md)
+	}
+	if strings.Contains(md, "| null | delivered/s") || strings.Contains(md, "(null)") {
+		t.Errorf("the null server is rated as a peer:\n%s", md)
+	}
+	if n := strings.Count(md, "Above the floor"); n != 1 {
+		t.Errorf("the report says how far ours is above the floor %d times, want once (steady; fanout is not at a fixed rate):\n%s", n, md)
 	}
 	// Scenarios appear in the issue's order.
 	if strings.Index(md, "## fanout") > strings.Index(md, "## steady") || strings.Index(md, "## idle-100k") > strings.Index(md, "## burst") {
