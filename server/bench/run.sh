@@ -10,8 +10,11 @@
 #   BENCH_QUICK=1      fewer clients and shorter phases, one run (a check, ~1.5 min)
 #   BENCH_RUNS         runs of each publishing scenario (default 3; 1 with BENCH_QUICK);
 #                      the implementations take turns, and the report shows the median run
-#   BENCH_IMPLS        implementations (default: ours ours-jetstream gosse r3labs launchdarkly node);
+#   BENCH_IMPLS        implementations (default: ours ours-jetstream gosse r3labs launchdarkly node null);
 #                      node is a plain Node http broadcast server (server/bench/node, no npm deps);
+#                      null (server/bench/adapters/null) is the load tool's floor, the least a server
+#                      can do (one pre-encoded frame written to every stream in a loop), shown beside
+#                      the others so that "ours minus null" is ours' own cost, and never counted as a peer;
 #                      ours-jetstream is our server with the JetStream engine (-nats-embedded,
 #                      a fresh store each run), shown beside ours and never counted as a peer
 #   BENCH_SCENARIOS    scenarios (default: fanout steady ordinary hiccup idle-10k idle-100k burst
@@ -39,7 +42,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 GO=${GO:-go}
 QUICK=${BENCH_QUICK:-0}
-IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node"}
+IMPLS=${BENCH_IMPLS:-"ours ours-jetstream gosse r3labs launchdarkly node null"}
 SCENARIOS=${BENCH_SCENARIOS:-"fanout steady ordinary hiccup idle-10k idle-100k burst idle-tls idle-h2 idle-h2x10 fanout-identity idle-identity h2load h2attack"}
 DIR=${BENCH_DIR:-$ROOT/bin/bench}
 REPORT=${BENCH_REPORT:-$ROOT/BENCHMARKS.md}
@@ -251,7 +254,7 @@ for impl in $IMPLS; do
 	if [ "$impl" = node ]; then
 		command -v node >/dev/null || { echo "node is not installed: the node implementation needs it (make deps)" >&2; exit 2; }
 	elif [[ $impl != ours && $impl != ours-jetstream ]] && [ ! -x "$BIN/$impl" ]; then
-		echo "unknown implementation $impl (known: ours ours-jetstream gosse r3labs launchdarkly node)" >&2
+		echo "unknown implementation $impl (known: ours ours-jetstream gosse r3labs launchdarkly node null)" >&2
 		exit 2
 	fi
 done
