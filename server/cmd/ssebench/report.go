@@ -371,6 +371,12 @@ func floorLine(o, floor *result) string {
 	if o == nil || floor == nil || floor.Status != "ok" || o.Idle || o.Rate <= 0 {
 		return ""
 	}
+	if floor.PublishRate < 0.95*floor.Rate {
+		// One write per stream per event saturated its core: its
+		// latency is its own backlog, not the tool's floor.
+		return fmt.Sprintf("The floor (`%s`, server/bench/adapters/null) could not keep the rate: it published %.0f events/s of %g (one write per stream per event fills its core), so its latency is its own backlog and no floor here; its CPU/event is %.2f µs (%s: %.2f µs).",
+			floorImpl, floor.PublishRate, floor.Rate, floor.Server.CPUPerEventUS, o.Impl, o.Server.CPUPerEventUS)
+	}
 	return fmt.Sprintf("Above the floor (`%s`: the load tool's own latency and the kernel's, server/bench/adapters/null), %s − %s: p50 %+.2f ms (%.2f against %.2f), p99 %+.2f ms (%.2f against %.2f), CPU/event %+.2f µs (%.2f against %.2f).",
 		floorImpl, o.Impl, floorImpl,
 		o.Latency.P50-floor.Latency.P50, o.Latency.P50, floor.Latency.P50,

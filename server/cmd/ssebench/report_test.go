@@ -27,11 +27,14 @@ func TestReport(t *testing.T) {
 		ok("peer", "steady", func(r *result) { r.Rate = 50; r.Latency.P99 = 40 }),
 		// The floor: shown with ours' distance to it, never the best peer.
 		ok("null", "steady", func(r *result) {
-			r.Rate = 50
+			r.Rate, r.PublishRate = 50, 50
 			r.Latency.P50, r.Latency.P99 = 1.5, 4
 			r.Server.CPUPerEventUS = 0.75
 		}),
 		ok("null", "fanout", func(r *result) { r.DeliveredPerSec = 1_000_000; r.Server.CPUPerEventUS = 0.5 }),
+		// A floor that could not keep the rate is said to be none.
+		ok("ours", "ordinary", func(r *result) { r.Rate, r.PublishRate = 200, 200; r.Server.CPUPerEventUS = 3 }),
+		ok("null", "ordinary", func(r *result) { r.Rate, r.PublishRate = 200, 117; r.Server.CPUPerEventUS = 6.5 }),
 		ok("ours", "idle-10k", func(r *result) { r.Idle = true; r.Server.RSSPerConnBytes = 3000 }),
 		{Impl: "peer", Scenario: "idle-100k", Idle: true, Status: "not possible", Reason: "not possible on this machine: fd hard limit 20000"},
 		{Impl: "ours", Scenario: "burst", Status: "failed", Reason: "the server does not serve POST /publish | 404"},
@@ -51,6 +54,7 @@ func TestReport(t *testing.T) {
 		"Revision measured: abc123.",
 		"ours − null: p50 +0.50 ms (2.00 against 1.50), p99 +26.00 ms (30.00 against 4.00), CPU/event +0.25 µs (1.00 against 0.75).",
 		"| null | ok |",
+		"could not keep the rate: it published 117 events/s of 200 (one write per stream per event fills its core), so its latency is its own backlog and no floor here; its CPU/event is 6.50 µs (ours: 3.00 µs).",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
