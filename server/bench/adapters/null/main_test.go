@@ -99,18 +99,7 @@ func TestFanOut(t *testing.T) {
 	a, b, other := open("t"), open("t"), open("u")
 	// The response headers came with the first flush, before the stream
 	// joined the set: wait until all three have joined.
-	for {
-		h.mu.Lock()
-		n := len(h.topics["t"]) + len(h.topics["u"])
-		h.mu.Unlock()
-		if n == 3 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("%d of 3 streams joined", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitStreams(ctx, t, h, 3)
 	if id := h.publish("t", "", "one"); id != "1" {
 		t.Errorf("first publish: id %q, want 1", id)
 	}
@@ -132,15 +121,24 @@ func TestFanOut(t *testing.T) {
 		t.Errorf("stream of topic u: first line %q (%v), want the third event's id: it got another topic's events", line, err)
 	}
 	h.shutdown()
+	waitStreams(ctx, t, h, 0)
+}
+
+// waitStreams waits until h holds want streams, or fails at ctx's end.
+func waitStreams(ctx context.Context, t *testing.T, h *hub, want int) {
+	t.Helper()
 	for {
 		h.mu.Lock()
-		n := len(h.topics["t"]) + len(h.topics["u"])
+		n := 0
+		for _, set := range h.topics {
+			n += len(set)
+		}
 		h.mu.Unlock()
-		if n == 0 {
-			break
+		if n == want {
+			return
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("%d streams still open after shutdown", n)
+			t.Fatalf("the hub holds %d streams, want %d", n, want)
 		}
 		time.Sleep(time.Millisecond)
 	}
