@@ -73,18 +73,27 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	// hide the socket: socketConn looks through the wrappers that expose
 	// it with NetConn. Writes and Close still go through conn, the
 	// outermost.
-	nc := socketConn(conn)
-	raw := rawConnOf(nc)
+	// A plain connection is held as its bare socket when it can be
+	// (sockFD: an idle stream then keeps 4 bytes of it, not Go's
+	// net.Conn).
+	var raw syscall.RawConn
+	t := detachSocket(conn)
+	if t != nil {
+		raw = t.socket()
+	} else {
+		nc := socketConn(conn)
+		raw = rawConnOf(nc)
+		t = &hijackedConn{conn: conn, raw: raw}
+		if tc, ok := conn.(*tls.Conn); ok { // see tlsconn.go
+			sock, _ := nc.(*tlsSock)
+			if sock != nil {
+				sock.raw = raw
+			}
+			t = &hijackedTLS{tls: tc, sock: sock, raw: raw}
+		}
+	}
 	if raw != nil && b.opts.SendBuffer > 0 {
 		setSendBuffer(raw, b.opts.SendBuffer) // see Options.SendBuffer
-	}
-	var t transport = &hijackedConn{conn: conn, raw: raw}
-	if tc, ok := conn.(*tls.Conn); ok { // see tlsconn.go
-		sock, _ := nc.(*tlsSock)
-		if sock != nil {
-			sock.raw = raw
-		}
-		t = &hijackedTLS{tls: tc, sock: sock, raw: raw}
 	}
 	b.mu.Lock() // end reads c.t with b.mu held
 	// Drop the ResponseWriter: it holds net/http's connection and its
@@ -97,6 +106,19 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 		w.add(c, raw) // a client that leaves during the replay is noticed too
 	}
 	b.openAndHandOver(c, appendHeader(nil, h))
+}
+
+// Detacher is what a wrapper of an accepted connection (a listener's
+// connection cap, say) implements so that a hijacked stream can hold the
+// socket under it as a bare file descriptor: NetConn returns the
+// connection it wraps; Detach hands over the account the wrapper keeps
+// of the connection (the wrapper's own Close must no longer settle it)
+// and returns what settles it, called once the socket has closed (nil:
+// nothing to settle). A stream whose connection has a wrapper that does
+// not implement it keeps the connection as it is (and its cost).
+type Detacher interface {
+	NetConn() net.Conn
+	Detach() (release func())
 }
 
 // hijackedConn is a hijacked HTTP/1.x connection's transport.
