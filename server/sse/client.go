@@ -29,13 +29,16 @@ type client struct {
 	// taken over, a hijacked connection or a detached HTTP/2 stream.
 	// Changed with b.mu held, before the stream opens; never after.
 	t     transport
-	hbEvt bool  // heartbeats as protocol.HeartbeatEvent, not comments
 	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
 	spare []*Message
 	// killed: end was called, and a write must not start.
 	killed atomic.Bool
 	wrote  atomic.Bool // wrote since the last heartbeat tick
 	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
+	// hbEvt: heartbeats as protocol.HeartbeatEvent, not comments. (The
+	// small fields sit together: the struct is 440 bytes, a 448-byte
+	// allocation; spread out, their padding made it 480.)
+	hbEvt bool
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
@@ -53,6 +56,7 @@ type client struct {
 	expires atomic.Int64
 	lost    atomic.Uint64
 	revoked bool
+	over    bool // guarded by mu; lag > MaxLag: in b.lagging
 
 	// Taken-over streams (see hijack.go). sched says who owns the
 	// writing: the handler until the handover, then a writer of the pool
@@ -61,10 +65,12 @@ type client struct {
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
-	// wake is buffered (1) so that fan-out and the heartbeat goroutine
-	// never block on it: one pending signal is enough, since the writer
-	// takes everything queued when it wakes.
-	wake chan struct{}
+	// wake wakes the ordinary path's writer (serve); nil on the taken-over
+	// paths, whose streams do not pay its 96 bytes. The channel is
+	// buffered (1) so that fan-out and the heartbeat goroutine never
+	// block on it: one pending signal is enough, since the writer takes
+	// everything queued when it wakes.
+	wake atomic.Pointer[chan struct{}]
 
 	mu      sync.Mutex
 	pending []*Message // guarded by mu; in Seq order
@@ -76,7 +82,6 @@ type client struct {
 	// lag is the bytes of the frames queued and of the batch being
 	// written (taken, not yet written): how far the client is behind.
 	lag       int   // guarded by mu
-	over      bool  // guarded by mu; lag > MaxLag: in b.lagging
 	overSince int64 // guarded by mu; when over was set, Unix nanoseconds (8 bytes, not a time.Time's 24: one per stream)
 }
 
@@ -87,10 +92,20 @@ func (c *client) signal() {
 		}
 		return
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if w := c.wake.Load(); w != nil {
+		select {
+		case *w <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// serveOrdinary makes c's stream one for serve: signals wake it from now
+// on, and it wakes once at its start for what was queued before.
+func (c *client) serveOrdinary() {
+	w := make(chan struct{}, 1)
+	w <- struct{}{}
+	c.wake.Store(&w)
 }
 
 // enqueue queues m (a reference: the frame is shared). A client that
@@ -294,11 +309,12 @@ func (c *client) batch(bufs net.Buffers, q []*Message, hb bool) (net.Buffers, in
 // stop, and returns why.
 func (c *client) serve() error {
 	var bufs net.Buffers
+	wake := *c.wake.Load()
 	for {
 		// Shutdown and eviction wake the client through end; take then
 		// returns their reason.
 		select {
-		case <-c.wake:
+		case <-wake:
 		case <-c.ctx.Done():
 			return context.Cause(c.ctx)
 		}

@@ -115,7 +115,6 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		ctx:   r.Context(),
 		t:     newResponseWriter(w),
 		hbEvt: hb == protocol.HeartbeatEventValue,
-		wake:  make(chan struct{}, 1),
 		info: ClientInfo{
 			ID:          b.nextID.Add(1),
 			IP:          strings.Clone(b.opts.ClientIP(r)),
@@ -143,6 +142,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		b.serveDetached(c, d) // likewise, for an HTTP/2 stream of package h2
 		return nil, nil
 	}
+	c.serveOrdinary()
 	if err := checkFlush(w); err != nil { // nothing written yet: answer with an error
 		b.reject(w, r, http.StatusInternalServerError, err)
 		b.finish(c, errNotOpened)

@@ -166,7 +166,10 @@ func (b *Broker) openAndHandOver(c *client, head []byte) {
 	// and push it again, putting it in the pool twice, where two writers
 	// would write it at once and interleave its frames.
 	c.stopOpen() // the replay is over: release the context
-	c.ctx = nil  // the request's, cancelled when this handler returns
+	b.mu.Lock()  // end calls stopOpen with b.mu held
+	c.stopOpen = nil
+	c.ctx = nil // the request's, cancelled when this handler returns
+	b.mu.Unlock()
 	c.sched.Store(true)
 	c.hijacked.Store(true)
 	c.reschedule()
