@@ -18,12 +18,13 @@ import (
 type client struct {
 	b    *Broker
 	info ClientInfo
-	ctx  context.Context // the request's
-	// stopOpen cancels ctx on the hijacked path, where net/http no longer
-	// watches the connection: end calls it, so that a client that left
-	// while its stream opened (waiting for a replay, say) stops the
-	// replay. Set with b.mu held before the stream can end; nil on the
-	// ordinary path, whose request context net/http cancels.
+	// stopOpen cancels the context of the stream's opening on the
+	// taken-over paths (openContext), where net/http no longer watches
+	// the connection: end calls it, so that a client that left while its
+	// stream opened (waiting for a replay, say) stops the replay. Set
+	// with b.mu held before the stream can end, and dropped at the
+	// handover; nil on the ordinary path, whose request context net/http
+	// cancels.
 	stopOpen context.CancelFunc
 	// t is where the bytes go (transport.go): the ResponseWriter, then,
 	// taken over, a hijacked connection or a detached HTTP/2 stream.
@@ -36,9 +37,10 @@ type client struct {
 	wrote  atomic.Bool // wrote since the last heartbeat tick
 	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
 	// hbEvt: heartbeats as protocol.HeartbeatEvent, not comments. (The
-	// small fields sit together: the struct is 440 bytes, a 448-byte
+	// small fields sit together: the struct is 408 bytes, a 416-byte
 	// allocation; spread out, their padding made it 480.)
 	hbEvt bool
+	drain bool // guarded by mu; see reason
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
@@ -74,11 +76,11 @@ type client struct {
 
 	mu      sync.Mutex
 	pending []*Message // guarded by mu; in Seq order
-	reason  error      // guarded by mu; set by end: why the stream must stop
-	// endAfter is set by endWith: the stream stops, for this reason,
-	// once what is queued (ending with its last event) is written, and
-	// nothing more is queued. Guarded by mu.
-	endAfter error
+	// reason is why the stream must stop, set by end, or by endWith
+	// with drain: then the stream stops once what is queued (ending with
+	// its last event) is written, and nothing more is queued; end may
+	// still make it stop at once. Guarded by mu.
+	reason error
 	// lag is the bytes of the frames queued and of the batch being
 	// written (taken, not yet written): how far the client is behind.
 	lag       int   // guarded by mu
@@ -118,7 +120,7 @@ func (c *client) serveOrdinary() {
 func (c *client) enqueue(m *Message) {
 	o := &c.b.opts
 	c.mu.Lock()
-	if c.reason != nil || c.endAfter != nil {
+	if c.reason != nil {
 		c.mu.Unlock()
 		return
 	}
@@ -158,11 +160,11 @@ func (c *client) enqueue(m *Message) {
 // with b.mu held (read or write), so c is registered.
 func (c *client) endWith(m *Message, reason error) {
 	c.mu.Lock()
-	if c.reason != nil || c.endAfter != nil {
+	if c.reason != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.endAfter = reason
+	c.reason, c.drain = reason, true
 	c.lag += len(m.Frame)
 	c.pending = append(c.pending, m)
 	first := len(c.pending) == 1
@@ -177,7 +179,7 @@ func (c *client) endWith(m *Message, reason error) {
 func (c *client) ending() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.reason != nil || c.endAfter != nil
+	return c.reason != nil
 }
 
 // written accounts for a batch of n bytes of queued frames that left
@@ -208,11 +210,11 @@ func (c *client) heartbeatDue() {
 // is live. It reports whether it ended the stream (false: it had ended).
 func (c *client) end(reason error, grace time.Duration) bool {
 	c.mu.Lock()
-	if c.reason != nil {
+	if c.reason != nil && !c.drain {
 		c.mu.Unlock()
 		return false
 	}
-	c.reason = reason
+	c.reason, c.drain = reason, false
 	c.mu.Unlock()
 	c.killed.Store(true)
 	if c.stopOpen != nil {
@@ -235,17 +237,13 @@ func (c *client) setWriteDeadline(t time.Time) {
 // reason.
 func (c *client) take() ([]*Message, error) {
 	c.mu.Lock()
-	if c.reason != nil {
+	if c.reason != nil && (!c.drain || len(c.pending) == 0) {
 		defer c.mu.Unlock()
 		return nil, c.reason
 	}
-	if c.endAfter != nil && len(c.pending) == 0 {
-		defer c.mu.Unlock()
-		return nil, c.endAfter
-	}
 	q := c.pending
 	c.pending = c.spare[:0]
-	again := c.endAfter != nil
+	again := c.reason != nil // draining
 	c.mu.Unlock()
 	if again {
 		c.signal() // a writer's turn is in progress: reschedule sees it (hasWork)
@@ -306,8 +304,8 @@ func (c *client) batch(bufs net.Buffers, q []*Message, hb bool) (net.Buffers, in
 }
 
 // serve writes live events on the ordinary path until the stream must
-// stop, and returns why.
-func (c *client) serve() error {
+// stop or ctx (the request's) is done, and returns why.
+func (c *client) serve(ctx context.Context) error {
 	var bufs net.Buffers
 	wake := *c.wake.Load()
 	for {
@@ -315,8 +313,8 @@ func (c *client) serve() error {
 		// returns their reason.
 		select {
 		case <-wake:
-		case <-c.ctx.Done():
-			return context.Cause(c.ctx)
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
 		if d := c.b.opts.FlushWindow; d > 0 {
 			time.Sleep(d) // let the events of the window join this batch
@@ -380,9 +378,13 @@ func (c *client) writeAll(bufs net.Buffers) error {
 	return nil
 }
 
+// stopReason returns end's reason: nil while the stream may write.
 func (c *client) stopReason() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.drain {
+		return nil
+	}
 	return c.reason
 }
 

@@ -68,7 +68,7 @@ func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return
 // serveHijacked opens the stream of a registered client on its hijacked
 // connection (see open) and hands it to the writers, which end it; or it
 // ends the stream if it could not open.
-func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
+func (b *Broker) serveHijacked(req context.Context, c *client, conn net.Conn, h http.Header) {
 	// The TLS layer, and a listener's wrapper (a connection cap, say),
 	// hide the socket: socketConn looks through the wrappers that expose
 	// it with NetConn. Writes and Close still go through conn, the
@@ -99,13 +99,14 @@ func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
 	// Drop the ResponseWriter: it holds net/http's connection and its
 	// 8 KB of buffers, which an idle stream must not keep.
 	c.t = t
-	c.ctx, c.stopOpen = openContext(c.ctx)
+	ctx, stop := openContext(req)
+	c.stopOpen = stop
 	b.mu.Unlock()
 	b.startWriters(raw != nil)
 	if w := b.watcher.Load(); w != nil && raw != nil {
 		w.add(c, raw) // a client that leaves during the replay is noticed too
 	}
-	b.openAndHandOver(c, appendHeader(nil, h))
+	b.openAndHandOver(ctx, c, appendHeader(nil, h))
 }
 
 // Detacher is what a wrapper of an accepted connection (a listener's
@@ -152,8 +153,8 @@ func (t *hijackedConn) close() { t.conn.Close() }
 // openAndHandOver opens a taken-over stream (hijacked or detached) with
 // head, and hands it to the writer pool, which ends it; or it ends the
 // stream if it could not open.
-func (b *Broker) openAndHandOver(c *client, head []byte) {
-	if err := b.open(c, head); err != nil {
+func (b *Broker) openAndHandOver(ctx context.Context, c *client, head []byte) {
+	if err := b.open(ctx, c, head); err != nil {
 		b.finish(c, err)
 		return
 	}
@@ -168,7 +169,6 @@ func (b *Broker) openAndHandOver(c *client, head []byte) {
 	c.stopOpen() // the replay is over: release the context
 	b.mu.Lock()  // end calls stopOpen with b.mu held
 	c.stopOpen = nil
-	c.ctx = nil // the request's, cancelled when this handler returns
 	b.mu.Unlock()
 	c.sched.Store(true)
 	c.hijacked.Store(true)
@@ -194,7 +194,7 @@ func (c *client) hasWork() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending) > 0 || c.reason != nil || c.endAfter != nil
+	return len(c.pending) > 0 || c.reason != nil
 }
 
 // reschedule gives up c's turn and takes a new one if work arrived
