@@ -123,17 +123,7 @@ func TestListener(t *testing.T) {
 				t.Errorf("after closing every connection Open() = %d, want 0", l.Open())
 			}
 			// The places are free again.
-			c, err := net.Dial("tcp", tcp.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			select {
-			case s := <-conns:
-				s.Close()
-			case <-time.After(5 * time.Second):
-				t.Fatal("a connection after the others closed was not accepted")
-			}
+			dialAccepted(t, tcp.Addr().String(), conns).Close()
 		})
 	}
 }
@@ -168,18 +158,9 @@ func TestDetach(t *testing.T) {
 	}()
 	var served []net.Conn
 	for range 2 {
-		c, err := net.Dial("tcp", tcp.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		select {
-		case s := <-conns:
-			defer s.Close()
-			served = append(served, s)
-		case <-time.After(5 * time.Second):
-			t.Fatal("a connection was not accepted")
-		}
+		s := dialAccepted(t, tcp.Addr().String(), conns)
+		defer s.Close()
+		served = append(served, s)
 	}
 	type detacher interface{ Detach() func() }
 	release := served[0].(detacher).Detach()
@@ -201,5 +182,23 @@ func TestDetach(t *testing.T) {
 	}
 	if l.Open() != 0 {
 		t.Errorf("Open() = %d, want 0", l.Open())
+	}
+}
+
+// dialAccepted connects to addr and returns the connection the server
+// accepted, from conns; the client's end closes with the test.
+func dialAccepted(t *testing.T, addr string, conns chan net.Conn) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	select {
+	case s := <-conns:
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection was not accepted")
+		return nil
 	}
 }

@@ -23,18 +23,27 @@ func TestLook(t *testing.T) {
 		{"too small a burst: none", []step{{999, 1 * time.Second, false}, {999, 2 * time.Second, false}}},
 		{"a second burst within MinInterval waits for it", []step{
 			{1000, 1 * time.Second, false}, {1000, 2 * time.Second, true},
-			{2000, 10 * time.Second, false}, {2000, 11 * time.Second, false},
-			{2000, 62 * time.Second, true},
+			{2000, 3 * time.Second, false}, {2000, 4 * time.Second, false}, // 2 s after the last
+			{2000, 7 * time.Second, true},
 		}},
 		{"streams that left lower the base", []step{
 			{1000, 1 * time.Second, false}, {1000, 2 * time.Second, true},
 			{0, 3 * time.Second, false}, {1000, 70 * time.Second, false}, {1000, 71 * time.Second, true},
 		}},
+		{"a burst must be an eighth of the count", []step{
+			{20000, 1 * time.Second, false}, {20000, 2 * time.Second, true},
+			{22000, 70 * time.Second, false}, {22000, 71 * time.Second, false}, // 2000 < 22000/8
+			{23000, 72 * time.Second, false}, {23000, 73 * time.Second, true}, // 3000 ≥ 23000/8
+		}},
+		{"a stall mid-burst releases early, and the rest again", []step{
+			{8449, 5 * time.Second, false}, {8449, 6 * time.Second, true},
+			{9500, 10 * time.Second, false}, {10000, 13 * time.Second, false}, {10000, 14 * time.Second, true},
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := watch{}
 			for i, s := range tt.steps {
-				if got := w.look(s.n, t0.Add(s.at), 1000, time.Minute); got != s.release {
+				if got := w.look(s.n, t0.Add(s.at), 1000, 5*time.Second); got != s.release {
 					t.Errorf("step %d (n=%d at %v): release %v, want %v", i, s.n, s.at, got, s.release)
 				}
 			}
