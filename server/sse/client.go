@@ -22,9 +22,10 @@ type client struct {
 	// taken-over paths (openContext), where net/http no longer watches
 	// the connection: end calls it, so that a client that left while its
 	// stream opened (waiting for a replay, say) stops the replay. Set
-	// with b.mu held before the stream can end, and dropped at the
-	// handover; nil on the ordinary path, whose request context net/http
-	// cancels.
+	// with b.mu held before the stream can end (before the watcher or
+	// OnClose can call end), and dropped at the handover with mu held,
+	// under which end reads it; nil on the ordinary path, whose request
+	// context net/http cancels.
 	stopOpen context.CancelFunc
 	// t is where the bytes go (transport.go): the ResponseWriter, then,
 	// taken over, a hijacked connection or a detached HTTP/2 stream.
@@ -215,10 +216,11 @@ func (c *client) end(reason error, grace time.Duration) bool {
 		return false
 	}
 	c.reason, c.drain = reason, false
+	stop := c.stopOpen
 	c.mu.Unlock()
 	c.killed.Store(true)
-	if c.stopOpen != nil {
-		c.stopOpen()
+	if stop != nil {
+		stop()
 	}
 	// Concurrent with the writer's own SetWriteDeadline: see writeAll.
 	c.setWriteDeadline(time.Now().Add(grace))
@@ -357,7 +359,13 @@ var heartbeatComment = []byte(": heartbeat\n")
 // end may set the deadline concurrently. The order (set the deadline,
 // then check killed; end: set killed, then the deadline) means that
 // either writeAll sees killed, or end's deadline is the one in force;
-// and if end set one after the write, the next turn sees killed.
+// and if end set one after the write, the next turn sees killed. But
+// writeAll's own deadline, or its clearing after the write, may come
+// after end's: then it finds killed set (end sets it first) and sets
+// the deadline to now, so that what net/http writes after the stream
+// (the end of a chunked body) fails at once, and the connection closes
+// rather than stay open for a next request, or block on a reader that
+// stopped.
 func (c *client) writeAll(bufs net.Buffers) error {
 	t := c.b.opts.WriteTimeout
 	if t > 0 {
@@ -366,6 +374,7 @@ func (c *client) writeAll(bufs net.Buffers) error {
 		}
 	}
 	if c.killed.Load() {
+		c.setWriteDeadline(time.Now()) // ours may have replaced end's
 		return c.stopReason()
 	}
 	if err := c.t.write(bufs); err != nil {
@@ -373,6 +382,9 @@ func (c *client) writeAll(bufs net.Buffers) error {
 	}
 	if t > 0 {
 		c.setWriteDeadline(time.Time{})
+		if c.killed.Load() { // end ran during the write: its deadline may be cleared
+			c.setWriteDeadline(time.Now())
+		}
 	}
 	c.wrote.Store(true)
 	return nil

@@ -167,9 +167,9 @@ func (b *Broker) openAndHandOver(ctx context.Context, c *client, head []byte) {
 	// and push it again, putting it in the pool twice, where two writers
 	// would write it at once and interleave its frames.
 	c.stopOpen() // the replay is over: release the context
-	b.mu.Lock()  // end calls stopOpen with b.mu held
+	c.mu.Lock()  // end reads stopOpen with mu held
 	c.stopOpen = nil
-	b.mu.Unlock()
+	c.mu.Unlock()
 	c.sched.Store(true)
 	c.hijacked.Store(true)
 	c.reschedule()
