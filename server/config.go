@@ -21,6 +21,8 @@ type config struct {
 	web           string
 	shutdownGrace time.Duration
 	logLevel      slog.Level
+	// releaseAfterBurst: -release-after-burst (package memrelease).
+	releaseAfterBurst bool
 
 	// The broker (see server/sse.Options for what each means).
 	historySize     int
@@ -128,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS, and HTTP/2 to browsers)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file")
+	fs.BoolVar(&c.releaseAfterBurst, "release-after-burst", true, "after a burst of new streams (at least 1,000, and an eighth of those open), once a second passes without more, give the memory their opening left behind back to the OS (one garbage collection, at most every 5 s; docs/design.md, \"What an idle stream costs\")")
 	fs.BoolVar(&c.tlsHTTP2, "tls-http2", true, "with -tls-cert: offer HTTP/2; false serves HTTP/1.1 over TLS only (docs/scale-out.md)")
 	c.http2Server = "h2"
 	fs.Func("http2-server", "with -tls-http2, which HTTP/2 server: h2 (ours, server/h2: an idle event stream costs no goroutine) or net/http (Go's: about 45 KB per connection with one idle stream, 15 KB per further stream) (default h2)", func(s string) error {

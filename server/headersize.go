@@ -1,6 +1,10 @@
 package main
 
-import "net"
+import (
+	"net"
+
+	"github.com/ssewasm/ssewasm/server/sse"
+)
 
 // answer431 is what net/http writes to the connection, in one Write and
 // before any handler runs, when a request's line and headers are over
@@ -41,6 +45,10 @@ type headerSizeConn struct {
 // the file descriptor, which a wrapper hides).
 func (c *headerSizeConn) NetConn() net.Conn { return c.Conn }
 
+// Detach lets the broker hold a hijacked stream's socket alone
+// (sse.Detacher): nothing is counted after the headers.
+func (c *headerSizeConn) Detach() (release func()) { return nil }
+
 // Write counts net/http's 431 answers: a comparison of lengths for
 // every other write.
 func (c *headerSizeConn) Write(p []byte) (int, error) {
@@ -49,3 +57,5 @@ func (c *headerSizeConn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
+
+var _ sse.Detacher = (*headerSizeConn)(nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/ssewasm/ssewasm/server/clientip"
 	"github.com/ssewasm/ssewasm/server/conncap"
 	"github.com/ssewasm/ssewasm/server/h2"
+	"github.com/ssewasm/ssewasm/server/internal/memrelease"
 	"github.com/ssewasm/ssewasm/server/ratelimit"
 	"github.com/ssewasm/ssewasm/server/sse"
 	"github.com/ssewasm/ssewasm/shared/action"
@@ -40,6 +41,9 @@ type service struct {
 	// open streams go on.
 	draining  atomic.Bool
 	statsDone chan struct{} // closed when the stats publisher has returned
+	// releaseDone is closed when memrelease.Run has returned (at once
+	// without -release-after-burst).
+	releaseDone chan struct{}
 	// publishing counts the running publishers (publishers.go).
 	publishing sync.WaitGroup
 	// refused counts what the caps refuse, for /metrics.
@@ -108,12 +112,18 @@ func newService(cfg config, web *webDir, log *slog.Logger) (*service, error) {
 		closeEngine()
 		return nil, err
 	}
-	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), refused: refused}
+	s := &service{broker: broker, closeEngine: closeEngine, statsDone: make(chan struct{}), releaseDone: make(chan struct{}), refused: refused}
 	web.refused = s.refused
 	s.running, s.stop = context.WithCancel(context.Background())
 	go func() {
 		defer close(s.statsDone)
 		publishStats(s.running, broker, time.Second, log)
+	}()
+	go func() {
+		defer close(s.releaseDone)
+		if cfg.releaseAfterBurst { // a reconnect storm's garbage goes back to the OS
+			memrelease.Run(s.running, memrelease.Config{Count: func() int { return broker.Stats().Clients }})
+		}
 	}()
 	for _, publish := range publishers {
 		s.publishing.Go(func() { publish(s.running, broker, log) })
@@ -267,6 +277,7 @@ func (s *service) beginShutdown(grace time.Duration, log *slog.Logger) {
 func (s *service) shutdown(grace time.Duration, log *slog.Logger) {
 	s.stop()
 	<-s.statsDone
+	<-s.releaseDone
 	s.publishing.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()

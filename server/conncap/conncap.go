@@ -18,7 +18,9 @@
 //
 // The connections it returns unwrap to the accepted ones through a
 // NetConn method, as crypto/tls's do, so that code that needs the
-// socket (for its file descriptor) still reaches it.
+// socket (for its file descriptor) still reaches it; code that takes the
+// socket over and closes it itself calls their Detach method, and the
+// release it returns once the socket has closed.
 package conncap
 
 import (
@@ -76,6 +78,24 @@ type conn struct {
 
 // NetConn returns the accepted connection.
 func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// Detach hands c's place over to a caller that has taken c's socket
+// over and closes it itself (a hijacked event stream that keeps its file
+// descriptor alone, and not c): c's Close no longer frees the place, and
+// release does, once the socket has closed. It returns nil if c was
+// closed already.
+func (c *conn) Detach() (release func()) {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	l := c.l
+	var once atomic.Bool
+	return func() {
+		if once.CompareAndSwap(false, true) {
+			l.open.Add(-1)
+		}
+	}
+}
 
 func (c *conn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {

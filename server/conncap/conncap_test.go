@@ -123,17 +123,7 @@ func TestListener(t *testing.T) {
 				t.Errorf("after closing every connection Open() = %d, want 0", l.Open())
 			}
 			// The places are free again.
-			c, err := net.Dial("tcp", tcp.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			select {
-			case s := <-conns:
-				s.Close()
-			case <-time.After(5 * time.Second):
-				t.Fatal("a connection after the others closed was not accepted")
-			}
+			dialAccepted(t, tcp.Addr().String(), conns).Close()
 		})
 	}
 }
@@ -150,4 +140,65 @@ func TestAcceptError(t *testing.T) {
 		t.Errorf("Accept on a closed listener: %v, want net.ErrClosed", err)
 	}
 	var _ io.Closer = l
+}
+
+// TestDetach: a connection whose socket was taken over keeps its place
+// until the taker releases it, once; its own Close no longer frees it,
+// and a closed connection has nothing to hand over.
+func TestDetach(t *testing.T) {
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(tcp, 2, nil)
+	conns, done := serve(l)
+	defer func() {
+		l.Close()
+		<-done
+	}()
+	var served []net.Conn
+	for range 2 {
+		s := dialAccepted(t, tcp.Addr().String(), conns)
+		defer s.Close()
+		served = append(served, s)
+	}
+	type detacher interface{ Detach() func() }
+	release := served[0].(detacher).Detach()
+	if release == nil {
+		t.Fatal("Detach of an open connection returned no release")
+	}
+	served[0].Close()
+	if l.Open() != 2 {
+		t.Errorf("after Close of a detached connection Open() = %d, want 2: the taker holds its place", l.Open())
+	}
+	release()
+	release()
+	if l.Open() != 1 {
+		t.Errorf("after release (twice) Open() = %d, want 1", l.Open())
+	}
+	served[1].Close()
+	if r := served[1].(detacher).Detach(); r != nil {
+		t.Error("Detach of a closed connection returned a release")
+	}
+	if l.Open() != 0 {
+		t.Errorf("Open() = %d, want 0", l.Open())
+	}
+}
+
+// dialAccepted connects to addr and returns the connection the server
+// accepted, from conns; the client's end closes with the test.
+func dialAccepted(t *testing.T, addr string, conns chan net.Conn) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	select {
+	case s := <-conns:
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection was not accepted")
+		return nil
+	}
 }

@@ -18,24 +18,30 @@ import (
 type client struct {
 	b    *Broker
 	info ClientInfo
-	ctx  context.Context // the request's
-	// stopOpen cancels ctx on the hijacked path, where net/http no longer
-	// watches the connection: end calls it, so that a client that left
-	// while its stream opened (waiting for a replay, say) stops the
-	// replay. Set with b.mu held before the stream can end; nil on the
-	// ordinary path, whose request context net/http cancels.
+	// stopOpen cancels the context of the stream's opening on the
+	// taken-over paths (openContext), where net/http no longer watches
+	// the connection: end calls it, so that a client that left while its
+	// stream opened (waiting for a replay, say) stops the replay. Set
+	// with b.mu held before the stream can end (before the watcher or
+	// OnClose can call end), and dropped at the handover with mu held,
+	// under which end reads it; nil on the ordinary path, whose request
+	// context net/http cancels.
 	stopOpen context.CancelFunc
 	// t is where the bytes go (transport.go): the ResponseWriter, then,
 	// taken over, a hijacked connection or a detached HTTP/2 stream.
 	// Changed with b.mu held, before the stream opens; never after.
 	t     transport
-	hbEvt bool  // heartbeats as protocol.HeartbeatEvent, not comments
 	slots []int // guarded by b.mu: index in b.topics[info.Topics[i]].clients
 	spare []*Message
 	// killed: end was called, and a write must not start.
 	killed atomic.Bool
 	wrote  atomic.Bool // wrote since the last heartbeat tick
 	hbDue  atomic.Bool // the heartbeat goroutine asks for a heartbeat
+	// hbEvt: heartbeats as protocol.HeartbeatEvent, not comments. (The
+	// small fields sit together: the struct is 408 bytes, a 416-byte
+	// allocation; spread out, their padding made it 480.)
+	hbEvt bool
+	drain bool // guarded by mu; see reason
 	// through is the Seq the replay covered: live messages up to it are
 	// skipped. Set by open, before any batch is built.
 	through uint64
@@ -53,6 +59,7 @@ type client struct {
 	expires atomic.Int64
 	lost    atomic.Uint64
 	revoked bool
+	over    bool // guarded by mu; lag > MaxLag: in b.lagging
 
 	// Taken-over streams (see hijack.go). sched says who owns the
 	// writing: the handler until the handover, then a writer of the pool
@@ -61,22 +68,23 @@ type client struct {
 	hijacked atomic.Bool
 	sched    atomic.Bool
 
-	// wake is buffered (1) so that fan-out and the heartbeat goroutine
-	// never block on it: one pending signal is enough, since the writer
-	// takes everything queued when it wakes.
-	wake chan struct{}
+	// wake wakes the ordinary path's writer (serve); nil on the taken-over
+	// paths, whose streams do not pay its 96 bytes. The channel is
+	// buffered (1) so that fan-out and the heartbeat goroutine never
+	// block on it: one pending signal is enough, since the writer takes
+	// everything queued when it wakes.
+	wake atomic.Pointer[chan struct{}]
 
 	mu      sync.Mutex
 	pending []*Message // guarded by mu; in Seq order
-	reason  error      // guarded by mu; set by end: why the stream must stop
-	// endAfter is set by endWith: the stream stops, for this reason,
-	// once what is queued (ending with its last event) is written, and
-	// nothing more is queued. Guarded by mu.
-	endAfter error
+	// reason is why the stream must stop, set by end, or by endWith
+	// with drain: then the stream stops once what is queued (ending with
+	// its last event) is written, and nothing more is queued; end may
+	// still make it stop at once. Guarded by mu.
+	reason error
 	// lag is the bytes of the frames queued and of the batch being
 	// written (taken, not yet written): how far the client is behind.
 	lag       int   // guarded by mu
-	over      bool  // guarded by mu; lag > MaxLag: in b.lagging
 	overSince int64 // guarded by mu; when over was set, Unix nanoseconds (8 bytes, not a time.Time's 24: one per stream)
 }
 
@@ -87,10 +95,20 @@ func (c *client) signal() {
 		}
 		return
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if w := c.wake.Load(); w != nil {
+		select {
+		case *w <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// serveOrdinary makes c's stream one for serve: signals wake it from now
+// on, and it wakes once at its start for what was queued before.
+func (c *client) serveOrdinary() {
+	w := make(chan struct{}, 1)
+	w <- struct{}{}
+	c.wake.Store(&w)
 }
 
 // enqueue queues m (a reference: the frame is shared). A client that
@@ -103,7 +121,7 @@ func (c *client) signal() {
 func (c *client) enqueue(m *Message) {
 	o := &c.b.opts
 	c.mu.Lock()
-	if c.reason != nil || c.endAfter != nil {
+	if c.reason != nil {
 		c.mu.Unlock()
 		return
 	}
@@ -143,11 +161,11 @@ func (c *client) enqueue(m *Message) {
 // with b.mu held (read or write), so c is registered.
 func (c *client) endWith(m *Message, reason error) {
 	c.mu.Lock()
-	if c.reason != nil || c.endAfter != nil {
+	if c.reason != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.endAfter = reason
+	c.reason, c.drain = reason, true
 	c.lag += len(m.Frame)
 	c.pending = append(c.pending, m)
 	first := len(c.pending) == 1
@@ -162,7 +180,7 @@ func (c *client) endWith(m *Message, reason error) {
 func (c *client) ending() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.reason != nil || c.endAfter != nil
+	return c.reason != nil
 }
 
 // written accounts for a batch of n bytes of queued frames that left
@@ -193,15 +211,16 @@ func (c *client) heartbeatDue() {
 // is live. It reports whether it ended the stream (false: it had ended).
 func (c *client) end(reason error, grace time.Duration) bool {
 	c.mu.Lock()
-	if c.reason != nil {
+	if c.reason != nil && !c.drain {
 		c.mu.Unlock()
 		return false
 	}
-	c.reason = reason
+	c.reason, c.drain = reason, false
+	stop := c.stopOpen
 	c.mu.Unlock()
 	c.killed.Store(true)
-	if c.stopOpen != nil {
-		c.stopOpen()
+	if stop != nil {
+		stop()
 	}
 	// Concurrent with the writer's own SetWriteDeadline: see writeAll.
 	c.setWriteDeadline(time.Now().Add(grace))
@@ -220,17 +239,13 @@ func (c *client) setWriteDeadline(t time.Time) {
 // reason.
 func (c *client) take() ([]*Message, error) {
 	c.mu.Lock()
-	if c.reason != nil {
+	if c.reason != nil && (!c.drain || len(c.pending) == 0) {
 		defer c.mu.Unlock()
 		return nil, c.reason
 	}
-	if c.endAfter != nil && len(c.pending) == 0 {
-		defer c.mu.Unlock()
-		return nil, c.endAfter
-	}
 	q := c.pending
 	c.pending = c.spare[:0]
-	again := c.endAfter != nil
+	again := c.reason != nil // draining
 	c.mu.Unlock()
 	if again {
 		c.signal() // a writer's turn is in progress: reschedule sees it (hasWork)
@@ -291,16 +306,17 @@ func (c *client) batch(bufs net.Buffers, q []*Message, hb bool) (net.Buffers, in
 }
 
 // serve writes live events on the ordinary path until the stream must
-// stop, and returns why.
-func (c *client) serve() error {
+// stop or ctx (the request's) is done, and returns why.
+func (c *client) serve(ctx context.Context) error {
 	var bufs net.Buffers
+	wake := *c.wake.Load()
 	for {
 		// Shutdown and eviction wake the client through end; take then
 		// returns their reason.
 		select {
-		case <-c.wake:
-		case <-c.ctx.Done():
-			return context.Cause(c.ctx)
+		case <-wake:
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
 		if d := c.b.opts.FlushWindow; d > 0 {
 			time.Sleep(d) // let the events of the window join this batch
@@ -343,7 +359,13 @@ var heartbeatComment = []byte(": heartbeat\n")
 // end may set the deadline concurrently. The order (set the deadline,
 // then check killed; end: set killed, then the deadline) means that
 // either writeAll sees killed, or end's deadline is the one in force;
-// and if end set one after the write, the next turn sees killed.
+// and if end set one after the write, the next turn sees killed. But
+// writeAll's own deadline, or its clearing after the write, may come
+// after end's: then it finds killed set (end sets it first) and sets
+// the deadline to now, so that what net/http writes after the stream
+// (the end of a chunked body) fails at once, and the connection closes
+// rather than stay open for a next request, or block on a reader that
+// stopped.
 func (c *client) writeAll(bufs net.Buffers) error {
 	t := c.b.opts.WriteTimeout
 	if t > 0 {
@@ -352,6 +374,7 @@ func (c *client) writeAll(bufs net.Buffers) error {
 		}
 	}
 	if c.killed.Load() {
+		c.setWriteDeadline(time.Now()) // ours may have replaced end's
 		return c.stopReason()
 	}
 	if err := c.t.write(bufs); err != nil {
@@ -359,14 +382,21 @@ func (c *client) writeAll(bufs net.Buffers) error {
 	}
 	if t > 0 {
 		c.setWriteDeadline(time.Time{})
+		if c.killed.Load() { // end ran during the write: its deadline may be cleared
+			c.setWriteDeadline(time.Now())
+		}
 	}
 	c.wrote.Store(true)
 	return nil
 }
 
+// stopReason returns end's reason: nil while the stream may write.
 func (c *client) stopReason() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.drain {
+		return nil
+	}
 	return c.reason
 }
 

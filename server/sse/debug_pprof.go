@@ -23,6 +23,8 @@ func (b *Broker) DebugDump(w io.Writer, filter string) {
 			remote = t.conn.RemoteAddr().String()
 		case *hijackedTLS:
 			remote = t.tls.RemoteAddr().String()
+		case interface{ remoteAddr() string }: // sockFD
+			remote = t.remoteAddr()
 		}
 		if filter != "" && !strings.Contains(remote, filter) && !strings.Contains(c.info.IP, filter) {
 			continue

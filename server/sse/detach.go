@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"syscall"
@@ -52,14 +53,15 @@ func (b *Broker) detach(w http.ResponseWriter) detach.Stream {
 // serveDetached is serveHijacked for a detached response: no socket of
 // its own, so the stream's end comes from OnClose, not the watcher, and
 // its writes are DATA frames within the HTTP/2 windows.
-func (b *Broker) serveDetached(c *client, d detach.Stream) {
+func (b *Broker) serveDetached(req context.Context, c *client, d detach.Stream) {
 	b.mu.Lock()
 	c.t = &detachedStream{d}
-	c.ctx, c.stopOpen = openContext(c.ctx)
+	ctx, stop := openContext(req)
+	c.stopOpen = stop
 	b.mu.Unlock()
 	b.startWriters(false)
 	d.OnClose(func() { c.end(errClientGone, 0) })
-	b.openAndHandOver(c, nil) // the head went out with Detach
+	b.openAndHandOver(ctx, c, nil) // the head went out with Detach
 }
 
 // detachedStream is a detached HTTP/2 stream's transport: DATA frames

@@ -61,6 +61,8 @@
 // requests. On Linux an HTTP/1.x stream is taken over from net/http once
 // open, and an HTTP/2 stream of package server/h2 detached, so that an
 // idle stream holds no goroutine; serve TLS through [TLSListener] so
-// that their writes never block. The broker runs one goroutine of its
-// own, for heartbeats.
+// that their writes never block. A plain HTTP/1.x stream keeps its
+// socket as a bare file descriptor, not a net.Conn, when every wrapper
+// a listener put around the connection implements [Detacher] (or there
+// is none). The broker runs one goroutine of its own, for heartbeats.
 package sse

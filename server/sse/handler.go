@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reason == nil {
-		reason = c.serve()
+		reason = c.serve(r.Context())
 	}
 	// The response stays bounded for what net/http writes after us (the
 	// end of a chunked body): unless end set it, clear nothing.
@@ -112,10 +113,8 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 
 	c := &client{
 		b:     b,
-		ctx:   r.Context(),
 		t:     newResponseWriter(w),
 		hbEvt: hb == protocol.HeartbeatEventValue,
-		wake:  make(chan struct{}, 1),
 		info: ClientInfo{
 			ID:          b.nextID.Add(1),
 			IP:          strings.Clone(b.opts.ClientIP(r)),
@@ -136,13 +135,14 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 		return nil, nil
 	}
 	if conn := b.hijack(w, r); conn != nil {
-		b.serveHijacked(c, conn, w.Header()) // the writers own the stream from here on, and end it
+		b.serveHijacked(r.Context(), c, conn, w.Header()) // the writers own the stream from here on, and end it
 		return nil, nil
 	}
 	if d := b.detach(w); d != nil {
-		b.serveDetached(c, d) // likewise, for an HTTP/2 stream of package h2
+		b.serveDetached(r.Context(), c, d) // likewise, for an HTTP/2 stream of package h2
 		return nil, nil
 	}
+	c.serveOrdinary()
 	if err := checkFlush(w); err != nil { // nothing written yet: answer with an error
 		b.reject(w, r, http.StatusInternalServerError, err)
 		b.finish(c, errNotOpened)
@@ -155,7 +155,7 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 	}
 	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	return c, b.open(c, nil)
+	return c, b.open(r.Context(), c, nil)
 }
 
 // open opens the stream of a registered client, on either path: it logs
@@ -166,8 +166,8 @@ func (b *Broker) start(w http.ResponseWriter, r *http.Request) (*client, error) 
 // ClientInfo.LastEventID, counting them. It sets c.through, so that
 // live batches skip what the replay covered. A replay the engine cannot
 // read gives the gap event instead (see replayfail.go). Its error says
-// why the stream ended.
-func (b *Broker) open(c *client, head []byte) error {
+// why the stream ended. ctx ends the replay when the client leaves.
+func (b *Broker) open(ctx context.Context, c *client, head []byte) error {
 	b.opts.Logger.Debug("sse: client connected", "client", c.info.ID, "ip", c.info.IP, "topics", c.info.Topics, "lastEventId", c.info.LastEventID)
 	if f := b.opts.Hooks.OnConnect; f != nil {
 		f(c.info)
@@ -176,9 +176,9 @@ func (b *Broker) open(c *client, head []byte) error {
 	if c.info.LastEventID == "" {
 		return c.writeAll(bufs)
 	}
-	rep, err := b.engine.Replay(c.ctx, c.info.Topics, c.info.LastEventID)
+	rep, err := b.engine.Replay(ctx, c.info.Topics, c.info.LastEventID)
 	if err != nil {
-		if c.ctx.Err() != nil { // the client left: no failure
+		if ctx.Err() != nil { // the client left: no failure
 			return err
 		}
 		rep = b.replayFailed(c, err)
@@ -232,8 +232,8 @@ func (b *Broker) open(c *client, head []byte) error {
 		if rep.More == nil {
 			return nil
 		}
-		if msgs, err = rep.More(c.ctx); err != nil {
-			if c.ctx.Err() != nil {
+		if msgs, err = rep.More(ctx); err != nil {
+			if ctx.Err() != nil {
 				return err
 			}
 			return b.partFailed(c, rep, err)

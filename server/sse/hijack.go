@@ -68,35 +68,58 @@ func (b *headerBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return
 // serveHijacked opens the stream of a registered client on its hijacked
 // connection (see open) and hands it to the writers, which end it; or it
 // ends the stream if it could not open.
-func (b *Broker) serveHijacked(c *client, conn net.Conn, h http.Header) {
+func (b *Broker) serveHijacked(req context.Context, c *client, conn net.Conn, h http.Header) {
 	// The TLS layer, and a listener's wrapper (a connection cap, say),
 	// hide the socket: socketConn looks through the wrappers that expose
 	// it with NetConn. Writes and Close still go through conn, the
 	// outermost.
-	nc := socketConn(conn)
-	raw := rawConnOf(nc)
+	// A plain connection is held as its bare socket when it can be
+	// (sockFD: an idle stream then keeps 4 bytes of it, not Go's
+	// net.Conn).
+	var raw syscall.RawConn
+	t := detachSocket(conn)
+	if t != nil {
+		raw = t.socket()
+	} else {
+		nc := socketConn(conn)
+		raw = rawConnOf(nc)
+		t = &hijackedConn{conn: conn, raw: raw}
+		if tc, ok := conn.(*tls.Conn); ok { // see tlsconn.go
+			sock, _ := nc.(*tlsSock)
+			if sock != nil {
+				sock.raw = raw
+			}
+			t = &hijackedTLS{tls: tc, sock: sock, raw: raw}
+		}
+	}
 	if raw != nil && b.opts.SendBuffer > 0 {
 		setSendBuffer(raw, b.opts.SendBuffer) // see Options.SendBuffer
-	}
-	var t transport = &hijackedConn{conn: conn, raw: raw}
-	if tc, ok := conn.(*tls.Conn); ok { // see tlsconn.go
-		sock, _ := nc.(*tlsSock)
-		if sock != nil {
-			sock.raw = raw
-		}
-		t = &hijackedTLS{tls: tc, sock: sock, raw: raw}
 	}
 	b.mu.Lock() // end reads c.t with b.mu held
 	// Drop the ResponseWriter: it holds net/http's connection and its
 	// 8 KB of buffers, which an idle stream must not keep.
 	c.t = t
-	c.ctx, c.stopOpen = openContext(c.ctx)
+	ctx, stop := openContext(req)
+	c.stopOpen = stop
 	b.mu.Unlock()
 	b.startWriters(raw != nil)
 	if w := b.watcher.Load(); w != nil && raw != nil {
 		w.add(c, raw) // a client that leaves during the replay is noticed too
 	}
-	b.openAndHandOver(c, appendHeader(nil, h))
+	b.openAndHandOver(ctx, c, appendHeader(nil, h))
+}
+
+// Detacher is what a wrapper of an accepted connection (a listener's
+// connection cap, say) implements so that a hijacked stream can hold the
+// socket under it as a bare file descriptor: NetConn returns the
+// connection it wraps; Detach hands over the account the wrapper keeps
+// of the connection (the wrapper's own Close must no longer settle it)
+// and returns what settles it, called once the socket has closed (nil:
+// nothing to settle). A stream whose connection has a wrapper that does
+// not implement it keeps the connection as it is (and its cost).
+type Detacher interface {
+	NetConn() net.Conn
+	Detach() (release func())
 }
 
 // hijackedConn is a hijacked HTTP/1.x connection's transport.
@@ -130,8 +153,8 @@ func (t *hijackedConn) close() { t.conn.Close() }
 // openAndHandOver opens a taken-over stream (hijacked or detached) with
 // head, and hands it to the writer pool, which ends it; or it ends the
 // stream if it could not open.
-func (b *Broker) openAndHandOver(c *client, head []byte) {
-	if err := b.open(c, head); err != nil {
+func (b *Broker) openAndHandOver(ctx context.Context, c *client, head []byte) {
+	if err := b.open(ctx, c, head); err != nil {
 		b.finish(c, err)
 		return
 	}
@@ -144,7 +167,9 @@ func (b *Broker) openAndHandOver(c *client, head []byte) {
 	// and push it again, putting it in the pool twice, where two writers
 	// would write it at once and interleave its frames.
 	c.stopOpen() // the replay is over: release the context
-	c.ctx = nil  // the request's, cancelled when this handler returns
+	c.mu.Lock()  // end reads stopOpen with mu held
+	c.stopOpen = nil
+	c.mu.Unlock()
 	c.sched.Store(true)
 	c.hijacked.Store(true)
 	c.reschedule()
@@ -169,7 +194,7 @@ func (c *client) hasWork() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending) > 0 || c.reason != nil || c.endAfter != nil
+	return len(c.pending) > 0 || c.reason != nil
 }
 
 // reschedule gives up c's turn and takes a new one if work arrived

@@ -19,3 +19,6 @@ func (*rawWriter) write(_ syscall.RawConn, bufs net.Buffers) (net.Buffers, error
 func (*rawWriter) writeOne(_ syscall.RawConn, p []byte) ([]byte, error)           { return p, nil }
 
 func setSendBuffer(syscall.RawConn, int) {}
+
+// detachSocket keeps every connection as it is: sockFD is Linux's.
+func detachSocket(net.Conn) transport { return nil }
