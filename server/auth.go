@@ -265,7 +265,10 @@ func (a *auth) logout(w http.ResponseWriter, r *http.Request) {
 	if !a.sameSite(w, r) {
 		return
 	}
-	if s, err := a.cookieSession(r); err == nil {
+	// A session already revoked is not revoked again: a client replaying
+	// a cookie it kept would otherwise make every POST /logout a publish
+	// on the control topic that every instance applies.
+	if s, err := a.cookieSession(r); err == nil && !a.broker.Revoked(s.Identity()) {
 		ctx, cancel := context.WithTimeout(r.Context(), revokeTimeout)
 		defer cancel()
 		if err := a.broker.Revoke(ctx, sse.Revocation{Subject: s.Subject, Session: s.ID, Until: s.Issued.Add(a.maxAge)}); err != nil {

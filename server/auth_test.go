@@ -262,6 +262,31 @@ func TestSignIn(t *testing.T) {
 	if svc.broker.Stats().Revocations != 1 {
 		t.Errorf("stats %+v", svc.broker.Stats())
 	}
+
+	// Signing out again with the kept cookie revokes nothing more: no
+	// message on the control topic takes a sequence number between two
+	// publishes around the replays.
+	seqOf := func() uint64 {
+		t.Helper()
+		id, err := sse.PublishTo(context.Background(), svc.broker, demo.BoardTopic, demo.BoardMessage{Text: "mark"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, seq, err := protocol.ParseID(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	before := seqOf()
+	for range 3 {
+		if status, _, _ := do(t, localClient, postForm(base, logoutPath, nil, true), renewed); status != 200 {
+			t.Fatalf("signing out again: %d", status)
+		}
+	}
+	if after := seqOf(); after != before+1 {
+		t.Errorf("3 sign-outs of a revoked session took %d sequence numbers, want none", after-before-1)
+	}
 }
 
 // TestExpiryThenRenew: a stream whose session expires gets sse.expired
