@@ -93,13 +93,7 @@ func postWith(t *testing.T, srv *server, path string, cookie *http.Cookie) int {
 	t.Helper()
 	req, _ := http.NewRequest("POST", srv.URL+path, nil)
 	req.Header.Set("Accept", "application/json")
-	req.AddCookie(cookie)
-	resp, err := httpc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return statusWith(t, req, cookie)
 }
 
 // act calls an action on srv with a JSON body, as cookie's user (nil:
@@ -108,15 +102,7 @@ func act(t *testing.T, srv *server, path, body string, cookie *http.Cookie) int 
 	t.Helper()
 	req, _ := http.NewRequest("POST", strings.TrimSuffix(srv.URL, "/")+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	resp, err := httpc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return statusWith(t, req, cookie)
 }
 
 // streamStatus returns the status of a stream request with cookie, and
@@ -124,7 +110,16 @@ func act(t *testing.T, srv *server, path, body string, cookie *http.Cookie) int 
 func streamStatus(t *testing.T, srv *server, query string, cookie *http.Cookie) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", srv.URL+"events?"+query, nil)
-	req.AddCookie(cookie)
+	return statusWith(t, req, cookie)
+}
+
+// statusWith sends req with cookie (nil: none) and returns its status,
+// closing the body.
+func statusWith(t *testing.T, req *http.Request, cookie *http.Cookie) int {
+	t.Helper()
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
 	resp, err := httpc.Do(req)
 	if err != nil {
 		t.Fatal(err)
