@@ -139,12 +139,40 @@ func (a *auth) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+ticketPath, a.ticket)
 }
 
+// sessionError answers status with msg as an action's error
+// ({"error":{"code":…,"message":…}}, shared/action), so that a client
+// reads the session endpoints and the actions alike (wasm/call's
+// *action.Error).
+func sessionError(w http.ResponseWriter, status int, msg string) {
+	code := action.CodeInternal
+	switch status {
+	case http.StatusBadRequest:
+		code = action.CodeBadRequest
+	case http.StatusUnauthorized:
+		code = action.CodeUnauthorized
+	case http.StatusForbidden:
+		code = action.CodeForbidden
+	case http.StatusUnsupportedMediaType:
+		code = action.CodeUnsupportedType
+	case http.StatusTooManyRequests:
+		code = action.CodeRateLimited
+	case http.StatusServiceUnavailable:
+		code = action.CodeUnavailable
+	}
+	b, _ := (&action.Error{Status: status, Code: code, Message: msg}).MarshalJSON() // strings only: it cannot fail
+	h := w.Header()
+	h.Set("Content-Type", action.ContentType)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) //nolint:errcheck // the client went away
+}
+
 // refuse answers a refusal with a JSON error and counts it.
 func (a *auth) refuse(w http.ResponseWriter, reason string, status int, msg string) {
 	if reason != "" {
 		a.refused.add(reason)
 	}
-	writeError(w, status, msg)
+	sessionError(w, status, msg)
 }
 
 // sameSite refuses a cross-site POST (a form or fetch of another site
@@ -197,7 +225,7 @@ func (a *auth) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s, token, err := a.sessions.Issue(name)
 	if err != nil { // a valid name is a valid subject: not reached
-		writeError(w, http.StatusInternalServerError, "signing in failed")
+		sessionError(w, http.StatusInternalServerError, "signing in failed")
 		return
 	}
 	http.SetCookie(w, a.sessions.Cookie(r, token, s))
@@ -273,7 +301,7 @@ func (a *auth) logout(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := a.broker.Revoke(ctx, sse.Revocation{Subject: s.Subject, Session: s.ID, Until: s.Issued.Add(a.maxAge)}); err != nil {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "signing out everywhere failed: retry in a second")
+			sessionError(w, http.StatusServiceUnavailable, "signing out everywhere failed: retry in a second")
 			return
 		}
 	}
@@ -296,7 +324,7 @@ func (a *auth) renew(w http.ResponseWriter, r *http.Request) {
 	s, token, err := a.sessions.Renew(c.Value)
 	if err != nil {
 		a.countSession(err)
-		writeError(w, http.StatusUnauthorized, err.Error())
+		sessionError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
 	if a.broker.Revoked(s.Identity()) {
@@ -318,7 +346,7 @@ func (a *auth) who(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, demo.Session{})
 	case err != nil:
 		a.countSession(err)
-		writeError(w, http.StatusUnauthorized, err.Error())
+		sessionError(w, http.StatusUnauthorized, err.Error())
 	case a.broker.Revoked(s.Identity()):
 		a.refuse(w, refusedSessionRevoked, http.StatusUnauthorized, sse.ErrRevoked.Error())
 	default:
@@ -343,7 +371,7 @@ func (a *auth) ticket(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		a.countSession(err)
-		writeError(w, http.StatusUnauthorized, err.Error())
+		sessionError(w, http.StatusUnauthorized, err.Error())
 		return
 	case a.broker.Revoked(s.Identity()):
 		a.refuse(w, refusedSessionRevoked, http.StatusUnauthorized, sse.ErrRevoked.Error())
@@ -351,7 +379,7 @@ func (a *auth) ticket(w http.ResponseWriter, r *http.Request) {
 	}
 	t, token, err := a.sessions.IssueTicket(s)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, err.Error())
+		sessionError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, ticketAnswer{Ticket: token, Expires: t.ValidUntil.UnixMilli()})

@@ -105,14 +105,11 @@ func currentSession(ctx context.Context) (demo.Session, error) {
 	return s, err
 }
 
-// statusOf is the HTTP status of a call's error answer, or 0 when err is
-// none: the sign-in endpoints answer errors as {"error":"…"}, which
-// call sees as an AnswerError, the actions as an action.Error.
+// statusOf is the HTTP status of a call's error answer (the session
+// endpoints answer errors as actions do), or 0 when err is none or not
+// the server's answer.
 func statusOf(err error) int {
-	switch e := err.(type) {
-	case *action.Error:
-		return e.Status
-	case *call.AnswerError:
+	if e, ok := err.(*action.Error); ok {
 		return e.Status
 	}
 	return 0

@@ -324,8 +324,8 @@ const json = (status, v) => Promise.resolve(new Response(JSON.stringify(v), { st
 window.fetch = function (url, init) {
 	const path = new URL(url, location.href).pathname;
 	log.push((init?.method ?? "GET") + " " + path);
-	if (path === "/session") return json(401, { error: "session: the session expired: renew it" });
-	if (path === "/session/renew") return renew === 200 ? json(200, { subject: "alice", expires: Date.now() + 60000 }) : json(renew, { error: "session: too old: sign in again" });
+	if (path === "/session") return json(401, { error: { code: "unauthorized", message: "session: the session expired: renew it" } });
+	if (path === "/session/renew") return renew === 200 ? json(200, { subject: "alice", expires: Date.now() + 60000 }) : json(renew, { error: { code: "unauthorized", message: "session: too old: sign in again" } });
 	return orig.apply(this, arguments);
 };
 return () => { window.fetch = orig; };`, "log", "renew").Invoke(log, tt.renew)
